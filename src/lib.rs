@@ -1,0 +1,4 @@
+//! rettpad: the emergency protocol pad. See ARCHITECTURE.md for the code map.
+
+pub mod clock;
+pub mod crypto;
