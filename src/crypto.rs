@@ -108,7 +108,10 @@ mod tests {
         assert_eq!(open(&k, b"ctx-2", &s), Err(CryptoError::Auth));
         let other = SecretKey::generate().unwrap();
         assert_eq!(open(&other, b"ctx-1", &s), Err(CryptoError::Auth));
-        assert_eq!(open(&k, b"ctx-1", &s[..s.len() - 1]), Err(CryptoError::Auth));
+        assert_eq!(
+            open(&k, b"ctx-1", &s[..s.len() - 1]),
+            Err(CryptoError::Auth)
+        );
         assert_eq!(open(&k, b"ctx-1", &s[..10]), Err(CryptoError::Truncated));
     }
 

@@ -1,4 +1,10 @@
 //! rettpad: the emergency protocol pad. See ARCHITECTURE.md for the code map.
 
 pub mod clock;
+pub mod config;
 pub mod crypto;
+pub mod demo;
+pub mod logging;
+pub mod record;
+pub mod session;
+pub mod vault;
