@@ -36,6 +36,9 @@ pub struct Config {
     pub key_file: Option<PathBuf>,
     #[serde(default = "default_log_level")]
     pub log_level: String,
+    /// Target hospitals offered as one-tap choices.
+    #[serde(default)]
+    pub hospitals: Vec<String>,
     /// Journal rows per mission before a snapshot compacts them.
     #[serde(default = "default_snapshot_every")]
     pub snapshot_every: u64,
@@ -95,6 +98,11 @@ impl Config {
             key_file: None,
             log_level: default_log_level(),
             snapshot_every: default_snapshot_every(),
+            hospitals: vec![
+                "Klinikum Mitte, ZNA".into(),
+                "St.-Marien-Krankenhaus".into(),
+                "Universitätsklinikum, Herzzentrum".into(),
+            ],
         }
     }
 

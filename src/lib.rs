@@ -1,9 +1,12 @@
 //! rettpad: the emergency protocol pad. See ARCHITECTURE.md for the code map.
 
+pub mod app;
+pub mod card;
 pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod demo;
+pub mod devices;
 pub mod logging;
 pub mod record;
 pub mod session;

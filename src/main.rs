@@ -1,52 +1,99 @@
-//! The kiosk app. Until the Slint UI lands it runs the headless core demo.
+//! The kiosk app. Kept thin: parse arguments, set up logging and the vault,
+//! hand over to `app`.
 
-use rettpad::clock::SystemClock;
+use rettpad::app::{self, AppState};
+use rettpad::clock::{SharedClock, SystemClock};
 use rettpad::config::Config;
+use rettpad::session::Session;
+use rettpad::vault::FileKeyProvider;
+use rettpad::vault::store::{SharedStore, Store, StoreOptions};
+use slint::ComponentHandle;
 use std::os::unix::fs::DirBuilderExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
-const USAGE: &str = "usage: rettpad [--config FILE] [--data-dir DIR] [--key-file FILE]";
+const USAGE: &str = "usage: rettpad [--config FILE] [--data-dir DIR] [--key-file FILE] [--screenshot DIR] [--headless-demo]";
 
-fn main() -> ExitCode {
-    let mut args = std::env::args().skip(1);
-    let (mut config, mut data_dir, mut key_file) = (None, None, None);
-    while let Some(a) = args.next() {
+#[derive(Default)]
+struct Args {
+    config: Option<PathBuf>,
+    data_dir: Option<PathBuf>,
+    key_file: Option<PathBuf>,
+    screenshot: Option<PathBuf>,
+    startup_probe: Option<PathBuf>,
+    headless_demo: bool,
+}
+
+fn parse_args() -> Result<Option<Args>, String> {
+    let mut a = Args::default();
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
         let mut val = |name: &str| {
-            args.next()
+            it.next()
                 .map(PathBuf::from)
                 .ok_or(format!("{name} needs a value"))
         };
-        let r = match a.as_str() {
-            "--config" => val("--config").map(|v| config = Some(v)),
-            "--data-dir" => val("--data-dir").map(|v| data_dir = Some(v)),
-            "--key-file" => val("--key-file").map(|v| key_file = Some(v)),
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                return ExitCode::SUCCESS;
-            }
-            other => Err(format!("unknown argument {other}")),
-        };
-        if let Err(e) = r {
+        match arg.as_str() {
+            "--config" => a.config = Some(val("--config")?),
+            "--data-dir" => a.data_dir = Some(val("--data-dir")?),
+            "--key-file" => a.key_file = Some(val("--key-file")?),
+            "--screenshot" => a.screenshot = Some(val("--screenshot")?),
+            "--headless-demo" => a.headless_demo = true,
+            "--startup-probe" => a.startup_probe = Some(val("--startup-probe")?),
+            "-h" | "--help" => return Ok(None),
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(Some(a))
+}
+
+fn has_display() -> bool {
+    ["DISPLAY", "WAYLAND_DISPLAY", "SLINT_BACKEND"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
             eprintln!("{e}\n{USAGE}");
             return ExitCode::from(2);
         }
+    };
+    if let Some(dir) = &args.screenshot {
+        return screenshots(dir);
     }
-    let cfg = match config.as_deref().map(Config::load).transpose() {
+    if let Some(dir) = &args.startup_probe {
+        return match app::screenshot::startup_probe(dir) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("startup probe failed: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let cfg = match args.config.as_deref().map(Config::load).transpose() {
         Ok(c) => c.unwrap_or_else(Config::demo),
         Err(e) => {
             eprintln!("{}\n{e}", e.user_message_de());
             return ExitCode::from(2);
         }
     };
-    let dir = match cfg.data_dir(data_dir.as_deref()) {
+    let dir = match cfg.data_dir(args.data_dir.as_deref()) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("{}\n{e}", e.user_message_de());
             return ExitCode::from(2);
         }
     };
-    let key = cfg.key_file(key_file.as_deref());
+    let key = cfg.key_file(args.key_file.as_deref());
     // Private before anything (the log directory) is created inside it.
     if let Err(e) = std::fs::DirBuilder::new()
         .recursive(true)
@@ -66,11 +113,109 @@ fn main() -> ExitCode {
             None
         }
     };
-    let mut out = std::io::stdout();
-    match rettpad::demo::run(&cfg, &dir, &key, SystemClock::shared(), &mut out) {
+    if args.headless_demo || !has_display() {
+        if !args.headless_demo {
+            let shots = PathBuf::from("target/demo-shots");
+            println!(
+                "Kein Bildschirm gefunden (DISPLAY/WAYLAND_DISPLAY nicht gesetzt): die Seiten werden nach {} gerendert,\n\
+                 danach folgt der Ablauf ohne Oberfläche.\n",
+                shots.display()
+            );
+            match app::screenshot::render_all(&shots) {
+                Ok(files) => println!("{} Bildschirmfotos geschrieben.\n", files.len()),
+                Err(e) => eprintln!("Bildschirmfotos fehlgeschlagen: {e}"),
+            }
+        }
+        let mut out = std::io::stdout();
+        return match rettpad::demo::run(&cfg, &dir, &key, SystemClock::shared(), &mut out) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    run_kiosk(cfg, &dir, &key)
+}
+
+fn screenshots(dir: &Path) -> ExitCode {
+    match app::screenshot::render_all(dir) {
+        Ok(files) => {
+            for f in files {
+                println!("{}", f.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("screenshot failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_kiosk(cfg: Config, dir: &Path, key: &Path) -> ExitCode {
+    let clock: SharedClock = SystemClock::shared();
+    let opts = StoreOptions {
+        snapshot_every: cfg.snapshot_every,
+        ..Default::default()
+    };
+    let store = match Store::open(
+        dir,
+        Arc::new(FileKeyProvider::new(key)),
+        clock.clone(),
+        opts,
+    ) {
+        Ok(s) => SharedStore::new(s),
+        Err(e) => {
+            // The vault stays untouched; the crew documents on paper meanwhile.
+            eprintln!("{}\n{e}", e.user_message_de());
+            return ExitCode::FAILURE;
+        }
+    };
+    let session_cfg = match cfg.session_config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{}\n{e}", e.user_message_de());
+            return ExitCode::FAILURE;
+        }
+    };
+    let session = match Session::new(session_cfg, clock.clone(), store.clone(), store.clone()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{}\n{e}", e.user_message_de());
+            return ExitCode::FAILURE;
+        }
+    };
+    let (ui, ctrl) = match app::build(cfg, clock, store, session) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("Die Oberfläche kann nicht starten: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    ui.window().set_fullscreen(true);
+    // Idle lock, clock and retries of not-yet-durable edits, once a second.
+    let timer = slint::Timer::default();
+    let weak = ui.as_weak();
+    timer.start(
+        slint::TimerMode::Repeated,
+        Duration::from_secs(1),
+        move || {
+            if let Some(ui) = weak.upgrade() {
+                let mut c = ctrl.borrow_mut();
+                if c.store().lock().pending() > 0 {
+                    let _ = c.store().lock().retry_pending();
+                }
+                c.tick();
+                c.refresh(&ui);
+                let _ = ui.global::<AppState>();
+            }
+        },
+    );
+    match ui.run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("Die Oberfläche ist beendet: {e}");
             ExitCode::FAILURE
         }
     }

@@ -36,7 +36,9 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("crash-worker") => crash_worker(&args[1..]),
-        Some("card") | Some("defib") | Some("peer") | Some("dispatch") => {
+        Some("card") => rettpad::card::vpcd::main(&args[1..]),
+        Some("device") => rettpad::devices::sim::main(&args[1..]),
+        Some("peer") | Some("dispatch") => {
             eprintln!(
                 "rettpad-sim {}: not implemented yet (its issue adds it)",
                 args[0]

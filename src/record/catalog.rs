@@ -787,6 +787,14 @@ pub static FIELDS: &[FieldDef] = &[
         "GCS motor",
     ),
     f(
+        "finding.pain_nrs",
+        e(C::Finding),
+        S::Findings,
+        Kind::Int { min: 0, max: 10 },
+        "Schmerz (NRS 0–10)",
+        "pain (NRS 0-10)",
+    ),
+    f(
         "finding.gcs_qualifier",
         e(C::Finding),
         S::Findings,
@@ -865,14 +873,6 @@ pub static FIELDS: &[FieldDef] = &[
         Kind::Codes(&codes::PSYCH),
         "Psychischer Zustand",
         "mental state",
-    ),
-    f(
-        "finding.pain_nrs",
-        e(C::Finding),
-        S::Findings,
-        Kind::Int { min: 0, max: 10 },
-        "Schmerz (NRS 0–10)",
-        "pain (NRS 0-10)",
     ),
     f(
         "finding.airway",

@@ -65,6 +65,36 @@ const DEPS: &[Dep] = &[
         why: "rustc links through the C compiler driver `cc`",
         group: Build,
     },
+    Dep {
+        deb: "libpcsclite-dev",
+        check: Pc("libpcsclite"),
+        why: "PC/SC card reader (eGK/KVK), linked by the pcsc crate",
+        group: Build,
+    },
+    Dep {
+        deb: "pcscd",
+        check: File("/usr/sbin/pcscd"),
+        why: "card reader daemon for the eGK/KVK end-to-end tests",
+        group: Test,
+    },
+    Dep {
+        deb: "vsmartcard-vpcd",
+        check: File("/usr/lib/pcsc/drivers/serial/libifdvpcd.so"),
+        why: "virtual card reader that `rettpad-sim card` plugs into (tests only; never on a pad)",
+        group: Test,
+    },
+    Dep {
+        deb: "libfontconfig-dev",
+        check: Pc("fontconfig"),
+        why: "Slint finds system fonts through fontconfig",
+        group: Build,
+    },
+    Dep {
+        deb: "fonts-dejavu-core",
+        check: File("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
+        why: "UI font with German umlauts",
+        group: Runtime,
+    },
 ];
 
 fn main() -> ExitCode {

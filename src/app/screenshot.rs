@@ -1,0 +1,261 @@
+//! `rettpad --screenshot DIR`: renders every page headless with the software
+//! renderer into PNGs, with demo data entered through the same callbacks a
+//! tap triggers. A fixed clock makes the pictures reproducible.
+
+use super::{
+    AppState, AppWindow, CloseAdapter, EditorAdapter, KeypadAdapter, LockAdapter, LoginAdapter,
+    MissionsAdapter, SettingsAdapter, Theme,
+};
+use crate::clock::{SharedClock, TestClock};
+use crate::config::Config;
+use crate::record::Section;
+use crate::session::Session;
+use crate::vault::MemoryKeyProvider;
+use crate::vault::store::{SharedStore, Store, StoreOptions};
+use slint::ComponentHandle;
+use slint::platform::software_renderer::{MinimalSoftwareWindow, RepaintBufferType};
+use slint::platform::{Platform, WindowAdapter};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+struct Headless(Rc<MinimalSoftwareWindow>);
+
+impl Platform for Headless {
+    fn create_window_adapter(&self) -> Result<Rc<dyn WindowAdapter>, slint::PlatformError> {
+        Ok(self.0.clone())
+    }
+}
+
+type Error = Box<dyn std::error::Error>;
+
+/// 2026-11-22 13:05 UTC (14:05 in Germany).
+pub const DEMO_TIME_MS: i64 = 1_795_305_600_000 + 13 * 3_600_000 + 5 * 60_000;
+
+fn save(ui: &AppWindow, path: &Path) -> Result<(), Error> {
+    slint::platform::update_timers_and_animations();
+    let snap = ui.window().take_snapshot()?;
+    let file = std::fs::File::create(path)?;
+    let mut enc = png::Encoder::new(std::io::BufWriter::new(file), snap.width(), snap.height());
+    enc.set_color(png::ColorType::Rgba);
+    enc.set_depth(png::BitDepth::Eight);
+    enc.write_header()?.write_image_data(snap.as_bytes())?;
+    Ok(())
+}
+
+/// Peak resident memory of this process in KiB (Linux `VmHWM`).
+pub fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Cold-start probe for the benchmark: opens a real vault in `dir`, builds
+/// the UI and renders the PIN screen once, then returns.
+pub fn startup_probe(dir: &Path) -> Result<(), Error> {
+    let window = MinimalSoftwareWindow::new(RepaintBufferType::NewBuffer);
+    window.set_size(slint::PhysicalSize::new(1280, 800));
+    slint::platform::set_platform(Box::new(Headless(window.clone())))
+        .map_err(|e| format!("cannot set the headless platform: {e:?}"))?;
+    let clock: SharedClock = crate::clock::SystemClock::shared();
+    let keys = Arc::new(crate::vault::FileKeyProvider::new(dir.join("device.key")));
+    let store = SharedStore::new(Store::open(
+        &dir.join("data"),
+        keys,
+        clock.clone(),
+        StoreOptions::default(),
+    )?);
+    let cfg = Config::demo();
+    let session = Session::new(
+        cfg.session_config()?,
+        clock.clone(),
+        store.clone(),
+        store.clone(),
+    )?;
+    let (ui, _ctrl) = super::build(cfg, clock, store, session)?;
+    ui.show()?;
+    slint::platform::update_timers_and_animations();
+    let frame = ui.window().take_snapshot()?;
+    if frame.width() == 0 {
+        return Err("empty frame".into());
+    }
+    Ok(())
+}
+
+/// Renders all pages into `dir`; returns the files written.
+pub fn render_all(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    std::fs::create_dir_all(dir)?;
+    let window = MinimalSoftwareWindow::new(RepaintBufferType::NewBuffer);
+    window.set_size(slint::PhysicalSize::new(1280, 800));
+    slint::platform::set_platform(Box::new(Headless(window.clone())))
+        .map_err(|e| format!("cannot set the headless platform: {e:?}"))?;
+
+    let vault_dir = std::env::temp_dir().join(format!("rettpad-shots-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&vault_dir);
+    let clock_impl = TestClock::new(DEMO_TIME_MS);
+    let clock: SharedClock = clock_impl.clone();
+    let store = Store::open(
+        &vault_dir,
+        Arc::new(MemoryKeyProvider::new()),
+        clock.clone(),
+        StoreOptions::default(),
+    )?;
+    let store = SharedStore::new(store);
+    let cfg = Config::demo();
+    let session = Session::new(
+        cfg.session_config()?,
+        clock.clone(),
+        store.clone(),
+        store.clone(),
+    )?;
+    let (ui, ctrl) = super::build(cfg, clock, store, session)?;
+    ui.show()?;
+    let mut written = Vec::new();
+    let mut shot = |name: &str, ui: &AppWindow| -> Result<(), Error> {
+        let p = dir.join(format!("{name}.png"));
+        save(ui, &p)?;
+        written.push(p);
+        Ok(())
+    };
+    let step = |by: u64| clock_impl.advance(Duration::from_secs(by));
+
+    shot("01-lock", &ui)?;
+    let lock = ui.global::<LockAdapter>();
+    lock.invoke_unlock("0000".into());
+    shot("02-lock-wrong-pin", &ui)?;
+    lock.invoke_unlock("1234".into());
+
+    let login = ui.global::<LoginAdapter>();
+    login.invoke_set_name(0, "Anna Berger".into());
+    login.invoke_set_number(0, "4711".into());
+    login.invoke_set_qualification(0, 1);
+    login.invoke_add_member();
+    login.invoke_set_name(1, "Jonas Keller".into());
+    login.invoke_set_number(1, "4712".into());
+    login.invoke_set_qualification(1, 3);
+    shot("03-shift-login", &ui)?;
+    login.invoke_start();
+
+    let missions = ui.global::<MissionsAdapter>();
+    shot("04-missions-empty", &ui)?;
+    missions.invoke_create();
+    let ed = ui.global::<EditorAdapter>();
+    let pick = |s: Section| Section::ALL.iter().position(|x| *x == s).unwrap_or(0) as i32;
+    ed.invoke_set_text("mission.number".into(), "2026-112233".into());
+    ed.invoke_choose("mission.type".into(), "01".into());
+    ed.invoke_choose("mission.scene_type".into(), "01".into());
+    shot("05-section-mission", &ui)?;
+    ed.invoke_select_section(pick(Section::Times));
+    for (k, dt) in [
+        ("time.alarm", 0),
+        ("time.departure", 60),
+        ("time.at_scene", 480),
+        ("time.patient_contact", 60),
+    ] {
+        step(dt);
+        ed.invoke_time_now(k.into());
+    }
+    shot("06-section-times", &ui)?;
+    ed.invoke_select_section(pick(Section::Patient));
+    ed.invoke_set_text("patient.family_name".into(), "Mustermann".into());
+    ed.invoke_set_text("patient.given_name".into(), "Erika".into());
+    ed.invoke_set_text("patient.birth_date".into(), "12.08.1950".into());
+    ed.invoke_choose("patient.sex".into(), "W".into());
+    shot("07-section-patient", &ui)?;
+    ed.invoke_select_section(pick(Section::Vitals));
+    let kp = ui.global::<KeypadAdapter>();
+    for (i, set) in [
+        ["150", "95", "112", "91", "22", "130"],
+        ["135", "85", "98", "95", "18", "128"],
+    ]
+    .iter()
+    .enumerate()
+    {
+        step(300);
+        ed.invoke_new_entry();
+        for v in set.iter() {
+            for ch in v.chars() {
+                kp.invoke_press(ch.to_string().into());
+            }
+            if i == 1 && *v == "128" {
+                shot("08-keypad", &ui)?;
+            }
+            kp.invoke_ok(true);
+        }
+        kp.invoke_cancel();
+    }
+    shot("09-section-vitals", &ui)?;
+    ed.invoke_select_section(pick(Section::Findings));
+    ed.invoke_preset(0);
+    ed.invoke_choose("finding.pain_nrs".into(), "6".into());
+    ed.invoke_choose("finding.skin".into(), "02".into());
+    ed.invoke_choose("finding.skin".into(), "03".into());
+    shot("10-section-findings", &ui)?;
+    ed.invoke_select_section(pick(Section::Ecg));
+    ed.invoke_choose("ecg.rhythm".into(), "01".into());
+    shot("11-section-ecg", &ui)?;
+    ed.invoke_select_section(pick(Section::Diseases));
+    ed.invoke_choose("diagnosis.group".into(), "02".into());
+    ed.invoke_choose("diagnosis.tracer".into(), "01".into());
+    shot("12-section-diseases", &ui)?;
+    ed.invoke_select_section(pick(Section::Naca));
+    ed.invoke_choose("naca.score".into(), "4".into());
+    shot("13-section-naca", &ui)?;
+    ed.invoke_select_section(pick(Section::Measures));
+    ed.invoke_preset(0);
+    ed.invoke_preset(1);
+    shot("14-section-measures", &ui)?;
+    ed.invoke_select_section(pick(Section::Medication));
+    ed.invoke_preset(0);
+    ed.invoke_preset(1);
+    shot("15-section-medication", &ui)?;
+    ed.invoke_select_section(pick(Section::Handover));
+    ed.invoke_choose("transport.done".into(), "1".into());
+    ed.invoke_choose("transport.with_doctor".into(), "1".into());
+    shot("16-section-handover", &ui)?;
+    ed.invoke_to_close();
+    shot("17-close-blocked", &ui)?;
+    let close = ui.global::<CloseAdapter>();
+    close.invoke_goto(0);
+    shot("18-jump-to-missing-field", &ui)?;
+    ed.invoke_set_text("transport.hospital".into(), "Klinikum Mitte, ZNA".into());
+    ed.invoke_select_section(pick(Section::Outcome));
+    ed.invoke_choose("outcome.result".into(), "03".into());
+    shot("19-section-outcome", &ui)?;
+    for s in [Section::History, Section::Injuries, Section::Remarks] {
+        ed.invoke_select_section(pick(s));
+        shot(
+            &format!(
+                "20-section-{}",
+                s.label_en().to_lowercase().replace('/', "-")
+            ),
+            &ui,
+        )?;
+    }
+    ed.invoke_to_close();
+    shot("21-close-ready", &ui)?;
+    ui.global::<AppState>().invoke_back();
+    ed.invoke_select_section(pick(Section::Vitals));
+    ui.global::<SettingsAdapter>()
+        .invoke_set_language("en".into());
+    ctrl.borrow_mut().refresh(&ui);
+    shot("22-english-vitals", &ui)?;
+    ui.global::<SettingsAdapter>()
+        .invoke_set_language("de".into());
+    ui.global::<Theme>().set_night(true);
+    ctrl.borrow_mut().refresh(&ui);
+    shot("23-night-vitals", &ui)?;
+    ui.global::<Theme>().set_night(false);
+    close.invoke_close();
+    shot("24-missions-closed", &ui)?;
+    ctrl.borrow_mut().goto(super::Page::Settings);
+    ctrl.borrow_mut().refresh(&ui);
+    shot("25-settings", &ui)?;
+    drop(ui);
+    let _ = std::fs::remove_dir_all(&vault_dir);
+    if std::env::var_os("RETTPAD_REPORT_RSS").is_some() {
+        eprintln!("peak_rss_kib={}", peak_rss_kib().unwrap_or(0));
+    }
+    Ok(written)
+}

@@ -1,0 +1,568 @@
+//! The pad's side of the IntelliVue dialog, sans-IO.
+//!
+//! ```text
+//! Associating ──AARQ every 2 s──▶ AC ──▶ AwaitMdsCreate ──MDS create──▶ result + MDS poll
+//!   ▲                                                      │
+//!   │ refuse/abort/release, 5 s silence, link lost          ▼ serial/model
+//!   └──────────────────────────────────── Streaming ◀── Identified (or WrongDevice: stop)
+//! ```
+//! Streaming: extended polls for numerics (1 s), waves and alarms, re-issued
+//! before they expire; a single MDS poll as keep-alive after 4 s inbound or
+//! 8 s outbound silence. After a re-association the first data is preceded
+//! by a `DataGap` event.
+
+use super::frame::{Deframer, encode_frame};
+use super::pdu::{self, Ava, Pdu, PollProfile, PollReply, PollRequest};
+use crate::devices::driver::{Action, Counters, Driver, DriverStatus, Expected};
+use crate::devices::obs::{
+    DeviceEvent, DeviceInfo, DeviceTime, EventKind, HostTime, MeasStatus, Metric, Numeric,
+    Observation, Scale, Timestamps, Unit, WaveChunk,
+};
+use std::collections::HashMap;
+
+/// NOM_ATTR_TIME_STAMP_ABS: the time an episodic value was measured.
+pub const NOM_ATTR_TIME_STAMP_ABS: u16 = 0x0990;
+
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    pub profile: PollProfile,
+    pub expected: Expected,
+    /// How long one extended poll runs (RelativeTime ticks).
+    pub poll_period_ticks: u32,
+    pub waves: bool,
+    pub alarms: bool,
+    pub aarq_retry_ms: u64,
+    /// No data for this long while streaming ⇒ re-associate.
+    pub silence_ms: u64,
+    pub keepalive_rx_ms: u64,
+    pub keepalive_tx_ms: u64,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        HostConfig {
+            profile: PollProfile::default(),
+            expected: Expected::default(),
+            poll_period_ticks: 30 * pdu::TICKS_PER_SECOND,
+            waves: true,
+            alarms: false,
+            aarq_retry_ms: 2000,
+            silence_ms: 5000,
+            keepalive_rx_ms: 4000,
+            keepalive_tx_ms: 8000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostState {
+    Associating,
+    AwaitMdsCreate,
+    Identifying,
+    Streaming,
+    WrongDevice,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct WaveCtx {
+    spec: Option<pdu::SaSpec>,
+    scale: Option<pdu::ScaleSpec>,
+    period_us: Option<u32>,
+}
+
+#[derive(Debug)]
+pub struct Host {
+    cfg: HostConfig,
+    state: HostState,
+    deframer: Deframer,
+    invoke: u16,
+    poll_number: u16,
+    entered_ms: u64,
+    last_rx_ms: u64,
+    last_tx_ms: u64,
+    last_aarq_ms: Option<u64>,
+    last_ext_poll_ms: u64,
+    /// MDS AbsoluteTime and RelativeTime at the same instant.
+    anchor: Option<(DeviceTime, u32)>,
+    info: DeviceInfo,
+    waves: HashMap<u16, WaveCtx>,
+    last_data_wall: Option<i64>,
+    gap_open: bool,
+    pdus_rejected: u64,
+    reassociations: u64,
+    observations: u64,
+    waves_without_period: u64,
+}
+
+impl Host {
+    pub fn new(cfg: HostConfig) -> Host {
+        Host {
+            cfg,
+            state: HostState::Associating,
+            deframer: Deframer::new(),
+            invoke: 0,
+            poll_number: 0,
+            entered_ms: 0,
+            last_rx_ms: 0,
+            last_tx_ms: 0,
+            last_aarq_ms: None,
+            last_ext_poll_ms: 0,
+            anchor: None,
+            info: DeviceInfo::default(),
+            waves: HashMap::new(),
+            last_data_wall: None,
+            gap_open: false,
+            pdus_rejected: 0,
+            reassociations: 0,
+            observations: 0,
+            waves_without_period: 0,
+        }
+    }
+
+    pub fn state(&self) -> HostState {
+        self.state
+    }
+
+    pub fn info(&self) -> &DeviceInfo {
+        &self.info
+    }
+
+    /// Wave arrays dropped because the monitor never sent their sample period.
+    pub fn waves_without_period(&self) -> u64 {
+        self.waves_without_period
+    }
+
+    fn send(&mut self, p: &[u8], now: HostTime, out: &mut Vec<Action>) {
+        let mut w = Vec::with_capacity(p.len() + 16);
+        // Our own PDUs are far below the frame cap.
+        if encode_frame(p, &mut w).is_ok() {
+            self.last_tx_ms = now.mono_ms;
+            out.push(Action::Send(w));
+        }
+    }
+
+    fn next_invoke(&mut self) -> u16 {
+        self.invoke = self.invoke.wrapping_add(1);
+        self.invoke
+    }
+
+    fn enter(&mut self, s: HostState, now: HostTime) {
+        self.state = s;
+        self.entered_ms = now.mono_ms;
+    }
+
+    fn associate(&mut self, now: HostTime, out: &mut Vec<Action>) {
+        let aarq = pdu::association_request(&self.cfg.profile);
+        self.send(&aarq, now, out);
+        self.last_aarq_ms = Some(now.mono_ms);
+        if self.state != HostState::Associating {
+            self.enter(HostState::Associating, now);
+            out.push(Action::Status(DriverStatus::Handshaking));
+        }
+    }
+
+    fn lose_association(&mut self, now: HostTime) {
+        if self.state == HostState::WrongDevice {
+            return;
+        }
+        if self.state == HostState::Streaming {
+            self.gap_open = true;
+            self.reassociations += 1;
+        }
+        self.enter(HostState::Associating, now);
+        self.last_aarq_ms = None;
+    }
+
+    fn poll(&mut self, ext: bool, code: u16, group: u16, now: HostTime, out: &mut Vec<Action>) {
+        self.poll_number = self.poll_number.wrapping_add(1);
+        let invoke_id = self.next_invoke();
+        let p = Pdu::PollRequest {
+            invoke_id,
+            req: PollRequest {
+                ext,
+                poll_number: self.poll_number,
+                obj_partition: pdu::NOM_PART_OBJ,
+                obj_code: code,
+                attr_group: group,
+                period_ticks: ext.then_some(self.cfg.poll_period_ticks),
+            },
+        };
+        self.send(&pdu::encode(&p), now, out);
+    }
+
+    fn ext_polls(&mut self, now: HostTime, out: &mut Vec<Action>) {
+        self.poll(true, pdu::NOM_MOC_VMO_METRIC_NU, 0, now, out);
+        if self.cfg.waves {
+            self.poll(true, pdu::NOM_MOC_VMO_METRIC_SA_RT, 0, now, out);
+        }
+        if self.cfg.alarms {
+            self.poll(true, pdu::NOM_MOC_VMO_AL_MON, 0x0801, now, out);
+        }
+        self.last_ext_poll_ms = now.mono_ms;
+    }
+
+    fn device_time(&self, reply: &PollReply) -> Option<DeviceTime> {
+        if let Some(t) = pdu::abs_time(&reply.abs_time) {
+            return Some(t);
+        }
+        let (t0, rel0) = self.anchor?;
+        let dticks = reply.rel_time.wrapping_sub(rel0);
+        let dms = i64::from(dticks) / i64::from(pdu::TICKS_PER_SECOND / 1000);
+        Some(DeviceTime {
+            civil_ms: t0.civil_ms + dms,
+        })
+    }
+
+    fn read_identity(&mut self, attrs: &[Ava]) {
+        for a in attrs {
+            match a.id {
+                pdu::NOM_ATTR_ID_MODEL => {
+                    if let Ok((m, n)) = pdu::system_model(&a.value) {
+                        self.info.manufacturer = Some(m);
+                        self.info.model = Some(n);
+                    }
+                }
+                pdu::NOM_ATTR_ID_PROD_SPECN => {
+                    if let Ok(Some(s)) = pdu::serial_number(&a.value) {
+                        self.info.serial = Some(s);
+                    }
+                }
+                pdu::NOM_ATTR_SYS_ID => {
+                    let mut r = pdu::Rd::new(&a.value);
+                    if let Ok(mut l) = r.sized() {
+                        self.info.system_id = Some(hex::encode(l.rest()));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn identified(&mut self, now: HostTime, out: &mut Vec<Action>) {
+        let info = self.info.clone();
+        out.push(Action::Emit(Observation::Info(info.clone())));
+        self.observations += 1;
+        if self.cfg.expected.matches(&info) {
+            out.push(Action::Status(DriverStatus::Identified(info)));
+            self.enter(HostState::Streaming, now);
+            self.ext_polls(now, out);
+            out.push(Action::Status(DriverStatus::Streaming));
+        } else {
+            tracing::warn!(target: "devices", "intellivue: device identity does not match the pairing record");
+            self.enter(HostState::WrongDevice, now);
+            out.push(Action::Status(DriverStatus::WrongDevice { reported: info }));
+            self.send(&pdu::RLRQ, now, out);
+        }
+    }
+
+    fn on_pdu(&mut self, payload: &[u8], now: HostTime, out: &mut Vec<Action>) {
+        let p = match pdu::decode(payload) {
+            Ok(p) => p,
+            Err(e) => {
+                self.pdus_rejected += 1;
+                tracing::debug!(target: "devices", "intellivue: PDU refused: {e}");
+                return;
+            }
+        };
+        if self.state == HostState::WrongDevice {
+            return;
+        }
+        match p {
+            Pdu::AssociationAccept if self.state == HostState::Associating => {
+                self.enter(HostState::AwaitMdsCreate, now);
+            }
+            Pdu::AssociationRefuse | Pdu::Abort | Pdu::ReleaseResponse => {
+                self.lose_association(now);
+            }
+            Pdu::ReleaseRequest => {
+                self.send(&pdu::RLRE, now, out);
+                self.lose_association(now);
+            }
+            Pdu::MdsCreateEvent {
+                invoke_id,
+                event_time: _,
+                attrs,
+            } => {
+                let abs = attrs
+                    .iter()
+                    .find(|a| a.id == pdu::NOM_ATTR_TIME_ABS)
+                    .and_then(|a| <[u8; 8]>::try_from(a.value.as_slice()).ok())
+                    .and_then(|b| pdu::abs_time(&b));
+                let rel = attrs
+                    .iter()
+                    .find(|a| a.id == pdu::NOM_ATTR_TIME_REL)
+                    .and_then(pdu::attr_u32);
+                self.anchor = abs.zip(rel);
+                self.info = DeviceInfo {
+                    clock: abs,
+                    ..DeviceInfo::default()
+                };
+                self.read_identity(&attrs);
+                self.send(&pdu::encode(&Pdu::MdsCreateResult { invoke_id }), now, out);
+                // Serial and model come from the MDS object's attributes.
+                self.enter(HostState::Identifying, now);
+                self.poll(false, pdu::NOM_MOC_VMS_MDS, 0, now, out);
+            }
+            Pdu::PollReply { reply, .. } => self.on_reply(reply, now, out),
+            Pdu::Error { .. } => {
+                self.pdus_rejected += 1;
+            }
+            _ => {}
+        }
+    }
+
+    fn on_reply(&mut self, reply: PollReply, now: HostTime, out: &mut Vec<Action>) {
+        if reply.obj_code == pdu::NOM_MOC_VMS_MDS {
+            for c in &reply.contexts {
+                for op in &c.polls {
+                    self.read_identity(&op.attrs);
+                }
+            }
+            if self.state == HostState::Identifying {
+                self.identified(now, out);
+            }
+            return;
+        }
+        if self.state != HostState::Streaming {
+            return;
+        }
+        let time = Timestamps {
+            device: self.device_time(&reply),
+            host: now,
+            seq: reply.sequence.map(u64::from),
+        };
+        if self.gap_open {
+            self.gap_open = false;
+            if let Some(from) = self.last_data_wall {
+                out.push(Action::Emit(Observation::Event(DeviceEvent {
+                    kind: EventKind::DataGap {
+                        from_host_ms: from,
+                        to_host_ms: now.wall_ms,
+                    },
+                    time,
+                })));
+                self.observations += 1;
+            }
+        }
+        self.last_data_wall = Some(now.wall_ms);
+        for c in &reply.contexts {
+            for op in &c.polls {
+                self.observation_poll(op.handle, &op.attrs, time, out);
+            }
+        }
+    }
+
+    fn observation_poll(
+        &mut self,
+        handle: u16,
+        attrs: &[Ava],
+        time: Timestamps,
+        out: &mut Vec<Action>,
+    ) {
+        let measured_at = attrs
+            .iter()
+            .find(|a| a.id == NOM_ATTR_TIME_STAMP_ABS)
+            .and_then(|a| <[u8; 8]>::try_from(a.value.as_slice()).ok())
+            .and_then(|b| pdu::abs_time(&b));
+        let ctx = self.waves.entry(handle).or_default();
+        let mut saw_bad = false;
+        for a in attrs {
+            match a.id {
+                pdu::NOM_ATTR_SA_SPECN => match pdu::SaSpec::parse(&a.value) {
+                    Ok(s) => ctx.spec = Some(s),
+                    Err(_) => saw_bad = true,
+                },
+                pdu::NOM_ATTR_SCALE_SPECN_I16 => match pdu::ScaleSpec::parse(&a.value) {
+                    Ok(s) => ctx.scale = Some(s),
+                    Err(_) => saw_bad = true,
+                },
+                pdu::NOM_ATTR_TIME_PD_SAMP => match pdu::attr_u32(a) {
+                    Some(t) if t > 0 => ctx.period_us = Some(t.saturating_mul(125)),
+                    _ => saw_bad = true,
+                },
+                _ => {}
+            }
+        }
+        let ctx = *ctx;
+        for a in attrs {
+            match a.id {
+                pdu::NOM_ATTR_NU_VAL_OBS | pdu::NOM_ATTR_NU_CMPD_VAL_OBS => match pdu::nu_values(a)
+                {
+                    Ok(vals) => {
+                        for v in vals {
+                            let metric = Metric::from_intellivue(v.physio_id);
+                            let episodic = matches!(
+                                metric,
+                                Metric::NibpSys | Metric::NibpDia | Metric::NibpMean
+                            );
+                            let mut t = time;
+                            if episodic && measured_at.is_some() {
+                                t.device = measured_at;
+                            }
+                            out.push(Action::Emit(Observation::Numeric(Numeric {
+                                metric,
+                                reading: v.value,
+                                unit: Unit::from_intellivue(v.unit_code),
+                                status: MeasStatus::from_intellivue(v.state),
+                                time: t,
+                                episodic,
+                            })));
+                            self.observations += 1;
+                        }
+                    }
+                    Err(_) => saw_bad = true,
+                },
+                pdu::NOM_ATTR_SA_VAL_OBS | pdu::NOM_ATTR_SA_CMPD_VAL_OBS => match pdu::sa_values(a)
+                {
+                    Ok(vals) => {
+                        for v in vals {
+                            match wave_chunk(&v, ctx, time) {
+                                Some(w) => {
+                                    out.push(Action::Emit(Observation::Wave(w)));
+                                    self.observations += 1;
+                                }
+                                None => self.waves_without_period += 1,
+                            }
+                        }
+                    }
+                    Err(_) => saw_bad = true,
+                },
+                _ => {}
+            }
+        }
+        if saw_bad {
+            self.pdus_rejected += 1;
+        }
+    }
+}
+
+/// Samples of one SA array, masked to their significant bits. `None` when
+/// the sample period or sample format is unknown (never assumed).
+fn wave_chunk(v: &pdu::SaObsValue, ctx: WaveCtx, t0: Timestamps) -> Option<WaveChunk> {
+    let period = ctx.period_us?;
+    let spec = ctx.spec?;
+    let bytes_per = match spec.sample_bits {
+        8 => 1,
+        16 => 2,
+        _ => return None,
+    };
+    if !v.samples.len().is_multiple_of(bytes_per) {
+        return None;
+    }
+    let sig = u32::from(spec.significant_bits.clamp(1, spec.sample_bits));
+    let mask: u32 = if sig >= 32 {
+        u32::MAX
+    } else {
+        (1u32 << sig) - 1
+    };
+    let samples = v
+        .samples
+        .chunks_exact(bytes_per)
+        .map(|c| {
+            let raw = if bytes_per == 1 {
+                u32::from(c[0])
+            } else {
+                u32::from(u16::from_be_bytes([c[0], c[1]]))
+            };
+            (raw & mask) as i32
+        })
+        .collect();
+    Some(WaveChunk {
+        channel: Metric::from_intellivue(v.physio_id),
+        t0,
+        sample_period_us: period,
+        scale: ctx.scale.map(|s| Scale {
+            lower_abs: s.lower_abs,
+            upper_abs: s.upper_abs,
+            lower_raw: i32::from(s.lower_scaled),
+            upper_raw: i32::from(s.upper_scaled),
+        }),
+        unit: Unit::MilliVolt,
+        samples,
+        status: MeasStatus::from_intellivue(v.state),
+    })
+}
+
+impl Driver for Host {
+    fn start(&mut self, now: HostTime, out: &mut Vec<Action>) {
+        if self.state == HostState::WrongDevice {
+            return;
+        }
+        self.deframer = Deframer::new();
+        self.last_rx_ms = now.mono_ms;
+        self.enter(HostState::Associating, now);
+        out.push(Action::Status(DriverStatus::Handshaking));
+        self.associate(now, out);
+    }
+
+    fn on_bytes(&mut self, bytes: &[u8], now: HostTime, out: &mut Vec<Action>) {
+        let mut payloads: Vec<Vec<u8>> = Vec::new();
+        self.deframer.push(bytes, |p| payloads.push(p.to_vec()));
+        if !payloads.is_empty() {
+            self.last_rx_ms = now.mono_ms;
+        }
+        for p in payloads {
+            self.on_pdu(&p, now, out);
+        }
+    }
+
+    fn on_tick(&mut self, now: HostTime, out: &mut Vec<Action>) {
+        let since = |t: u64| now.mono_ms.saturating_sub(t);
+        match self.state {
+            HostState::WrongDevice => {}
+            HostState::Associating => {
+                if self
+                    .last_aarq_ms
+                    .is_none_or(|t| since(t) >= self.cfg.aarq_retry_ms)
+                {
+                    self.associate(now, out);
+                }
+            }
+            HostState::AwaitMdsCreate | HostState::Identifying => {
+                if since(self.entered_ms) >= self.cfg.silence_ms {
+                    self.lose_association(now);
+                    self.associate(now, out);
+                }
+            }
+            HostState::Streaming => {
+                if since(self.last_rx_ms) >= self.cfg.silence_ms {
+                    tracing::info!(target: "devices", "intellivue: silent for {} ms, re-associating", since(self.last_rx_ms));
+                    self.lose_association(now);
+                    self.associate(now, out);
+                    return;
+                }
+                let period_ms = u64::from(self.cfg.poll_period_ticks) / 8;
+                let reissue = period_ms.saturating_sub(period_ms / 10).max(500);
+                if since(self.last_ext_poll_ms) >= reissue {
+                    self.ext_polls(now, out);
+                }
+                if since(self.last_rx_ms) >= self.cfg.keepalive_rx_ms
+                    || since(self.last_tx_ms) >= self.cfg.keepalive_tx_ms
+                {
+                    self.poll(false, pdu::NOM_MOC_VMS_MDS, 0, now, out);
+                }
+            }
+        }
+    }
+
+    fn on_link_lost(&mut self, now: HostTime) {
+        self.lose_association(now);
+        self.deframer = Deframer::new();
+    }
+
+    fn counters(&self) -> Counters {
+        let s = self.deframer.stats();
+        Counters {
+            frames_ok: s.frames,
+            frames_rejected: s.rejected(),
+            fcs_errors: s.fcs_errors,
+            pdus_rejected: self.pdus_rejected,
+            reassociations: self.reassociations,
+            observations: self.observations,
+        }
+    }
+
+    fn wrong_device(&self) -> bool {
+        self.state == HostState::WrongDevice
+    }
+}

@@ -1,0 +1,487 @@
+//! UI behaviour through Slint's testing backend: elements are found by their
+//! accessible labels and tapped with their default action, the way a person
+//! (or a screen reader) reaches them.
+
+use i_slint_backend_testing::{AccessibleRole, ElementHandle};
+use rettpad::app::{self, AppWindow, Controller, EditorAdapter, Page};
+use rettpad::clock::{SharedClock, TestClock};
+use rettpad::config::Config;
+use rettpad::record::{Author, HandoverMode, Payload, Status, Value};
+use rettpad::session::Session;
+use rettpad::vault::MemoryKeyProvider;
+use rettpad::vault::store::{SharedStore, Store, StoreOptions};
+use slint::{ComponentHandle, Model};
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+
+const T0: i64 = 1_795_305_600_000 + 13 * 3_600_000;
+
+struct Ui {
+    ui: AppWindow,
+    ctrl: Rc<RefCell<Controller>>,
+    clock: Arc<TestClock>,
+    store: SharedStore,
+    taps: usize,
+    typed: usize,
+    swipes: usize,
+    _dir: tempfile::TempDir,
+}
+
+impl Ui {
+    fn new() -> Ui {
+        i_slint_backend_testing::init_no_event_loop();
+        let dir = tempfile::tempdir().unwrap();
+        let clock = TestClock::new(T0);
+        let shared: SharedClock = clock.clone();
+        let store = Store::open(
+            dir.path(),
+            Arc::new(MemoryKeyProvider::new()),
+            shared.clone(),
+            StoreOptions::default(),
+        )
+        .unwrap();
+        let store = SharedStore::new(store);
+        let cfg = Config::demo();
+        let session = Session::new(
+            cfg.session_config().unwrap(),
+            shared.clone(),
+            store.clone(),
+            store.clone(),
+        )
+        .unwrap();
+        let (ui, ctrl) = app::build(cfg, shared, store.clone(), session).unwrap();
+        ui.window().set_size(slint::PhysicalSize::new(1280, 800));
+        ui.show().unwrap();
+        Ui {
+            ui,
+            ctrl,
+            clock,
+            store,
+            taps: 0,
+            typed: 0,
+            swipes: 0,
+            _dir: dir,
+        }
+    }
+
+    fn find(&self, label: &str) -> Option<ElementHandle> {
+        ElementHandle::find_by_accessible_label(&self.ui, label)
+            .find(|e| e.accessible_role() != Some(AccessibleRole::Text))
+    }
+
+    /// A finger drag over the protocol's field list (positive `dy` scrolls down).
+    fn swipe(&mut self, dy: f32) {
+        use slint::platform::{PointerEventButton, WindowEvent};
+        let w = self.ui.window();
+        let (x, y0) = (900.0, 500.0);
+        let at = |y: f32| slint::LogicalPosition::new(x, y);
+        w.dispatch_event(WindowEvent::PointerPressed {
+            position: at(y0),
+            button: PointerEventButton::Left,
+        });
+        for i in 1..=10 {
+            w.dispatch_event(WindowEvent::PointerMoved {
+                position: at(y0 - dy * i as f32 / 10.0),
+            });
+        }
+        w.dispatch_event(WindowEvent::PointerReleased {
+            position: at(y0 - dy),
+            button: PointerEventButton::Left,
+        });
+        self.swipes += 1;
+    }
+
+    /// Finds an element, scrolling the way a person would when it is out of view.
+    fn reach(&mut self, label: &str) -> Option<ElementHandle> {
+        if let Some(e) = self.find(label) {
+            return Some(e);
+        }
+        let before = self.swipes;
+        for dy in [250.0, -250.0] {
+            for _ in 0..8 {
+                self.swipe(dy);
+                if let Some(e) = self.find(label) {
+                    eprintln!("swipes for {label:?}: {}", self.swipes - before);
+                    return Some(e);
+                }
+            }
+        }
+        None
+    }
+
+    fn tap(&mut self, label: &str) {
+        let e = self
+            .reach(label)
+            .unwrap_or_else(|| panic!("no element labelled {label:?} on page {:?}", self.page()));
+        e.invoke_accessible_default_action();
+        // Let Slint run what a frame would (change handlers, timers).
+        slint::platform::update_timers_and_animations();
+        self.taps += 1;
+    }
+
+    /// Taps a text field, types into it and presses Enter: one tap, the
+    /// characters and Enter counted as typed.
+    fn type_into(&mut self, label: &str, text: &str) {
+        let find = |ui: &AppWindow| {
+            ElementHandle::find_by_accessible_label(ui, label)
+                .find(|e| e.accessible_role() == Some(AccessibleRole::TextInput))
+        };
+        if find(&self.ui).is_none() {
+            self.reach(&format!("{label} übernehmen"));
+        }
+        let e = find(&self.ui).unwrap_or_else(|| panic!("no text input {label:?}"));
+        e.mock_single_click(slint::platform::PointerEventButton::Left); // focus
+        e.set_accessible_value(text);
+        let ret = slint::SharedString::from("\n");
+        let w = self.ui.window();
+        w.dispatch_event(slint::platform::WindowEvent::KeyPressed { text: ret.clone() });
+        w.dispatch_event(slint::platform::WindowEvent::KeyReleased { text: ret });
+        slint::platform::update_timers_and_animations();
+        self.typed += text.chars().count() + 1;
+        self.taps += 1;
+    }
+
+    fn keypad(&mut self, digits: &str) {
+        for d in digits.chars() {
+            self.tap(&format!("Taste {d}"));
+            self.taps -= 1;
+            self.typed += 1;
+        }
+    }
+
+    fn page(&self) -> Page {
+        self.ctrl.borrow().page()
+    }
+
+    fn pin(&mut self, pin: &str) {
+        for d in pin.chars() {
+            self.tap(&format!("PIN {d}"));
+        }
+        self.tap("PIN bestätigen");
+    }
+
+    fn login(&mut self) {
+        self.pin("1234");
+        self.type_into("Name 1", "Anna Berger");
+        self.type_into("Personalnummer 1", "4711");
+        self.tap("Schicht beginnen");
+        assert_eq!(self.page(), Page::Missions);
+    }
+
+    fn state(&self) -> rettpad::record::MissionState {
+        let m = self.ctrl.borrow().mission().expect("a mission is open");
+        self.store.lock().state(m).cloned().unwrap()
+    }
+
+    fn field(&self, key: &str) -> app::FieldVM {
+        let fields = self.ui.global::<EditorAdapter>().get_fields();
+        (0..fields.row_count())
+            .filter_map(|i| fields.row_data(i))
+            .find(|f| f.key == key)
+            .unwrap_or_else(|| panic!("field {key} not on this page"))
+    }
+}
+
+#[test]
+fn starts_locked_wrong_pin_counts_and_five_wrong_pins_wipe() {
+    let mut t = Ui::new();
+    assert_eq!(t.page(), Page::Lock);
+    assert_eq!(
+        t.ui.global::<app::LockAdapter>().get_hint(),
+        "Demo-Modus: PIN 1234"
+    );
+    // Something to lose: a mission documented before.
+    {
+        let mut s = t.store.lock();
+        s.set_author(Some(Author {
+            device: "PAD".into(),
+            crew_member: Uuid::from_u128(1),
+        }));
+        s.open_mission("RTW", vec![]).unwrap();
+    }
+    t.pin("0000");
+    assert_eq!(t.page(), Page::Lock);
+    assert_eq!(
+        t.ui.global::<app::LockAdapter>().get_message(),
+        "Falsche PIN, noch 4 Versuche bis zur Löschung."
+    );
+    for _ in 0..3 {
+        t.pin("9999");
+    }
+    assert!(
+        t.ui.global::<app::LockAdapter>()
+            .get_message()
+            .contains("noch 1 Versuch")
+    );
+    assert_eq!(t.store.lock().mission_ids().count(), 1);
+    t.pin("9999");
+    assert!(t.ui.global::<app::LockAdapter>().get_wiped());
+    assert!(
+        t.ui.global::<app::LockAdapter>()
+            .get_message()
+            .contains("gelöscht")
+    );
+    assert_eq!(
+        t.store.lock().mission_ids().count(),
+        0,
+        "every protocol wiped"
+    );
+    t.pin("1234");
+    assert_eq!(t.page(), Page::Login);
+}
+
+#[test]
+fn idle_time_locks_exactly_after_fifteen_minutes() {
+    let mut t = Ui::new();
+    t.login();
+    t.clock.advance(Duration::from_secs(15 * 60 - 1));
+    t.ctrl.borrow_mut().tick();
+    assert_eq!(t.page(), Page::Missions);
+    t.tap("Neuer Einsatz"); // activity postpones the lock
+    t.clock.advance(Duration::from_secs(15 * 60 - 1));
+    t.ctrl.borrow_mut().tick();
+    assert_eq!(t.page(), Page::Editor);
+    t.clock.advance(Duration::from_secs(1));
+    t.ctrl.borrow_mut().tick();
+    t.ctrl.borrow_mut().refresh(&t.ui);
+    assert_eq!(t.page(), Page::Lock);
+    assert_eq!(
+        t.ui.global::<app::AppState>().get_crew_text(),
+        "",
+        "no names on the lock screen"
+    );
+    t.pin("1234");
+    assert_eq!(t.page(), Page::Missions, "the shift survives the lock");
+}
+
+#[test]
+fn shift_login_validates_and_lock_button_locks() {
+    let mut t = Ui::new();
+    t.pin("1234");
+    t.tap("Schicht beginnen");
+    assert_eq!(t.page(), Page::Login);
+    assert!(!t.ui.global::<app::LoginAdapter>().get_error().is_empty());
+    t.type_into("Name 1", "Anna Berger");
+    t.type_into("Personalnummer 1", "4711");
+    t.tap("+ Person");
+    t.type_into("Name 2", "Jonas Keller");
+    t.type_into("Personalnummer 2", "4712");
+    t.tap("Qualifikation 2: Rettungssanitäter/-in");
+    t.tap("Schicht beginnen");
+    assert_eq!(t.page(), Page::Missions);
+    assert_eq!(
+        t.ui.global::<app::AppState>().get_crew_text(),
+        "Anna Berger, Jonas Keller"
+    );
+    t.tap("Sperren");
+    assert_eq!(t.page(), Page::Lock);
+}
+
+#[test]
+fn vitals_set_by_keypad_appears_in_the_trend_list_after_it_is_durable() {
+    let mut t = Ui::new();
+    t.login();
+    t.tap("Neuer Einsatz");
+    t.tap("Messwerte");
+    t.tap("Neue Messung");
+    assert!(t.ui.global::<app::KeypadAdapter>().get_visible());
+    t.keypad("120");
+    t.tap("Weiter");
+    t.keypad("80");
+    t.tap("Weiter");
+    t.keypad("88");
+    t.tap("Fertig");
+    assert!(!t.ui.global::<app::KeypadAdapter>().get_visible());
+    let entries = t.ui.global::<EditorAdapter>().get_entries();
+    assert_eq!(entries.row_count(), 1);
+    let e = entries.row_data(0).unwrap();
+    assert!(
+        e.detail.contains("120") && e.detail.contains("88"),
+        "{}",
+        e.detail
+    );
+    assert_eq!(t.ui.global::<app::AppState>().get_toast(), "gespeichert");
+    assert_eq!(t.store.lock().pending(), 0, "acknowledged means durable");
+    // An impossible value is refused at the keypad, nothing is stored.
+    let before = t
+        .store
+        .lock()
+        .log(t.ctrl.borrow().mission().unwrap())
+        .unwrap()
+        .len();
+    t.tap("Herzfrequenz");
+    t.keypad("999");
+    t.tap("Fertig");
+    assert!(!t.ui.global::<app::KeypadAdapter>().get_error().is_empty());
+    assert_eq!(
+        t.store
+            .lock()
+            .log(t.ctrl.borrow().mission().unwrap())
+            .unwrap()
+            .len(),
+        before
+    );
+}
+
+#[test]
+fn correction_after_handover_is_audited_and_marked() {
+    let mut t = Ui::new();
+    t.login();
+    t.tap("Neuer Einsatz");
+    t.tap("NACA");
+    t.tap("NACA-Score: III – mittelschwer, stationär");
+    let m = t.ctrl.borrow().mission().unwrap();
+    t.store
+        .lock()
+        .apply(
+            m,
+            Payload::HandedOver {
+                mode: HandoverMode::Printed,
+                to: "ZNA".into(),
+                document_sha256: None,
+            },
+        )
+        .unwrap();
+    t.tap("NACA-Score: IV – schwer, Lebensgefahr nicht auszuschließen");
+    let st = t.state();
+    assert_eq!(st.audit.len(), 1);
+    assert_eq!(st.audit[0].original, Some(Value::code("3")));
+    assert_eq!(st.audit[0].new, Some(Value::code("4")));
+    assert!(t.field("naca.score").corrected);
+}
+
+#[test]
+fn close_is_blocked_by_hard_rules_then_succeeds() {
+    let mut t = Ui::new();
+    t.login();
+    t.tap("Neuer Einsatz");
+    t.tap("Abschließen");
+    assert_eq!(t.page(), Page::Close);
+    let hard = t.ui.global::<app::CloseAdapter>().get_hard();
+    assert!(
+        hard.row_count() >= 5,
+        "mission number, times, patient, outcome, NACA"
+    );
+    t.tap("Einsatz jetzt abschließen"); // disabled: nothing happens
+    assert_eq!(t.page(), Page::Close);
+    // The first finding links to its field.
+    let first = hard.row_data(0).unwrap();
+    t.tap(&format!("{} – {}", first.section, first.message));
+    assert_eq!(t.page(), Page::Editor);
+    assert!(t.field("mission.number").missing);
+    t.type_into("Einsatznummer (Leitstelle)", "2026-4711");
+    t.tap("Zeiten");
+    t.tap("Alarmierung: Jetzt");
+    t.tap("Ankunft Einsatzort (Status 4): Jetzt");
+    t.tap("Patient");
+    t.tap("unbekannter Patient: ja");
+    t.tap("NACA");
+    t.tap("NACA-Score: II – leicht, ambulant");
+    t.tap("Ergebnis");
+    t.tap("Ergebnis: ambulante Versorgung vor Ort");
+    t.tap("Abschließen");
+    assert_eq!(t.ui.global::<app::CloseAdapter>().get_hard().row_count(), 0);
+    let m = t.ctrl.borrow().mission().unwrap();
+    t.tap("Einsatz jetzt abschließen");
+    assert_eq!(t.page(), Page::Missions);
+    assert_eq!(t.store.lock().state(m).unwrap().status, Status::Closed);
+}
+
+/// The standard mission of the issue, scripted; taps and typed characters
+/// are counted separately. The figure goes to the README.
+#[test]
+fn standard_mission_tap_count() {
+    let mut t = Ui::new();
+    t.login();
+    t.taps = 0;
+    t.typed = 0;
+    t.tap("Neuer Einsatz");
+    // Times: one tap each.
+    t.tap("Zeiten");
+    for k in [
+        "Alarmierung",
+        "Ausrücken (Status 3)",
+        "Ankunft Einsatzort (Status 4)",
+        "Patientenkontakt",
+        "Abfahrt Einsatzort (Status 7)",
+        "Ankunft Zielort (Status 8)",
+    ] {
+        t.tap(&format!("{k}: Jetzt"));
+    }
+    // Patient by hand.
+    t.tap("Patient");
+    t.type_into("Name", "Mustermann");
+    t.type_into("Vorname", "Erika");
+    t.type_into("Geburtsdatum", "12.08.1950");
+    // Two vital sets: RR, HF, SpO2, AF, BZ.
+    t.tap("Messwerte");
+    for set in [
+        ["150/95", "112", "91", "22", "130"],
+        ["135/85", "98", "95", "18", "128"],
+    ] {
+        t.tap("Neue Messung");
+        for (i, v) in set.iter().enumerate() {
+            t.keypad(v);
+            t.tap(if i + 1 == set.len() {
+                "Fertig"
+            } else {
+                "Weiter"
+            });
+        }
+    }
+    // GCS 15, NRS 6.
+    t.tap("Befund");
+    t.tap("GCS 15");
+    t.tap("Schmerz (NRS 0–10): 6");
+    t.tap("EKG");
+    t.tap("Rhythmus: Sinusrhythmus");
+    t.tap("Erkrankungen");
+    t.tap("Erkrankungsgruppe: Herz-Kreislauf");
+    t.tap("Tracerdiagnose: ACS/STEMI");
+    t.tap("NACA");
+    t.tap("NACA-Score: IV – schwer, Lebensgefahr nicht auszuschließen");
+    t.tap("Maßnahmen");
+    t.tap("i.v.-Zugang");
+    t.tap("12-Kanal-EKG");
+    t.tap("Medikamente");
+    t.tap("ASS 250 mg i.v.");
+    t.tap("Heparin 5000 IE i.v.");
+    t.tap("Übergabe/Transport");
+    t.tap("Transport: ja");
+    t.tap("mit Notarzt: ja");
+    t.tap("Zielklinik: Klinikum Mitte, ZNA");
+    t.tap("Ergebnis");
+    t.tap("Ergebnis: Transport mit NA (boden)");
+    t.tap("Einsatz");
+    t.type_into("Einsatznummer (Leitstelle)", "2026-112233");
+    t.tap("Abschließen");
+    let m = t.ctrl.borrow().mission().unwrap();
+    let hard = t.ui.global::<app::CloseAdapter>().get_hard();
+    let msgs: Vec<String> = (0..hard.row_count())
+        .filter_map(|i| hard.row_data(i))
+        .map(|f| f.message.to_string())
+        .collect();
+    assert!(msgs.is_empty(), "still missing: {msgs:?}");
+    t.tap("Einsatz jetzt abschließen");
+    let st = t.store.lock().state(m).cloned().unwrap();
+    assert_eq!(st.status, Status::Closed);
+    let p = st.active_patients().next().unwrap();
+    assert_eq!(
+        st.entries_of(p.id, rettpad::record::Collection::Vitals)
+            .count(),
+        2
+    );
+    assert_eq!(
+        st.entries_of(p.id, rettpad::record::Collection::Medication)
+            .count(),
+        2
+    );
+    println!(
+        "STANDARD MISSION: {} taps, {} swipes, {} typed characters (names, birth date, mission number, keypad digits)",
+        t.taps, t.swipes, t.typed
+    );
+    assert!(t.taps <= 60, "{} taps", t.taps);
+}
