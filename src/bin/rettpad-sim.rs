@@ -1,6 +1,6 @@
-//! Simulators for tests and the demo. Today: `crash-worker`, the child
-//! process of the crash test. Card, defibrillator, peer pad and dispatch
-//! simulators come with their issues.
+//! Simulators for tests and the demo: `card` (eGK/KVK to vpcd), `device`
+//! (monitor/defibrillator protocols) and `crash-worker`, the child process of
+//! the crash test. Peer pad and dispatch simulators come with their issues.
 
 use rettpad::clock::SystemClock;
 use rettpad::record::{
@@ -16,7 +16,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use uuid::Uuid;
 
-const USAGE: &str = "usage: rettpad-sim crash-worker --data-dir DIR --key-file FILE [--seed N] [--snapshot-every N]";
+const USAGE: &str = "usage: rettpad-sim card [OPTIONS]      plays an eGK/KVK to vpcd (see --help)
+       rettpad-sim device [OPTIONS]    plays a monitor/defibrillator (see --help)
+       rettpad-sim crash-worker --data-dir DIR --key-file FILE [--seed N] [--snapshot-every N]";
 
 /// xorshift64*: deterministic per seed, no dependency.
 struct Rng(u64);
