@@ -106,23 +106,7 @@ pub fn run(
         CrewMember::new("Jonas Keller", "4712", Qualification::RettSan),
     ];
     let shift = Shift::new(&cfg.call_sign, crew, clock.as_ref())?;
-    let crew_refs: Vec<CrewRef> = shift
-        .crew
-        .iter()
-        .map(|m| CrewRef {
-            id: m.id,
-            name: m.name.clone(),
-            personnel_no: m.personnel_no.clone(),
-            qualification: m
-                .qualification
-                .mind_codes()
-                .first()
-                .copied()
-                .unwrap_or("98")
-                .to_string(),
-            call_sign: shift.call_sign.clone(),
-        })
-        .collect();
+    let crew_refs: Vec<CrewRef> = shift.crew_refs();
     let lead = shift.crew[0].id;
     session.start_shift(shift)?;
     writeln!(

@@ -320,26 +320,10 @@ impl Controller {
     }
 
     fn crew_refs(&self) -> Vec<CrewRef> {
-        let Some(shift) = self.session.shift() else {
-            return Vec::new();
-        };
-        shift
-            .crew
-            .iter()
-            .map(|m| CrewRef {
-                id: m.id,
-                name: m.name.clone(),
-                personnel_no: m.personnel_no.clone(),
-                qualification: m
-                    .qualification
-                    .mind_codes()
-                    .first()
-                    .copied()
-                    .unwrap_or("98")
-                    .to_string(),
-                call_sign: shift.call_sign.clone(),
-            })
-            .collect()
+        self.session
+            .shift()
+            .map(Shift::crew_refs)
+            .unwrap_or_default()
     }
 
     fn create_mission(&mut self) {

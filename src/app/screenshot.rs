@@ -30,6 +30,14 @@ impl Platform for Headless {
 
 type Error = Box<dyn std::error::Error>;
 
+/// Installs the software renderer at the target tablet's 1280×800 logical px.
+fn use_headless_platform() -> Result<(), Error> {
+    let window = MinimalSoftwareWindow::new(RepaintBufferType::NewBuffer);
+    window.set_size(slint::PhysicalSize::new(1280, 800));
+    slint::platform::set_platform(Box::new(Headless(window)))
+        .map_err(|e| format!("cannot set the headless platform: {e:?}").into())
+}
+
 /// 2026-11-22 13:05 UTC (14:05 in Germany).
 pub const DEMO_TIME_MS: i64 = 1_795_305_600_000 + 13 * 3_600_000 + 5 * 60_000;
 
@@ -54,10 +62,7 @@ pub fn peak_rss_kib() -> Option<u64> {
 /// Cold-start probe for the benchmark: opens a real vault in `dir`, builds
 /// the UI and renders the PIN screen once, then returns.
 pub fn startup_probe(dir: &Path) -> Result<(), Error> {
-    let window = MinimalSoftwareWindow::new(RepaintBufferType::NewBuffer);
-    window.set_size(slint::PhysicalSize::new(1280, 800));
-    slint::platform::set_platform(Box::new(Headless(window.clone())))
-        .map_err(|e| format!("cannot set the headless platform: {e:?}"))?;
+    use_headless_platform()?;
     let clock: SharedClock = crate::clock::SystemClock::shared();
     let keys = Arc::new(crate::vault::FileKeyProvider::new(dir.join("device.key")));
     let store = SharedStore::new(Store::open(
@@ -86,10 +91,7 @@ pub fn startup_probe(dir: &Path) -> Result<(), Error> {
 /// Renders all pages into `dir`; returns the files written.
 pub fn render_all(dir: &Path) -> Result<Vec<PathBuf>, Error> {
     std::fs::create_dir_all(dir)?;
-    let window = MinimalSoftwareWindow::new(RepaintBufferType::NewBuffer);
-    window.set_size(slint::PhysicalSize::new(1280, 800));
-    slint::platform::set_platform(Box::new(Headless(window.clone())))
-        .map_err(|e| format!("cannot set the headless platform: {e:?}"))?;
+    use_headless_platform()?;
 
     let vault_dir = std::env::temp_dir().join(format!("rettpad-shots-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&vault_dir);

@@ -150,6 +150,27 @@ impl Shift {
         Ok(shift)
     }
 
+    /// The crew as the record keeps it on each mission (MIND qualification
+    /// code, or 98 where MIND has none).
+    pub fn crew_refs(&self) -> Vec<crate::record::CrewRef> {
+        self.crew
+            .iter()
+            .map(|m| crate::record::CrewRef {
+                id: m.id,
+                name: m.name.clone(),
+                personnel_no: m.personnel_no.clone(),
+                qualification: m
+                    .qualification
+                    .mind_codes()
+                    .first()
+                    .copied()
+                    .unwrap_or("98")
+                    .to_string(),
+                call_sign: self.call_sign.clone(),
+            })
+            .collect()
+    }
+
     /// Reports the first problem, in form order. Blank text counts as empty.
     pub fn validate(&self) -> Result<(), ShiftError> {
         if self.call_sign.trim().is_empty() {
