@@ -798,9 +798,12 @@ impl Controller {
         login.set_error(ss(&self.login_error));
 
         self.refresh_missions(ui);
-        self.refresh_editor(ui);
+        // One state copy and one rules pass serve the editor and the close page.
+        let st = self.state();
+        let findings = st.as_ref().map(|s| self.findings(s)).unwrap_or_default();
+        self.refresh_editor(ui, st.as_ref(), &findings);
         self.refresh_keypad(ui);
-        self.refresh_close(ui);
+        self.refresh_close(ui, st.as_ref(), &findings);
         ui.global::<SettingsAdapter>()
             .set_language(ss(self.lang.code()));
     }
@@ -861,19 +864,18 @@ impl Controller {
         rules::check(st, self.clock.wall_ms())
     }
 
-    fn refresh_editor(&mut self, ui: &AppWindow) {
+    fn refresh_editor(&mut self, ui: &AppWindow, st: Option<&MissionState>, findings: &[Finding]) {
         let ed = ui.global::<EditorAdapter>();
-        let Some(st) = self.state() else {
+        let Some(st) = st else {
             ed.set_fields(model(Vec::new()));
             return;
         };
         let lang = self.lang;
-        let findings = self.findings(&st);
         // Section overview.
         let sections: Vec<SectionVM> = Section::ALL
             .iter()
             .map(|s| {
-                let in_section = |f: &Finding| finding_section(&st, f) == *s;
+                let in_section = |f: &Finding| finding_section(st, f) == *s;
                 let state = if findings
                     .iter()
                     .any(|f| f.severity == Severity::Hard && in_section(f))
@@ -884,7 +886,7 @@ impl Controller {
                     .any(|f| f.severity == Severity::Soft && in_section(f))
                 {
                     "warn"
-                } else if section_has_data(&st, *s) {
+                } else if section_has_data(st, *s) {
                     "ok"
                 } else {
                     "empty"
@@ -997,7 +999,7 @@ impl Controller {
                 (Some(_), _) => false,
                 (None, _) => true,
             })
-            .map(|d| self.field_vm(&st, d, &findings))
+            .map(|d| self.field_vm(st, d, findings))
             .collect();
         ed.set_fields(model(fields));
     }
@@ -1134,19 +1136,18 @@ impl Controller {
         }
     }
 
-    fn refresh_close(&mut self, ui: &AppWindow) {
+    fn refresh_close(&mut self, ui: &AppWindow, st: Option<&MissionState>, findings: &[Finding]) {
         let ca = ui.global::<CloseAdapter>();
-        let Some(st) = self.state() else {
+        let Some(st) = st else {
             self.close_hard.clear();
             ca.set_hard(model(Vec::new()));
             ca.set_soft(model(Vec::new()));
             return;
         };
         let lang = self.lang;
-        let findings = self.findings(&st);
         let vm = |f: &Finding| FindingVM {
             message: ss(lang.pick(&f.message_de, &f.message_en)),
-            section: ss(view::section_label(finding_section(&st, f), lang)),
+            section: ss(view::section_label(finding_section(st, f), lang)),
         };
         self.close_hard = findings
             .iter()

@@ -15,6 +15,7 @@ use crate::vault::store::{SharedStore, Store, StoreOptions};
 use slint::ComponentHandle;
 use slint::platform::software_renderer::{MinimalSoftwareWindow, RepaintBufferType};
 use slint::platform::{Platform, WindowAdapter};
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -29,6 +30,21 @@ impl Platform for Headless {
 }
 
 type Error = Box<dyn std::error::Error>;
+
+/// The app with the demo configuration on `store`, locked, as at start.
+fn demo_app(
+    clock: SharedClock,
+    store: SharedStore,
+) -> Result<(AppWindow, Rc<RefCell<super::Controller>>), Error> {
+    let cfg = Config::demo();
+    let session = Session::new(
+        cfg.session_config()?,
+        clock.clone(),
+        store.clone(),
+        store.clone(),
+    )?;
+    Ok(super::build(cfg, clock, store, session)?)
+}
 
 /// Installs the software renderer at the target tablet's 1280×800 logical px.
 fn use_headless_platform() -> Result<(), Error> {
@@ -71,14 +87,7 @@ pub fn startup_probe(dir: &Path) -> Result<(), Error> {
         clock.clone(),
         StoreOptions::default(),
     )?);
-    let cfg = Config::demo();
-    let session = Session::new(
-        cfg.session_config()?,
-        clock.clone(),
-        store.clone(),
-        store.clone(),
-    )?;
-    let (ui, _ctrl) = super::build(cfg, clock, store, session)?;
+    let (ui, _ctrl) = demo_app(clock, store)?;
     ui.show()?;
     slint::platform::update_timers_and_animations();
     let frame = ui.window().take_snapshot()?;
@@ -104,14 +113,7 @@ pub fn render_all(dir: &Path) -> Result<Vec<PathBuf>, Error> {
         StoreOptions::default(),
     )?;
     let store = SharedStore::new(store);
-    let cfg = Config::demo();
-    let session = Session::new(
-        cfg.session_config()?,
-        clock.clone(),
-        store.clone(),
-        store.clone(),
-    )?;
-    let (ui, ctrl) = super::build(cfg, clock, store, session)?;
+    let (ui, ctrl) = demo_app(clock, store)?;
     ui.show()?;
     let mut written = Vec::new();
     let mut shot = |name: &str, ui: &AppWindow| -> Result<(), Error> {
