@@ -257,7 +257,7 @@ pub fn run(
     writeln!(out, "\n[Abschluss prüfen] {} Hinweise:", findings.len())?;
     for f in &findings {
         let sev = if f.severity == Severity::Hard {
-            "Pflicht"
+            "blockiert den Abschluss"
         } else {
             "Hinweis"
         };
