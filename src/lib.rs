@@ -8,6 +8,8 @@ pub mod crypto;
 pub mod demo;
 pub mod devices;
 pub mod logging;
+pub mod pki;
 pub mod record;
+pub mod sample;
 pub mod session;
 pub mod vault;
