@@ -485,3 +485,139 @@ fn standard_mission_tap_count() {
     );
     assert!(t.taps <= 60, "{} taps", t.taps);
 }
+
+#[test]
+fn a_card_read_is_taken_over_after_one_tap_and_never_overwrites_silently() {
+    let mut t = Ui::new();
+    t.ctrl.borrow_mut().attach_sim_card();
+    t.login();
+    t.tap("Neuer Einsatz");
+    let card = rettpad::card::sim::sample_egk_data();
+    let family = card.person.full_family_name();
+    // The crew already wrote a different name.
+    let (m, p) = {
+        let c = t.ctrl.borrow();
+        (c.mission().unwrap(), c.patient().unwrap())
+    };
+    t.store
+        .lock()
+        .apply(
+            m,
+            Payload::Set {
+                target: rettpad::record::Target::Patient(p),
+                field: "patient.family_name".into(),
+                value: Value::text("Meier"),
+            },
+        )
+        .unwrap();
+    t.tap("Karte");
+    let (visible, lines, conflicts) = {
+        let dlg = t.ui.global::<app::CardAdapter>();
+        let lines: Vec<String> = (0..dlg.get_lines().row_count())
+            .filter_map(|i| dlg.get_lines().row_data(i))
+            .map(|s| s.to_string())
+            .collect();
+        (dlg.get_visible(), lines, dlg.get_has_conflicts())
+    };
+    assert!(visible, "the read opens the confirmation");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("Meier") && l.contains("bleibt")),
+        "{lines:?}"
+    );
+    assert!(conflicts);
+    // Nothing is written before the tap.
+    assert_eq!(
+        t.state().patient(p).unwrap().get("patient.given_name"),
+        None
+    );
+    t.tap("Übernehmen");
+    assert!(!t.ui.global::<app::CardAdapter>().get_visible());
+    let st = t.state();
+    let ps = st.patient(p).unwrap();
+    assert_eq!(ps.get("patient.family_name"), Some(&Value::text("Meier")));
+    assert_eq!(
+        ps.get("patient.given_name"),
+        Some(&Value::text(&card.person.given_name))
+    );
+    assert_eq!(ps.get("patient.id_source"), Some(&Value::code("01")));
+    // Only an explicit choice replaces the differing name.
+    t.tap("Karte");
+    t.tap("Auch abweichende übernehmen");
+    assert_eq!(
+        t.state().patient(p).unwrap().get("patient.family_name"),
+        Some(&Value::text(&family))
+    );
+}
+
+#[test]
+fn vitals_from_the_simulated_monitor_in_two_taps() {
+    let mut t = Ui::new();
+    // Config::demo pairs the in-process simulator over loopback TCP.
+    t.ctrl.borrow_mut().attach_from_config();
+    t.login();
+    t.tap("Neuer Einsatz");
+    t.taps = 0;
+    t.tap("Messwerte");
+    assert!(t.ui.global::<EditorAdapter>().get_device_take_visible());
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let m = t.ctrl.borrow().mission().unwrap();
+    let store = t.store.clone();
+    let entries = move || {
+        store
+            .lock()
+            .state(m)
+            .unwrap()
+            .entries
+            .values()
+            .filter(|e| e.collection == rettpad::record::Collection::Vitals)
+            .count()
+    };
+    // Wait until the monitor streams and its numerics arrived.
+    while !(t.ui.global::<EditorAdapter>().get_device_take_enabled()
+        && t.ui
+            .global::<app::AppState>()
+            .get_device_state()
+            .contains("verbunden"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "monitor never connected"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+        let ui = &t.ui;
+        let mut c = t.ctrl.borrow_mut();
+        c.tick();
+        c.refresh(ui);
+    }
+    std::thread::sleep(Duration::from_millis(2500));
+    {
+        let mut c = t.ctrl.borrow_mut();
+        c.tick();
+        c.refresh(&t.ui);
+    }
+    t.tap("Vom Monitor übernehmen");
+    assert_eq!(
+        entries(),
+        1,
+        "{}",
+        t.ui.global::<app::AppState>().get_toast()
+    );
+    assert_eq!(t.taps, 2);
+    let st = t.store.lock().state(m).cloned().unwrap();
+    let e = st
+        .entries
+        .values()
+        .find(|e| e.collection == rettpad::record::Collection::Vitals)
+        .unwrap();
+    match e.get("vitals.hr") {
+        Some(Value::Measured(ms)) => assert_eq!(
+            ms.source,
+            rettpad::record::ValueSource::Device {
+                device: "Monitor".into()
+            }
+        ),
+        other => panic!("heart rate from the monitor expected, got {other:?}"),
+    }
+}
