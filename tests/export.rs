@@ -14,6 +14,7 @@ use rettpad::record::{
     Collection, CrewRef, EntryId, Event, EventId, Hash, Measured, MissionId, MissionState, Num,
     PartialDate, PatientId, Payload, Target, TimeSource, TimeValue, Value, ValueSource,
 };
+use rettpad::sample;
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::PathBuf;
@@ -678,7 +679,10 @@ fn check_bundle(b: &Json) {
         let comps = o.get("component").is_some();
         assert!(value || absent || comps, "Observation without value: {o}");
         assert!(!(value && absent), "value and dataAbsentReason: {o}");
-        assert!(o["effectiveDateTime"].is_string(), "{o}");
+        assert!(
+            o["effectiveDateTime"].is_string() || o["effectivePeriod"]["start"].is_string(),
+            "{o}"
+        );
         if o.get("valueQuantity").is_some() || has_loinc(o, "85354-9") {
             assert!(
                 codes_of(o).iter().any(|(s, _)| s == "http://loinc.org"),
@@ -944,6 +948,51 @@ fn exports_are_deterministic() {
     assert_eq!(x["entry"][1], y["entry"][1], "Patient keeps its derived id");
 }
 
+/// MIND XML checks for any mission: well-formed, one element per catalog
+/// field per scope object, every documented value written as documented,
+/// sections A–O in order.
+fn check_mind(st: &MissionState, bytes: &[u8]) {
+    let els = parse_xml(bytes);
+    let text = std::str::from_utf8(bytes).unwrap();
+    let patients: Vec<_> = st.active_patients().collect();
+    for def in catalog::FIELDS {
+        let objects: Vec<&rettpad::record::state::Fields> = match def.scope {
+            Scope::Mission => vec![&st.fields],
+            Scope::Patient => patients.iter().map(|p| &p.fields).collect(),
+            Scope::Entry(c) => patients
+                .iter()
+                .flat_map(|p| st.entries_of(p.id, c))
+                .map(|e| &e.fields)
+                .collect(),
+        };
+        let total = els.iter().filter(|(n, _)| n == def.key).count();
+        assert_eq!(total, objects.len(), "{}: one element per object", def.key);
+        let documented = objects
+            .iter()
+            .filter(|f| f.get(def.key).and_then(|x| x.current()).is_some())
+            .count();
+        let empty = text
+            .matches(&format!("<{} documented=\"false\"/>", def.key))
+            .count();
+        assert_eq!(
+            empty,
+            total - documented,
+            "{}: documented values written",
+            def.key
+        );
+    }
+    let sections: String = text
+        .match_indices("<section id=\"")
+        .map(|(i, _)| &text[i + 13..i + 14])
+        .collect();
+    assert_eq!(
+        sections,
+        format!("AB{}O", "CDEFGHIJKLMN".repeat(patients.len()))
+    );
+    let strips: usize = patients.iter().map(|p| p.strips.len()).sum();
+    assert_eq!(els.iter().filter(|(n, _)| n == "strip").count(), strips);
+}
+
 #[test]
 fn mind_xml_is_well_formed_and_holds_every_documented_field() {
     let m = small();
@@ -956,6 +1005,7 @@ fn mind_xml_is_well_formed_and_holds_every_documented_field() {
         "says why the namespace is ours"
     );
     assert!(text.contains("xmlns=\"urn:rettpad:mind:1\""));
+    check_mind(&st, &bytes);
     let els = parse_xml(&bytes);
     let names: Vec<&str> = els.iter().map(|(n, _)| n.as_str()).collect();
     let count = |n: &str| names.iter().filter(|x| **x == n).count();
@@ -1137,4 +1187,69 @@ fn golden_files_small_mission() {
     let st = m.state();
     golden("small.fhir.json", &fhir::bundle(&st, &ctx(&m)).unwrap());
     golden("small.mind.xml", &mind::xml(&st, &ctx(&m)).unwrap());
+}
+
+#[test]
+fn sample_missions_export_cleanly() {
+    for (name, make) in [
+        ("standard", sample::standard as fn() -> sample::Sample),
+        ("resuscitation", sample::resuscitation),
+    ] {
+        let s = make();
+        let st = s.state();
+        assert!(st.rejected.is_empty(), "{name}: {:?}", st.rejected);
+        let log = s.log();
+        let c = ExportContext {
+            document_id: Uuid::from_u128(0x5a),
+            timestamp_ms: export::log_timestamp(log.events()).unwrap(),
+            device_serial: sample::RTW_PAD.into(),
+            call_sign: sample::RTW_CALL_SIGN.into(),
+            target_hospital: Some(Hospital {
+                id: "klinikum-nord".into(),
+                name: "Klinikum Nord, Herzkatheterlabor".into(),
+            }),
+            patient: None,
+        };
+        let docs = fhir::bundles(&st, &c).unwrap();
+        assert_eq!(docs.len(), st.active_patients().count().max(1), "{name}");
+        for (p, d) in &docs {
+            let b = json(d);
+            check_bundle(&b);
+            let p = p.expect("sample missions have patients");
+            let obs = of_type(&b, "Observation");
+            // One BP panel per vital set that has a blood pressure.
+            let with_bp = st
+                .entries_of(p, Collection::Vitals)
+                .filter(|e| e.get("vitals.bp_sys").is_some() || e.get("vitals.bp_dia").is_some())
+                .count();
+            assert_eq!(
+                obs.iter().filter(|o| has_loinc(o, "85354-9")).count(),
+                with_bp,
+                "{name}"
+            );
+            let strips = st.patient(p).map_or(0, |x| x.strips.len());
+            let strip_obs = obs
+                .iter()
+                .filter(|o| o["identifier"][0]["system"] == "urn:rettpad:sid:ekg-sha256")
+                .count();
+            assert_eq!(strip_obs, strips, "{name}: strips");
+            assert_eq!(
+                of_type(&b, "Procedure").len(),
+                st.entries_of(p, Collection::Measure).count(),
+                "{name}"
+            );
+            assert_eq!(
+                of_type(&b, "MedicationAdministration").len(),
+                st.entries_of(p, Collection::Medication).count(),
+                "{name}"
+            );
+            assert_eq!(of_type(&b, "Practitioner").len(), st.crew.len(), "{name}");
+        }
+        let x = mind::xml(&st, &c).unwrap();
+        check_mind(&st, &x);
+        // Same sample, same bytes.
+        let again = make().state();
+        assert_eq!(fhir::bundles(&again, &c).unwrap(), docs, "{name}");
+        assert_eq!(mind::xml(&again, &c).unwrap(), x, "{name}");
+    }
 }

@@ -18,6 +18,7 @@ use super::{
 use crate::record::catalog::{self, Collection, FieldDef, Kind, Scope, Section};
 use crate::record::codes::{self, CodeList};
 use crate::record::state::{EntryState, FieldState, Fields, MissionState, PatientState, Status};
+use crate::record::wave::{StripKind, StripRef};
 use crate::record::{Num, PatientId, Value, ValueSource};
 use std::collections::BTreeMap;
 use uuid::Uuid;
@@ -333,6 +334,9 @@ impl<'a> Doc<'a> {
                     Collection::Measure => d.procedure(e)?,
                     Collection::Medication => d.medication(e)?,
                 }
+            }
+            for st in &p.strips {
+                d.strip(st)?;
             }
         }
         let devices = std::mem::take(&mut d.devices);
@@ -857,6 +861,54 @@ impl<'a> Doc<'a> {
         Ok(())
     }
 
+    /// An ECG strip by reference (label, period, leads, SHA-256 of the blob
+    /// that carries the samples).
+    fn strip(&mut self, st: &StripRef) -> Result<(), ExportError> {
+        let id = derived_id(&[b"Observation", b"strip", &st.hash.0]);
+        let end = st.start_ms.saturating_add(st.duration_ms.max(0));
+        let o = O::resource("Observation")
+            .set("id", id.to_string())
+            .set(
+                "identifier",
+                vec![
+                    O::new()
+                        .set("system", SID_STRIP)
+                        .set("value", st.hash.to_hex()),
+                ],
+            )
+            .set("status", "final")
+            .set(
+                "category",
+                vec![concept(vec![coding(OBS_CATEGORY, "procedure", None)], None)],
+            )
+            .set("code", concept(vec![loinc(ECG_STUDY)], Some(&st.label)))
+            .opt("subject", self.patient_url.as_deref().map(reference))
+            .set("encounter", reference(&self.encounter_url))
+            .set(
+                "effectivePeriod",
+                O::new()
+                    .set("start", iso_time(st.start_ms)?)
+                    .set("end", iso_time(end)?),
+            )
+            .set("valueString", &st.label)
+            .set(
+                "note",
+                vec![O::new().set(
+                    "text",
+                    format!(
+                        "{}; Ableitungen: {}",
+                        match st.kind {
+                            StripKind::TwelveLead => "12-Kanal-EKG",
+                            StripKind::Rhythm => "Rhythmusstreifen",
+                        },
+                        st.leads.join(", ")
+                    ),
+                )],
+            );
+        self.push(Section::Ecg, urn(id), o);
+        Ok(())
+    }
+
     fn condition(&mut self, e: &EntryState) -> Result<(), ExportError> {
         let id = derived_id(&[b"Condition", e.id.0.as_bytes()]);
         let mut codings = Vec::new();
@@ -1203,6 +1255,17 @@ impl<'a> Doc<'a> {
                     .collect();
                 if !parts.is_empty() {
                     items.push_str(&format!("<li>{}</li>", esc(&parts.join("; "))));
+                }
+            }
+            if s == Section::Ecg {
+                for st in &p.strips {
+                    items.push_str(&format!(
+                        "<li>{}: {}, {} s, SHA-256 {}</li>",
+                        esc(&st.label),
+                        super::local_text(st.start_ms),
+                        st.duration_ms / 1000,
+                        st.hash.to_hex()
+                    ));
                 }
             }
             if !items.is_empty() {

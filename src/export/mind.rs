@@ -22,6 +22,7 @@ use super::terms::{MIND_NS, MIND_VERSION};
 use super::{ExportContext, ExportError, decimal, iso_date, iso_time, section_letter, xml_safe};
 use crate::record::catalog::{self, FieldDef, Kind, Scope, Section};
 use crate::record::state::{EntryState, FieldState, Fields, MissionState, PatientState, Status};
+use crate::record::wave::{StripKind, StripRef};
 use crate::record::{TimeSource, Value, ValueSource, codes};
 use quick_xml::Writer;
 use quick_xml::events::attributes::Attribute;
@@ -200,9 +201,34 @@ impl X {
                     self.entry(e)?;
                 }
             }
+            if s == Section::Ecg {
+                for st in &p.strips {
+                    self.strip(st)?;
+                }
+            }
             self.end("section")?;
         }
         self.end("patient")
+    }
+
+    /// An ECG strip by reference: the samples travel as their own blob,
+    /// identified by the SHA-256 of their encoding.
+    fn strip(&mut self, st: &StripRef) -> Result<(), ExportError> {
+        let kind = match st.kind {
+            StripKind::TwelveLead => "twelve_lead",
+            StripKind::Rhythm => "rhythm",
+        };
+        self.text_el(
+            "strip",
+            &[
+                ("kind", kind.to_string()),
+                ("start", iso_time(st.start_ms)?),
+                ("durationMs", st.duration_ms.to_string()),
+                ("leads", st.leads.join(" ")),
+                ("sha256", st.hash.to_hex()),
+            ],
+            &st.label,
+        )
     }
 
     fn entry(&mut self, e: &EntryState) -> Result<(), ExportError> {

@@ -33,6 +33,8 @@ pub const SID_MISSION_NUMBER: &str = "urn:rettpad:sid:einsatznummer";
 pub const SID_PERSONNEL: &str = "urn:rettpad:sid:personalnummer";
 pub const SID_DEVICE: &str = "urn:rettpad:sid:geraet";
 pub const SID_HOSPITAL: &str = "urn:rettpad:sid:zielklinik";
+/// SHA-256 (hex) of an ECG strip blob.
+pub const SID_STRIP: &str = "urn:rettpad:sid:ekg-sha256";
 /// Namespace of the MIND XML; the number is the format version.
 pub const MIND_NS: &str = "urn:rettpad:mind:1";
 pub const MIND_VERSION: &str = "1";
