@@ -31,13 +31,16 @@ pub fn bundle(state: &MissionState, ctx: &ExportContext) -> Result<Vec<u8>, Expo
     serde_json::to_vec_pretty(&J::Obj(doc)).map_err(|e| ExportError::Serialize(e.to_string()))
 }
 
+/// A FHIR document and the patient it is about (`None`: mission without patient).
+pub type PatientDocument = (Option<PatientId>, Vec<u8>);
+
 /// One document per active patient (one without patient for a mission
 /// without any). With several patients each document id is derived from
 /// `ctx.document_id` and the patient id; with one it is `ctx.document_id`.
 pub fn bundles(
     state: &MissionState,
     ctx: &ExportContext,
-) -> Result<Vec<(Option<PatientId>, Vec<u8>)>, ExportError> {
+) -> Result<Vec<PatientDocument>, ExportError> {
     let ids: Vec<PatientId> = state.active_patients().map(|p| p.id).collect();
     if ids.is_empty() {
         let c = ExportContext {
