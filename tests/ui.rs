@@ -392,9 +392,37 @@ fn close_is_blocked_by_hard_rules_then_succeeds() {
 
 /// The standard mission of the issue, scripted; taps and typed characters
 /// are counted separately. The figure goes to the README.
-#[test]
-fn standard_mission_tap_count() {
+/// Waits (real time) until the simulated monitor streams numerics.
+fn wait_for_monitor(t: &mut Ui) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !t
+        .ui
+        .global::<app::AppState>()
+        .get_device_state()
+        .contains("verbunden")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "monitor never connected"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+        let mut c = t.ctrl.borrow_mut();
+        c.tick();
+        c.refresh(&t.ui);
+    }
+    std::thread::sleep(Duration::from_millis(2500));
+    let mut c = t.ctrl.borrow_mut();
+    c.tick();
+    c.refresh(&t.ui);
+}
+
+/// The standard mission of the issue. `devices`: the patient comes from
+/// the eGK (one confirmation tap) and the vitals from the monitor.
+fn standard_mission(devices: bool) -> (usize, usize, usize) {
     let mut t = Ui::new();
+    if devices {
+        t.ctrl.borrow_mut().attach_from_config();
+    }
     t.login();
     t.taps = 0;
     t.typed = 0;
@@ -411,17 +439,33 @@ fn standard_mission_tap_count() {
     ] {
         t.tap(&format!("{k}: Jetzt"));
     }
-    // Patient by hand.
     t.tap("Patient");
-    t.type_into("Name", "Mustermann");
-    t.type_into("Vorname", "Erika");
-    t.type_into("Geburtsdatum", "12.08.1950");
+    if devices {
+        // Inserting the card is no tap; confirming it is one.
+        t.ctrl.borrow_mut().card_tapped_for_test();
+        t.ctrl.borrow_mut().refresh(&t.ui);
+        t.tap("Übernehmen");
+    } else {
+        t.type_into("Name", "Mustermann");
+        t.type_into("Vorname", "Erika");
+        t.type_into("Geburtsdatum", "12.08.1950");
+    }
     // Two vital sets: RR, HF, SpO2, AF, BZ.
     t.tap("Messwerte");
+    if devices {
+        wait_for_monitor(&mut t);
+        t.tap("Vom Monitor übernehmen");
+        t.clock.advance(Duration::from_secs(300));
+        wait_for_monitor(&mut t);
+        t.tap("Vom Monitor übernehmen");
+    }
     for set in [
         ["150/95", "112", "91", "22", "130"],
         ["135/85", "98", "95", "18", "128"],
-    ] {
+    ]
+    .into_iter()
+    .filter(|_| !devices)
+    {
         t.tap("Neue Messung");
         for (i, v) in set.iter().enumerate() {
             t.keypad(v);
@@ -479,11 +523,25 @@ fn standard_mission_tap_count() {
             .count(),
         2
     );
+    (t.taps, t.swipes, t.typed)
+}
+
+#[test]
+fn standard_mission_tap_count() {
+    let (taps, swipes, typed) = standard_mission(false);
     println!(
-        "STANDARD MISSION: {} taps, {} swipes, {} typed characters (names, birth date, mission number, keypad digits)",
-        t.taps, t.swipes, t.typed
+        "STANDARD MISSION (by hand): {taps} taps, {swipes} swipes, {typed} typed characters (names, birth date, mission number, keypad digits)"
     );
-    assert!(t.taps <= 60, "{} taps", t.taps);
+    assert!(taps <= 60, "{taps} taps");
+}
+
+#[test]
+fn standard_mission_with_card_and_monitor_tap_count() {
+    let (taps, swipes, typed) = standard_mission(true);
+    println!(
+        "STANDARD MISSION (eGK + monitor): {taps} taps, {swipes} swipes, {typed} typed characters"
+    );
+    assert!(taps <= 40, "{taps} taps");
 }
 
 #[test]

@@ -64,6 +64,11 @@ impl Controller {
         self.dev._keep = keep;
     }
 
+    /// Tests: a card is inserted (the demo card, through the real reader code).
+    pub fn card_tapped_for_test(&mut self) {
+        self.card_tapped();
+    }
+
     pub(super) fn card_tapped(&mut self) {
         let Some(tx) = self.card.sim.clone() else {
             return;
