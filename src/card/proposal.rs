@@ -90,6 +90,9 @@ pub fn card_values(card: &CardData) -> Vec<(&'static str, Value)> {
         ("patient.family_name", Value::Text(p.full_family_name())),
         ("patient.given_name", Value::Text(p.given_name.clone())),
     ];
+    if let Some(t) = &p.title {
+        v.push(("patient.title", Value::Text(t.clone())));
+    }
     if let Some(d) = p.birth_date {
         v.push(("patient.birth_date", Value::Date(d)));
     }
@@ -99,6 +102,9 @@ pub fn card_values(card: &CardData) -> Vec<(&'static str, Value)> {
     if let Some(a) = p.address() {
         if let Some(s) = &a.street {
             v.push(("patient.address.street", Value::Text(s.clone())));
+        }
+        if let Some(x) = &a.extra {
+            v.push(("patient.address.extra", Value::Text(x.clone())));
         }
         if let Some(pc) = &a.postcode {
             v.push(("patient.address.postcode", Value::Text(pc.clone())));
@@ -161,23 +167,6 @@ impl Proposal {
                 proposed: value,
                 documented,
                 state,
-            });
-        }
-        if card.person.title.is_some() {
-            skipped.push(Skipped {
-                field: "title",
-                reason: "no field for academic titles",
-            });
-        }
-        if card
-            .person
-            .address()
-            .and_then(|a| a.extra.as_ref())
-            .is_some()
-        {
-            skipped.push(Skipped {
-                field: "address.extra",
-                reason: "no field for Anschriftenzusatz",
             });
         }
         let mut warnings = card.warnings.clone();
@@ -272,6 +261,19 @@ impl Proposal {
                 });
             }
         }
+        // When the card was read, and by what: the source of these values.
+        if !out.is_empty() {
+            out.push(Payload::Set {
+                target: Target::Patient(self.patient),
+                field: "insurance.card_read_at".into(),
+                value: Value::Time(crate::record::TimeValue {
+                    at_ms: self.read_at_ms,
+                    source: crate::record::TimeSource::Device {
+                        device: self.source.label_de().to_string(),
+                    },
+                }),
+            });
+        }
         Ok(out)
     }
 }
@@ -345,9 +347,11 @@ mod tests {
             [
                 "patient.family_name",
                 "patient.given_name",
+                "patient.title",
                 "patient.birth_date",
                 "patient.sex",
                 "patient.address.street",
+                "patient.address.extra",
                 "patient.address.postcode",
                 "patient.address.city",
                 "patient.address.country",
@@ -361,7 +365,7 @@ mod tests {
         let lines = prop.lines_de();
         assert!(lines[0].contains("eGK"));
         assert!(lines.iter().any(|l| l == "Name: von Großmann"));
-        assert!(prop.skipped.iter().any(|s| s.field == "title"));
+        assert!(prop.skipped.is_empty(), "{:?}", prop.skipped);
         for payload in prop.confirm(&pad.state, &[]).unwrap() {
             pad.apply(payload);
         }
@@ -371,6 +375,10 @@ mod tests {
             Some(&Value::text("von Großmann"))
         );
         assert_eq!(ps.get("patient.sex"), Some(&Value::code("M")));
+        assert!(
+            matches!(ps.get("insurance.card_read_at"), Some(Value::Time(t)) if t.at_ms == prop.read_at_ms),
+            "the read time is recorded with the values"
+        );
         assert_eq!(ps.get("patient.id_source"), Some(&Value::code("01")));
         assert_eq!(ps.get("insurance.type"), Some(&Value::code("1")));
         // Reading the same card again proposes nothing.
@@ -414,7 +422,8 @@ mod tests {
         // Picked explicitly: overwritten, as a new revision.
         let prop = Proposal::build(&pad.state, p, &sample_egk_data(), READ_AT).unwrap();
         let payloads = prop.confirm(&pad.state, &["patient.given_name"]).unwrap();
-        assert_eq!(payloads.len(), 1);
+        // The picked name and the read time.
+        assert_eq!(payloads.len(), 2);
         for pl in payloads {
             pad.apply(pl);
         }

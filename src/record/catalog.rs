@@ -496,6 +496,14 @@ pub static FIELDS: &[FieldDef] = &[
         "given name",
     ),
     f(
+        "patient.title",
+        P,
+        S::Patient,
+        txt(32),
+        "Titel",
+        "academic title",
+    ),
+    f(
         "patient.birth_date",
         P,
         S::Patient,
@@ -526,6 +534,14 @@ pub static FIELDS: &[FieldDef] = &[
         txt(96),
         "Straße, Hausnr.",
         "street",
+    ),
+    f(
+        "patient.address.extra",
+        P,
+        S::Patient,
+        txt(96),
+        "Anschriftenzusatz",
+        "address supplement",
     ),
     f(
         "patient.address.postcode",
@@ -622,6 +638,14 @@ pub static FIELDS: &[FieldDef] = &[
         Kind::Date,
         "Karte gültig bis",
         "card valid until",
+    ),
+    f(
+        "insurance.card_read_at",
+        P,
+        S::Patient,
+        Kind::Time,
+        "Karte gelesen",
+        "card read at",
     ),
     // D. Notfallgeschehen / Anamnese
     f(
