@@ -9,6 +9,8 @@ pub mod demo;
 pub mod devices;
 pub mod handover;
 pub mod logging;
+pub mod pki;
 pub mod record;
+pub mod sample;
 pub mod session;
 pub mod vault;
