@@ -42,6 +42,9 @@ pub struct Config {
     /// Journal rows per mission before a snapshot compacts them.
     #[serde(default = "default_snapshot_every")]
     pub snapshot_every: u64,
+    /// Pad-to-pad handover: certificates, paired pads, confirmation time.
+    #[serde(default)]
+    pub handover: crate::handover::HandoverConfig,
 }
 
 fn default_idle() -> u32 {
@@ -98,6 +101,7 @@ impl Config {
             key_file: None,
             log_level: default_log_level(),
             snapshot_every: default_snapshot_every(),
+            handover: Default::default(),
             hospitals: vec![
                 "Klinikum Mitte, ZNA".into(),
                 "St.-Marien-Krankenhaus".into(),

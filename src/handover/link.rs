@@ -119,3 +119,13 @@ impl<L: Link + ?Sized> Link for &mut L {
         (**self).send(bytes)
     }
 }
+
+impl<L: Link + ?Sized> Link for Box<L> {
+    fn recv(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, LinkError> {
+        (**self).recv(buf, timeout)
+    }
+
+    fn send(&mut self, bytes: &[u8]) -> Result<(), LinkError> {
+        (**self).send(bytes)
+    }
+}

@@ -17,11 +17,11 @@
 pub mod frame;
 pub mod link;
 pub mod proto;
-// TEMP pub mod service;
-// TEMP pub mod session;
+pub mod service;
+pub mod session;
 pub mod store_io;
 
-// TEMP pub use service::{HandoverConfig, Service, ServiceConfig, ServiceEvent};
+pub use service::{HandoverConfig, Service, ServiceConfig, ServiceEvent};
 
 use crate::record::{Hash, MissionId};
 
@@ -188,4 +188,71 @@ impl Failure {
             Failure::PeerStorage => "Speicherfehler auf dem anderen Gerät.".into(),
         }
     }
+}
+
+/// One device's last value of a field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConflictValue {
+    pub device: String,
+    pub author: uuid::Uuid,
+    pub value: Option<crate::record::Value>,
+    pub wall_ms: i64,
+}
+
+/// A field the crews of two pads documented differently. Nothing is lost:
+/// the current value is the later one by log order, the others stay in the
+/// field's history; the UI marks the field for review.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    pub target: crate::record::Target,
+    pub field: String,
+    /// Each device's last value, in log order (the last one is current).
+    pub values: Vec<ConflictValue>,
+}
+
+impl Conflict {
+    pub fn text_de(&self) -> String {
+        format!(
+            "„{}“ wurde auf {} Geräten unterschiedlich dokumentiert; bitte prüfen.",
+            self.field,
+            self.values.len()
+        )
+    }
+}
+
+/// Fields whose last values differ between devices (after a merge).
+pub fn conflicts(st: &crate::record::MissionState) -> Vec<Conflict> {
+    use crate::record::Target;
+    use crate::record::state::Fields;
+    fn scan(target: Target, fields: &Fields, out: &mut Vec<Conflict>) {
+        for (key, f) in fields {
+            let mut last: Vec<ConflictValue> = Vec::new();
+            for r in &f.history {
+                last.retain(|v| v.device != r.device);
+                last.push(ConflictValue {
+                    device: r.device.clone(),
+                    author: r.author,
+                    value: r.value.clone(),
+                    wall_ms: r.wall_ms,
+                });
+            }
+            let differ = last.windows(2).any(|w| w[0].value != w[1].value);
+            if last.len() > 1 && differ {
+                out.push(Conflict {
+                    target: target.clone(),
+                    field: key.clone(),
+                    values: last,
+                });
+            }
+        }
+    }
+    let mut out = Vec::new();
+    scan(Target::Mission, &st.fields, &mut out);
+    for p in &st.patients {
+        scan(Target::Patient(p.id), &p.fields, &mut out);
+    }
+    for (id, e) in &st.entries {
+        scan(Target::Entry(*id), &e.fields, &mut out);
+    }
+    out
 }

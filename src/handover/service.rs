@@ -408,6 +408,7 @@ fn worker(
                     &mut src,
                     &mut io,
                 );
+                drop(link);
                 if r.is_err()
                     && let Listener::Tty(_, open) = l
                 {
@@ -443,12 +444,13 @@ fn accept(l: &mut Listener) -> Option<Box<dyn Link + '_>> {
                     }
                 }
             }
-            let s = open.as_mut()?;
             let mut first = vec![0u8; 4096];
-            match s.recv(&mut first, Duration::from_millis(100)) {
+            let got = open.as_mut()?.recv(&mut first, Duration::from_millis(100));
+            match got {
                 Ok(0) => None,
                 Ok(n) => {
                     first.truncate(n);
+                    let s = open.as_mut()?;
                     Some(Box::new(Prefixed::new(first, s)))
                 }
                 Err(_) => {

@@ -22,6 +22,8 @@ use std::time::Duration;
 
 /// Time allowed for the TLS handshake.
 pub const HANDSHAKE_MS: u64 = 15_000;
+/// How long a finished side waits for the peer to close.
+const LINGER_MS: u64 = 2_000;
 /// How long one read waits before time is checked again.
 const POLL: Duration = Duration::from_millis(20);
 
@@ -304,6 +306,28 @@ fn pump(
         if side.is_over() {
             conn.send_close_notify();
             let _ = flush(conn, link, &mut io.stats);
+            // Wait for the peer's close_notify: a tty hangup would drop our
+            // last bytes if we closed first.
+            let until = (io.now_ms)() + LINGER_MS;
+            while !peer_closed && (io.now_ms)() < until {
+                if read_some(conn, link, &mut io.stats).is_err() {
+                    break;
+                }
+                loop {
+                    match conn.reader().read(&mut pt) {
+                        Ok(0) => {
+                            peer_closed = true;
+                            break;
+                        }
+                        Ok(_) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                        Err(_) => {
+                            peer_closed = true;
+                            break;
+                        }
+                    }
+                }
+            }
             return side
                 .outcome()
                 .unwrap_or(Err(Failure::Protocol("no outcome".into())));

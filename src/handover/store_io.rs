@@ -6,7 +6,7 @@ use super::frame::{DoneEntry, HaveEntry, ManifestEntry, MissionSel};
 use super::proto::{AfterHandover, Sink, Source};
 use super::{MissionSummary, PatientSummary};
 use crate::record::{Event, HandoverMode, Hash, MissionId, MissionState, Payload, Status, Value};
-use crate::vault::store::SharedStore;
+use crate::vault::store::{SharedStore, Store};
 use std::collections::BTreeMap;
 
 /// The store as the sending pad sees it.
@@ -65,14 +65,14 @@ fn heads(events: &[Event]) -> BTreeMap<String, u64> {
     h
 }
 
-fn strips_of(st: &MissionState) -> Vec<Hash> {
-    strip_hashes(st)
-}
-
-/// Hashes of the strips a mission references (from its events).
-fn strip_hashes(st: &MissionState) -> Vec<Hash> {
-    let _ = st;
-    Vec::new()
+/// Hashes of the strips of `m` whose bytes this pad holds.
+fn strips_held(s: &Store, m: MissionId) -> Result<Vec<Hash>, String> {
+    Ok(s.strip_refs(m)
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|(_, here)| *here)
+        .map(|(h, _)| h)
+        .collect())
 }
 
 impl Source for StoreSource {
@@ -99,13 +99,12 @@ impl Source for StoreSource {
             .iter()
             .map(|m| {
                 let log = s.log(*m).ok_or("mission vanished")?;
-                let st = s.state(*m).ok_or("mission vanished")?;
                 Ok(ManifestEntry {
                     mission: *m,
                     events: log.len() as u32,
                     digest: log.digest(),
                     heads: heads(log.events()),
-                    strips: strips_of(st),
+                    strips: strips_held(&s, *m)?,
                 })
             })
             .collect()
@@ -129,8 +128,10 @@ impl Source for StoreSource {
     }
 
     fn strip_bytes(&mut self, m: MissionId, strip: &Hash) -> Result<Option<Vec<u8>>, String> {
-        let _ = (m, strip);
-        Ok(None)
+        self.store
+            .lock()
+            .strip_bytes(m, strip)
+            .map_err(|e| e.to_string())
     }
 
     fn handed_over(
@@ -175,12 +176,12 @@ impl Source for StoreSource {
 impl Sink for StoreSink {
     fn have(&mut self, offered: &[ManifestEntry]) -> Result<Vec<HaveEntry>, String> {
         let s = self.store.lock();
-        Ok(offered
+        offered
             .iter()
-            .map(|m| match (s.log(m.mission), s.state(m.mission)) {
-                (Some(log), Some(st)) => {
-                    let ours = strips_of(st);
-                    HaveEntry {
+            .map(|m| match s.log(m.mission) {
+                Some(log) => {
+                    let ours = strips_held(&s, m.mission)?;
+                    Ok(HaveEntry {
                         mission: m.mission,
                         heads: m
                             .heads
@@ -194,14 +195,14 @@ impl Sink for StoreSink {
                             .filter(|h| ours.contains(h))
                             .copied()
                             .collect(),
-                    }
+                    })
                 }
-                _ => HaveEntry {
+                None => Ok(HaveEntry {
                     mission: m.mission,
                     ..Default::default()
-                },
+                }),
             })
-            .collect())
+            .collect()
     }
 
     fn apply_events(
@@ -218,8 +219,11 @@ impl Sink for StoreSink {
     }
 
     fn apply_strip(&mut self, m: MissionId, raw: &[u8]) -> Result<(), String> {
-        let _ = (m, raw);
-        Err("strips are not supported yet".into())
+        self.store
+            .lock()
+            .merge_strip(m, raw)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 
     fn merged(
