@@ -86,6 +86,20 @@ fn nef_pad(dir: &Path) -> (SharedStore, MissionId) {
         for st in &sample.strips {
             g.merge_strip(m, &st.encode()).unwrap();
         }
+        // A noisy strip (like real ECG) spans several compressed chunks.
+        let mut noisy = sample.strips[0].clone();
+        let mut rng = 0x2545_F491_4F6C_DD1Du64;
+        for l in &mut noisy.leads {
+            for x in &mut l.samples {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                *x = x.saturating_add((rng % 17) as i16 - 8);
+            }
+        }
+        noisy.label = "12-Kanal-EKG (verrauscht)".into();
+        let patient = sample.patients()[0];
+        g.put_strip(m, patient, &noisy).unwrap();
         g.apply(
             m,
             Payload::Set {
@@ -280,7 +294,7 @@ fn check_confirmed(run: &Run, send: &SharedStore, recv: &SharedStore, m: Mission
     assert!(got_log.verify().is_empty());
     // Strips: both 12-lead strips decrypt on the receiver.
     let refs = r.strip_refs(m).unwrap();
-    assert!(refs.len() >= 2);
+    assert!(refs.len() >= 3);
     assert!(refs.iter().all(|(_, here)| *here));
     for (h, _) in &refs {
         assert_eq!(r.strip(m, h).unwrap(), s.strip(m, h).unwrap());
@@ -542,4 +556,91 @@ fn a_pad_that_is_not_paired_is_refused() {
     assert_eq!(run.send, Err(Failure::NotPaired));
     assert_eq!(run.recv, Err(Failure::NotPaired));
     let _ = Duration::ZERO;
+}
+
+#[test]
+fn service_facade_runs_a_handover_between_two_threads() {
+    use rettpad::handover::service::{LinkSpec, PairedLink};
+    use rettpad::handover::{Service, ServiceConfig, ServiceEvent};
+    let tmp = tempfile::tempdir().unwrap();
+    let o = org();
+    let (nef, m) = nef_pad(tmp.path());
+    let rtw = store(tmp.path(), RTW.0);
+    // A free loopback port for the NEF pad's listener.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let nef_svc = Service::start(
+        ServiceConfig {
+            own_call_sign: NEF.1.into(),
+            creds: creds(&o.ca, &o.nef, &[]),
+            paired: vec![PairedLink {
+                peer: peer(RTW),
+                link: LinkSpec::Tcp("127.0.0.1:9".parse().unwrap()),
+            }],
+            listen: Some(LinkSpec::Tcp(addr)),
+            confirm_ms: 10_000,
+        },
+        nef.clone(),
+    )
+    .unwrap();
+    let rtw_svc = Service::start(
+        ServiceConfig {
+            own_call_sign: RTW.1.into(),
+            creds: creds(&o.ca, &o.rtw, &[]),
+            paired: vec![PairedLink {
+                peer: peer(NEF),
+                link: LinkSpec::parse(&format!("tcp:{addr}")).unwrap(),
+            }],
+            listen: None,
+            confirm_ms: 10_000,
+        },
+        rtw.clone(),
+    )
+    .unwrap();
+    assert_eq!(rtw_svc.paired()[0].call_sign, NEF.1);
+    rtw_svc.request(NEF.0, MissionSel::AllOpen);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (mut recv_done, mut send_done) = (None, None);
+    while (recv_done.is_none() || send_done.is_none()) && Instant::now() < deadline {
+        if let Ok(ev) = nef_svc.events().recv_timeout(Duration::from_millis(20)) {
+            match ev {
+                ServiceEvent::IncomingRequest {
+                    from_call_sign,
+                    deadline,
+                    ..
+                } => {
+                    assert_eq!(from_call_sign, RTW.1);
+                    assert!(deadline > Instant::now());
+                    nef_svc.respond(UserDecision::Allow(AfterHandover::Close));
+                }
+                ServiceEvent::Finished(r) => send_done = Some(Ok(r)),
+                ServiceEvent::Failed(f) => send_done = Some(Err(f)),
+                _ => {}
+            }
+        }
+        while let Ok(ev) = rtw_svc.events().try_recv() {
+            match ev {
+                ServiceEvent::Finished(r) => recv_done = Some(Ok(r)),
+                ServiceEvent::Failed(f) => recv_done = Some(Err(f)),
+                _ => {}
+            }
+        }
+    }
+    assert!(matches!(recv_done, Some(Ok(_))), "{recv_done:?}");
+    assert!(matches!(send_done, Some(Ok(_))), "{send_done:?}");
+    let got = rtw.lock().log(m).unwrap().clone();
+    for e in nef.lock().log(m).unwrap().events() {
+        if !matches!(e.payload, Payload::HandedOver { .. } | Payload::Closed) {
+            assert_eq!(got.hash_of(e.id), Some(e.hash()));
+        }
+    }
+    // Closed after the handover if the rules allow it, else kept "übergeben".
+    let status = nef.lock().state(m).unwrap().status;
+    assert!(matches!(status, Status::Closed | Status::HandedOver));
+    drop(nef_svc);
+    drop(rtw_svc);
 }

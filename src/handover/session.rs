@@ -117,11 +117,27 @@ fn flush(conn: &mut Connection, link: &mut dyn Link, stats: &mut WireStats) -> R
     Ok(())
 }
 
-/// Reads once (up to `POLL`) and feeds TLS.
+/// Moves decrypted bytes out of rustls (its buffer is bounded); `true`
+/// once the peer closed the TLS session.
+fn drain_plain(conn: &mut Connection, plain: &mut Vec<u8>) -> bool {
+    let mut pt = [0u8; 16 * 1024];
+    loop {
+        match conn.reader().read(&mut pt) {
+            Ok(0) => return true,
+            Ok(n) => plain.extend_from_slice(pt.get(..n).unwrap_or_default()),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return false,
+            Err(_) => return true,
+        }
+    }
+}
+
+/// Reads once (up to `POLL`), feeds TLS and collects plaintext.
 fn read_some(
     conn: &mut Connection,
     link: &mut dyn Link,
     stats: &mut WireStats,
+    plain: &mut Vec<u8>,
+    closed: &mut bool,
 ) -> Result<(), Failure> {
     let mut buf = [0u8; 16 * 1024];
     let n = link.recv(&mut buf, POLL).map_err(link_failure)?;
@@ -135,11 +151,22 @@ fn read_some(
             let _ = flush(conn, link, stats);
             return Err(map_tls_error(&e));
         }
+        if drain_plain(conn, plain) {
+            *closed = true;
+        }
     }
     Ok(())
 }
 
-fn handshake(conn: &mut Connection, link: &mut dyn Link, io: &mut Io<'_>) -> Result<(), Failure> {
+/// Completes the handshake; application bytes that arrive with the peer's
+/// last flight are kept in `plain`.
+fn handshake(
+    conn: &mut Connection,
+    link: &mut dyn Link,
+    io: &mut Io<'_>,
+    plain: &mut Vec<u8>,
+) -> Result<(), Failure> {
+    let mut closed = false;
     let start = (io.now_ms)();
     while conn.is_handshaking() {
         flush(conn, link, &mut io.stats)?;
@@ -149,7 +176,10 @@ fn handshake(conn: &mut Connection, link: &mut dyn Link, io: &mut Io<'_>) -> Res
         if let Some(Control::Cancel) = (io.control)() {
             return Err(Failure::Cancelled);
         }
-        read_some(conn, link, &mut io.stats)?;
+        read_some(conn, link, &mut io.stats, plain, &mut closed)?;
+        if closed {
+            return Err(Failure::LinkLost);
+        }
     }
     flush(conn, link, &mut io.stats)
 }
@@ -237,11 +267,27 @@ impl Side for Send<'_> {
     }
 }
 
-fn send_msg(conn: &mut Connection, m: &Msg) -> Result<(), Failure> {
+/// Writes one frame through TLS, flushing as rustls' bounded buffer fills.
+fn send_msg(
+    conn: &mut Connection,
+    link: &mut dyn Link,
+    stats: &mut WireStats,
+    m: &Msg,
+) -> Result<(), Failure> {
     let f = frame::encode(m).map_err(|e| Failure::Protocol(e.to_string()))?;
-    conn.writer()
-        .write_all(&f)
-        .map_err(|e| Failure::Tls(e.to_string()))
+    let mut rest = f.as_slice();
+    while !rest.is_empty() {
+        let n = conn
+            .writer()
+            .write(rest)
+            .map_err(|e| Failure::Tls(e.to_string()))?;
+        if n == 0 && !conn.wants_write() {
+            return Err(Failure::Tls("TLS send buffer stuck".into()));
+        }
+        rest = rest.get(n..).unwrap_or_default();
+        flush(conn, link, stats)?;
+    }
+    Ok(())
 }
 
 /// Runs the application protocol until the state machine is over.
@@ -250,25 +296,13 @@ fn pump(
     link: &mut dyn Link,
     side: &mut dyn Side,
     io: &mut Io<'_>,
+    mut plain: Vec<u8>,
 ) -> Result<Report, Failure> {
     let mut dec = Decoder::new();
-    let mut pt = vec![0u8; 32 * 1024];
-    let mut peer_closed = false;
+    let mut peer_closed = drain_plain(conn, &mut plain);
     loop {
-        loop {
-            match conn.reader().read(&mut pt) {
-                Ok(0) => {
-                    peer_closed = true;
-                    break;
-                }
-                Ok(n) => dec.push(pt.get(..n).unwrap_or_default()),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(_) => {
-                    peer_closed = true;
-                    break;
-                }
-            }
-        }
+        dec.push(&plain);
+        plain.clear();
         loop {
             match dec.next_msg() {
                 Ok(Some(m)) => {
@@ -279,14 +313,11 @@ fn pump(
                 Ok(None) => break,
                 Err(e) => {
                     tracing::warn!(error = %e, "bad handover frame");
-                    let _ = send_msg(
-                        conn,
-                        &Msg::Error {
-                            code: ErrorCode::Protocol,
-                            detail: "bad frame".into(),
-                        },
-                    );
-                    let _ = flush(conn, link, &mut io.stats);
+                    let bad = Msg::Error {
+                        code: ErrorCode::Protocol,
+                        detail: "bad frame".into(),
+                    };
+                    let _ = send_msg(conn, link, &mut io.stats, &bad);
                     return Err(Failure::Protocol(e.to_string()));
                 }
             }
@@ -300,7 +331,7 @@ fn pump(
             (io.on_event)(ev);
         }
         while let Some(m) = side.poll_send() {
-            send_msg(conn, &m)?;
+            send_msg(conn, link, &mut io.stats, &m)?;
         }
         flush(conn, link, &mut io.stats)?;
         if side.is_over() {
@@ -310,22 +341,9 @@ fn pump(
             // last bytes if we closed first.
             let until = (io.now_ms)() + LINGER_MS;
             while !peer_closed && (io.now_ms)() < until {
-                if read_some(conn, link, &mut io.stats).is_err() {
+                plain.clear();
+                if read_some(conn, link, &mut io.stats, &mut plain, &mut peer_closed).is_err() {
                     break;
-                }
-                loop {
-                    match conn.reader().read(&mut pt) {
-                        Ok(0) => {
-                            peer_closed = true;
-                            break;
-                        }
-                        Ok(_) => {}
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                        Err(_) => {
-                            peer_closed = true;
-                            break;
-                        }
-                    }
                 }
             }
             return side
@@ -335,12 +353,10 @@ fn pump(
         if peer_closed {
             return Err(Failure::LinkLost);
         }
-        match read_some(conn, link, &mut io.stats) {
+        match read_some(conn, link, &mut io.stats, &mut plain, &mut peer_closed) {
             Ok(()) => {}
-            Err(Failure::LinkLost) => {
-                // Take what already arrived before giving up.
-                peer_closed = true;
-            }
+            // Take what already arrived before giving up.
+            Err(Failure::LinkLost) => peer_closed = true,
             Err(e) => return Err(e),
         }
     }
@@ -397,7 +413,8 @@ pub fn run_requester(
             rustls::ClientConnection::new(Arc::new(cfg), pki::pad_server_name(&peer.serial))
                 .map_err(|e| Failure::Tls(e.to_string()))?;
         let mut conn = Connection::Client(client);
-        handshake(&mut conn, link, io)?;
+        let mut plain = Vec::new();
+        handshake(&mut conn, link, io, &mut plain)?;
         let name = peer_name(&conn)?;
         if name.serial != peer.serial || name.call_sign != peer.call_sign {
             return Err(Failure::WrongPeer {
@@ -410,7 +427,7 @@ pub fn run_requester(
             m: Requester::new(&peer.call_sign, own_call_sign, sel, (io.now_ms)()),
             sink,
         };
-        pump(&mut conn, link, &mut side, io)
+        pump(&mut conn, link, &mut side, io, plain)
     })
 }
 
@@ -430,19 +447,25 @@ pub fn run_responder(
         let server = rustls::ServerConnection::new(Arc::new(cfg))
             .map_err(|e| Failure::Tls(e.to_string()))?;
         let mut conn = Connection::Server(server);
-        handshake(&mut conn, link, io)?;
+        let mut plain = Vec::new();
+        handshake(&mut conn, link, io, &mut plain)?;
         let name = peer_name(&conn)?;
         let Some(peer) = paired.iter().find(|p| p.serial == name.serial) else {
             tracing::warn!("handover from a pad that is not paired");
-            let _ = send_msg(
-                &mut conn,
-                &Msg::Error {
-                    code: ErrorCode::NotPaired,
-                    detail: "not paired".into(),
-                },
-            );
+            let refuse = Msg::Error {
+                code: ErrorCode::NotPaired,
+                detail: "not paired".into(),
+            };
+            let _ = send_msg(&mut conn, link, &mut io.stats, &refuse);
             conn.send_close_notify();
             let _ = flush(&mut conn, link, &mut io.stats);
+            let (until, mut closed) = ((io.now_ms)() + LINGER_MS, false);
+            while !closed && (io.now_ms)() < until {
+                plain.clear();
+                if read_some(&mut conn, link, &mut io.stats, &mut plain, &mut closed).is_err() {
+                    break;
+                }
+            }
             return Err(Failure::NotPaired);
         };
         if peer.call_sign != name.call_sign {
@@ -456,7 +479,7 @@ pub fn run_responder(
             m: Responder::new(&peer.call_sign, confirm_ms, (io.now_ms)()),
             src,
         };
-        pump(&mut conn, link, &mut side, io)
+        pump(&mut conn, link, &mut side, io, plain)
     })
 }
 
