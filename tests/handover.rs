@@ -435,7 +435,7 @@ fn revoked_certificate_is_refused() {
     let now = T0 / 1000;
     let crl = o.ca.crl_pem(&[&o.rtw], now).unwrap();
     let mut setup = allow_setup(&o, m);
-    setup.send_creds = creds(&o.ca, &o.nef, &[crl.clone()]);
+    setup.send_creds = creds(&o.ca, &o.nef, &[crl]);
     let run = handover(tcp_pair(), &nef, &rtw, &setup);
     assert_eq!(run.send, Err(Failure::RevokedPeer));
     assert!(matches!(run.recv, Err(Failure::RefusedByPeer(_))));

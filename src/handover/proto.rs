@@ -679,14 +679,13 @@ impl Requester {
     pub fn tick(&mut self, now_ms: u64) {
         match &self.state {
             QState::End => {}
-            QState::AwaitDecision { deadline_ms } => {
-                if now_ms >= *deadline_ms {
-                    self.fail(
-                        Failure::NoConfirmation,
-                        Some(fail_msg(ErrorCode::Cancelled, "no decision")),
-                    );
-                }
+            QState::AwaitDecision { deadline_ms } if now_ms >= *deadline_ms => {
+                self.fail(
+                    Failure::NoConfirmation,
+                    Some(fail_msg(ErrorCode::Cancelled, "no decision")),
+                );
             }
+            QState::AwaitDecision { .. } => {}
             _ if now_ms.saturating_sub(self.last_rx_ms) > IDLE_MS => {
                 self.fail(
                     Failure::Timeout,
@@ -1137,12 +1136,12 @@ mod tests {
             while let Some(e) = r.poll_event() {
                 re.push(e);
             }
-            if r.prompting() {
-                if let Some((t, d)) = decide(*now) {
-                    *now = t;
-                    r.decide(*now, d, src);
-                    continue;
-                }
+            if r.prompting()
+                && let Some((t, d)) = decide(*now)
+            {
+                *now = t;
+                r.decide(*now, d, src);
+                continue;
             }
             if !moved {
                 if q.is_over() && r.is_over() {
