@@ -461,3 +461,53 @@ fn accept(l: &mut Listener) -> Option<Box<dyn Link + '_>> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handover_section_parses_with_defaults_and_links() {
+        let c: Config = toml::from_str(
+            r#"device_serial = "PAD-RTW-0001"
+call_sign = "RTW 3/83-1"
+[handover]
+cert = "/c.pem"
+key = "/k.pem"
+ca = "/ca.pem"
+listen = "/dev/rfcomm0"
+[[handover.paired]]
+call_sign = "NEF 3/82-1"
+serial = "PAD-NEF-0002"
+link = "tcp:127.0.0.1:7400"
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.handover.confirm_seconds, 10);
+        assert_eq!(c.handover.paired.len(), 1);
+        assert_eq!(
+            LinkSpec::parse(&c.handover.paired[0].link),
+            Ok(LinkSpec::Tcp("127.0.0.1:7400".parse().unwrap()))
+        );
+        assert_eq!(
+            LinkSpec::parse("/dev/rfcomm0"),
+            Ok(LinkSpec::Tty("/dev/rfcomm0".into()))
+        );
+        assert!(LinkSpec::parse("rfcomm0").is_err());
+        assert!(LinkSpec::parse("tcp:nohost").is_err());
+        // Missing files are a setup error with a German text, not a panic.
+        let e = ServiceConfig::from_config(&c).unwrap_err();
+        assert!(!e.text_de().is_empty());
+        let bare: Config = toml::from_str("device_serial = \"P\"\ncall_sign = \"X\"\n").unwrap();
+        assert!(matches!(
+            ServiceConfig::from_config(&bare),
+            Err(SetupError::Missing("cert"))
+        ));
+        assert!(
+            toml::from_str::<Config>(
+                "device_serial = \"P\"\ncall_sign = \"X\"\n[handover]\nbogus = 1\n"
+            )
+            .is_err()
+        );
+    }
+}
