@@ -45,6 +45,34 @@ pub struct Config {
     /// Pad-to-pad handover: certificates, paired pads, confirmation time.
     #[serde(default)]
     pub handover: crate::handover::HandoverConfig,
+    /// Card reader: `pcsc` (watch pcscd), `sim` (demo: a simulated eGK is
+    /// read through the real card code when the crew asks) or `off`.
+    #[serde(default = "default_card_reader")]
+    pub card_reader: String,
+    /// Paired monitors and defibrillators.
+    #[serde(default)]
+    pub devices: Vec<DeviceConfig>,
+}
+
+/// One paired device (from its pairing record / MIFARE tag).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DeviceConfig {
+    /// Shown in the status bar and as the source of every value.
+    pub label: String,
+    /// `intellivue` (Philips IntelliVue Data Export over MIB/RS232).
+    pub protocol: String,
+    /// `/dev/rfcommN`, `tcp:127.0.0.1:PORT` (simulator) or `sim` (demo:
+    /// start the simulator in-process on a loopback port).
+    pub link: String,
+    /// The serial the device must report, else "falsches Gerät".
+    #[serde(default)]
+    pub serial: Option<String>,
+    #[serde(default)]
+    pub model: Option<String>,
+}
+
+fn default_card_reader() -> String {
+    "pcsc".into()
 }
 
 fn default_idle() -> u32 {
@@ -102,6 +130,14 @@ impl Config {
             log_level: default_log_level(),
             snapshot_every: default_snapshot_every(),
             handover: Default::default(),
+            card_reader: "sim".into(),
+            devices: vec![DeviceConfig {
+                label: "Monitor".into(),
+                protocol: "intellivue".into(),
+                link: "sim".into(),
+                serial: Some("DE00000001".into()),
+                model: None,
+            }],
             hospitals: vec![
                 "Klinikum Mitte, ZNA".into(),
                 "St.-Marien-Krankenhaus".into(),

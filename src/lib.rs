@@ -7,6 +7,7 @@ pub mod config;
 pub mod crypto;
 pub mod demo;
 pub mod devices;
+pub mod export;
 pub mod handover;
 pub mod logging;
 pub mod pki;

@@ -193,6 +193,7 @@ fn run_kiosk(cfg: Config, dir: &Path, key: &Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    ctrl.borrow_mut().attach_from_config();
     ui.window().set_fullscreen(true);
     // Idle lock, clock and retries of not-yet-durable edits, once a second.
     let timer = slint::Timer::default();

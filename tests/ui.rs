@@ -392,9 +392,37 @@ fn close_is_blocked_by_hard_rules_then_succeeds() {
 
 /// The standard mission of the issue, scripted; taps and typed characters
 /// are counted separately. The figure goes to the README.
-#[test]
-fn standard_mission_tap_count() {
+/// Waits (real time) until the simulated monitor streams numerics.
+fn wait_for_monitor(t: &mut Ui) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !t
+        .ui
+        .global::<app::AppState>()
+        .get_device_state()
+        .contains("verbunden")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "monitor never connected"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+        let mut c = t.ctrl.borrow_mut();
+        c.tick();
+        c.refresh(&t.ui);
+    }
+    std::thread::sleep(Duration::from_millis(2500));
+    let mut c = t.ctrl.borrow_mut();
+    c.tick();
+    c.refresh(&t.ui);
+}
+
+/// The standard mission of the issue. `devices`: the patient comes from
+/// the eGK (one confirmation tap) and the vitals from the monitor.
+fn standard_mission(devices: bool) -> (usize, usize, usize) {
     let mut t = Ui::new();
+    if devices {
+        t.ctrl.borrow_mut().attach_from_config();
+    }
     t.login();
     t.taps = 0;
     t.typed = 0;
@@ -411,17 +439,33 @@ fn standard_mission_tap_count() {
     ] {
         t.tap(&format!("{k}: Jetzt"));
     }
-    // Patient by hand.
     t.tap("Patient");
-    t.type_into("Name", "Mustermann");
-    t.type_into("Vorname", "Erika");
-    t.type_into("Geburtsdatum", "12.08.1950");
+    if devices {
+        // Inserting the card is no tap; confirming it is one.
+        t.ctrl.borrow_mut().card_tapped_for_test();
+        t.ctrl.borrow_mut().refresh(&t.ui);
+        t.tap("Übernehmen");
+    } else {
+        t.type_into("Name", "Mustermann");
+        t.type_into("Vorname", "Erika");
+        t.type_into("Geburtsdatum", "12.08.1950");
+    }
     // Two vital sets: RR, HF, SpO2, AF, BZ.
     t.tap("Messwerte");
+    if devices {
+        wait_for_monitor(&mut t);
+        t.tap("Vom Monitor übernehmen");
+        t.clock.advance(Duration::from_secs(300));
+        wait_for_monitor(&mut t);
+        t.tap("Vom Monitor übernehmen");
+    }
     for set in [
         ["150/95", "112", "91", "22", "130"],
         ["135/85", "98", "95", "18", "128"],
-    ] {
+    ]
+    .into_iter()
+    .filter(|_| !devices)
+    {
         t.tap("Neue Messung");
         for (i, v) in set.iter().enumerate() {
             t.keypad(v);
@@ -479,9 +523,159 @@ fn standard_mission_tap_count() {
             .count(),
         2
     );
+    (t.taps, t.swipes, t.typed)
+}
+
+#[test]
+fn standard_mission_tap_count() {
+    let (taps, swipes, typed) = standard_mission(false);
     println!(
-        "STANDARD MISSION: {} taps, {} swipes, {} typed characters (names, birth date, mission number, keypad digits)",
-        t.taps, t.swipes, t.typed
+        "STANDARD MISSION (by hand): {taps} taps, {swipes} swipes, {typed} typed characters (names, birth date, mission number, keypad digits)"
     );
-    assert!(t.taps <= 60, "{} taps", t.taps);
+    assert!(taps <= 60, "{taps} taps");
+}
+
+#[test]
+fn standard_mission_with_card_and_monitor_tap_count() {
+    let (taps, swipes, typed) = standard_mission(true);
+    println!(
+        "STANDARD MISSION (eGK + monitor): {taps} taps, {swipes} swipes, {typed} typed characters"
+    );
+    assert!(taps <= 40, "{taps} taps");
+}
+
+#[test]
+fn a_card_read_is_taken_over_after_one_tap_and_never_overwrites_silently() {
+    let mut t = Ui::new();
+    t.ctrl.borrow_mut().attach_sim_card();
+    t.login();
+    t.tap("Neuer Einsatz");
+    let card = rettpad::card::sim::sample_egk_data();
+    let family = card.person.full_family_name();
+    // The crew already wrote a different name.
+    let (m, p) = {
+        let c = t.ctrl.borrow();
+        (c.mission().unwrap(), c.patient().unwrap())
+    };
+    t.store
+        .lock()
+        .apply(
+            m,
+            Payload::Set {
+                target: rettpad::record::Target::Patient(p),
+                field: "patient.family_name".into(),
+                value: Value::text("Meier"),
+            },
+        )
+        .unwrap();
+    t.tap("Karte");
+    let (visible, lines, conflicts) = {
+        let dlg = t.ui.global::<app::CardAdapter>();
+        let lines: Vec<String> = (0..dlg.get_lines().row_count())
+            .filter_map(|i| dlg.get_lines().row_data(i))
+            .map(|s| s.to_string())
+            .collect();
+        (dlg.get_visible(), lines, dlg.get_has_conflicts())
+    };
+    assert!(visible, "the read opens the confirmation");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("Meier") && l.contains("bleibt")),
+        "{lines:?}"
+    );
+    assert!(conflicts);
+    // Nothing is written before the tap.
+    assert_eq!(
+        t.state().patient(p).unwrap().get("patient.given_name"),
+        None
+    );
+    t.tap("Übernehmen");
+    assert!(!t.ui.global::<app::CardAdapter>().get_visible());
+    let st = t.state();
+    let ps = st.patient(p).unwrap();
+    assert_eq!(ps.get("patient.family_name"), Some(&Value::text("Meier")));
+    assert_eq!(
+        ps.get("patient.given_name"),
+        Some(&Value::text(&card.person.given_name))
+    );
+    assert_eq!(ps.get("patient.id_source"), Some(&Value::code("01")));
+    // Only an explicit choice replaces the differing name.
+    t.tap("Karte");
+    t.tap("Auch abweichende übernehmen");
+    assert_eq!(
+        t.state().patient(p).unwrap().get("patient.family_name"),
+        Some(&Value::text(&family))
+    );
+}
+
+#[test]
+fn vitals_from_the_simulated_monitor_in_two_taps() {
+    let mut t = Ui::new();
+    // Config::demo pairs the in-process simulator over loopback TCP.
+    t.ctrl.borrow_mut().attach_from_config();
+    t.login();
+    t.tap("Neuer Einsatz");
+    t.taps = 0;
+    t.tap("Messwerte");
+    assert!(t.ui.global::<EditorAdapter>().get_device_take_visible());
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let m = t.ctrl.borrow().mission().unwrap();
+    let store = t.store.clone();
+    let entries = move || {
+        store
+            .lock()
+            .state(m)
+            .unwrap()
+            .entries
+            .values()
+            .filter(|e| e.collection == rettpad::record::Collection::Vitals)
+            .count()
+    };
+    // Wait until the monitor streams and its numerics arrived.
+    while !(t.ui.global::<EditorAdapter>().get_device_take_enabled()
+        && t.ui
+            .global::<app::AppState>()
+            .get_device_state()
+            .contains("verbunden"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "monitor never connected"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+        let ui = &t.ui;
+        let mut c = t.ctrl.borrow_mut();
+        c.tick();
+        c.refresh(ui);
+    }
+    std::thread::sleep(Duration::from_millis(2500));
+    {
+        let mut c = t.ctrl.borrow_mut();
+        c.tick();
+        c.refresh(&t.ui);
+    }
+    t.tap("Vom Monitor übernehmen");
+    assert_eq!(
+        entries(),
+        1,
+        "{}",
+        t.ui.global::<app::AppState>().get_toast()
+    );
+    assert_eq!(t.taps, 2);
+    let st = t.store.lock().state(m).cloned().unwrap();
+    let e = st
+        .entries
+        .values()
+        .find(|e| e.collection == rettpad::record::Collection::Vitals)
+        .unwrap();
+    match e.get("vitals.hr") {
+        Some(Value::Measured(ms)) => assert_eq!(
+            ms.source,
+            rettpad::record::ValueSource::Device {
+                device: "Monitor".into()
+            }
+        ),
+        other => panic!("heart rate from the monitor expected, got {other:?}"),
+    }
 }

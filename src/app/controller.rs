@@ -16,6 +16,10 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+#[path = "peripherals.rs"]
+mod peripherals;
+pub use peripherals::Keep;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Page {
     Lock = 0,
@@ -62,6 +66,8 @@ pub struct Controller {
     toast: (String, bool),
     toast_serial: i32,
     close_hard: Vec<Finding>,
+    card: peripherals::CardFeed,
+    dev: peripherals::DevFeed,
 }
 
 fn ss(s: impl AsRef<str>) -> SharedString {
@@ -262,6 +268,7 @@ impl Controller {
 
     /// Called every second by a timer (and by tests after moving the clock).
     pub fn tick(&mut self) {
+        self.poll_peripherals();
         if self.page != Page::Lock && self.session.tick() == crate::session::LockState::Locked {
             self.keypad = None;
             self.page = Page::Lock;
@@ -730,6 +737,7 @@ impl Controller {
 
     /// Pushes the whole state to the UI. Cheap: a mission is small.
     pub fn refresh(&mut self, ui: &AppWindow) {
+        self.poll_peripherals();
         let app = ui.global::<AppState>();
         app.set_page(self.page as i32);
         app.set_clock_text(ss(view::clock_text(self.clock.wall_ms())));
@@ -760,8 +768,7 @@ impl Controller {
         } else {
             tr(self.lang, "folgt", "later")
         }));
-        app.set_card_state(ss(tr(self.lang, "folgt", "later")));
-        app.set_device_state(ss(tr(self.lang, "folgt", "later")));
+        self.refresh_peripherals(ui);
         app.set_handover_state(ss(tr(self.lang, "folgt", "later")));
         app.set_toast(ss(&self.toast.0));
         app.set_toast_error(self.toast.1);
@@ -982,7 +989,20 @@ impl Controller {
             ed.set_can_repeat(false);
         }
         ed.set_entry_selected(self.entry.is_some());
+        ed.set_device_take_visible(
+            collection == Some(Collection::Vitals) && self.device_configured(),
+        );
+        ed.set_device_take_enabled(self.device_streaming());
         ed.set_hint(ss(match (collection, self.entry) {
+            (Some(Collection::Vitals), None) if self.device_configured() => format!(
+                "{} · {}",
+                self.device_state_long().unwrap_or_default(),
+                tr(
+                    lang,
+                    "Neue Messung: die erste Eingabe legt sie an.",
+                    "New vitals: the first input creates them."
+                )
+            ),
             (Some(_), None) => tr(
                 lang,
                 "Neuer Eintrag: die erste Eingabe legt ihn an.",
@@ -1346,6 +1366,8 @@ pub fn build(
         toast: (String::new(), false),
         toast_serial: 0,
         close_hard: Vec::new(),
+        card: Default::default(),
+        dev: Default::default(),
     }));
     wire(&ui, &ctrl);
     ctrl.borrow_mut().refresh(&ui);
@@ -1371,6 +1393,13 @@ macro_rules! on {
 
 fn wire(ui: &AppWindow, ctrl: &Rc<RefCell<Controller>>) {
     on!(ui, ctrl, AppState, on_lock, |c| c.lock());
+    on!(ui, ctrl, AppState, on_card_tapped, |c| c.card_tapped());
+    on!(ui, ctrl, CardAdapter, on_accept, |c| c.card_accept(false));
+    on!(ui, ctrl, CardAdapter, on_accept_all, |c| c
+        .card_accept(true));
+    on!(ui, ctrl, CardAdapter, on_dismiss, |c| c.card_dismiss());
+    on!(ui, ctrl, EditorAdapter, on_take_from_device, |c| c
+        .take_from_device());
     on!(ui, ctrl, AppState, on_open_settings, |c| {
         c.back = c.page;
         c.page = Page::Settings

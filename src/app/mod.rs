@@ -9,4 +9,4 @@ pub mod view;
 
 slint::include_modules!();
 
-pub use controller::{Controller, Page, build};
+pub use controller::{Controller, Keep, Page, build};

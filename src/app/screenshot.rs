@@ -3,8 +3,8 @@
 //! tap triggers. A fixed clock makes the pictures reproducible.
 
 use super::{
-    AppState, AppWindow, CloseAdapter, EditorAdapter, KeypadAdapter, LockAdapter, LoginAdapter,
-    MissionsAdapter, SettingsAdapter, Theme,
+    AppState, AppWindow, CardAdapter, CloseAdapter, EditorAdapter, KeypadAdapter, LockAdapter,
+    LoginAdapter, MissionsAdapter, SettingsAdapter, Theme,
 };
 use crate::clock::{SharedClock, TestClock};
 use crate::config::Config;
@@ -167,6 +167,24 @@ pub fn render_all(dir: &Path) -> Result<Vec<PathBuf>, Error> {
     ed.invoke_set_text("patient.birth_date".into(), "12.08.1950".into());
     ed.invoke_choose("patient.sex".into(), "W".into());
     shot("07-section-patient", &ui)?;
+    // A demo eGK read while the patient page is open: the confirmation.
+    ctrl.borrow_mut().attach_sim_card();
+    ui.global::<AppState>().invoke_card_tapped();
+    shot("07a-card-confirm", &ui)?;
+    ui.global::<CardAdapter>().invoke_dismiss();
+    // A monitor that streams: vitals in one tap.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let info = crate::devices::obs::DeviceInfo {
+        model: Some("M8004A".into()),
+        serial: Some("DE00000001".into()),
+        ..Default::default()
+    };
+    tx.send(crate::devices::supervisor::SupEvent::State(
+        crate::devices::supervisor::DeviceState::Streaming { info },
+    ))
+    .ok();
+    ctrl.borrow_mut()
+        .attach_device("Monitor", rx, Some(Box::new(tx)));
     ed.invoke_select_section(pick(Section::Vitals));
     let kp = ui.global::<KeypadAdapter>();
     for (i, set) in [

@@ -1,0 +1,453 @@
+//! Card reader and medical devices in the UI: status bar texts, the card
+//! confirmation dialog and "Vom Monitor übernehmen".
+//!
+//! The card watcher and the device supervisors run on their own threads and
+//! report over channels; the UI thread drains them once a second (and on
+//! every refresh). Nothing from a card or a device reaches the record
+//! without a tap: a card read becomes a [`Proposal`] the crew confirms, a
+//! vitals set is taken over with one tap.
+
+use super::*;
+use crate::card::watcher::{CardEvent, ReaderStatus};
+use crate::card::{CardData, Proposal};
+use crate::devices::import::{ImportConfig, Importer};
+use crate::devices::supervisor::{DeviceState, SupEvent};
+use std::any::Any;
+use std::sync::mpsc::{Receiver, TryRecvError};
+
+/// Keeps a watcher/supervisor thread alive as long as the UI holds it.
+pub type Keep = Box<dyn Any>;
+
+#[derive(Default)]
+pub(super) struct CardFeed {
+    rx: Option<Receiver<CardEvent>>,
+    status: ReaderStatus,
+    /// Read but not yet shown (no patient page was open).
+    waiting: Option<(Box<CardData>, i64)>,
+    pub(super) proposal: Option<Proposal>,
+    /// Demo: a simulated card is read when the crew taps the card pill.
+    sim: Option<std::sync::mpsc::Sender<CardEvent>>,
+    _keep: Option<Keep>,
+}
+
+#[derive(Default)]
+pub(super) struct DevFeed {
+    rx: Option<Receiver<SupEvent>>,
+    label: String,
+    state: Option<DeviceState>,
+    importer: Option<(PatientId, Importer)>,
+    _keep: Option<Keep>,
+}
+
+impl Controller {
+    /// Connects the card watcher's channel (`keep` holds the watcher).
+    pub fn attach_card(&mut self, rx: Receiver<CardEvent>, keep: Option<Keep>) {
+        self.card.rx = Some(rx);
+        self.card._keep = keep;
+    }
+
+    /// Demo mode: tapping the card pill reads the simulated eGK through the
+    /// real card code and delivers it like the watcher would.
+    pub fn attach_sim_card(&mut self) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        tx.send(CardEvent::ServiceUp).ok();
+        tx.send(CardEvent::Readers(vec!["Demo-Kartenleser".into()]))
+            .ok();
+        self.card.sim = Some(tx);
+        self.card.rx = Some(rx);
+    }
+
+    /// Connects one device supervisor's channel.
+    pub fn attach_device(&mut self, label: &str, rx: Receiver<SupEvent>, keep: Option<Keep>) {
+        self.dev.rx = Some(rx);
+        self.dev.label = label.to_string();
+        self.dev._keep = keep;
+    }
+
+    /// Tests: a card is inserted (the demo card, through the real reader code).
+    pub fn card_tapped_for_test(&mut self) {
+        self.card_tapped();
+    }
+
+    pub(super) fn card_tapped(&mut self) {
+        let Some(tx) = self.card.sim.clone() else {
+            return;
+        };
+        let reader = "Demo-Kartenleser".to_string();
+        let mut card = crate::card::sim::SimCard::sample_egk(Default::default());
+        let atr = card.atr().to_vec();
+        let result = crate::card::read_card(&mut card, &atr).map(Box::new);
+        let at_ms = self.clock.wall_ms();
+        tx.send(CardEvent::CardInserted {
+            reader: reader.clone(),
+        })
+        .ok();
+        tx.send(CardEvent::Read {
+            reader: reader.clone(),
+            at_ms,
+            result,
+        })
+        .ok();
+        tx.send(CardEvent::CardRemoved { reader }).ok();
+        self.poll_peripherals();
+    }
+
+    /// Drains the channels. Called once a second and before each refresh.
+    pub(super) fn poll_peripherals(&mut self) {
+        let mut card_events = Vec::new();
+        if let Some(rx) = &self.card.rx {
+            loop {
+                match rx.try_recv() {
+                    Ok(e) => card_events.push(e),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        self.card.rx = None;
+                        break;
+                    }
+                }
+            }
+        }
+        for e in card_events {
+            self.on_card(e);
+        }
+        let mut dev_events = Vec::new();
+        if let Some(rx) = &self.dev.rx {
+            loop {
+                match rx.try_recv() {
+                    Ok(e) => dev_events.push(e),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        self.dev.rx = None;
+                        break;
+                    }
+                }
+            }
+        }
+        for e in dev_events {
+            self.on_device(e);
+        }
+        self.offer_waiting_card();
+    }
+
+    fn on_card(&mut self, ev: CardEvent) {
+        self.card.status.apply(&ev);
+        if let CardEvent::Read { at_ms, result, .. } = ev {
+            match result {
+                Ok(data) => {
+                    self.card.waiting = Some((data, at_ms));
+                    if self.card_target().is_none() {
+                        self.set_toast(
+                            tr(
+                                self.lang,
+                                "Karte gelesen. Zum Übernehmen Einsatz und Patient öffnen.",
+                                "Card read. Open a mission and patient to take it over.",
+                            ),
+                            false,
+                        );
+                    }
+                }
+                Err(e) => {
+                    let msg = match self.lang {
+                        Lang::De => format!(
+                            "{} Ersatzverfahren: Daten bitte von Hand eingeben.",
+                            e.user_message_de()
+                        ),
+                        Lang::En => format!("Card not read ({e}). Please enter the data by hand."),
+                    };
+                    self.set_toast(msg, true);
+                }
+            }
+        }
+    }
+
+    /// The mission and patient a card read goes to: the open patient.
+    fn card_target(&self) -> Option<(MissionId, PatientId)> {
+        if self.page != Page::Editor {
+            return None;
+        }
+        Some((self.mission?, self.patient?))
+    }
+
+    fn offer_waiting_card(&mut self) {
+        if self.card.proposal.is_some() || self.card.waiting.is_none() {
+            return;
+        }
+        let Some((m, p)) = self.card_target() else {
+            return;
+        };
+        let Some((data, at_ms)) = self.card.waiting.take() else {
+            return;
+        };
+        let store = self.store.lock();
+        let Some(st) = store.state(m) else {
+            return;
+        };
+        match Proposal::build(st, p, &data, at_ms) {
+            Some(pr) if pr.is_noop() => {
+                drop(store);
+                self.set_toast(
+                    tr(
+                        self.lang,
+                        "Kartendaten sind bereits dokumentiert.",
+                        "Card data is already documented.",
+                    ),
+                    false,
+                );
+            }
+            Some(pr) => {
+                drop(store);
+                self.section = Section::ALL
+                    .iter()
+                    .position(|s| *s == Section::Patient)
+                    .unwrap_or(self.section);
+                self.card.proposal = Some(pr);
+            }
+            None => {}
+        }
+    }
+
+    /// The confirmation tap. `all` also takes the differing values, which
+    /// the dialog lists one by one (an explicit choice, never silent).
+    pub(super) fn card_accept(&mut self, all: bool) {
+        let Some(pr) = self.card.proposal.take() else {
+            return;
+        };
+        let Some(m) = self.mission else { return };
+        let payloads = {
+            let store = self.store.lock();
+            let Some(st) = store.state(m) else { return };
+            let overwrite: Vec<&str> = if all {
+                pr.conflicts().map(|i| i.field).collect()
+            } else {
+                Vec::new()
+            };
+            pr.confirm(st, &overwrite)
+        };
+        match payloads {
+            Ok(ps) => {
+                let n = ps.len();
+                for p in ps {
+                    if !self.apply(p) {
+                        return;
+                    }
+                }
+                let msg = match self.lang {
+                    Lang::De => format!("{n} Angaben von der {} übernommen", pr.source.label_de()),
+                    Lang::En => format!("{n} values taken from the card"),
+                };
+                self.set_toast(msg, false);
+            }
+            Err(e) => self.set_toast(e.user_message_de(), true),
+        }
+    }
+
+    pub(super) fn card_dismiss(&mut self) {
+        self.card.proposal = None;
+    }
+
+    fn on_device(&mut self, ev: SupEvent) {
+        match ev {
+            SupEvent::State(s) => self.dev.state = Some(s),
+            SupEvent::Observation(o) => {
+                if let Some(p) = self.patient {
+                    let stale = self.dev.importer.as_ref().is_none_or(|(ip, _)| *ip != p);
+                    if stale {
+                        let cfg = ImportConfig {
+                            device_label: self.dev.label.clone(),
+                            utc_offset_ms: view::berlin_offset_ms(self.clock.wall_ms()),
+                            ..Default::default()
+                        };
+                        self.dev.importer = Some((p, Importer::new(cfg, p)));
+                    }
+                }
+                if let Some((_, imp)) = &mut self.dev.importer {
+                    imp.push(&o);
+                }
+            }
+        }
+    }
+
+    /// True when a device is configured (the vitals page offers the button).
+    pub(super) fn device_configured(&self) -> bool {
+        self.dev.rx.is_some() || self.dev.state.is_some()
+    }
+
+    pub(super) fn device_streaming(&self) -> bool {
+        self.dev.state.as_ref().is_some_and(DeviceState::is_ok)
+    }
+
+    /// "Vom Monitor übernehmen": the monitor's current values as one vitals
+    /// entry of the open patient.
+    pub(super) fn take_from_device(&mut self) {
+        let Some(p) = self.patient else { return };
+        let payload = match &mut self.dev.importer {
+            Some((ip, imp)) if *ip == p => imp.take_now(),
+            _ => None,
+        };
+        match payload {
+            Some(pl) => {
+                if self.apply(pl) {
+                    let msg = tr(
+                        self.lang,
+                        "Vitalwerte vom Monitor übernommen",
+                        "Vitals taken from the monitor",
+                    );
+                    self.set_toast(msg, false);
+                }
+            }
+            None => self.set_toast(
+                tr(
+                    self.lang,
+                    "Noch keine aktuellen Werte vom Monitor – bitte von Hand eingeben.",
+                    "No current values from the monitor yet – please enter by hand.",
+                ),
+                true,
+            ),
+        }
+    }
+
+    /// Short, for the status bar pill (the bar must keep its lock button).
+    pub(super) fn card_state_text(&self) -> String {
+        if self.card.rx.is_none() && self.card.status.service.is_none() {
+            return tr(self.lang, "aus", "off");
+        }
+        let st = &self.card.status;
+        let (de, en) = match (st.service, st.readers.is_empty(), st.cards.is_empty()) {
+            (None, _, _) => ("…", "…"),
+            (Some(false), _, _) => ("Dienst aus", "service down"),
+            (Some(true), true, _) => ("kein Leser", "no reader"),
+            (Some(true), false, true) => ("bereit", "ready"),
+            (Some(true), false, false) => ("Karte steckt", "card in"),
+        };
+        tr(self.lang, de, en)
+    }
+
+    /// Short, for the status bar pill.
+    pub(super) fn device_state_text(&self) -> String {
+        let (de, en) = match &self.dev.state {
+            Some(DeviceState::Streaming { .. }) => ("verbunden", "connected"),
+            Some(DeviceState::Connecting { .. }) | Some(DeviceState::Handshaking) => {
+                ("verbindet …", "connecting …")
+            }
+            Some(DeviceState::LinkLost { .. }) => ("getrennt", "link lost"),
+            Some(DeviceState::WrongDevice { .. }) => ("falsches Gerät!", "wrong device!"),
+            Some(DeviceState::Stopped) => ("aus", "off"),
+            None if self.dev.rx.is_some() => ("…", "…"),
+            None => ("keine", "none"),
+        };
+        tr(self.lang, de, en)
+    }
+
+    /// The long form with the device's name, for the vitals page hint.
+    pub(super) fn device_state_long(&self) -> Option<String> {
+        let s = self.dev.state.as_ref()?;
+        Some(match self.lang {
+            Lang::De => s.text_de(&self.dev.label),
+            Lang::En => s.text_en(&self.dev.label),
+        })
+    }
+
+    pub(super) fn refresh_peripherals(&self, ui: &AppWindow) {
+        let app = ui.global::<AppState>();
+        app.set_card_state(ss(self.card_state_text()));
+        app.set_device_state(ss(self.device_state_text()));
+        let c = ui.global::<CardAdapter>();
+        match &self.card.proposal {
+            Some(pr) => {
+                c.set_visible(true);
+                c.set_lines(model(pr.lines_de().into_iter().map(ss).collect()));
+                c.set_has_conflicts(pr.conflicts().next().is_some());
+            }
+            None => c.set_visible(false),
+        }
+    }
+}
+
+impl Controller {
+    /// Starts what the configuration names: the card watcher (or the demo
+    /// card) and the first paired device's supervisor (or the in-process
+    /// simulator). Failures are logged and shown in the status bar; the
+    /// app keeps running without the peripheral.
+    pub fn attach_from_config(&mut self) {
+        match self.cfg.card_reader.as_str() {
+            "sim" => self.attach_sim_card(),
+            "pcsc" => {
+                let (tx, rx) = std::sync::mpsc::channel();
+                let wc = crate::card::watcher::WatcherConfig::new(self.clock.clone());
+                match crate::card::watcher::Watcher::spawn(tx, wc) {
+                    Ok(w) => self.attach_card(rx, Some(Box::new(w))),
+                    Err(e) => tracing::error!(error = %e, "card watcher not started"),
+                }
+            }
+            _ => {}
+        }
+        let Some(d) = self.cfg.devices.first().cloned() else {
+            return;
+        };
+        match start_device(&d, self.clock.clone()) {
+            Ok((rx, keep)) => self.attach_device(&d.label, rx, Some(keep)),
+            Err(e) => {
+                tracing::error!(error = %e, "device supervisor not started");
+                self.dev.label = d.label.clone();
+                self.dev.state = Some(DeviceState::LinkLost {
+                    reason_de: "Gerät nicht eingerichtet",
+                    retry_in_ms: 0,
+                });
+            }
+        }
+    }
+}
+
+fn start_device(
+    d: &crate::config::DeviceConfig,
+    clock: crate::clock::SharedClock,
+) -> Result<(Receiver<SupEvent>, Keep), String> {
+    use crate::devices::driver::Expected;
+    use crate::devices::intellivue::host::{Host, HostConfig};
+    use crate::devices::link::SerialSettings;
+    use crate::devices::supervisor::{LinkSpec, Supervisor, SupervisorConfig};
+    if d.protocol != "intellivue" {
+        return Err(format!("protocol {} is not supported", d.protocol));
+    }
+    let link = if d.link == "sim" {
+        let mut mc = crate::devices::intellivue::monitor::MonitorConfig::default();
+        if let Some(s) = &d.serial {
+            mc.serial = s.clone();
+        }
+        let addr = crate::devices::sim::spawn_loopback(
+            mc,
+            crate::devices::sim::Scenario::Stable,
+            1,
+            Default::default(),
+        )
+        .map_err(|e| format!("simulator: {e}"))?;
+        LinkSpec::Tcp(addr)
+    } else if let Some(a) = d.link.strip_prefix("tcp:") {
+        LinkSpec::Tcp(a.parse().map_err(|e| format!("bad address {a}: {e}"))?)
+    } else {
+        LinkSpec::Serial {
+            path: d.link.clone(),
+            settings: SerialSettings::INTELLIVUE,
+        }
+    };
+    let host = Host::new(HostConfig {
+        expected: Expected {
+            serial: d.serial.clone(),
+            model: d.model.clone(),
+        },
+        ..HostConfig::default()
+    });
+    let (tx, rx) = std::sync::mpsc::channel();
+    let sup = Supervisor::spawn(
+        SupervisorConfig {
+            link,
+            backoff_min_ms: 500,
+            backoff_max_ms: 15_000,
+        },
+        Box::new(host),
+        clock,
+        tx,
+    )
+    .map_err(|e| format!("thread: {e}"))?;
+    Ok((rx, Box::new(sup)))
+}
