@@ -471,7 +471,11 @@ fn link_cut_at_random_points_then_retry_gives_the_same_state() {
         let (a, b) = tcp_pair();
         let cut_link: Box<dyn Link> = Box::new(CutAfter::new(a, cut));
         let first = handover((cut_link, b), &nef, &rtw, &setup);
-        assert!(first.recv.is_err(), "cut at {cut} of {total}");
+        // A cut inside the final close_notify exchange no longer matters.
+        assert!(
+            first.recv.is_err() || cut + 200 > total as usize,
+            "cut at {cut} of {total}"
+        );
         // Whatever arrived is whole and verifies.
         if let Some(l) = rtw.lock().log(m) {
             assert!(l.verify().is_empty());

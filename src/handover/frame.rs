@@ -399,6 +399,22 @@ mod tests {
         assert!(decode_body(&f[4..]).is_err());
     }
 
+    #[test]
+    fn fuzz_seeds_are_valid_frames() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/handover");
+        let mut n = 0;
+        for e in std::fs::read_dir(dir).unwrap() {
+            let bytes = std::fs::read(e.unwrap().path()).unwrap();
+            let mut d = Decoder::new();
+            d.push(&bytes);
+            while d.buffered() > 0 {
+                assert!(d.next_msg().unwrap().is_some());
+                n += 1;
+            }
+        }
+        assert!(n >= 8);
+    }
+
     proptest::proptest! {
         #[test]
         fn parser_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
