@@ -42,6 +42,9 @@ pub struct Config {
     /// Journal rows per mission before a snapshot compacts them.
     #[serde(default = "default_snapshot_every")]
     pub snapshot_every: u64,
+    /// Pad-to-pad handover: certificates, paired pads, confirmation time.
+    #[serde(default)]
+    pub handover: crate::handover::HandoverConfig,
     /// Card reader: `pcsc` (watch pcscd), `sim` (demo: a simulated eGK is
     /// read through the real card code when the crew asks) or `off`.
     #[serde(default = "default_card_reader")]
@@ -126,6 +129,7 @@ impl Config {
             key_file: None,
             log_level: default_log_level(),
             snapshot_every: default_snapshot_every(),
+            handover: Default::default(),
             card_reader: "sim".into(),
             devices: vec![DeviceConfig {
                 label: "Monitor".into(),

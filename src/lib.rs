@@ -8,6 +8,7 @@ pub mod crypto;
 pub mod demo;
 pub mod devices;
 pub mod export;
+pub mod handover;
 pub mod logging;
 pub mod pki;
 pub mod record;
