@@ -679,3 +679,150 @@ fn vitals_from_the_simulated_monitor_in_two_taps() {
         other => panic!("heart rate from the monitor expected, got {other:?}"),
     }
 }
+
+#[test]
+fn handover_prompt_waits_behind_the_pin_and_allow_sends_the_mission() {
+    use rettpad::handover::frame::MissionSel;
+    use rettpad::handover::service::{LinkSpec, PairedLink};
+    use rettpad::handover::session::{Credentials, Peer};
+    use rettpad::handover::{Service, ServiceConfig, ServiceEvent};
+    use rettpad::pki::{Identity, Trust, issue::Ca};
+    let mut t = Ui::new();
+    t.login();
+    t.tap("Neuer Einsatz");
+    let m = t.ctrl.borrow().mission().unwrap();
+    let cfg = Config::demo();
+    let ca = Ca::generate("Test-CA").unwrap();
+    let creds = |serial: &str, call: &str| {
+        let i = ca.issue_pad(serial, call).unwrap();
+        Credentials {
+            identity: Arc::new(
+                Identity::from_pem(i.cert_pem.as_bytes(), i.key_pem.as_bytes()).unwrap(),
+            ),
+            trust: Arc::new(Trust::from_pem(ca.cert_pem().as_bytes(), &[]).unwrap()),
+        }
+    };
+    let nef = Peer {
+        serial: "PAD-NEF-0002".into(),
+        call_sign: "NEF 3/82-1".into(),
+    };
+    let me = Peer {
+        serial: cfg.device_serial.clone(),
+        call_sign: cfg.call_sign.clone(),
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let sender = Service::start(
+        ServiceConfig {
+            own_call_sign: me.call_sign.clone(),
+            creds: creds(&me.serial, &me.call_sign),
+            paired: vec![PairedLink {
+                peer: nef.clone(),
+                link: LinkSpec::Tcp("127.0.0.1:9".parse().unwrap()),
+            }],
+            listen: Some(LinkSpec::Tcp(addr)),
+            confirm_ms: 10_000,
+        },
+        t.store.clone(),
+    )
+    .unwrap();
+    t.ctrl.borrow_mut().attach_handover(sender);
+    let dir = tempfile::tempdir().unwrap();
+    let mut rs = Store::open(
+        dir.path(),
+        Arc::new(MemoryKeyProvider::new()),
+        TestClock::new(T0),
+        StoreOptions::default(),
+    )
+    .unwrap();
+    rs.set_author(Some(Author {
+        device: nef.serial.clone(),
+        crew_member: Uuid::from_u128(9),
+    }));
+    let receiver_store = SharedStore::new(rs);
+    let receiver = Service::start(
+        ServiceConfig {
+            own_call_sign: nef.call_sign.clone(),
+            creds: creds(&nef.serial, &nef.call_sign),
+            paired: vec![PairedLink {
+                peer: me.clone(),
+                link: LinkSpec::Tcp(addr),
+            }],
+            listen: None,
+            confirm_ms: 10_000,
+        },
+        receiver_store.clone(),
+    )
+    .unwrap();
+    // The sending pad is locked when the request arrives.
+    t.tap("Sperren");
+    assert_eq!(t.page(), Page::Lock);
+    receiver.request(&me.serial, MissionSel::AllOpen);
+    let poll = |t: &mut Ui| {
+        std::thread::sleep(Duration::from_millis(50));
+        let mut c = t.ctrl.borrow_mut();
+        c.tick();
+        c.refresh(&t.ui);
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(8);
+    while t.ui.global::<app::LockAdapter>().get_banner().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no request arrived");
+        poll(&mut t);
+    }
+    let banner = t.ui.global::<app::LockAdapter>().get_banner().to_string();
+    assert!(
+        banner.contains("NEF 3/82-1") && banner.contains(" s)"),
+        "{banner}"
+    );
+    // Behind the PIN: nothing to allow yet.
+    assert!(t.find("Erlauben").is_none());
+    t.pin("1234");
+    assert_ne!(t.page(), Page::Lock);
+    let secs = t.ui.global::<app::HandoverAdapter>().get_prompt_seconds();
+    assert!((1..=10).contains(&secs), "countdown {secs}");
+    t.tap("Erlauben");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut done = None;
+    while done.is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "handover did not finish"
+        );
+        poll(&mut t);
+        while let Ok(e) = receiver.events().try_recv() {
+            match e {
+                ServiceEvent::Finished(r) => done = Some(Ok(r)),
+                ServiceEvent::Failed(f) => done = Some(Err(f)),
+                _ => {}
+            }
+        }
+    }
+    let report = done.unwrap().expect("handover finished");
+    assert_eq!(report.missions.len(), 1);
+    assert!(
+        receiver_store.lock().state(m).is_some(),
+        "the mission arrived"
+    );
+    // The sender's pill and status tell the crew.
+    for _ in 0..40 {
+        poll(&mut t);
+        if t.ui
+            .global::<app::HandoverAdapter>()
+            .get_status()
+            .contains("übergeben")
+        {
+            break;
+        }
+    }
+    assert!(
+        t.ui.global::<app::HandoverAdapter>()
+            .get_status()
+            .contains("An NEF 3/82-1 übergeben"),
+        "{}",
+        t.ui.global::<app::HandoverAdapter>().get_status()
+    );
+}

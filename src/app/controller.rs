@@ -16,6 +16,8 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+#[path = "handover_ui.rs"]
+mod handover_ui;
 #[path = "peripherals.rs"]
 mod peripherals;
 pub use peripherals::Keep;
@@ -28,6 +30,7 @@ pub enum Page {
     Editor = 3,
     Close = 4,
     Settings = 5,
+    Handover = 6,
 }
 
 const SHIFT_META: &str = "session.shift";
@@ -68,6 +71,7 @@ pub struct Controller {
     close_hard: Vec<Finding>,
     card: peripherals::CardFeed,
     dev: peripherals::DevFeed,
+    ho: handover_ui::HandoverFeed,
 }
 
 fn ss(s: impl AsRef<str>) -> SharedString {
@@ -269,6 +273,7 @@ impl Controller {
     /// Called every second by a timer (and by tests after moving the clock).
     pub fn tick(&mut self) {
         self.poll_peripherals();
+        self.poll_handover();
         if self.page != Page::Lock && self.session.tick() == crate::session::LockState::Locked {
             self.keypad = None;
             self.page = Page::Lock;
@@ -738,6 +743,7 @@ impl Controller {
     /// Pushes the whole state to the UI. Cheap: a mission is small.
     pub fn refresh(&mut self, ui: &AppWindow) {
         self.poll_peripherals();
+        self.poll_handover();
         let app = ui.global::<AppState>();
         app.set_page(self.page as i32);
         app.set_clock_text(ss(view::clock_text(self.clock.wall_ms())));
@@ -769,7 +775,7 @@ impl Controller {
             tr(self.lang, "folgt", "later")
         }));
         self.refresh_peripherals(ui);
-        app.set_handover_state(ss(tr(self.lang, "folgt", "later")));
+        self.refresh_handover(ui);
         app.set_toast(ss(&self.toast.0));
         app.set_toast_error(self.toast.1);
         app.set_toast_serial(self.toast_serial);
@@ -1368,6 +1374,7 @@ pub fn build(
         close_hard: Vec::new(),
         card: Default::default(),
         dev: Default::default(),
+        ho: Default::default(),
     }));
     wire(&ui, &ctrl);
     ctrl.borrow_mut().refresh(&ui);
@@ -1394,6 +1401,21 @@ macro_rules! on {
 fn wire(ui: &AppWindow, ctrl: &Rc<RefCell<Controller>>) {
     on!(ui, ctrl, AppState, on_lock, |c| c.lock());
     on!(ui, ctrl, AppState, on_card_tapped, |c| c.card_tapped());
+    on!(ui, ctrl, AppState, on_handover_tapped, |c| {
+        if c.page != Page::Lock && c.page != Page::Login {
+            c.page = Page::Handover
+        }
+    });
+    on!(ui, ctrl, MissionsAdapter, on_receive, |c| c.page =
+        Page::Handover);
+    on!(ui, ctrl, HandoverAdapter, on_request, |c, i: i32| c
+        .handover_request(i.max(0) as usize));
+    on!(ui, ctrl, HandoverAdapter, on_cancel, |c| c
+        .handover_cancel());
+    on!(ui, ctrl, HandoverAdapter, on_allow, |c| c
+        .handover_respond(true));
+    on!(ui, ctrl, HandoverAdapter, on_deny, |c| c
+        .handover_respond(false));
     on!(ui, ctrl, CardAdapter, on_accept, |c| c.card_accept(false));
     on!(ui, ctrl, CardAdapter, on_accept_all, |c| c
         .card_accept(true));

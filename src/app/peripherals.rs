@@ -369,6 +369,7 @@ impl Controller {
     /// simulator). Failures are logged and shown in the status bar; the
     /// app keeps running without the peripheral.
     pub fn attach_from_config(&mut self) {
+        self.attach_handover_from_config();
         match self.cfg.card_reader.as_str() {
             "sim" => self.attach_sim_card(),
             "pcsc" => {
