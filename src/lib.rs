@@ -9,5 +9,6 @@ pub mod demo;
 pub mod devices;
 pub mod logging;
 pub mod record;
+pub mod report;
 pub mod session;
 pub mod vault;
