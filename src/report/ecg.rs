@@ -78,6 +78,11 @@ fn trace(strip: &Strip, lead: usize, from: usize, to: usize, x0_mm: f64) -> Vec<
         }
         i = end;
     }
+    // The trace ends where its last sample is, even on a flat line.
+    let last = pt(to - 1, l.samples[to - 1]);
+    if out.len() < 2 || out[out.len() - 2] != last[0] {
+        out.extend(last);
+    }
     out
 }
 
