@@ -219,9 +219,9 @@ mod tests {
         // 0.5 s at 25 mm/s = 12.5 mm after the 10 mm offset; 1 mV = 10 mm up.
         assert!(xy.contains(&(2250, 250)), "{:?}", &xy[..8]);
         assert!(xy.iter().all(|p| p.1 == 1250 || p.1 == 250));
-        // Decimated: far fewer points than samples, last x at 2 s.
+        // Decimated: far fewer points than samples; the last sample (1.998 s) ends it.
         assert!(xy.len() < 500);
-        assert_eq!(xy.last().map(|p| p.0), Some(1000 + 4990));
+        assert_eq!(xy.last().map(|p| p.0), Some(1000 + 4995));
     }
 
     #[test]
