@@ -1,9 +1,10 @@
 //! Raster printing: PCL5 and ESC/P byte streams (golden files, round trip
 //! through our own decoders) and sending over a PTY like `/dev/rfcommN`.
 
+use rettpad::record::MissionState;
 use rettpad::report::print::{self, PrintStatus, Profile};
 use rettpad::report::raster::{self, Bitmap};
-use rettpad::report::{self, ReportInput, escp, fixture, pcl};
+use rettpad::report::{self, ReportInput, escp, pcl};
 use serialport::SerialPort;
 use std::io::Read;
 use std::path::PathBuf;
@@ -74,11 +75,13 @@ fn escp_golden_and_roundtrip() {
 }
 
 fn standard_doc() -> report::Document {
-    let f = fixture::standard();
+    let s = rettpad::sample::standard();
+    let log = s.log();
+    let state = MissionState::fold(log.mission(), log.events());
     report::render(&ReportInput {
-        state: &f.state,
-        log: &f.log,
-        strips: &f.strips,
+        state: &state,
+        log: &log,
+        strips: &s.strips,
     })
     .expect("render")
 }

@@ -1,8 +1,57 @@
 //! The protocol PDF: content, determinism, hash, pages.
 
-use rettpad::report::{self, ReportInput, fixture};
+use rettpad::record::{Author, HandoverMode, MissionLog, MissionState, Payload, Target, Value};
+use rettpad::report::{self, ReportInput, Strip};
+use rettpad::sample;
 
-fn input(f: &fixture::Fixture) -> ReportInput<'_> {
+/// A sample mission as the report sees it.
+struct Mission {
+    log: MissionLog,
+    state: MissionState,
+    strips: Vec<Strip>,
+}
+
+impl Mission {
+    fn of(s: sample::Sample) -> Mission {
+        let log = s.log();
+        let state = MissionState::fold(log.mission(), log.events());
+        Mission {
+            log,
+            state,
+            strips: s.strips,
+        }
+    }
+
+    /// Appends an event one minute after the newest.
+    fn push(&mut self, p: Payload) {
+        let author = Author {
+            device: "PAD-TEST".into(),
+            crew_member: self.state.crew[0].id,
+        };
+        let last = self.log.events().last().map_or(0, |e| e.wall_ms);
+        let ev = self.log.prepare(&author, last + 60_000, 1, p);
+        self.log.insert(ev).expect("insert");
+        self.state = MissionState::fold(self.log.mission(), self.log.events());
+    }
+
+    /// Printed at the hospital, then NACA corrected: an audited change.
+    fn handed_over_and_corrected(mut self) -> Mission {
+        self.push(Payload::HandedOver {
+            mode: HandoverMode::Printed,
+            to: "ZNA-Drucker".into(),
+            document_sha256: None,
+        });
+        let p = self.state.patients[0].id;
+        self.push(Payload::Set {
+            target: Target::Patient(p),
+            field: "naca.score".into(),
+            value: Value::code("5"),
+        });
+        self
+    }
+}
+
+fn input(f: &Mission) -> ReportInput<'_> {
     ReportInput {
         state: &f.state,
         log: &f.log,
@@ -10,25 +59,29 @@ fn input(f: &fixture::Fixture) -> ReportInput<'_> {
     }
 }
 
-#[test]
-fn fixtures_fold_cleanly() {
-    for f in [fixture::standard(), fixture::resuscitation()] {
-        assert!(f.state.rejected.is_empty(), "{:?}", f.state.rejected);
-        assert!(f.log.verify().is_empty());
+mod fixture {
+    use super::*;
+    pub fn standard() -> Mission {
+        Mission::of(sample::standard())
+    }
+    pub fn resuscitation() -> Mission {
+        Mission::of(sample::resuscitation())
     }
 }
 
 #[test]
 fn renders_standard_and_resuscitation() {
-    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
-    for (name, f) in [
-        ("standard", fixture::standard()),
-        ("resuscitation", fixture::resuscitation()),
-    ] {
+    for f in [fixture::standard(), fixture::resuscitation()] {
         let doc = report::render(&input(&f)).expect("render");
         assert!(doc.pdf.starts_with(b"%PDF-"));
-        assert!(doc.pages >= 2, "{name}: {} pages", doc.pages);
-        std::fs::write(out.join(format!("report-{name}.pdf")), &doc.pdf).expect("write");
+        assert!(doc.pages >= 2, "{} pages", doc.pages);
+        let t = pdftotext(&doc.pdf);
+        // Every strip the log names is drawn with its label.
+        for p in &f.state.patients {
+            for s in &p.strips {
+                assert!(t.contains(&s.label), "strip {}", s.label);
+            }
+        }
     }
 }
 
@@ -61,43 +114,26 @@ fn same_events_give_the_same_bytes_and_hash() {
 
 #[test]
 fn any_change_changes_the_document_hash() {
-    let a = fixture::standard();
+    let mut a = fixture::standard();
     let d1 = report::render(&input(&a)).expect("render");
-    // One more (audited) event after the print: new content, new hash.
-    let mut log = a.log.clone();
-    let author = rettpad::record::Author {
-        device: "PAD-0815".into(),
-        crew_member: a.state.crew[0].id,
-    };
-    let last = log.events().last().map_or(0, |e| e.wall_ms);
-    let ev = log.prepare(
-        &author,
-        last + 60_000,
-        1,
-        rettpad::record::Payload::Set {
-            target: rettpad::record::Target::Mission,
-            field: "remarks.text".into(),
-            value: rettpad::record::Value::text("Nachtrag"),
-        },
-    );
-    log.insert(ev).expect("insert");
-    let state = rettpad::record::MissionState::fold(log.mission(), log.events());
-    let d2 = report::render(&ReportInput {
-        state: &state,
-        log: &log,
-        strips: &a.strips,
-    })
-    .expect("render");
+    // One more event: new content, new hash.
+    a.push(Payload::Set {
+        target: Target::Mission,
+        field: "remarks.text".into(),
+        value: Value::text("Nachtrag"),
+    });
+    let d2 = report::render(&input(&a)).expect("render");
     assert_ne!(d1.sha256, d2.sha256);
     assert_ne!(d1.pdf, d2.pdf);
-    // The strips are content too.
+    // A strip the log names but the vault lacks is printed as missing.
     let d3 = report::render(&ReportInput {
         state: &a.state,
         log: &a.log,
         strips: &[],
     })
     .expect("render");
-    assert_ne!(d1.sha256, d3.sha256);
+    assert_ne!(d2.sha256, d3.sha256);
+    assert!(pdftotext(&d3.pdf).contains("nicht verfügbar"));
 }
 
 /// Text of the PDF via poppler (a test dependency).
@@ -117,36 +153,44 @@ fn pdftotext(pdf: &[u8]) -> String {
 
 #[test]
 fn the_pdf_says_what_the_record_says() {
-    let f = fixture::standard();
+    let f = fixture::standard().handed_over_and_corrected();
     let doc = report::render(&input(&f)).expect("render");
     let t = pdftotext(&doc.pdf);
-    for needle in [
-        "Notfallprotokoll",
-        "2026-112233",
-        "RTW 1/83-1",
-        "Schäfer",
-        "Günther",
-        "AOK Bayern",
-        "Acetylsalicylsäure",
-        "Sinusrhythmus",
-        "Akuter Hinterwandinfarkt",
-        "I21.1",
-        "Notfallsanitäter",
-        "12-Kanal-EKG",
-        "25 mm/s",
-        "Änderungsnachweis",
-        "NACA-Score",
-        "Übernehmende",
-        &f.log.digest().to_hex(),
-        &doc.sha256.to_hex()[..16],
-        &format!("Seite 1 / {}", doc.pages),
-    ] {
-        assert!(t.contains(needle), "missing {needle:?}");
+    let st = &f.state;
+    let p = &st.patients[0];
+    let text = |v: Option<&Value>| v.and_then(Value::as_text).unwrap_or_default().to_string();
+    let mut needles = vec![
+        "Notfallprotokoll".to_string(),
+        text(st.get("mission.number")),
+        st.call_sign.clone(),
+        text(p.get("patient.family_name")),
+        st.crew[0].name.clone(),
+        "12-Kanal-EKG".into(),
+        "25 mm/s · 10 mm/mV".into(),
+        "Änderungsnachweis".into(),
+        "NACA-Score".into(),
+        "Übernehmende".into(),
+        f.log.digest().to_hex(),
+        doc.sha256.to_hex()[..16].to_string(),
+        format!("Seite 1 / {}", doc.pages),
+    ];
+    // Every medication substance and every diagnosis text is there.
+    for e in st.entries.values() {
+        for k in ["med.substance", "diagnosis.text"] {
+            if let Some(v) = e.get(k) {
+                needles.push(text(Some(v)));
+            }
+        }
     }
-    // The correction after the handover is listed with both values.
-    assert!(t.contains("IV – schwer"), "original NACA");
-    assert!(t.contains("V – akute"), "new NACA");
-    // Every page has the footer with the hash prefix.
+    let flat = t.split_whitespace().collect::<Vec<_>>().join(" ");
+    for needle in &needles {
+        assert!(!needle.is_empty());
+        let n = needle.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(flat.contains(&n), "missing {needle:?}");
+    }
+    // The correction after the handover is listed with the new value.
+    assert!(flat.contains("V – akute Lebensgefahr"), "new NACA");
+    // Every page has the footer with the hash prefix; the last page the chain head.
     assert_eq!(t.matches(&doc.sha256.to_hex()[..16]).count(), doc.pages + 1);
 }
 
@@ -159,8 +203,15 @@ fn pdf_is_pdf_a_2b_with_the_fixed_creation_date() {
     assert!(text.contains("<pdfaid:conformance>B</pdfaid:conformance>"));
     let last = f.log.events().last().map(|e| e.wall_ms).unwrap_or(0);
     assert_eq!(doc.created_ms, last);
-    // 2026-11-22 13:58:00 UTC as the PDF's creation date.
-    assert!(text.contains("2026-11-22T13:58:00"), "creation date");
+    let (y, mo, d) = rettpad::record::value::civil_from_ms(last);
+    let secs = last.rem_euclid(86_400_000) / 1000;
+    let iso = format!(
+        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    );
+    assert!(text.contains(&iso), "creation date {iso}");
 }
 
 #[test]
@@ -194,5 +245,18 @@ fn print_event_records_the_document_hash() {
             assert_eq!(document_sha256, Some(doc.sha256));
         }
         other => panic!("unexpected payload {other:?}"),
+    }
+}
+
+#[test]
+fn samples_fold_cleanly_and_render() {
+    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    for (name, f) in [
+        ("standard", fixture::standard().handed_over_and_corrected()),
+        ("resuscitation", fixture::resuscitation()),
+    ] {
+        assert!(f.state.rejected.is_empty(), "{:?}", f.state.rejected);
+        let doc = report::render(&input(&f)).expect("render");
+        std::fs::write(out.join(format!("report-{name}.pdf")), &doc.pdf).expect("write");
     }
 }

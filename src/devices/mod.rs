@@ -39,3 +39,4 @@ pub mod intellivue;
 pub mod link;
 pub mod obs;
 pub mod sim;
+pub mod supervisor;

@@ -436,6 +436,33 @@ pub fn serve(
     }
 }
 
+/// Starts the simulator in this process on a loopback port (the demo app's
+/// "simulated defibrillator"). Serves one connection after another until
+/// the process ends; returns the address to connect to.
+pub fn spawn_loopback(
+    cfg: MonitorConfig,
+    scenario: Scenario,
+    seed: u64,
+    faults: Faults,
+) -> std::io::Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    std::thread::Builder::new()
+        .name("device-sim".into())
+        .spawn(move || {
+            let clock = SystemClock::new();
+            let mut rng = Rng::new(seed);
+            let mut monitor = Monitor::new(cfg, Box::new(ScenarioPhysiology::new(scenario, seed)));
+            for conn in listener.incoming() {
+                let Ok(stream) = conn else { continue };
+                let mut l = TcpLink::from_stream(stream);
+                let _ = serve(&mut l, &mut monitor, &faults, &mut rng, &clock);
+                monitor.reset();
+            }
+        })?;
+    Ok(addr)
+}
+
 fn arg<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
     args.iter()
         .position(|a| a == name)

@@ -11,7 +11,7 @@ use crate::app::view::{self, Lang};
 use crate::record::catalog::{self, Collection, FieldDef, Kind, Scope, Section};
 use crate::record::state::{AuditEntry, EntryState, FieldState, Fields, PatientState};
 use crate::record::value::civil_from_ms;
-use crate::record::{HandoverMode, MissionState, Status, Target, TimeSource, Value};
+use crate::record::{HandoverMode, Hash, MissionState, Status, Target, TimeSource, Value};
 use serde_json::{Map, Value as J, json};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -293,18 +293,22 @@ fn chart_json(list: &[&EntryState]) -> J {
     json!({"x_ticks": x_ticks, "y_ticks": y_ticks, "series": series, "minutes": span_min})
 }
 
-fn strips_json(ctx: &Ctx, p: &PatientState, strips: &[Strip], single: bool) -> Vec<J> {
-    let _ = (ctx, p);
-    // Until strips are referenced per patient, a single patient gets all.
-    if !single {
-        return Vec::new();
-    }
-    let mut v: Vec<&Strip> = strips.iter().collect();
-    v.sort_by_key(|s| s.start_ms);
-    v.into_iter().map(ecg::strip_json).collect()
+fn strips_json(p: &PatientState, strips: &HashMap<Hash, &Strip>) -> Vec<J> {
+    p.strips
+        .iter()
+        .map(|r| match strips.get(&r.hash) {
+            Some(s) => ecg::strip_json(s),
+            None => json!({
+                "missing": true,
+                "label": r.label,
+                "time": clock_secs(r.start_ms),
+                "hash": r.hash.to_hex()[..16].to_string(),
+            }),
+        })
+        .collect()
 }
 
-fn patient_json(ctx: &Ctx, p: &PatientState, n: usize, strips: &[Strip], single: bool) -> J {
+fn patient_json(ctx: &Ctx, p: &PatientState, n: usize, strips: &HashMap<Hash, &Strip>) -> J {
     let sec = |s: &[Section]| J::Array(items(ctx, Scope::Patient, &p.fields, s));
     let insurance: Vec<J> = catalog::fields_of(Scope::Patient)
         .filter(|d| d.key.starts_with("insurance."))
@@ -406,7 +410,7 @@ fn patient_json(ctx: &Ctx, p: &PatientState, n: usize, strips: &[Strip], single:
         "findings": findings,
         "vitals": vitals_json(ctx, p),
         "ecg": list(Collection::Ecg),
-        "strips": strips_json(ctx, p, strips, single),
+        "strips": strips_json(p, strips),
         "injuries": list(Collection::Injury),
         "diagnoses": list(Collection::Diagnosis),
         "naca": sec(&[Section::Naca]),
@@ -459,6 +463,7 @@ fn audit_json(ctx: &Ctx, a: &AuditEntry) -> J {
         "patient_retracted" => "Patient zurückgezogen",
         "closed" => "Einsatz abgeschlossen",
         "reopened" => "Einsatz wiedereröffnet",
+        "strip_recorded" => "EKG-Aufzeichnung",
         other => other,
     };
     json!({
@@ -523,20 +528,12 @@ pub fn build(input: &ReportInput<'_>) -> J {
             it.unwrap_or_else(|| json!({"key": d.key, "label": d.de, "text": "", "source": null, "by": "", "prev": []}))
         })
         .collect();
-    let active: Vec<&PatientState> = st.patients.iter().collect();
-    let single = st.active_patients().count() <= 1;
-    let patients: Vec<J> = active
+    let by_hash: HashMap<Hash, &Strip> = input.strips.iter().map(|s| (s.hash(), s)).collect();
+    let patients: Vec<J> = st
+        .patients
         .iter()
         .enumerate()
-        .map(|(i, p)| {
-            patient_json(
-                &ctx,
-                p,
-                i + 1,
-                input.strips,
-                single || p.retracted.is_none() && i == 0,
-            )
-        })
+        .map(|(i, p)| patient_json(&ctx, p, i + 1, &by_hash))
         .collect();
     let handovers: Vec<J> = st
         .handovers

@@ -190,8 +190,8 @@ pub fn strip_json(strip: &Strip) -> J {
 
 #[cfg(test)]
 mod tests {
-    use super::super::strip_shim::Lead;
     use super::*;
+    use crate::record::wave::Lead;
 
     fn strip(samples: Vec<i16>) -> Strip {
         Strip {

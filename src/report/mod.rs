@@ -21,16 +21,12 @@
 pub mod data;
 pub mod ecg;
 pub mod escp;
-#[doc(hidden)]
-pub mod fixture;
 pub mod ipp;
 pub mod pcl;
 pub mod pdf;
 pub mod print;
 pub mod raster;
-mod strip_shim;
-
-pub use strip_shim::{Lead, Strip, StripKind};
+pub use crate::record::wave::{Lead, Strip, StripKind};
 
 use crate::record::{HandoverMode, Hash, MissionLog, MissionState, Payload};
 use std::fmt;
@@ -42,7 +38,9 @@ pub struct ReportInput<'a> {
     pub state: &'a MissionState,
     /// For the hash chain head and the creation time.
     pub log: &'a MissionLog,
-    /// The ECG strips of the mission (from the vault's blobs).
+    /// The ECG strips of the mission (from the vault's blobs). Only strips
+    /// the log names (`StripRecorded`) are printed; a named strip missing
+    /// here is printed as missing, never silently left out.
     pub strips: &'a [Strip],
 }
 
