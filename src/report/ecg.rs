@@ -136,12 +136,12 @@ pub fn strip_json(strip: &Strip) -> J {
         } else {
             0.0
         };
-        for k in 0..6 {
+        for (limb, chest) in LIMB.iter().zip(CHEST.iter()) {
             let mut t = Vec::new();
-            if let Some(i) = idx_of(strip, LIMB[k]) {
+            if let Some(i) = idx_of(strip, limb) {
                 t.push(tr(strip, i, 0.0, col_mm, CAL_W_MM));
             }
-            if let Some(i) = idx_of(strip, CHEST[k]) {
+            if let Some(i) = idx_of(strip, chest) {
                 t.push(tr(strip, i, right_from, col_mm, CAL_W_MM + col_mm));
             }
             rows.push(row(t));

@@ -121,7 +121,11 @@ pub fn render(input: &ReportInput<'_>) -> Result<Document, ReportError> {
         .map_or(input.state.opened_ms.unwrap_or(0), |e| e.wall_ms);
     let layout = pdf::layout(&json, &hash)?;
     let bytes = pdf::export(&layout, &hash, created_ms)?;
-    let _span = tracing::debug_span!("report", pages = layout.pages().len(), bytes = bytes.len());
+    tracing::debug!(
+        pages = layout.pages().len(),
+        bytes = bytes.len(),
+        "protocol rendered"
+    );
     Ok(Document {
         pdf_sha256: Hash(crate::crypto::sha256(&bytes)),
         pdf: bytes,

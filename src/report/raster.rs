@@ -1,7 +1,6 @@
 //! Pages to pixels: the UI preview (PNG) and 1-bit bitmaps for printers.
 
 use super::ReportError;
-use typst::layout::Abs;
 use typst_layout::PagedDocument;
 
 /// PNG of page `page` (from 1), `width_px` wide.
@@ -16,7 +15,6 @@ pub fn preview_png(
         .ok_or(ReportError::NoPage(page))?;
     let w_pt = p.frame.width().to_pt().max(1.0);
     let ppp = f64::from(width_px.clamp(16, 4000)) / w_pt;
-    let _ = Abs::zero();
     let pix = typst_render::render(
         p,
         &typst_render::RenderOptions {
