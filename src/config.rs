@@ -52,6 +52,9 @@ pub struct Config {
     /// Paired monitors and defibrillators.
     #[serde(default)]
     pub devices: Vec<DeviceConfig>,
+    /// Hospital IPP printers and the vehicle's mobile printer.
+    #[serde(default)]
+    pub printers: crate::report::print::Printers,
 }
 
 /// One paired device (from its pairing record / MIFARE tag).
@@ -138,6 +141,20 @@ impl Config {
                 serial: Some("DE00000001".into()),
                 model: None,
             }],
+            printers: crate::report::print::Printers {
+                mobile: Some(crate::report::print::MobilePrinter {
+                    name: "Mobildrucker RTW".into(),
+                    path: "/dev/rfcomm0".into(),
+                    profile: crate::report::print::Profile::Pcl5,
+                    dpi: 300,
+                    baud: 115_200,
+                }),
+                hospital: vec![crate::report::print::HospitalPrinter {
+                    hospital: "Klinikum Mitte, ZNA".into(),
+                    name: "ZNA Anmeldung".into(),
+                    uri: "ipp://127.0.0.1:631/printers/KioskPDF".into(),
+                }],
+            },
             hospitals: vec![
                 "Klinikum Mitte, ZNA".into(),
                 "St.-Marien-Krankenhaus".into(),
@@ -215,6 +232,17 @@ mod tests {
             toml::from_str::<Config>("device_serial = \"P1\"\ncall_sign = \"x\"\npin = \"1234\"\n")
                 .is_err()
         );
+    }
+
+    #[test]
+    fn printers_section() {
+        let c: Config = toml::from_str(
+            "device_serial = \"P1\"\ncall_sign = \"x\"\n[printers]\nmobile = { name = \"M\", path = \"/dev/rfcomm0\", profile = \"escp\", dpi = 360 }\n[[printers.hospital]]\nhospital = \"H\"\nname = \"Z\"\nuri = \"ipp://h/printers/z\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.printers.for_hospital("H", "").len(), 2);
+        assert_eq!(c.printers.validate(), Ok(()));
+        assert_eq!(Config::demo().printers.validate(), Ok(()));
     }
 
     #[test]

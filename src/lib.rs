@@ -12,6 +12,7 @@ pub mod handover;
 pub mod logging;
 pub mod pki;
 pub mod record;
+pub mod report;
 pub mod sample;
 pub mod session;
 pub mod vault;

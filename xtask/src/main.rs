@@ -95,6 +95,30 @@ const DEPS: &[Dep] = &[
         why: "UI font with German umlauts",
         group: Runtime,
     },
+    Dep {
+        deb: "cups",
+        check: File("/usr/sbin/cupsd"),
+        why: "print server the IPP end-to-end tests start privately",
+        group: Test,
+    },
+    Dep {
+        deb: "cups-client",
+        check: File("/usr/sbin/lpadmin"),
+        why: "lpadmin/cupsdisable/cupsreject set up the test print queue",
+        group: Test,
+    },
+    Dep {
+        deb: "printer-driver-cups-pdf",
+        check: File("/usr/lib/cups/backend/cups-pdf"),
+        why: "PDF print queue the IPP end-to-end tests print to",
+        group: Test,
+    },
+    Dep {
+        deb: "poppler-utils",
+        check: Bin("pdftoppm"),
+        why: "pdftotext/pdftoppm/pdfinfo check the protocol PDF in tests",
+        group: Test,
+    },
 ];
 
 fn main() -> ExitCode {
