@@ -42,6 +42,34 @@ pub struct Config {
     /// Journal rows per mission before a snapshot compacts them.
     #[serde(default = "default_snapshot_every")]
     pub snapshot_every: u64,
+    /// Upload to the gateway; `None` = missions stay on the pad.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload: Option<UploadConfig>,
+}
+
+/// `[upload]`: the gateway, the pad's TLS identity and the recipients' keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadConfig {
+    /// Base URL, any port: `https://gateway.example:8443`.
+    pub gateway_url: String,
+    /// Organisation CA (PEM): the only trust anchor for the gateway.
+    pub ca: PathBuf,
+    #[serde(default)]
+    pub crls: Vec<PathBuf>,
+    /// Device certificate and key (PEM): the pad's TLS client identity.
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// Gateway's HPKE public key (hex, P-256 uncompressed).
+    pub gateway_hpke_public: String,
+    /// Gateway's Ed25519 receipt key (hex).
+    pub gateway_receipt_public: String,
+    /// Hospitals' HPKE public keys (hex) by hospital id.
+    #[serde(default)]
+    pub hospital_keys: std::collections::BTreeMap<String, String>,
+    /// Refuse TLS 1.2 as well.
+    #[serde(default)]
+    pub tls13_only: bool,
 }
 
 fn default_idle() -> u32 {
@@ -98,6 +126,7 @@ impl Config {
             key_file: None,
             log_level: default_log_level(),
             snapshot_every: default_snapshot_every(),
+            upload: None,
             hospitals: vec![
                 "Klinikum Mitte, ZNA".into(),
                 "St.-Marien-Krankenhaus".into(),

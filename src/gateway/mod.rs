@@ -14,6 +14,7 @@
 
 pub mod board;
 pub mod config;
+pub mod hospital;
 pub mod intake;
 pub mod store;
 

@@ -95,7 +95,7 @@ impl FailReason {
 }
 
 /// One queued packet (its bytes live beside it in the vault).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     pub packet_id: Uuid,
     pub mission_id: Uuid,
