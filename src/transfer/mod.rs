@@ -110,3 +110,35 @@ pub fn close_and_queue(
     tracing::info!(mission = %mission, packet = %sealed.packet_id, bytes = sealed.bytes.len(), "mission queued for upload");
     Ok(entry)
 }
+
+/// The rustls client configuration of `[upload]`: the device certificate
+/// as identity, the organisation CA as the only trust anchor, BSI suites.
+pub fn client_tls(u: &UploadConfig) -> Result<rustls::ClientConfig, String> {
+    let id = crate::pki::Identity::load(&u.cert, &u.key).map_err(|e| e.to_string())?;
+    let trust = crate::pki::Trust::load(&u.ca, &u.crls).map_err(|e| e.to_string())?;
+    let v = if u.tls13_only {
+        crate::pki::Versions::Tls13Only
+    } else {
+        crate::pki::Versions::Tls12And13
+    };
+    crate::pki::client_config(&id, &trust, v).map_err(|e| e.to_string())
+}
+
+/// An uploader for `[upload]`. `serial` is the hardware serial
+/// (`hwserial`), sent in the login header; the gateway checks it against
+/// the certificate.
+pub fn uploader_from_config(
+    u: &UploadConfig,
+    serial: &str,
+    call_sign: &str,
+) -> Result<uploader::Uploader, String> {
+    let key = ReceiptKey::from_hex(&u.gateway_receipt_public).map_err(|e| e.to_string())?;
+    uploader::Uploader::new(
+        &u.gateway_url,
+        client_tls(u)?,
+        key,
+        serial,
+        call_sign,
+        std::time::Duration::from_secs(30),
+    )
+}

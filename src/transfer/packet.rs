@@ -819,9 +819,33 @@ impl Verified<'_> {
     }
 }
 
+/// Fuzz entry: every parser on arbitrary bytes; must never panic.
+pub fn fuzz_one(data: &[u8]) {
+    if let Ok(v) = verify(data) {
+        for (h, _) in &v.envelopes {
+            let _ = v.envelope(h);
+        }
+    }
+    let _ = parse_envelope(data);
+    let _ = Parts::decode(data);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+        #[test]
+        fn parsers_never_panic(data in proptest::collection::vec(any::<u8>(), 0..512)) {
+            fuzz_one(&data);
+            let mut p = MAGIC.to_vec();
+            p.push(VERSION);
+            p.extend_from_slice(&data);
+            fuzz_one(&p);
+        }
+    }
 
     fn input() -> SealInput {
         let pdf = b"%PDF-1.7 test".to_vec();

@@ -210,6 +210,21 @@ pub fn step<P: OutboxPersist>(
     Ok(out)
 }
 
+/// At start: entries left in `sending` (the pad died mid-upload) go back
+/// to `waiting` and are sent again; the gateway deduplicates.
+pub fn recover<P: OutboxPersist>(persist: &Mutex<P>) -> Result<usize, String> {
+    let mut p = persist.lock().unwrap_or_else(|e| e.into_inner());
+    let mut n = 0;
+    for mut e in p.outbox_entries()? {
+        if e.state == EntryState::Sending {
+            e.recover();
+            p.outbox_put(&e, None)?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
 /// The running uploader thread.
 pub struct UploaderHandle {
     stop: Arc<AtomicBool>,
@@ -298,17 +313,8 @@ fn run<P: OutboxPersist>(
     status: Arc<Mutex<OutboxStatus>>,
 ) {
     let mut sent = 0usize;
-    // Recover entries interrupted mid-send.
-    {
-        let mut p = persist.lock().unwrap_or_else(|e| e.into_inner());
-        if let Ok(entries) = p.outbox_entries() {
-            for mut e in entries {
-                if e.state == EntryState::Sending {
-                    e.recover();
-                    let _ = p.outbox_put(&e, None);
-                }
-            }
-        }
+    if let Err(e) = recover(&persist) {
+        tracing::error!(error = %e, "outbox recovery failed");
     }
     while !stop.load(Ordering::SeqCst) {
         let res = step(&persist, &up, clock.wall_ms());

@@ -95,6 +95,12 @@ const DEPS: &[Dep] = &[
         why: "UI font with German umlauts",
         group: Runtime,
     },
+    Dep {
+        deb: "openssl",
+        check: Bin("openssl"),
+        why: "`openssl s_client -tls1_1` proves the gateway refuses TLS 1.1 (upload tests)",
+        group: Test,
+    },
 ];
 
 fn main() -> ExitCode {
