@@ -613,6 +613,33 @@ fn wipe_dir_works_when_the_journal_cannot_open() {
 }
 
 #[test]
+fn a_version_1_vault_is_migrated_with_its_missions_intact() {
+    let env = Env::new();
+    let mut j = env.open();
+    let m = Uuid::from_u128(42);
+    j.create_mission(m, 1).unwrap();
+    j.append(m, 1, b"first event").unwrap();
+    drop(j);
+    // Back to what a v1 build wrote.
+    env.raw()
+        .execute_batch("DROP TABLE blobs; DROP TABLE outbox; PRAGMA user_version = 1;")
+        .unwrap();
+    let mut j = env.open();
+    let rec = j.load(m).unwrap();
+    assert_eq!(rec.records, vec![(1, b"first event".to_vec())]);
+    let h = j.put_blob(m, b"strip bytes").unwrap();
+    assert_eq!(
+        j.get_blob(m, &h).unwrap().as_deref(),
+        Some(&b"strip bytes"[..])
+    );
+    let v: i64 = env
+        .raw()
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, 2);
+}
+
+#[test]
 fn newer_schema_and_foreign_files_are_refused_untouched() {
     let env = Env::new();
     drop(env.open());
@@ -626,7 +653,7 @@ fn newer_schema_and_foreign_files_are_refused_untouched() {
             err,
             VaultError::SchemaTooNew {
                 found: 99,
-                supported: 1
+                supported: 2
             }
         ),
         "{err}"

@@ -14,8 +14,10 @@
 
 pub mod board;
 pub mod config;
+pub mod init;
 pub mod hospital;
 pub mod intake;
+pub mod server;
 pub mod store;
 
 pub use config::GatewayConfig;

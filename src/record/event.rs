@@ -13,6 +13,7 @@
 
 use super::catalog::Collection;
 use super::value::Value;
+use super::wave::StripRef;
 use crate::crypto::sha256;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -189,6 +190,12 @@ pub enum Payload {
         log_digest: Hash,
         events: u32,
     },
+    /// An ECG strip was recorded; its bytes live in the vault's blob table
+    /// and are named by `strip.hash`.
+    StripRecorded {
+        patient: PatientId,
+        strip: StripRef,
+    },
     /// The crew closed the mission; it waits for upload.
     Closed,
     Reopened {
@@ -210,6 +217,7 @@ impl Payload {
             Payload::EntryRetracted { .. } => "entry_retracted",
             Payload::HandedOver { .. } => "handed_over",
             Payload::LogMerged { .. } => "log_merged",
+            Payload::StripRecorded { .. } => "strip_recorded",
             Payload::Closed => "closed",
             Payload::Reopened { .. } => "reopened",
         }
@@ -220,7 +228,8 @@ impl Payload {
         match self {
             Payload::PatientAdded { patient }
             | Payload::PatientRetracted { patient, .. }
-            | Payload::EntryAdded { patient, .. } => Some(*patient),
+            | Payload::EntryAdded { patient, .. }
+            | Payload::StripRecorded { patient, .. } => Some(*patient),
             Payload::Set {
                 target: Target::Patient(p),
                 ..

@@ -10,6 +10,7 @@
 //! - [`log`]: one mission's log: strict append, tolerant restore, merge.
 //! - [`state`]: `fold(events)`, revision history and the §630f audit trail.
 //! - [`rules`]: plausibility, soft while documenting, hard at close.
+//! - [`wave`]: ECG strips; the log keeps their hash, the vault their bytes.
 //!
 //! Invariants: the log is append-only; a correction is a new event and the
 //! original stays visible; merging is deterministic, idempotent and
@@ -22,6 +23,7 @@ pub mod log;
 pub mod rules;
 pub mod state;
 pub mod value;
+pub mod wave;
 
 pub use catalog::{Collection, Section};
 pub use event::{
@@ -30,3 +32,4 @@ pub use event::{
 pub use log::{Author, MissionLog};
 pub use state::{EditError, MissionState, Status};
 pub use value::{Measured, Num, PartialDate, TimeSource, TimeValue, Value, ValueSource};
+pub use wave::{Lead, Strip, StripKind, StripRef};

@@ -13,6 +13,7 @@ use super::event::{
     CrewRef, EntryId, Event, EventId, HandoverMode, Hash, MissionId, PatientId, Payload, Target,
 };
 use super::value::Value;
+use super::wave::StripRef;
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
@@ -111,6 +112,8 @@ pub struct PatientState {
     pub fields: Fields,
     /// Entry ids in the order they were added.
     pub entries: Vec<EntryId>,
+    /// ECG strips in the order they were recorded.
+    pub strips: Vec<StripRef>,
     pub retracted: Option<Retraction>,
 }
 
@@ -346,6 +349,15 @@ impl MissionState {
             Payload::EntryRetracted { entry, .. } => {
                 scope_of(&Target::Entry(*entry))?;
             }
+            Payload::StripRecorded { patient, strip } => {
+                scope_of(&Target::Patient(*patient))?;
+                if self
+                    .patient(*patient)
+                    .is_some_and(|p| p.strips.iter().any(|s| s.hash == strip.hash))
+                {
+                    return Err(EditError::Duplicate);
+                }
+            }
             Payload::Reopened { .. } if self.status != Status::Closed => {
                 return Err(EditError::NotClosed);
             }
@@ -423,6 +435,7 @@ impl MissionState {
                     id: *patient,
                     fields: Fields::new(),
                     entries: Vec::new(),
+                    strips: Vec::new(),
                     retracted: None,
                 });
                 self.audit(ev, Target::Patient(*patient), None, None, None);
@@ -523,6 +536,22 @@ impl MissionState {
                     events: *events,
                     wall_ms: ev.wall_ms,
                 });
+            }
+            Payload::StripRecorded { patient, strip } => {
+                match self.patients.iter_mut().find(|p| p.id == *patient) {
+                    Some(p) if p.retracted.is_none() => {
+                        if p.strips.iter().any(|s| s.hash == strip.hash) {
+                            return self.reject(ev, "strip already recorded");
+                        }
+                        let at = p.strips.partition_point(|s| {
+                            (s.start_ms, s.hash) <= (strip.start_ms, strip.hash)
+                        });
+                        p.strips.insert(at, strip.clone());
+                    }
+                    Some(_) => return self.reject(ev, "patient retracted"),
+                    None => return self.reject(ev, "unknown patient"),
+                }
+                self.audit(ev, Target::Patient(*patient), None, None, None);
             }
             Payload::Closed => {
                 self.audit(ev, Target::Mission, None, None, None);

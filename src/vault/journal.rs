@@ -46,6 +46,9 @@ const AAD_MISSION_KEY: &[u8] = b"rettpad/v1/mission-key";
 const AAD_JOURNAL: &[u8] = b"rettpad/v1/journal";
 const AAD_SNAPSHOT: &[u8] = b"rettpad/v1/snapshot";
 const AAD_META: &[u8] = b"rettpad/v1/meta";
+const AAD_BLOB: &[u8] = b"rettpad/v1/blob";
+/// A 12-lead strip of 5 min at 1 kHz is 7.2 MB; nothing bigger is stored.
+pub const MAX_BLOB_LEN: usize = 8 << 20;
 
 fn mission_key_aad(mission: &Uuid) -> Vec<u8> {
     [AAD_MISSION_KEY, mission.as_bytes()].concat()
@@ -57,6 +60,10 @@ fn journal_aad(mission: &Uuid, seq: u64) -> Vec<u8> {
 
 fn snapshot_aad(mission: &Uuid, upto_seq: u64) -> Vec<u8> {
     [AAD_SNAPSHOT, mission.as_bytes(), &upto_seq.to_be_bytes()].concat()
+}
+
+fn blob_aad(mission: &Uuid, hash: &[u8; 32]) -> Vec<u8> {
+    [AAD_BLOB, mission.as_bytes(), hash].concat()
 }
 
 fn meta_aad(name: &str) -> Vec<u8> {
@@ -181,10 +188,10 @@ pub struct WipeReport {
 /// The open encrypted journal. Single writer: one `Journal` per data
 /// directory and process. `Send`, not `Sync`.
 pub struct Journal {
-    conn: Connection,
+    pub(super) conn: Connection,
     dir: PathBuf,
     keys: Arc<dyn KeyProvider>,
-    device_key: SecretKey,
+    pub(super) device_key: SecretKey,
     /// Unwrapped mission keys; `SecretKey` zeroizes on drop and on removal.
     mission_keys: HashMap<Uuid, SecretKey>,
     finished_wipe: Option<WipeReport>,
@@ -776,6 +783,64 @@ impl Journal {
         Ok(out)
     }
 
+    /// Stores a blob of `mission` (an ECG strip) under the SHA-256 of its
+    /// plaintext, sealed with the mission key. Storing the same blob again
+    /// is a no-op. Durable when it returns `Ok`.
+    pub fn put_blob(&mut self, mission: Uuid, plaintext: &[u8]) -> Result<[u8; 32]> {
+        check_len("blob", plaintext.len(), MAX_BLOB_LEN)?;
+        let hash = crypto::sha256(plaintext);
+        let key = self.mission_key_cached(mission)?;
+        let sealed = crypto::seal(&key, &blob_aad(&mission, &hash), plaintext)?;
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO blobs(mission_id, hash, sealed) VALUES (?1, ?2, ?3)",
+                params![mission.as_bytes().as_slice(), hash.as_slice(), sealed],
+            )
+            .map_err(VaultError::db("store blob"))?;
+        tracing::debug!(mission = %mission, bytes = plaintext.len(), "blob stored");
+        Ok(hash)
+    }
+
+    /// The plaintext of a blob, checked against its name. `None` if absent.
+    pub fn get_blob(&self, mission: Uuid, hash: &[u8; 32]) -> Result<Option<Vec<u8>>> {
+        let sealed: Option<Vec<u8>> = self
+            .conn
+            .prepare_cached("SELECT sealed FROM blobs WHERE mission_id = ?1 AND hash = ?2")
+            .and_then(|mut s| {
+                s.query_row(
+                    params![mission.as_bytes().as_slice(), hash.as_slice()],
+                    |r| bytes_at(r, 0),
+                )
+                .optional()
+            })
+            .map_err(VaultError::db("read blob"))?;
+        let Some(sealed) = sealed else {
+            return Ok(None);
+        };
+        let key = self.mission_key(mission)?;
+        let pt = crypto::open(&key, &blob_aad(&mission, hash), &sealed).map_err(|_| {
+            tracing::error!(mission = %mission, bytes = sealed.len(), "blob failed authentication");
+            VaultError::Corrupt("blob failed authentication".into())
+        })?;
+        if crypto::sha256(&pt) != *hash {
+            return Err(VaultError::Corrupt("blob does not match its hash".into()));
+        }
+        Ok(Some(pt))
+    }
+
+    /// Names of all blobs of `mission`.
+    pub fn blob_hashes(&self, mission: Uuid) -> Result<Vec<[u8; 32]>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT hash FROM blobs WHERE mission_id = ?1 ORDER BY hash")
+            .map_err(VaultError::db("list blobs"))?;
+        let rows = stmt
+            .query_map([mission.as_bytes().as_slice()], |r| bytes_at(r, 0))
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(VaultError::db("list blobs"))?;
+        Ok(rows.into_iter().filter_map(|h| h.try_into().ok()).collect())
+    }
+
     /// Crypto-shreds a mission (after a verified upload): zeroes its wrapped
     /// key and commits (from then on its rows are unreadable), then deletes
     /// its rows, then checkpoints the WAL so no old page keeps the key.
@@ -892,6 +957,7 @@ fn delete_rows(tx: &rusqlite::Transaction<'_>, id: &[u8]) -> Result<usize> {
     for sql in [
         "DELETE FROM journal WHERE mission_id = ?1",
         "DELETE FROM snapshots WHERE mission_id = ?1",
+        "DELETE FROM blobs WHERE mission_id = ?1",
         "DELETE FROM missions WHERE mission_id = ?1",
     ] {
         rows += tx

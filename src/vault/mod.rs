@@ -18,7 +18,8 @@
 //! - one random data key per mission (`missions.wrapped_key`),
 //! - small settings ([`Journal::meta_put`]).
 //!
-//! Each mission key seals that mission's journal rows and its snapshot.
+//! Each mission key seals that mission's journal rows, its snapshot and its
+//! blobs (ECG strips, named by the SHA-256 of their plaintext).
 //!
 //! # Associated data (AAD)
 //! Every sealed blob is bound to where it sits, so a swapped, moved or
@@ -28,6 +29,7 @@
 //! - journal row: `"rettpad/v1/journal" || mission_id (16) || seq (u64 BE)`
 //! - snapshot: `"rettpad/v1/snapshot" || mission_id (16) || upto_seq (u64 BE)`
 //! - meta value: `"rettpad/v1/meta" || name (UTF-8)`
+//! - blob (ECG strip): `"rettpad/v1/blob" || mission_id (16) || sha256 (32)`
 //!
 //! No prefix is a prefix of another, so the contexts cannot be confused.
 //!
@@ -52,6 +54,7 @@
 
 pub mod journal;
 pub mod keys;
+pub mod outbox;
 mod schema;
 pub mod store;
 

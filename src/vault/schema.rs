@@ -10,7 +10,7 @@ use rusqlite::Transaction;
 use super::VaultError;
 
 /// The schema version this build writes and understands.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// `PRAGMA application_id`: "RPAD".
 pub(crate) const APPLICATION_ID: i64 = 0x5250_4144;
@@ -41,11 +41,38 @@ CREATE TABLE snapshots (
 ) STRICT;
 ";
 
+/// Version 2: ECG strips as encrypted blobs beside the journal (sealed with
+/// the mission key, named by the SHA-256 of their plaintext), and the upload
+/// outbox (packets are already encrypted to the gateway and the hospitals;
+/// the row adds the retry bookkeeping and the gateway's receipt).
+const V2: &str = "
+CREATE TABLE blobs (
+    mission_id BLOB NOT NULL REFERENCES missions(mission_id),
+    hash       BLOB NOT NULL CHECK (length(hash) = 32),
+    sealed     BLOB NOT NULL,
+    PRIMARY KEY (mission_id, hash)
+) STRICT;
+CREATE TABLE outbox (
+    packet_id       BLOB PRIMARY KEY NOT NULL CHECK (length(packet_id) = 16),
+    mission_id      BLOB NOT NULL CHECK (length(mission_id) = 16),
+    sha256          BLOB NOT NULL CHECK (length(sha256) = 32),
+    created_ms      INTEGER NOT NULL,
+    sealed          BLOB NOT NULL,
+    state           TEXT NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    next_attempt_ms INTEGER NOT NULL DEFAULT 0,
+    last_error      TEXT,
+    receipt         BLOB
+) STRICT;
+";
+
 /// Creates the schema in an empty database (inside the caller's transaction)
 /// and stamps version and application id.
 pub(crate) fn create(tx: &Transaction<'_>) -> Result<(), VaultError> {
     tx.execute_batch(V1)
         .map_err(VaultError::db("create schema"))?;
+    tx.execute_batch(V2)
+        .map_err(VaultError::db("create schema v2"))?;
     tx.pragma_update(None, "application_id", APPLICATION_ID)
         .map_err(VaultError::db("set application_id"))?;
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)
@@ -53,12 +80,19 @@ pub(crate) fn create(tx: &Transaction<'_>) -> Result<(), VaultError> {
     Ok(())
 }
 
-/// Brings an older schema up to [`SCHEMA_VERSION`]. Version 1 is the first,
-/// so there is nothing to do yet; a future `V2` adds a step here, in the
-/// same transaction as its `user_version` bump.
-pub(crate) fn migrate(_tx: &Transaction<'_>, from: i64) -> Result<(), VaultError> {
+/// Brings an older schema up to [`SCHEMA_VERSION`], in the caller's
+/// transaction together with the `user_version` bump.
+pub(crate) fn migrate(tx: &Transaction<'_>, from: i64) -> Result<(), VaultError> {
     match from {
         SCHEMA_VERSION => Ok(()),
+        1 => {
+            tx.execute_batch(V2)
+                .map_err(VaultError::db("migrate schema to v2"))?;
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+                .map_err(VaultError::db("set user_version"))?;
+            tracing::info!(from, to = SCHEMA_VERSION, "vault schema migrated");
+            Ok(())
+        }
         found if found > SCHEMA_VERSION => Err(VaultError::SchemaTooNew {
             found,
             supported: SCHEMA_VERSION,

@@ -17,9 +17,10 @@ use super::journal::{Dropped, Journal, JournalOptions, WipeReport};
 use super::keys::KeyProvider;
 use crate::clock::SharedClock;
 use crate::record::log::{LogError, LogIssue, MergeReport};
+use crate::record::wave::WaveError;
 use crate::record::{
-    Author, CrewRef, EditError, Event, EventId, Hash, MissionId, MissionLog, MissionState, Payload,
-    Status,
+    Author, CrewRef, EditError, Event, EventId, Hash, MissionId, MissionLog, MissionState,
+    PatientId, Payload, Status, Strip,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
@@ -68,6 +69,8 @@ pub enum StoreError {
     Vault(#[from] VaultError),
     #[error("event log refused the event: {0}")]
     Log(#[from] LogError),
+    #[error("ECG strip refused: {0}")]
+    Strip(#[from] WaveError),
 }
 
 impl StoreError {
@@ -80,6 +83,9 @@ impl StoreError {
             StoreError::Vault(v) => v.user_message_de().into(),
             StoreError::Log(_) => {
                 "Eintrag passt nicht zum Protokollverlauf und wurde nicht übernommen.".into()
+            }
+            StoreError::Strip(_) => {
+                "EKG-Streifen ist beschädigt und wurde nicht übernommen.".into()
             }
         }
     }
@@ -180,13 +186,13 @@ impl Store {
         Ok(store)
     }
 
-    fn journal(&self) -> Result<&Journal, VaultError> {
+    pub(super) fn journal(&self) -> Result<&Journal, VaultError> {
         self.journal
             .as_ref()
             .ok_or(VaultError::InvalidInput("vault is closed"))
     }
 
-    fn journal_mut(&mut self) -> Result<&mut Journal, VaultError> {
+    pub(super) fn journal_mut(&mut self) -> Result<&mut Journal, VaultError> {
         self.journal
             .as_mut()
             .ok_or(VaultError::InvalidInput("vault is closed"))
@@ -501,6 +507,69 @@ impl Store {
         }
         tracing::debug!(mission = %m, upto, bytes = bytes.len(), "mission compacted");
         Ok(())
+    }
+
+    /// Records an ECG strip: first its bytes (encrypted blob), then the
+    /// event that names them. `Ok` means both are on disk. A crash between
+    /// the two leaves an unreferenced blob, which is harmless and goes with
+    /// the mission.
+    pub fn put_strip(
+        &mut self,
+        m: MissionId,
+        patient: PatientId,
+        strip: &Strip,
+    ) -> Result<Saved, StoreError> {
+        strip.validate()?;
+        let payload = Payload::StripRecorded {
+            patient,
+            strip: strip.to_ref(),
+        };
+        self.missions
+            .get(&m)
+            .ok_or(StoreError::UnknownMission)?
+            .state
+            .precheck(&payload)?;
+        self.journal_mut()?.put_blob(m.0, &strip.encode())?;
+        self.apply(m, payload)
+    }
+
+    /// A strip of mission `m` by its hash; `None` if the blob is not on
+    /// this pad (yet).
+    pub fn strip(&self, m: MissionId, hash: &Hash) -> Result<Option<Strip>, StoreError> {
+        match self.journal()?.get_blob(m.0, &hash.0)? {
+            None => Ok(None),
+            Some(b) => Ok(Some(Strip::decode_verified(&b, hash)?)),
+        }
+    }
+
+    /// The stored bytes of a strip (for a handover), checked against `hash`.
+    pub fn strip_bytes(&self, m: MissionId, hash: &Hash) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.journal()?.get_blob(m.0, &hash.0)?)
+    }
+
+    /// Every strip the log of `m` names, with whether its bytes are here.
+    pub fn strip_refs(&self, m: MissionId) -> Result<Vec<(Hash, bool)>, StoreError> {
+        let om = self.missions.get(&m).ok_or(StoreError::UnknownMission)?;
+        let have: std::collections::HashSet<[u8; 32]> =
+            self.journal()?.blob_hashes(m.0)?.into_iter().collect();
+        Ok(om
+            .state
+            .patients
+            .iter()
+            .flat_map(|p| p.strips.iter())
+            .map(|s| (s.hash, have.contains(&s.hash.0)))
+            .collect())
+    }
+
+    /// Stores a strip that came with another pad's log (handover). Only the
+    /// blob: the `StripRecorded` event arrives through [`Store::merge`].
+    /// Idempotent; the bytes must decode and be a valid strip.
+    pub fn merge_strip(&mut self, m: MissionId, bytes: &[u8]) -> Result<Hash, StoreError> {
+        Strip::decode(bytes)?;
+        if !self.missions.contains_key(&m) {
+            return Err(StoreError::UnknownMission);
+        }
+        Ok(Hash(self.journal_mut()?.put_blob(m.0, bytes)?))
     }
 
     /// Removes a mission for good (after the gateway's verified receipt).
