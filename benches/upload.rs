@@ -92,8 +92,13 @@ fn close_seal_upload(c: &mut Criterion) {
     let up = uploader_from_config(u, SERIAL, CALL_SIGN).expect("uploader");
     let kp: Arc<dyn KeyProvider> = Arc::new(FileKeyProvider::new(tmp.path().join("device.key")));
     let clock: SharedClock = SystemClock::shared();
-    let mut s = Store::open(&tmp.path().join("vault"), kp, clock, StoreOptions::default())
-        .expect("vault");
+    let mut s = Store::open(
+        &tmp.path().join("vault"),
+        kp,
+        clock,
+        StoreOptions::default(),
+    )
+    .expect("vault");
     s.set_author(Some(Author {
         device: SERIAL.into(),
         crew_member: Uuid::from_u128(1),
@@ -115,8 +120,14 @@ fn close_seal_upload(c: &mut Criterion) {
                 let t = Instant::now();
                 {
                     let mut s = store.lock().expect("lock");
-                    close_and_queue(&mut s, m, input(m.0, &pdf), &keys, SystemClock::new().wall_ms())
-                        .expect("queue");
+                    close_and_queue(
+                        &mut s,
+                        m,
+                        input(m.0, &pdf),
+                        &keys,
+                        SystemClock::new().wall_ms(),
+                    )
+                    .expect("queue");
                 }
                 let r = uploader::step(&store, &up, SystemClock::new().wall_ms()).expect("step");
                 assert!(matches!(r, StepResult::Sent { .. }), "{r:?}");

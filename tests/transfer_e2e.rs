@@ -8,11 +8,11 @@ use rettpad::crypto::sha256;
 use rettpad::gateway::{GatewayConfig, GatewayStore, SqliteStore};
 use rettpad::record::{Author, MissionId, Payload, Target, Value};
 use rettpad::transfer::packet::{self, PacketError};
+use rettpad::transfer::uploader::OutboxPersist;
 use rettpad::transfer::uploader::{self, StepResult, Uploader};
 use rettpad::transfer::{
     EntryState, FailReason, HpkeSecretKey, PreNotice, SealInput, SealKeys, close_and_queue,
 };
-use rettpad::transfer::uploader::OutboxPersist;
 use rettpad::vault::FileKeyProvider;
 use rettpad::vault::store::{Store, StoreOptions};
 use std::io::{BufRead, BufReader};
@@ -54,7 +54,11 @@ impl Pki {
             .args(["--port", &port.to_string(), "--hospital-port", "0"])
             .output()
             .expect("run init");
-        assert!(out.status.success(), "init: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "init: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         Pki {
             dir: dir.canonicalize().unwrap(),
             _tmp: tmp,
@@ -226,7 +230,12 @@ fn close_upload_receipt_deletes_mission_and_hospital_decrypts() {
 
     let up = uploader(&pki, SERIAL);
     let r = uploader::step(&store, &up, now()).unwrap();
-    assert_eq!(r, StepResult::Sent { packet_id: e.packet_id });
+    assert_eq!(
+        r,
+        StepResult::Sent {
+            packet_id: e.packet_id
+        }
+    );
     // Deleted on the pad, also after reopening the vault.
     assert!(store.lock().unwrap().state(m).is_none());
     assert!(store.lock().unwrap().outbox_entries().unwrap().is_empty());
@@ -239,11 +248,19 @@ fn close_upload_receipt_deletes_mission_and_hospital_decrypts() {
     let (st, page) = http_get(gw.hospitals, &format!("/board/{HOSPITAL}"), None);
     assert_eq!(st, 200);
     let page = String::from_utf8(page).unwrap();
-    assert!(page.contains("V. a. STEMI") && page.contains("76 J. / m"), "{page}");
+    assert!(
+        page.contains("V. a. STEMI") && page.contains("76 J. / m"),
+        "{page}"
+    );
 
     // The mailbox needs the token.
-    let token = std::fs::read_to_string(pki.dir.join(format!("hospital-{HOSPITAL}.token"))).unwrap();
-    let (st, _) = http_get(gw.hospitals, &format!("/v1/mailbox/{HOSPITAL}"), Some("wrong"));
+    let token =
+        std::fs::read_to_string(pki.dir.join(format!("hospital-{HOSPITAL}.token"))).unwrap();
+    let (st, _) = http_get(
+        gw.hospitals,
+        &format!("/v1/mailbox/{HOSPITAL}"),
+        Some("wrong"),
+    );
     assert_eq!(st, 401);
     let (st, env) = http_get(
         gw.hospitals,
@@ -257,7 +274,10 @@ fn close_upload_receipt_deletes_mission_and_hospital_decrypts() {
     )
     .unwrap();
     let envelope = packet::parse_envelope(&env).unwrap();
-    assert!(matches!(envelope.open(&gw_key), Err(PacketError::Decrypt { .. })));
+    assert!(matches!(
+        envelope.open(&gw_key),
+        Err(PacketError::Decrypt { .. })
+    ));
 
     // The hospital client fetches and decrypts locally.
     let out = tmp.path().join("inbox");
@@ -272,10 +292,15 @@ fn close_upload_receipt_deletes_mission_and_hospital_decrypts() {
         .arg(&out)
         .output()
         .unwrap();
-    assert!(o.status.success(), "fetch: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "fetch: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let got = std::fs::read(out.join(format!("{}.pdf", e.packet_id))).unwrap();
     assert_eq!(got, pdf());
-    let summary = std::fs::read_to_string(out.join(format!("{}-uebergabe.txt", e.packet_id))).unwrap();
+    let summary =
+        std::fs::read_to_string(out.join(format!("{}-uebergabe.txt", e.packet_id))).unwrap();
     assert!(summary.contains("V. a. STEMI"));
     // Another hospital's key fails on this envelope.
     let other = HpkeSecretKey::from_hex(
@@ -294,7 +319,13 @@ fn gateway_down_then_up_arrives_exactly_once() {
     let up = uploader(&pki, SERIAL);
     let r = uploader::step(&store, &up, now()).unwrap();
     assert!(
-        matches!(r, StepResult::Failed { reason: FailReason::Unreachable(_), .. }),
+        matches!(
+            r,
+            StepResult::Failed {
+                reason: FailReason::Unreachable(_),
+                ..
+            }
+        ),
         "{r:?}"
     );
     let entries = store.lock().unwrap().outbox_entries().unwrap();
@@ -302,12 +333,20 @@ fn gateway_down_then_up_arrives_exactly_once() {
     assert!(entries[0].next_attempt_ms > now(), "backoff set");
     assert!(store.lock().unwrap().state(m).is_some(), "nothing deleted");
     // Not due yet: nothing is sent before the backoff ends.
-    assert!(matches!(uploader::step(&store, &up, now()).unwrap(), StepResult::Idle { .. }));
+    assert!(matches!(
+        uploader::step(&store, &up, now()).unwrap(),
+        StepResult::Idle { .. }
+    ));
 
     let _gw = Gw::start(&pki);
     let later = entries[0].next_attempt_ms;
     let r = uploader::step(&store, &up, later).unwrap();
-    assert_eq!(r, StepResult::Sent { packet_id: e.packet_id });
+    assert_eq!(
+        r,
+        StepResult::Sent {
+            packet_id: e.packet_id
+        }
+    );
     assert!(store.lock().unwrap().state(m).is_none());
     assert!(matches!(
         uploader::step(&store, &up, later + 1).unwrap(),
@@ -326,8 +365,9 @@ fn child_uploader() {
     };
     let pki_dir = PathBuf::from(std::env::var_os("RETTPAD_T_PKI").unwrap());
     let cfg = Config::load(&pki_dir.join(format!("pad-{SERIAL}.toml"))).unwrap();
-    let up = rettpad::transfer::uploader_from_config(cfg.upload.as_ref().unwrap(), SERIAL, CALL_SIGN)
-        .unwrap();
+    let up =
+        rettpad::transfer::uploader_from_config(cfg.upload.as_ref().unwrap(), SERIAL, CALL_SIGN)
+            .unwrap();
     let store = Mutex::new(open_store(Path::new(&dir)));
     println!("CHILD-SENDING");
     let r = uploader::step(&store, &up, now());
@@ -345,7 +385,12 @@ fn kill9_between_send_and_receipt_resends_dedups_then_deletes() {
         queue(&pki, &mut s, SERIAL)
     };
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["child_uploader", "--exact", "--nocapture", "--include-ignored"])
+        .args([
+            "child_uploader",
+            "--exact",
+            "--nocapture",
+            "--include-ignored",
+        ])
         .env("RETTPAD_T_DIR", tmp.path())
         .env("RETTPAD_T_PKI", &pki.dir)
         .stdout(Stdio::piped())
@@ -355,14 +400,20 @@ fn kill9_between_send_and_receipt_resends_dedups_then_deletes() {
     // Wait until the gateway stored the packet (its answer is delayed), then kill.
     let t0 = Instant::now();
     while pki.packets_stored() == 0 {
-        assert!(t0.elapsed() < Duration::from_secs(30), "gateway never got the packet");
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "gateway never got the packet"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     child.kill().unwrap(); // SIGKILL
     let _ = child.wait();
     let mut out = String::new();
     std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
-    assert!(out.contains("CHILD-SENDING") && !out.contains("CHILD-DONE"), "{out}");
+    assert!(
+        out.contains("CHILD-SENDING") && !out.contains("CHILD-DONE"),
+        "{out}"
+    );
 
     // After "restart": the mission and the packet are still on the pad.
     let store = Mutex::new(open_store(tmp.path()));
@@ -373,8 +424,16 @@ fn kill9_between_send_and_receipt_resends_dedups_then_deletes() {
     assert_eq!(uploader::recover(&store).unwrap(), 1);
     let up = uploader(&pki, SERIAL);
     let r = uploader::step(&store, &up, now()).unwrap();
-    assert_eq!(r, StepResult::Sent { packet_id: e.packet_id });
-    assert!(store.lock().unwrap().state(m).is_none(), "deleted after the receipt");
+    assert_eq!(
+        r,
+        StepResult::Sent {
+            packet_id: e.packet_id
+        }
+    );
+    assert!(
+        store.lock().unwrap().state(m).is_none(),
+        "deleted after the receipt"
+    );
     assert_eq!(pki.packets_stored(), 1, "deduplicated");
 }
 
@@ -395,7 +454,10 @@ fn tampered_packet_refused_without_receipt_or_deletion() {
     let up = uploader(&pki, SERIAL);
     let r = uploader::step(&store, &up, now()).unwrap();
     match r {
-        StepResult::Failed { reason: FailReason::PacketRefused(d), .. } => {
+        StepResult::Failed {
+            reason: FailReason::PacketRefused(d),
+            ..
+        } => {
             assert_eq!(d, "checksum_mismatch")
         }
         other => panic!("{other:?}"),
@@ -429,7 +491,11 @@ fn serial_mismatch_and_foreign_ca_are_refused() {
     let packet = {
         let s = store.lock().unwrap();
         let e = &s.outbox_entries().unwrap()[0];
-        (e.packet_id, e.sha256, s.outbox_packet(e.packet_id).unwrap().unwrap())
+        (
+            e.packet_id,
+            e.sha256,
+            s.outbox_packet(e.packet_id).unwrap().unwrap(),
+        )
     };
     let r = foreign.send(packet.0, &packet.1, &packet.2);
     assert!(matches!(r, Err(FailReason::Tls(_))), "{r:?}");
@@ -443,7 +509,14 @@ fn tls11_and_non_bsi_suites_are_refused() {
     let addr = format!("127.0.0.1:{}", pki.port);
     // openssl as a TLS 1.1 client (security level 0 so it really offers 1.1).
     let out = Command::new("openssl")
-        .args(["s_client", "-connect", &addr, "-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0"])
+        .args([
+            "s_client",
+            "-connect",
+            &addr,
+            "-tls1_1",
+            "-cipher",
+            "DEFAULT:@SECLEVEL=0",
+        ])
         .arg("-cert")
         .arg(pki.dir.join(format!("pad-{SERIAL}.pem")))
         .arg("-key")
@@ -457,16 +530,33 @@ fn tls11_and_non_bsi_suites_are_refused() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(text.contains("CONNECTED"), "no TCP connection: {text}");
+    // The gateway answers the 1.1 ClientHello with a fatal alert; no
+    // cipher is ever agreed.
     assert!(
-        text.contains("protocol version") || text.contains("unsupported protocol"),
+        text.contains("alert"),
         "TLS 1.1 not refused by the gateway: {text}"
     );
-    assert!(!text.contains("Protocol  : TLSv1.1"), "{text}");
+    assert!(text.contains("Cipher is (NONE)"), "{text}");
+    // Control: the same client with TLS 1.2 gets an AES-GCM session.
+    let out = Command::new("openssl")
+        .args(["s_client", "-connect", &addr, "-tls1_2"])
+        .arg("-cert")
+        .arg(pki.dir.join(format!("pad-{SERIAL}.pem")))
+        .arg("-key")
+        .arg(pki.dir.join(format!("pad-{SERIAL}.key")))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Protocol  : TLSv1.2"), "{text}");
+    assert!(text.contains("GCM"), "{text}");
 
     // TLS 1.2 with a suite outside BSI TR-02102-2 (ChaCha20) is refused too.
     let mut prov = rustls::crypto::aws_lc_rs::default_provider();
-    prov.cipher_suites = vec![rustls::crypto::aws_lc_rs::cipher_suite::TLS13_CHACHA20_POLY1305_SHA256,
-        rustls::crypto::aws_lc_rs::cipher_suite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256];
+    prov.cipher_suites = vec![
+        rustls::crypto::aws_lc_rs::cipher_suite::TLS13_CHACHA20_POLY1305_SHA256,
+        rustls::crypto::aws_lc_rs::cipher_suite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+    ];
     let id = rettpad::pki::Identity::load(
         &pki.dir.join(format!("pad-{SERIAL}.pem")),
         &pki.dir.join(format!("pad-{SERIAL}.key")),
@@ -485,7 +575,8 @@ fn tls11_and_non_bsi_suites_are_refused() {
     )
     .unwrap();
     let mut sock = std::net::TcpStream::connect(&addr).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let res = conn.complete_io(&mut sock);
     assert!(res.is_err(), "handshake with ChaCha20 suites succeeded");
 }

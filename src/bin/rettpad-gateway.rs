@@ -36,7 +36,10 @@ fn main() -> ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
-    match (args.first().map(String::as_str), args.get(1).map(String::as_str)) {
+    match (
+        args.first().map(String::as_str),
+        args.get(1).map(String::as_str),
+    ) {
         (Some("serve"), _) => serve(&args[1..]),
         (Some("init"), _) => init_cmd(&args[1..]),
         (Some("hospital"), Some("fetch")) => fetch(&args[2..]),

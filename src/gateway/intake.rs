@@ -129,6 +129,10 @@ impl Gateway {
         Ok(Gateway::new(cfg, store, hpke, signer, storage_key))
     }
 
+    pub fn is_registered(&self, serial: &str, call_sign: &str) -> bool {
+        self.pads.get(serial).is_some_and(|c| c == call_sign)
+    }
+
     pub fn store(&self) -> &Arc<dyn GatewayStore> {
         &self.store
     }

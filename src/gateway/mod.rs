@@ -14,8 +14,8 @@
 
 pub mod board;
 pub mod config;
-pub mod init;
 pub mod hospital;
+pub mod init;
 pub mod intake;
 pub mod server;
 pub mod store;

@@ -61,13 +61,33 @@ fn error_code(e: &IntakeError) -> &'static str {
     }
 }
 
+/// Who the gateway thinks the pad is; 403 for unknown pads.
+async fn hello(State(app): State<App>, tls: Option<axum::Extension<Arc<TlsInfo>>>) -> Response {
+    let Some(cert) = tls
+        .as_ref()
+        .and_then(|t| t.peer_certificates.first().cloned())
+    else {
+        return json_error(401, "no_client_certificate", "client certificate required");
+    };
+    match pki::device_name(&CertificateDer::from(cert)) {
+        Ok(d) if app.gw.is_registered(&d.serial, &d.call_sign) => {
+            format!("{} {}", d.serial, d.call_sign).into_response()
+        }
+        Ok(_) => json_error(403, "unknown_device", "device not registered"),
+        Err(_) => json_error(403, "bad_certificate", "certificate names no device"),
+    }
+}
+
 async fn post_packet(
     State(app): State<App>,
     tls: Option<axum::Extension<Arc<TlsInfo>>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(cert) = tls.as_ref().and_then(|t| t.peer_certificates.first().cloned()) else {
+    let Some(cert) = tls
+        .as_ref()
+        .and_then(|t| t.peer_certificates.first().cloned())
+    else {
         return json_error(401, "no_client_certificate", "client certificate required");
     };
     let device = match pki::device_name(&CertificateDer::from(cert)) {
@@ -86,10 +106,9 @@ async fn post_packet(
         .map(str::to_string);
     let gw = app.gw.clone();
     let dev = device.clone();
-    let res = tokio::task::spawn_blocking(move || {
-        gw.intake(&dev, claimed.as_deref(), &body, now_ms())
-    })
-    .await;
+    let res =
+        tokio::task::spawn_blocking(move || gw.intake(&dev, claimed.as_deref(), &body, now_ms()))
+            .await;
     let res = match res {
         Ok(r) => r,
         Err(e) => Err(IntakeError::Internal(e.to_string())),
@@ -167,11 +186,7 @@ async fn mailbox_get(
     match app.gw.envelope(&hospital, id, now_ms()) {
         Ok(Some(env)) => {
             tracing::info!(packet = %id, hospital = %hospital, "envelope fetched");
-            (
-                [(header::CONTENT_TYPE, "application/octet-stream")],
-                env,
-            )
-                .into_response()
+            ([(header::CONTENT_TYPE, "application/octet-stream")], env).into_response()
         }
         Ok(None) => json_error(404, "not_found", "no such envelope (expired after 24 h?)"),
         Err(e) => json_error(500, "internal", &e.to_string()),
@@ -239,6 +254,7 @@ pub async fn serve(
 
     let pads = Router::new()
         .route("/v1/packets", post(post_packet))
+        .route("/v1/hello", get(hello))
         .layer(DefaultBodyLimit::max(crate::transfer::packet::MAX_PACKET))
         .with_state(app.clone());
     let hospitals = Router::new()
@@ -281,7 +297,12 @@ pub async fn serve(
             let g = sweep_gw.clone();
             match tokio::task::spawn_blocking(move || g.sweep(now_ms())).await {
                 Ok(Ok(r)) if r.packets + r.mailbox + r.board > 0 => {
-                    tracing::info!(packets = r.packets, mailbox = r.mailbox, board = r.board, "retention sweep");
+                    tracing::info!(
+                        packets = r.packets,
+                        mailbox = r.mailbox,
+                        board = r.board,
+                        "retention sweep"
+                    );
                 }
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => tracing::error!(error = %e, "retention sweep failed"),

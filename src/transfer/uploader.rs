@@ -29,6 +29,7 @@ pub trait OutboxPersist {
 pub struct Uploader {
     http: reqwest::blocking::Client,
     url: String,
+    hello: String,
     receipt_key: ReceiptKey,
     serial: String,
     call_sign: String,
@@ -63,6 +64,7 @@ impl Uploader {
         Ok(Uploader {
             http,
             url: format!("{}/v1/packets", gateway_url.trim_end_matches('/')),
+            hello: format!("{}/v1/hello", gateway_url.trim_end_matches('/')),
             receipt_key,
             serial: serial.into(),
             call_sign: call_sign.into(),
@@ -71,7 +73,12 @@ impl Uploader {
 
     /// One attempt. `Ok` only with a receipt that verified for exactly this
     /// packet id and hash.
-    pub fn send(&self, packet_id: Uuid, sha: &[u8; 32], bytes: &[u8]) -> Result<Receipt, FailReason> {
+    pub fn send(
+        &self,
+        packet_id: Uuid,
+        sha: &[u8; 32],
+        bytes: &[u8],
+    ) -> Result<Receipt, FailReason> {
         let resp = self
             .http
             .post(&self.url)
@@ -80,7 +87,7 @@ impl Uploader {
             .header("content-type", "application/octet-stream")
             .body(bytes.to_vec())
             .send()
-            .map_err(classify)?;
+            .map_err(|e| self.explain(classify(e)))?;
         let status = resp.status().as_u16();
         let body = resp
             .bytes()
@@ -93,7 +100,8 @@ impl Uploader {
         };
         match status {
             200 => {
-                let r = Receipt::from_json(&body).map_err(|e| FailReason::BadReceipt(e.to_string()))?;
+                let r =
+                    Receipt::from_json(&body).map_err(|e| FailReason::BadReceipt(e.to_string()))?;
                 r.verify(&self.receipt_key, packet_id, sha)
                     .map_err(|e| FailReason::BadReceipt(e.to_string()))?;
                 Ok(r)
@@ -105,10 +113,56 @@ impl Uploader {
     }
 }
 
+impl Uploader {
+    /// With TLS 1.3 the gateway checks the client certificate after the
+    /// client's handshake is done, so a refused certificate can surface as
+    /// a broken pipe while the body is written. A small GET reads the
+    /// gateway's alert and names the real cause.
+    fn explain(&self, r: FailReason) -> FailReason {
+        let FailReason::Unreachable(d) = &r else {
+            return r;
+        };
+        let l = d.to_ascii_lowercase();
+        if !(l.contains("broken pipe") || l.contains("connection reset") || l.contains("closed")) {
+            return r;
+        }
+        match self.http.get(&self.hello).send() {
+            Err(e) => match classify(e) {
+                t @ FailReason::Tls(_) => t,
+                _ => r,
+            },
+            Ok(resp) if matches!(resp.status().as_u16(), 401 | 403) => {
+                FailReason::DeviceRefused(format!("HTTP {}", resp.status().as_u16()))
+            }
+            Ok(_) => r,
+        }
+    }
+
+    /// Asks the gateway who it thinks this pad is (`serial call-sign`).
+    pub fn hello(&self) -> Result<String, FailReason> {
+        let resp = self.http.get(&self.hello).send().map_err(classify)?;
+        let st = resp.status().as_u16();
+        let body = resp
+            .text()
+            .map_err(|e| FailReason::Unreachable(e.to_string()))?;
+        match st {
+            200 => Ok(body),
+            401 | 403 => Err(FailReason::DeviceRefused(format!("HTTP {st}"))),
+            _ => Err(FailReason::Server(format!("HTTP {st}"))),
+        }
+    }
+}
+
 /// Header values must be visible ASCII; call signs are ("RTW 1/83-1").
 fn ascii_header(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
         .collect()
 }
 
@@ -122,7 +176,11 @@ fn classify(e: reqwest::Error) -> FailReason {
         src = s.source();
     }
     let l = chain.to_ascii_lowercase();
-    if l.contains("certificate") || l.contains("tls") || l.contains("handshake") || l.contains("alert") {
+    if l.contains("certificate")
+        || l.contains("tls")
+        || l.contains("handshake")
+        || l.contains("alert")
+    {
         FailReason::Tls(chain)
     } else {
         FailReason::Unreachable(chain)
@@ -133,9 +191,16 @@ fn classify(e: reqwest::Error) -> FailReason {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StepResult {
     /// Nothing due; the next attempt is at this wall time (if any entry).
-    Idle { next_ms: Option<i64> },
-    Sent { packet_id: Uuid },
-    Failed { packet_id: Uuid, reason: FailReason },
+    Idle {
+        next_ms: Option<i64>,
+    },
+    Sent {
+        packet_id: Uuid,
+    },
+    Failed {
+        packet_id: Uuid,
+        reason: FailReason,
+    },
 }
 
 fn random_u64() -> u64 {
@@ -242,7 +307,10 @@ impl std::fmt::Debug for UploaderHandle {
 impl UploaderHandle {
     /// The status bar value.
     pub fn status(&self) -> OutboxStatus {
-        self.status.lock().map(|s| s.clone()).unwrap_or(OutboxStatus::Empty)
+        self.status
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or(OutboxStatus::Empty)
     }
 
     /// Try now (a mission was queued, or the network came up).
