@@ -4,13 +4,13 @@
 //! The pad never links this code into its hot paths; it shares only the
 //! packet format in `transfer`.
 //!
-//! - [`config`]: `gateway.toml`.
-//! - [`store`]: [`store::GatewayStore`] and the SQLite default.
-//! - [`intake`]: the logic without sockets.
-//! - [`board`]: the arrival board page.
-//! - `server`: axum + axum-server (rustls) listeners.
-//! - `hospital`: the hospital client (`rettpad-gateway hospital fetch`).
-//! - `init`: test/demo PKI and configurations.
+//! - [`config`] — `gateway.toml`.
+//! - [`store`] — the `GatewayStore` trait and the SQLite default.
+//! - [`intake`] — the logic without sockets.
+//! - [`board`] — the arrival board page.
+//! - `server` — axum + axum-server (rustls) listeners.
+//! - `hospital` — the hospital client (`rettpad-gateway hospital fetch`).
+//! - `init` — test/demo PKI and configurations.
 
 pub mod board;
 pub mod config;

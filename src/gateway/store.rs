@@ -93,12 +93,17 @@ pub struct PacketInfo {
     pub size: u64,
 }
 
+/// `(packet sha256, receipt JSON)` of a stored packet.
+pub type StoredReceipt = ([u8; 32], Vec<u8>);
+
+type BoardSqlRow = (Vec<u8>, String, String, i64, i64, Vec<u8>);
+
 pub trait GatewayStore: Send + Sync {
     /// Stores a packet once. A second insert with the same id changes
     /// nothing and returns the first hash and receipt (atomically, so two
     /// racing uploads of one packet get one row and one receipt).
     fn insert(&self, p: &NewPacket) -> Result<Inserted, GwStoreError>;
-    fn receipt(&self, packet_id: Uuid) -> Result<Option<([u8; 32], Vec<u8>)>, GwStoreError>;
+    fn receipt(&self, packet_id: Uuid) -> Result<Option<StoredReceipt>, GwStoreError>;
     fn original(&self, packet_id: Uuid) -> Result<Option<Vec<u8>>, GwStoreError>;
     fn info(&self, packet_id: Uuid) -> Result<Option<PacketInfo>, GwStoreError>;
     fn count(&self) -> Result<u64, GwStoreError>;
@@ -249,7 +254,7 @@ impl GatewayStore for SqliteStore {
         Ok(Inserted::New)
     }
 
-    fn receipt(&self, packet_id: Uuid) -> Result<Option<([u8; 32], Vec<u8>)>, GwStoreError> {
+    fn receipt(&self, packet_id: Uuid) -> Result<Option<StoredReceipt>, GwStoreError> {
         let c = self.conn();
         let r: Option<(Vec<u8>, Vec<u8>)> = c
             .query_row(
@@ -356,7 +361,7 @@ impl GatewayStore for SqliteStore {
                  WHERE (?1 IS NULL OR b.hospital = ?1) AND b.expires_ms > ?2 ORDER BY b.created_ms DESC",
             )
             .map_err(db("read board"))?;
-        let rows: Vec<(Vec<u8>, String, String, i64, i64, Vec<u8>)> = st
+        let rows: Vec<BoardSqlRow> = st
             .query_map(params![hospital, now_ms], |r| {
                 Ok((
                     r.get(0)?,

@@ -3,10 +3,10 @@
 //! per hospital), the gateway's signed receipt, the outbox state machine and
 //! the uploader (mTLS over rustls, BSI TR-02102-2 settings).
 //!
-//! - [`packet`]: sans-IO format, `seal`, `verify`, `open`.
-//! - [`receipt`]: Ed25519 receipts; the pad verifies before deleting.
-//! - [`outbox`]: sans-IO queue state machine and the status-bar enum.
-//! - [`keys`]: HPKE key pairs (P-256) as hex.
+//! - [`packet`] — sans-IO format, `seal`, `verify`, `open`.
+//! - [`receipt`] — Ed25519 receipts; the pad verifies before deleting.
+//! - [`outbox`] — sans-IO queue state machine and the status-bar enum.
+//! - [`keys`] — HPKE key pairs (P-256) as hex.
 
 pub mod keys;
 pub mod outbox;
