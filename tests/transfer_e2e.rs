@@ -580,3 +580,54 @@ fn tls11_and_non_bsi_suites_are_refused() {
     let res = conn.complete_io(&mut sock);
     assert!(res.is_err(), "handshake with ChaCha20 suites succeeded");
 }
+
+#[test]
+fn uploader_thread_reports_status_and_stops() {
+    let pki = Pki::new();
+    let _gw = Gw::start(&pki);
+    let tmp = tempfile::tempdir().unwrap();
+    let shared = Arc::new(Mutex::new(open_store(tmp.path())));
+    let (m, _) = queue(&pki, &mut shared.lock().unwrap(), SERIAL);
+    let h = uploader::spawn(
+        shared.clone(),
+        uploader(&pki, SERIAL),
+        SystemClock::shared(),
+        Duration::from_millis(200),
+    );
+    h.wake();
+    let t0 = Instant::now();
+    while h.status() != (rettpad::transfer::OutboxStatus::Done { sent: 1 }) {
+        assert!(t0.elapsed() < Duration::from_secs(20), "status {:?}", h.status());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(h.status().text_de().contains("bestätigt"));
+    h.stop();
+    assert!(shared.lock().unwrap().state(m).is_none());
+    assert_eq!(pki.packets_stored(), 1);
+}
+
+#[test]
+fn local_demo_gateway_takes_an_upload() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lg = rettpad::gateway::local::start(&tmp.path().join("gw")).unwrap();
+    let keys = SealKeys::from_config(&lg.upload).unwrap();
+    let store = Mutex::new(open_store(tmp.path()));
+    let m = closed_mission(&mut store.lock().unwrap());
+    close_and_queue(&mut store.lock().unwrap(), m, input(m, SERIAL), &keys, now()).unwrap();
+    let up = rettpad::transfer::uploader_from_config(&lg.upload, SERIAL, CALL_SIGN).unwrap();
+    assert!(matches!(
+        uploader::step(&store, &up, now()).unwrap(),
+        StepResult::Sent { .. }
+    ));
+    let (st, page) = http_get(lg.bound.hospitals, "/", None);
+    assert_eq!(st, 200);
+    assert!(String::from_utf8_lossy(&page).contains("V. a. STEMI"));
+    drop(lg);
+    // Restart on the same directory reuses the PKI.
+    let lg = rettpad::gateway::local::start(&tmp.path().join("gw")).unwrap();
+    assert_eq!(lg.upload.gateway_receipt_public, keys_receipt(&tmp.path().join("gw")));
+}
+
+fn keys_receipt(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("gateway-sign.pub")).unwrap()
+}

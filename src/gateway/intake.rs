@@ -196,8 +196,10 @@ impl Gateway {
         let board = match (&m.target_hospital, parts.get(PART_PRENOTICE)) {
             (Some(h), Some(pn)) if self.hospitals.contains_key(h) => {
                 // Validate before storing; the board never shows raw bytes.
-                let _: PreNotice = serde_json::from_slice(pn)
-                    .map_err(|e| PacketError::Manifest(format!("pre-notification: {e}")))?;
+                // serde's message may quote values: never into a log.
+                let _: PreNotice = serde_json::from_slice(pn).map_err(|_| {
+                    PacketError::Manifest("pre-notification does not decode".into())
+                })?;
                 let sealed =
                     crypto::seal(&self.storage_key, &at_rest_aad(b"board", &m.packet_id), pn)
                         .map_err(|e| IntakeError::Internal(e.to_string()))?;
@@ -313,7 +315,7 @@ impl Gateway {
             )
             .map_err(|e| IntakeError::Internal(format!("board entry: {e}")))?;
             let notice: PreNotice = serde_json::from_slice(&pt)
-                .map_err(|e| IntakeError::Internal(format!("board entry: {e}")))?;
+                .map_err(|_| IntakeError::Internal("board entry does not decode".into()))?;
             out.push(BoardEntry {
                 packet_id: r.packet_id,
                 hospital: r.hospital,
@@ -344,4 +346,147 @@ pub struct BoardEntry {
 /// A receipt check helper for tests and tools.
 pub fn parse_receipt(json: &[u8]) -> Option<Receipt> {
     Receipt::from_json(json).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateway::config::PadEntry;
+    use crate::gateway::store::SqliteStore;
+    use crate::transfer::packet::{SealInput, seal_with_id};
+    use crate::transfer::{HpkePublicKey, ReceiptKey};
+
+    const DAY: i64 = 24 * HOUR_MS;
+
+    fn cfg() -> GatewayConfig {
+        GatewayConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            hospital_listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: "x".into(),
+            ca: "x".into(),
+            crls: vec![],
+            cert: "x".into(),
+            key: "x".into(),
+            hpke_key: "x".into(),
+            signing_key: "x".into(),
+            storage_key: "x".into(),
+            retention_days: 92,
+            sweep_interval_secs: 3600,
+            mailbox_hours: 24,
+            board_hours: 3,
+            tls12: true,
+            pads: vec![PadEntry {
+                serial: "SN-1".into(),
+                call_sign: "RTW 1".into(),
+            }],
+            hospitals: vec![HospitalEntry {
+                id: "h1".into(),
+                name: "Klinik".into(),
+                token_sha256: hex::encode(crypto::sha256(b"tok")),
+            }],
+            debug_reply_delay_ms: 0,
+        }
+    }
+
+    fn input(pdf: &[u8]) -> SealInput {
+        SealInput {
+            mission_id: Uuid::now_v7(),
+            device_serial: "SN-1".into(),
+            call_sign: "RTW 1".into(),
+            created_ms: 0,
+            target_hospital: Some("h1".into()),
+            events_json: b"[]".to_vec(),
+            mind_xml: b"<x/>".to_vec(),
+            fhir_json: b"{}".to_vec(),
+            pdf: pdf.to_vec(),
+            pdf_sha256: crypto::sha256(pdf),
+            handover_summary: "s".into(),
+            prenotice: Some(PreNotice {
+                age_years: Some(50),
+                sex: "w".into(),
+                suspected_diagnosis: "Schlaganfall".into(),
+                priority: "Stroke Unit".into(),
+                eta_ms: None,
+            }),
+        }
+    }
+
+    #[test]
+    fn intake_dedup_conflict_mailbox_board_retention() {
+        let d = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(d.path()).unwrap());
+        let (gsk, gpk) = HpkeSecretKey::generate().unwrap();
+        let (hsk, hpk): (HpkeSecretKey, HpkePublicKey) = HpkeSecretKey::generate().unwrap();
+        let (signer, _) = ReceiptSigner::generate().unwrap();
+        let rk = ReceiptKey::from_hex(&signer.public_hex()).unwrap();
+        let gw = Gateway::new(&cfg(), store, gsk, signer, SecretKey::generate().unwrap());
+        let dev = Device {
+            serial: "SN-1".into(),
+            call_sign: "RTW 1".into(),
+        };
+        let id = Uuid::now_v7();
+        let p = seal_with_id(&input(b"%PDF a"), &gpk, &[("h1".into(), hpk.clone())], id).unwrap();
+        let t0 = 1_000 * DAY;
+        let a = gw.intake(&dev, Some("SN-1"), &p.bytes, t0).unwrap();
+        assert!(!a.duplicate);
+        let r = Receipt::from_json(&a.receipt_json).unwrap();
+        r.verify(&rk, id, &p.sha256).unwrap();
+        assert_eq!(gw.original(id).unwrap().unwrap(), p.bytes);
+        // Repeat: identical receipt, even later.
+        let b = gw.intake(&dev, None, &p.bytes, t0 + 5_000).unwrap();
+        assert!(b.duplicate);
+        assert_eq!(b.receipt_json, a.receipt_json);
+        // Same id, other content: conflict.
+        let q = seal_with_id(&input(b"%PDF b"), &gpk, &[], id).unwrap();
+        assert_eq!(
+            gw.intake(&dev, None, &q.bytes, t0).unwrap_err().status(),
+            409
+        );
+        // Unknown pad, wrong call sign, wrong login serial.
+        let other = Device {
+            serial: "SN-9".into(),
+            call_sign: "RTW 1".into(),
+        };
+        assert_eq!(
+            gw.intake(&other, None, &p.bytes, t0).unwrap_err().status(),
+            403
+        );
+        let cs = Device {
+            serial: "SN-1".into(),
+            call_sign: "NEF".into(),
+        };
+        assert_eq!(
+            gw.intake(&cs, None, &p.bytes, t0).unwrap_err().status(),
+            403
+        );
+        assert_eq!(
+            gw.intake(&dev, Some("SN-2"), &p.bytes, t0)
+                .unwrap_err()
+                .status(),
+            403
+        );
+        // Sealed to another gateway key: refused before storing.
+        let (_, other_gw) = HpkeSecretKey::generate().unwrap();
+        let x = seal_with_id(&input(b"%PDF c"), &other_gw, &[], Uuid::now_v7()).unwrap();
+        assert_eq!(
+            gw.intake(&dev, None, &x.bytes, t0).unwrap_err().status(),
+            422
+        );
+        assert_eq!(gw.store().count().unwrap(), 1);
+
+        // Mailbox for 24 h; the envelope opens with the hospital key only.
+        let env = gw.envelope("h1", id, t0 + 23 * HOUR_MS).unwrap().unwrap();
+        let e = crate::transfer::packet::parse_envelope(&env).unwrap();
+        assert_eq!(e.open(&hsk).unwrap().pdf, b"%PDF a");
+        assert!(gw.envelope("h1", id, t0 + 25 * HOUR_MS).unwrap().is_none());
+        assert!(gw.check_token("h1", "tok") && !gw.check_token("h1", "x"));
+        // Board for 3 h.
+        assert_eq!(gw.board(Some("h1"), t0 + 2 * HOUR_MS).unwrap().len(), 1);
+        assert!(gw.board(Some("h1"), t0 + 3 * HOUR_MS).unwrap().is_empty());
+        // Retention: kept 92 days, gone after.
+        assert_eq!(gw.sweep(t0 + 91 * DAY).unwrap().packets, 0);
+        assert!(gw.original(id).unwrap().is_some());
+        assert_eq!(gw.sweep(t0 + 93 * DAY).unwrap().packets, 1);
+        assert!(gw.original(id).unwrap().is_none());
+    }
 }

@@ -11,12 +11,14 @@
 //! - `server` — axum + axum-server (rustls) listeners.
 //! - `hospital` — the hospital client (`rettpad-gateway hospital fetch`).
 //! - `init` — test/demo PKI and configurations.
+//! - `local` — an in-process gateway for the demo.
 
 pub mod board;
 pub mod config;
 pub mod hospital;
 pub mod init;
 pub mod intake;
+pub mod local;
 pub mod server;
 pub mod store;
 
