@@ -5,7 +5,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -19,6 +19,8 @@ pub enum GwStoreError {
     },
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error("group commit failed: {0}")]
+    Batch(String),
 }
 
 fn db(op: &'static str) -> impl FnOnce(rusqlite::Error) -> GwStoreError {
@@ -153,8 +155,16 @@ CREATE TABLE IF NOT EXISTS board (
 ) STRICT;
 ";
 
+type Slot = Arc<Mutex<Option<Result<Inserted, String>>>>;
+
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    /// Inserts waiting for the next group commit.
+    pending: Mutex<Vec<(NewPacket, Slot)>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -190,6 +200,7 @@ impl SqliteStore {
         conn.execute_batch(SCHEMA).map_err(db("create schema"))?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
+            pending: Mutex::new(Vec::new()),
         })
     }
 
@@ -198,60 +209,99 @@ impl SqliteStore {
     }
 }
 
-impl GatewayStore for SqliteStore {
-    fn insert(&self, p: &NewPacket) -> Result<Inserted, GwStoreError> {
-        let mut c = self.conn();
-        let tx = c
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(db("begin insert"))?;
-        let id = p.packet_id.as_bytes().as_slice();
-        let existing: Option<(Vec<u8>, Vec<u8>)> = tx
-            .query_row(
-                "SELECT sha256, receipt FROM packets WHERE packet_id = ?1",
-                [id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(db("look up packet"))?;
-        if let Some((sha, receipt_json)) = existing {
-            return Ok(Inserted::Existing {
-                sha256: hash32(sha)?,
-                receipt_json,
-            });
-        }
-        tx.execute(
-            "INSERT INTO packets (packet_id, sha256, device_serial, call_sign, received_ms, pdf_sha256, target_hospital, size, sealed, receipt)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            params![
-                id,
-                p.sha256.as_slice(),
-                p.device_serial,
-                p.call_sign,
-                p.received_ms,
-                p.pdf_sha256,
-                p.target_hospital,
-                p.size as i64,
-                p.sealed_original,
-                p.receipt_json
-            ],
+/// Inserts one packet inside the caller's transaction.
+fn insert_one(tx: &rusqlite::Transaction<'_>, p: &NewPacket) -> Result<Inserted, GwStoreError> {
+    let id = p.packet_id.as_bytes().as_slice();
+    let existing: Option<(Vec<u8>, Vec<u8>)> = tx
+        .query_row(
+            "SELECT sha256, receipt FROM packets WHERE packet_id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
-        .map_err(db("insert packet"))?;
-        for h in &p.mailboxes {
-            tx.execute(
-                "INSERT INTO mailbox (hospital, packet_id, received_ms, expires_ms) VALUES (?1, ?2, ?3, ?4)",
-                params![h, id, p.received_ms, p.mailbox_expires_ms],
-            )
-            .map_err(db("insert mailbox"))?;
+        .optional()
+        .map_err(db("look up packet"))?;
+    if let Some((sha, receipt_json)) = existing {
+        return Ok(Inserted::Existing {
+            sha256: hash32(sha)?,
+            receipt_json,
+        });
+    }
+    tx.execute(
+        "INSERT INTO packets (packet_id, sha256, device_serial, call_sign, received_ms, pdf_sha256, target_hospital, size, sealed, receipt)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![
+            id,
+            p.sha256.as_slice(),
+            p.device_serial,
+            p.call_sign,
+            p.received_ms,
+            p.pdf_sha256,
+            p.target_hospital,
+            p.size as i64,
+            p.sealed_original,
+            p.receipt_json
+        ],
+    )
+    .map_err(db("insert packet"))?;
+    for h in &p.mailboxes {
+        tx.execute(
+            "INSERT INTO mailbox (hospital, packet_id, received_ms, expires_ms) VALUES (?1, ?2, ?3, ?4)",
+            params![h, id, p.received_ms, p.mailbox_expires_ms],
+        )
+        .map_err(db("insert mailbox"))?;
+    }
+    if let Some((h, sealed, exp)) = &p.board {
+        tx.execute(
+            "INSERT INTO board (hospital, packet_id, created_ms, expires_ms, sealed) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![h, id, p.received_ms, exp, sealed],
+        )
+        .map_err(db("insert board"))?;
+    }
+    Ok(Inserted::New)
+}
+
+impl GatewayStore for SqliteStore {
+    /// Group commit: inserts queue up while a commit (fsync) runs; the next
+    /// caller to get the connection commits all of them in one transaction
+    /// and hands each its result. Every caller returns only after its own
+    /// packet is durable.
+    fn insert(&self, p: &NewPacket) -> Result<Inserted, GwStoreError> {
+        let slot: Slot = Arc::new(Mutex::new(None));
+        lock(&self.pending).push((p.clone(), slot.clone()));
+        let mut c = self.conn();
+        if let Some(r) = lock(&slot).take() {
+            return r.map_err(GwStoreError::Batch);
         }
-        if let Some((h, sealed, exp)) = &p.board {
-            tx.execute(
-                "INSERT INTO board (hospital, packet_id, created_ms, expires_ms, sealed) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![h, id, p.received_ms, exp, sealed],
-            )
-            .map_err(db("insert board"))?;
+        let batch = std::mem::take(&mut *lock(&self.pending));
+        let res = (|| -> Result<Vec<Inserted>, GwStoreError> {
+            let tx = c
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(db("begin insert"))?;
+            let out = batch
+                .iter()
+                .map(|(p, _)| insert_one(&tx, p))
+                .collect::<Result<Vec<_>, _>>()?;
+            tx.commit().map_err(db("commit insert"))?;
+            Ok(out)
+        })();
+        match res {
+            Ok(v) => {
+                for ((_, s), r) in batch.iter().zip(v) {
+                    *lock(s) = Some(Ok(r));
+                }
+            }
+            Err(e) => {
+                let m = e.to_string();
+                for (_, s) in &batch {
+                    *lock(s) = Some(Err(m.clone()));
+                }
+            }
         }
-        tx.commit().map_err(db("commit insert"))?;
-        Ok(Inserted::New)
+        drop(c);
+        lock(&slot)
+            .take()
+            .unwrap_or_else(|| Err("insert lost its batch".into()))
+            .map_err(GwStoreError::Batch)
     }
 
     fn receipt(&self, packet_id: Uuid) -> Result<Option<StoredReceipt>, GwStoreError> {
@@ -474,5 +524,28 @@ mod tests {
         assert_eq!(s.sweep(1_200, 1_001).unwrap().packets, 1);
         assert_eq!(s.original(id).unwrap(), None);
         assert_eq!(s.count().unwrap(), 0);
+    }
+
+    #[test]
+    fn concurrent_inserts_group_commit_once_each() {
+        let d = tempfile::tempdir().unwrap();
+        let s = std::sync::Arc::new(SqliteStore::open(d.path()).unwrap());
+        let ids: Vec<Uuid> = (0..16).map(|_| Uuid::now_v7()).collect();
+        let news = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|sc| {
+            for t in 0..8 {
+                let (s, ids, news) = (s.clone(), &ids, &news);
+                sc.spawn(move || {
+                    // Each id is inserted by two threads.
+                    for id in ids.iter().skip(t % 2).step_by(1) {
+                        if s.insert(&pkt(*id, 1_000)).unwrap() == Inserted::New {
+                            news.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(news.into_inner(), 16, "each packet new exactly once");
+        assert_eq!(s.count().unwrap(), 16);
     }
 }
