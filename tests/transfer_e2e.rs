@@ -597,7 +597,11 @@ fn uploader_thread_reports_status_and_stops() {
     h.wake();
     let t0 = Instant::now();
     while h.status() != (rettpad::transfer::OutboxStatus::Done { sent: 1 }) {
-        assert!(t0.elapsed() < Duration::from_secs(20), "status {:?}", h.status());
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "status {:?}",
+            h.status()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(h.status().text_de().contains("bestätigt"));
@@ -613,7 +617,14 @@ fn local_demo_gateway_takes_an_upload() {
     let keys = SealKeys::from_config(&lg.upload).unwrap();
     let store = Mutex::new(open_store(tmp.path()));
     let m = closed_mission(&mut store.lock().unwrap());
-    close_and_queue(&mut store.lock().unwrap(), m, input(m, SERIAL), &keys, now()).unwrap();
+    close_and_queue(
+        &mut store.lock().unwrap(),
+        m,
+        input(m, SERIAL),
+        &keys,
+        now(),
+    )
+    .unwrap();
     let up = rettpad::transfer::uploader_from_config(&lg.upload, SERIAL, CALL_SIGN).unwrap();
     assert!(matches!(
         uploader::step(&store, &up, now()).unwrap(),
@@ -625,7 +636,10 @@ fn local_demo_gateway_takes_an_upload() {
     drop(lg);
     // Restart on the same directory reuses the PKI.
     let lg = rettpad::gateway::local::start(&tmp.path().join("gw")).unwrap();
-    assert_eq!(lg.upload.gateway_receipt_public, keys_receipt(&tmp.path().join("gw")));
+    assert_eq!(
+        lg.upload.gateway_receipt_public,
+        keys_receipt(&tmp.path().join("gw"))
+    );
 }
 
 fn keys_receipt(dir: &Path) -> String {
