@@ -54,6 +54,7 @@
 
 pub mod journal;
 pub mod keys;
+pub mod outbox;
 mod schema;
 pub mod store;
 

@@ -55,6 +55,7 @@ CREATE TABLE blobs (
 CREATE TABLE outbox (
     packet_id       BLOB PRIMARY KEY NOT NULL CHECK (length(packet_id) = 16),
     mission_id      BLOB NOT NULL CHECK (length(mission_id) = 16),
+    sha256          BLOB NOT NULL CHECK (length(sha256) = 32),
     created_ms      INTEGER NOT NULL,
     sealed          BLOB NOT NULL,
     state           TEXT NOT NULL,

@@ -186,13 +186,13 @@ impl Store {
         Ok(store)
     }
 
-    fn journal(&self) -> Result<&Journal, VaultError> {
+    pub(super) fn journal(&self) -> Result<&Journal, VaultError> {
         self.journal
             .as_ref()
             .ok_or(VaultError::InvalidInput("vault is closed"))
     }
 
-    fn journal_mut(&mut self) -> Result<&mut Journal, VaultError> {
+    pub(super) fn journal_mut(&mut self) -> Result<&mut Journal, VaultError> {
         self.journal
             .as_mut()
             .ok_or(VaultError::InvalidInput("vault is closed"))

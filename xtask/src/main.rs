@@ -119,6 +119,12 @@ const DEPS: &[Dep] = &[
         why: "pdftotext/pdftoppm/pdfinfo check the protocol PDF in tests",
         group: Test,
     },
+    Dep {
+        deb: "openssl",
+        check: Bin("openssl"),
+        why: "`openssl s_client -tls1_1` proves the gateway refuses TLS 1.1 (upload tests)",
+        group: Test,
+    },
 ];
 
 fn main() -> ExitCode {

@@ -1,0 +1,27 @@
+//! The reference gateway (`rettpad-gateway`): receives sealed packets from
+//! pads over mTLS, verifies and stores them (sealed at rest), answers with
+//! a signed receipt, and serves the hospitals' arrival board and mailboxes.
+//! The pad never links this code into its hot paths; it shares only the
+//! packet format in `transfer`.
+//!
+//! - [`config`] — `gateway.toml`.
+//! - [`store`] — the `GatewayStore` trait and the SQLite default.
+//! - [`intake`] — the logic without sockets.
+//! - [`board`] — the arrival board page.
+//! - `server` — axum + axum-server (rustls) listeners.
+//! - `hospital` — the hospital client (`rettpad-gateway hospital fetch`).
+//! - `init` — test/demo PKI and configurations.
+//! - `local` — an in-process gateway for the demo.
+
+pub mod board;
+pub mod config;
+pub mod hospital;
+pub mod init;
+pub mod intake;
+pub mod local;
+pub mod server;
+pub mod store;
+
+pub use config::GatewayConfig;
+pub use intake::{Device, Gateway, IntakeError};
+pub use store::{GatewayStore, SqliteStore};
