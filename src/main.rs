@@ -135,7 +135,8 @@ fn main() -> ExitCode {
             }
         };
     }
-    run_kiosk(cfg, &dir, &key)
+    let demo = args.config.is_none();
+    run_kiosk(cfg, &dir, &key, demo)
 }
 
 fn screenshots(dir: &Path) -> ExitCode {
@@ -153,7 +154,27 @@ fn screenshots(dir: &Path) -> ExitCode {
     }
 }
 
-fn run_kiosk(cfg: Config, dir: &Path, key: &Path) -> ExitCode {
+fn run_kiosk(cfg: Config, dir: &Path, key: &Path, demo: bool) -> ExitCode {
+    // The demo uploads for real: to a gateway on loopback in this process.
+    let (upload, gateway): (Option<rettpad::config::UploadConfig>, Option<app::Keep>) =
+        match (&cfg.upload, demo) {
+            (Some(u), _) => (Some(u.clone()), None),
+            (None, true) => match rettpad::gateway::local::start(&dir.join("demo-gateway")) {
+                Ok(g) => {
+                    println!(
+                        "Demo-Gateway: {} – Ankunftstafel: {}",
+                        g.upload.gateway_url,
+                        g.board_url()
+                    );
+                    (Some(g.upload.clone()), Some(Box::new(g)))
+                }
+                Err(e) => {
+                    eprintln!("Demo-Gateway nicht gestartet: {e}");
+                    (None, None)
+                }
+            },
+            (None, false) => (None, None),
+        };
     let clock: SharedClock = SystemClock::shared();
     let opts = StoreOptions {
         snapshot_every: cfg.snapshot_every,
@@ -194,6 +215,9 @@ fn run_kiosk(cfg: Config, dir: &Path, key: &Path) -> ExitCode {
         }
     };
     ctrl.borrow_mut().attach_from_config();
+    if let Some(u) = &upload {
+        ctrl.borrow_mut().attach_upload(u, gateway);
+    }
     ui.window().set_fullscreen(true);
     // Idle lock, clock and retries of not-yet-durable edits, once a second.
     let timer = slint::Timer::default();

@@ -826,3 +826,65 @@ fn handover_prompt_waits_behind_the_pin_and_allow_sends_the_mission() {
         t.ui.global::<app::HandoverAdapter>().get_status()
     );
 }
+
+#[test]
+fn closing_seals_uploads_to_the_gateway_and_deletes_only_after_the_receipt() {
+    let mut t = Ui::new();
+    let gw_dir = tempfile::tempdir().unwrap();
+    let gw = rettpad::gateway::local::start(gw_dir.path()).expect("local gateway");
+    let upload = gw.upload.clone();
+    t.ctrl
+        .borrow_mut()
+        .attach_upload(&upload, Some(Box::new(gw)));
+    t.login();
+    t.tap("Neuer Einsatz");
+    let m = t.ctrl.borrow().mission().unwrap();
+    t.tap("Einsatz");
+    t.type_into("Einsatznummer (Leitstelle)", "2026-4711");
+    t.tap("Zeiten");
+    t.tap("Alarmierung: Jetzt");
+    t.tap("Ankunft Einsatzort (Status 4): Jetzt");
+    t.tap("Patient");
+    t.tap("unbekannter Patient: ja");
+    t.tap("NACA");
+    t.tap("NACA-Score: II – leicht, ambulant");
+    t.tap("Ergebnis");
+    t.tap("Ergebnis: ambulante Versorgung vor Ort");
+    t.tap("Abschließen");
+    t.tap("Einsatz jetzt abschließen");
+    assert_eq!(t.page(), Page::Missions);
+    // Sealed into the outbox at once (durable), then sent by the uploader.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while t.store.lock().state(m).is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not uploaded: {} / {}",
+            t.ui.global::<app::AppState>().get_upload_state(),
+            t.ui.global::<app::AppState>().get_toast()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+        let mut c = t.ctrl.borrow_mut();
+        c.tick();
+        c.refresh(&t.ui);
+    }
+    use rettpad::transfer::uploader::OutboxPersist;
+    assert!(t.store.lock().outbox_entries().unwrap().is_empty());
+    for _ in 0..30 {
+        let mut c = t.ctrl.borrow_mut();
+        c.tick();
+        c.refresh(&t.ui);
+        drop(c);
+        if t.ui
+            .global::<app::AppState>()
+            .get_upload_state()
+            .contains("bestätigt")
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        t.ui.global::<app::AppState>().get_upload_state(),
+        "✓ 1 bestätigt"
+    );
+}

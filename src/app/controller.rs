@@ -18,6 +18,8 @@ use std::rc::Rc;
 
 #[path = "handover_ui.rs"]
 mod handover_ui;
+#[path = "outbox_ui.rs"]
+mod outbox_ui;
 #[path = "peripherals.rs"]
 mod peripherals;
 pub use peripherals::Keep;
@@ -72,6 +74,7 @@ pub struct Controller {
     card: peripherals::CardFeed,
     dev: peripherals::DevFeed,
     ho: handover_ui::HandoverFeed,
+    up: outbox_ui::UploadFeed,
 }
 
 fn ss(s: impl AsRef<str>) -> SharedString {
@@ -274,6 +277,7 @@ impl Controller {
     pub fn tick(&mut self) {
         self.poll_peripherals();
         self.poll_handover();
+        self.queue_closed_missions();
         if self.page != Page::Lock && self.session.tick() == crate::session::LockState::Locked {
             self.keypad = None;
             self.page = Page::Lock;
@@ -723,6 +727,7 @@ impl Controller {
                 "Mission closed – waiting encrypted for upload.",
             );
             self.set_toast(msg, false);
+            self.queue_closed_missions();
             self.mission = None;
             self.patient = None;
             self.entry = None;
@@ -772,7 +777,8 @@ impl Controller {
         app.set_upload_state(ss(if pending > 0 {
             tr(self.lang, "Speicher voll!", "storage full!")
         } else {
-            tr(self.lang, "folgt", "later")
+            self.upload_text()
+                .unwrap_or_else(|| tr(self.lang, "aus", "off"))
         }));
         self.refresh_peripherals(ui);
         self.refresh_handover(ui);
@@ -1375,6 +1381,7 @@ pub fn build(
         card: Default::default(),
         dev: Default::default(),
         ho: Default::default(),
+        up: Default::default(),
     }));
     wire(&ui, &ctrl);
     ctrl.borrow_mut().refresh(&ui);
