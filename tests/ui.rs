@@ -32,6 +32,10 @@ struct Ui {
 
 impl Ui {
     fn new() -> Ui {
+        Ui::with_config(Config::demo())
+    }
+
+    fn with_config(cfg: Config) -> Ui {
         i_slint_backend_testing::init_no_event_loop();
         let dir = tempfile::tempdir().unwrap();
         let clock = TestClock::new(T0);
@@ -44,7 +48,6 @@ impl Ui {
         )
         .unwrap();
         let store = SharedStore::new(store);
-        let cfg = Config::demo();
         let session = Session::new(
             cfg.session_config().unwrap(),
             shared.clone(),
@@ -887,4 +890,63 @@ fn closing_seals_uploads_to_the_gateway_and_deletes_only_after_the_receipt() {
         t.ui.global::<app::AppState>().get_upload_state(),
         "✓ 1 bestätigt"
     );
+}
+
+#[test]
+fn printing_on_the_mobile_printer_sends_pcl_and_starts_the_audit() {
+    use std::io::Read;
+    let (mut master, slave) = serialport::TTYPort::pair().expect("pty pair");
+    let path = serialport::SerialPort::name(&slave).expect("pty name");
+    let mut cfg = Config::demo();
+    if let Some(m) = cfg.printers.mobile.as_mut() {
+        m.path = path;
+    }
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = got.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 65536];
+        let _ = serialport::SerialPort::set_timeout(&mut master, Duration::from_millis(200));
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while std::time::Instant::now() < deadline {
+            if let Ok(n) = master.read(&mut buf) {
+                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        }
+    });
+    let mut t = Ui::with_config(cfg);
+    t.login();
+    t.tap("Neuer Einsatz");
+    let m = t.ctrl.borrow().mission().unwrap();
+    t.tap("Übergabe/Transport");
+    t.tap("Drucken");
+    assert!(t.ui.global::<app::PrintAdapter>().get_visible());
+    t.tap("Mobildrucker RTW (mobil)");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while t.ui.global::<app::PrintAdapter>().get_status() != "Gedruckt." {
+        let status = t.ui.global::<app::PrintAdapter>().get_status();
+        assert!(
+            !t.ui.global::<app::PrintAdapter>().get_status_error(),
+            "{status}"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not printed: {status}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+        let mut c = t.ctrl.borrow_mut();
+        c.tick();
+        c.refresh(&t.ui);
+    }
+    let bytes = got.lock().unwrap().clone();
+    assert!(bytes.starts_with(b"\x1bE"), "a PCL job starts with ESC E");
+    let st = t.store.lock().state(m).cloned().unwrap();
+    let h = st.handovers.last().expect("the print is recorded");
+    assert_eq!(h.mode, HandoverMode::Printed);
+    assert!(h.document_sha256.is_some());
+    assert!(
+        st.audited_since_ms.is_some(),
+        "changes are audited from now on"
+    );
+    t.tap("Schließen");
+    assert!(!t.ui.global::<app::PrintAdapter>().get_visible());
 }

@@ -22,6 +22,8 @@ mod handover_ui;
 mod outbox_ui;
 #[path = "peripherals.rs"]
 mod peripherals;
+#[path = "print_ui.rs"]
+mod print_ui;
 pub use peripherals::Keep;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +77,7 @@ pub struct Controller {
     dev: peripherals::DevFeed,
     ho: handover_ui::HandoverFeed,
     up: outbox_ui::UploadFeed,
+    print: print_ui::PrintFeed,
 }
 
 fn ss(s: impl AsRef<str>) -> SharedString {
@@ -275,6 +278,7 @@ impl Controller {
 
     /// Called every second by a timer (and by tests after moving the clock).
     pub fn tick(&mut self) {
+        self.poll_print();
         self.poll_peripherals();
         self.poll_handover();
         self.queue_closed_missions();
@@ -749,6 +753,7 @@ impl Controller {
     pub fn refresh(&mut self, ui: &AppWindow) {
         self.poll_peripherals();
         self.poll_handover();
+        self.poll_print();
         let app = ui.global::<AppState>();
         app.set_page(self.page as i32);
         app.set_clock_text(ss(view::clock_text(self.clock.wall_ms())));
@@ -782,6 +787,7 @@ impl Controller {
         }));
         self.refresh_peripherals(ui);
         self.refresh_handover(ui);
+        self.refresh_print(ui);
         app.set_toast(ss(&self.toast.0));
         app.set_toast_error(self.toast.1);
         app.set_toast_serial(self.toast_serial);
@@ -1005,6 +1011,7 @@ impl Controller {
             collection == Some(Collection::Vitals) && self.device_configured(),
         );
         ed.set_device_take_enabled(self.device_streaming());
+        ed.set_print_visible(section == Section::Handover);
         ed.set_hint(ss(match (collection, self.entry) {
             (Some(Collection::Vitals), None) if self.device_configured() => format!(
                 "{} · {}",
@@ -1382,6 +1389,7 @@ pub fn build(
         dev: Default::default(),
         ho: Default::default(),
         up: Default::default(),
+        print: Default::default(),
     }));
     wire(&ui, &ctrl);
     ctrl.borrow_mut().refresh(&ui);
@@ -1429,6 +1437,10 @@ fn wire(ui: &AppWindow, ctrl: &Rc<RefCell<Controller>>) {
     on!(ui, ctrl, CardAdapter, on_dismiss, |c| c.card_dismiss());
     on!(ui, ctrl, EditorAdapter, on_take_from_device, |c| c
         .take_from_device());
+    on!(ui, ctrl, EditorAdapter, on_print, |c| c.open_print());
+    on!(ui, ctrl, PrintAdapter, on_print, |c, i: i32| c
+        .print_on(i.max(0) as usize));
+    on!(ui, ctrl, PrintAdapter, on_close, |c| c.close_print());
     on!(ui, ctrl, AppState, on_open_settings, |c| {
         c.back = c.page;
         c.page = Page::Settings
