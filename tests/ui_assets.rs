@@ -25,7 +25,8 @@ fn tr_strings() -> HashSet<(String, String)> {
                     let mut rest = line;
                     while let Some(i) = rest.find("@tr(\"") {
                         let after = &rest[i + 5..];
-                        let end = after.find("\")").unwrap();
+                        // The literal ends at its closing quote (arguments may follow).
+                        let end = after.find('"').expect("unterminated @tr string");
                         out.insert((component.clone(), after[..end].to_string()));
                         rest = &after[end..];
                     }
