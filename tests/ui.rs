@@ -821,6 +821,25 @@ fn handover_prompt_waits_behind_the_pin_and_allow_sends_the_mission() {
             break;
         }
     }
+    // The mission's history on its handover page names the receiving pad.
+    {
+        let mut c = t.ctrl.borrow_mut();
+        c.goto(Page::Missions);
+    }
+    t.tap(&format!(
+        "Einsatz {}",
+        t.ui.global::<app::MissionsAdapter>()
+            .get_missions()
+            .row_data(0)
+            .unwrap()
+            .title
+    ));
+    t.tap("Übergabe/Transport");
+    let hint = t.ui.global::<EditorAdapter>().get_hint().to_string();
+    assert!(
+        hint.contains("An anderes Gerät übergeben: NEF 3/82-1"),
+        "{hint}"
+    );
     assert!(
         t.ui.global::<app::HandoverAdapter>()
             .get_status()

@@ -1027,6 +1027,7 @@ impl Controller {
                 "Neuer Eintrag: die erste Eingabe legt ihn an.",
                 "New entry: the first input creates it.",
             ),
+            (None, _) if section == Section::Handover => history_text(st, lang),
             _ => String::new(),
         }));
         // Fields of the section.
@@ -1232,6 +1233,49 @@ impl Controller {
     }
 }
 
+/// The mission's history on the handover page: prints, electronic and
+/// pad-to-pad handovers, and logs merged from other pads.
+fn history_text(st: &MissionState, lang: Lang) -> String {
+    let mut lines: Vec<(i64, String)> = Vec::new();
+    for h in &st.handovers {
+        let what = match (h.mode, lang) {
+            (crate::record::HandoverMode::Printed, Lang::De) => "Gedruckt auf",
+            (crate::record::HandoverMode::Printed, Lang::En) => "Printed on",
+            (crate::record::HandoverMode::Electronic, Lang::De) => "Elektronisch übergeben an",
+            (crate::record::HandoverMode::Electronic, Lang::En) => "Handed over electronically to",
+            (crate::record::HandoverMode::PadToPad, Lang::De) => "An anderes Gerät übergeben:",
+            (crate::record::HandoverMode::PadToPad, Lang::En) => "Handed over to pad",
+        };
+        lines.push((
+            h.wall_ms,
+            format!("{} {what} {}", view::clock_text(h.wall_ms), h.to),
+        ));
+    }
+    for mg in &st.merges {
+        let text = match lang {
+            Lang::De => format!(
+                "{} Übernommen von {} ({} Einträge)",
+                view::clock_text(mg.wall_ms),
+                mg.from_call_sign,
+                mg.events
+            ),
+            Lang::En => format!(
+                "{} Received from {} ({} entries)",
+                view::clock_text(mg.wall_ms),
+                mg.from_call_sign,
+                mg.events
+            ),
+        };
+        lines.push((mg.wall_ms, text));
+    }
+    lines.sort();
+    lines
+        .into_iter()
+        .map(|(_, l)| l)
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
 fn next_keypad_field(key: &str) -> Option<&'static str> {
     let i = VITALS_KEYPAD_ORDER.iter().position(|k| *k == key)?;
     VITALS_KEYPAD_ORDER.get(i + 1).copied()
@@ -1429,6 +1473,8 @@ fn wire(ui: &AppWindow, ctrl: &Rc<RefCell<Controller>>) {
         .handover_cancel());
     on!(ui, ctrl, HandoverAdapter, on_allow, |c| c
         .handover_respond(true));
+    on!(ui, ctrl, HandoverAdapter, on_allow_close, |c| c
+        .handover_allow_and_close());
     on!(ui, ctrl, HandoverAdapter, on_deny, |c| c
         .handover_respond(false));
     on!(ui, ctrl, CardAdapter, on_accept, |c| c.card_accept(false));

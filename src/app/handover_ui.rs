@@ -184,6 +184,18 @@ impl Controller {
         }
     }
 
+    /// "Erlauben und hier abschließen": the sending pad closes its copy
+    /// after a completed handover (it stays "übergeben" if the close rules
+    /// refuse).
+    pub(super) fn handover_allow_and_close(&mut self) {
+        if self.ho.prompt.take().is_none() {
+            return;
+        }
+        if let Some(svc) = &self.ho.svc {
+            svc.respond(UserDecision::Allow(AfterHandover::Close));
+        }
+    }
+
     pub(super) fn handover_cancel(&mut self) {
         if let Some(svc) = &self.ho.svc {
             svc.cancel();
