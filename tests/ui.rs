@@ -356,6 +356,20 @@ fn correction_after_handover_is_audited_and_marked() {
     assert!(t.field("naca.score").corrected);
 }
 
+/// The hard rules' minimum after the mission number: two times, an
+/// unknown patient, NACA and the outcome.
+fn fill_what_closing_requires(t: &mut Ui) {
+    t.tap("Zeiten");
+    t.tap("Alarmierung: Jetzt");
+    t.tap("Ankunft Einsatzort (Status 4): Jetzt");
+    t.tap("Patient");
+    t.tap("unbekannter Patient: ja");
+    t.tap("NACA");
+    t.tap("NACA-Score: II – leicht, ambulant");
+    t.tap("Ergebnis");
+    t.tap("Ergebnis: ambulante Versorgung vor Ort");
+}
+
 #[test]
 fn close_is_blocked_by_hard_rules_then_succeeds() {
     let mut t = Ui::new();
@@ -376,15 +390,7 @@ fn close_is_blocked_by_hard_rules_then_succeeds() {
     assert_eq!(t.page(), Page::Editor);
     assert!(t.field("mission.number").missing);
     t.type_into("Einsatznummer (Leitstelle)", "2026-4711");
-    t.tap("Zeiten");
-    t.tap("Alarmierung: Jetzt");
-    t.tap("Ankunft Einsatzort (Status 4): Jetzt");
-    t.tap("Patient");
-    t.tap("unbekannter Patient: ja");
-    t.tap("NACA");
-    t.tap("NACA-Score: II – leicht, ambulant");
-    t.tap("Ergebnis");
-    t.tap("Ergebnis: ambulante Versorgung vor Ort");
+    fill_what_closing_requires(&mut t);
     t.tap("Abschließen");
     assert_eq!(t.ui.global::<app::CloseAdapter>().get_hard().row_count(), 0);
     let m = t.ctrl.borrow().mission().unwrap();
@@ -393,8 +399,6 @@ fn close_is_blocked_by_hard_rules_then_succeeds() {
     assert_eq!(t.store.lock().state(m).unwrap().status, Status::Closed);
 }
 
-/// The standard mission of the issue, scripted; taps and typed characters
-/// are counted separately. The figure goes to the README.
 /// Waits (real time) until the simulated monitor streams numerics.
 fn wait_for_monitor(t: &mut Ui) {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
@@ -419,7 +423,8 @@ fn wait_for_monitor(t: &mut Ui) {
     c.refresh(&t.ui);
 }
 
-/// The standard mission of the issue. `devices`: the patient comes from
+/// The standard mission of the issue, scripted; taps and typed characters
+/// are counted separately (the figures go to the README). `devices`: the patient comes from
 /// the eGK (one confirmation tap) and the vitals from the monitor.
 fn standard_mission(devices: bool) -> (usize, usize, usize) {
     let mut t = Ui::new();
@@ -863,15 +868,7 @@ fn closing_seals_uploads_to_the_gateway_and_deletes_only_after_the_receipt() {
     let m = t.ctrl.borrow().mission().unwrap();
     t.tap("Einsatz");
     t.type_into("Einsatznummer (Leitstelle)", "2026-4711");
-    t.tap("Zeiten");
-    t.tap("Alarmierung: Jetzt");
-    t.tap("Ankunft Einsatzort (Status 4): Jetzt");
-    t.tap("Patient");
-    t.tap("unbekannter Patient: ja");
-    t.tap("NACA");
-    t.tap("NACA-Score: II – leicht, ambulant");
-    t.tap("Ergebnis");
-    t.tap("Ergebnis: ambulante Versorgung vor Ort");
+    fill_what_closing_requires(&mut t);
     t.tap("Abschließen");
     t.tap("Einsatz jetzt abschließen");
     assert_eq!(t.page(), Page::Missions);

@@ -92,7 +92,42 @@ fn tr(lang: Lang, de: &str, en: &str) -> String {
     lang.pick(de, en).to_string()
 }
 
+/// Takes what arrived on a worker's channel; a closed channel is dropped.
+fn drain<T>(rx: &mut Option<std::sync::mpsc::Receiver<T>>) -> Vec<T> {
+    let mut out = Vec::new();
+    while let Some(r) = rx.as_ref() {
+        match r.try_recv() {
+            Ok(m) => out.push(m),
+            Err(std::sync::mpsc::TryRecvError::Empty) => break,
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => *rx = None,
+        }
+    }
+    out
+}
+
 impl Controller {
+    /// A mission's state, log and the ECG strips this pad holds: what the
+    /// PDF and the upload packet are made of.
+    fn document_parts(
+        &self,
+        m: MissionId,
+    ) -> Option<(
+        MissionState,
+        crate::record::MissionLog,
+        Vec<crate::record::Strip>,
+    )> {
+        let st = self.store.lock();
+        let state = st.state(m).cloned()?;
+        let log = st.log(m).cloned()?;
+        let strips = state
+            .patients
+            .iter()
+            .flat_map(|p| p.strips.iter())
+            .filter_map(|r| st.strip(m, &r.hash).ok().flatten())
+            .collect();
+        Some((state, log, strips))
+    }
+
     fn state(&self) -> Option<MissionState> {
         let m = self.mission?;
         self.store.lock().state(m).cloned()

@@ -80,18 +80,7 @@ impl Controller {
     }
 
     fn seal(&mut self, m: MissionId, keys: &SealKeys) -> Result<(), String> {
-        let (state, log, strips) = {
-            let st = self.store.lock();
-            let state = st.state(m).cloned().ok_or("Einsatz nicht gefunden.")?;
-            let log = st.log(m).cloned().ok_or("Einsatz nicht gefunden.")?;
-            let mut strips = Vec::new();
-            for r in state.patients.iter().flat_map(|p| p.strips.iter()) {
-                if let Ok(Some(s)) = st.strip(m, &r.hash) {
-                    strips.push(s);
-                }
-            }
-            (state, log, strips)
-        };
+        let (state, log, strips) = self.document_parts(m).ok_or("Einsatz nicht gefunden.")?;
         let doc = report::render(&ReportInput {
             state: &state,
             log: &log,

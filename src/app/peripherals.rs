@@ -13,7 +13,7 @@ use crate::card::{CardData, Proposal};
 use crate::devices::import::{ImportConfig, Importer};
 use crate::devices::supervisor::{DeviceState, SupEvent};
 use std::any::Any;
-use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::mpsc::Receiver;
 
 /// Keeps a watcher/supervisor thread alive as long as the UI holds it.
 pub type Keep = Box<dyn Any>;
@@ -94,36 +94,10 @@ impl Controller {
 
     /// Drains the channels. Called once a second and before each refresh.
     pub(super) fn poll_peripherals(&mut self) {
-        let mut card_events = Vec::new();
-        if let Some(rx) = &self.card.rx {
-            loop {
-                match rx.try_recv() {
-                    Ok(e) => card_events.push(e),
-                    Err(TryRecvError::Empty) => break,
-                    Err(TryRecvError::Disconnected) => {
-                        self.card.rx = None;
-                        break;
-                    }
-                }
-            }
-        }
-        for e in card_events {
+        for e in drain(&mut self.card.rx) {
             self.on_card(e);
         }
-        let mut dev_events = Vec::new();
-        if let Some(rx) = &self.dev.rx {
-            loop {
-                match rx.try_recv() {
-                    Ok(e) => dev_events.push(e),
-                    Err(TryRecvError::Empty) => break,
-                    Err(TryRecvError::Disconnected) => {
-                        self.dev.rx = None;
-                        break;
-                    }
-                }
-            }
-        }
-        for e in dev_events {
+        for e in drain(&mut self.dev.rx) {
             self.on_device(e);
         }
         self.offer_waiting_card();

@@ -7,7 +7,7 @@
 use super::*;
 use crate::report::print::{PrintJob, PrintStatus, Printer};
 use crate::report::{self, Document, ReportInput};
-use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::mpsc::Receiver;
 
 #[derive(Default)]
 pub(super) struct PrintFeed {
@@ -24,18 +24,8 @@ pub(super) struct PrintFeed {
 impl Controller {
     pub(super) fn open_print(&mut self) {
         let Some(m) = self.mission else { return };
-        let (state, log, strips) = {
-            let st = self.store.lock();
-            let (Some(state), Some(log)) = (st.state(m).cloned(), st.log(m).cloned()) else {
-                return;
-            };
-            let strips: Vec<_> = state
-                .patients
-                .iter()
-                .flat_map(|p| p.strips.iter())
-                .filter_map(|r| st.strip(m, &r.hash).ok().flatten())
-                .collect();
-            (state, log, strips)
+        let Some((state, log, strips)) = self.document_parts(m) else {
+            return;
         };
         self.print = PrintFeed {
             open: true,
@@ -96,19 +86,9 @@ impl Controller {
     }
 
     pub(super) fn poll_print(&mut self) {
-        let mut msgs = Vec::new();
-        if let Some(rx) = &self.print.rx {
-            loop {
-                match rx.try_recv() {
-                    Ok(m) => msgs.push(m),
-                    Err(TryRecvError::Empty) => break,
-                    Err(TryRecvError::Disconnected) => {
-                        self.print.rx = None;
-                        self.print.busy = false;
-                        break;
-                    }
-                }
-            }
+        let msgs = drain(&mut self.print.rx);
+        if self.print.rx.is_none() {
+            self.print.busy = false;
         }
         for (printer, s) in msgs {
             self.print.status = (s.text_de(), matches!(s, PrintStatus::Failed(_)));

@@ -40,37 +40,7 @@ pub fn code_label(list: &CodeList, code: &str, lang: Lang) -> String {
         .map_or_else(|| code.to_string(), |c| lang.pick(c.de, c.en).to_string())
 }
 
-/// Offset of German civil time (CET/CEST) from UTC at `ms`, in ms. Summer
-/// time runs from the last Sunday of March 01:00 UTC to the last Sunday of
-/// October 01:00 UTC (EU rule since 1996).
-pub fn berlin_offset_ms(ms: i64) -> i64 {
-    let (y, _, _) = civil_from_ms(ms);
-    let start = last_sunday_utc_ms(y, 3) + 3_600_000;
-    let end = last_sunday_utc_ms(y, 10) + 3_600_000;
-    if ms >= start && ms < end {
-        7_200_000
-    } else {
-        3_600_000
-    }
-}
-
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn last_sunday_utc_ms(y: u16, month: u8) -> i64 {
-    let last = i64::from(crate::record::value::days_in_month(y, month));
-    let days = days_from_civil(i64::from(y), i64::from(month), last);
-    // 1970-01-01 was a Thursday (weekday 4 with Sunday = 0).
-    let weekday = (days + 4).rem_euclid(7);
-    (days - weekday) * 86_400_000
-}
+pub use crate::record::value::berlin_offset_ms;
 
 /// "14:05" in German civil time.
 pub fn clock_text(ms: i64) -> String {
@@ -151,6 +121,7 @@ pub fn tile_codes(list: &'static CodeList) -> impl Iterator<Item = &'static code
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::value::days_from_civil;
 
     #[test]
     fn berlin_time_switches_on_the_right_sundays() {

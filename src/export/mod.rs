@@ -26,7 +26,7 @@ pub mod terms;
 
 use crate::record::catalog::{FieldDef, Kind, Section};
 use crate::record::event::{Event, Payload};
-use crate::record::value::{PartialDate, civil_from_ms, days_in_month};
+use crate::record::value::{PartialDate, berlin_offset_ms, civil_from_ms};
 use crate::record::{Num, PatientId, Value};
 use uuid::Uuid;
 
@@ -119,33 +119,8 @@ pub(crate) fn derived_id(parts: &[&[u8]]) -> Uuid {
 }
 
 /// Offset of German civil time (CET/CEST) from UTC at `ms`, in minutes.
-/// Summer time runs from the last Sunday of March 01:00 UTC to the last
-/// Sunday of October 01:00 UTC.
 pub(crate) fn berlin_offset_min(ms: i64) -> i64 {
-    let (y, _, _) = civil_from_ms(ms);
-    let start = last_sunday_ms(y, 3) + 3_600_000;
-    let end = last_sunday_ms(y, 10) + 3_600_000;
-    if ms >= start && ms < end { 120 } else { 60 }
-}
-
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn last_sunday_ms(y: u16, month: u8) -> i64 {
-    let days = days_from_civil(
-        i64::from(y),
-        i64::from(month),
-        i64::from(days_in_month(y, month)),
-    );
-    // 1970-01-01 was a Thursday (weekday 4 with Sunday = 0).
-    (days - (days + 4).rem_euclid(7)) * 86_400_000
+    berlin_offset_ms(ms) / 60_000
 }
 
 /// ISO 8601 / FHIR dateTime in German civil time with its offset:
