@@ -49,6 +49,20 @@ struct KeypadState {
     key: &'static str,
     input: String,
     error: String,
+    /// Reached by moving on by itself: the next "Weiter" on an empty input
+    /// is the habit of a user who did not see it and must not skip a field.
+    auto: bool,
+}
+
+impl KeypadState {
+    fn new(key: &'static str) -> KeypadState {
+        KeypadState {
+            key,
+            input: String::new(),
+            error: String::new(),
+            auto: false,
+        }
+    }
 }
 
 /// The app's state between the UI and the core.
@@ -161,8 +175,9 @@ impl Controller {
         }
     }
 
+    /// The page's first section: the one whose collection it edits.
     fn section(&self) -> Section {
-        Section::ALL[self.section.min(Section::ALL.len() - 1)]
+        view::page_sections(self.section)[0]
     }
 
     fn collection(&self) -> Option<Collection> {
@@ -188,8 +203,29 @@ impl Controller {
         }
     }
 
-    /// Sets a field; on an entry page without an entry, creates the entry.
+    /// Sets a field, then the values it implies where those are still empty
+    /// (the core's `catalog::implied`: a tracer diagnosis names its group).
     fn set_field(&mut self, key: &str, value: Option<Value>) -> bool {
+        let implied = value
+            .as_ref()
+            .map(|v| catalog::implied(key, v))
+            .unwrap_or_default();
+        if !self.set_one_field(key, value) {
+            return false;
+        }
+        for (k, v) in implied {
+            let (Some(def), Some(st)) = (catalog::field(k), self.state()) else {
+                continue;
+            };
+            if self.target_for(def).is_some() && self.current_value(&st, def).is_none() {
+                self.set_one_field(k, Some(v));
+            }
+        }
+        true
+    }
+
+    /// Sets a field; on an entry page without an entry, creates the entry.
+    fn set_one_field(&mut self, key: &str, value: Option<Value>) -> bool {
         let Some(def) = catalog::field(key) else {
             return false;
         };
@@ -520,11 +556,7 @@ impl Controller {
 
     fn open_keypad(&mut self, key: &str) {
         if let Some(def) = catalog::field(key) {
-            self.keypad = Some(KeypadState {
-                key: def.key,
-                input: String::new(),
-                error: String::new(),
-            });
+            self.keypad = Some(KeypadState::new(def.key));
         }
     }
 
@@ -548,6 +580,42 @@ impl Controller {
             _ => {}
         }
         kp.error.clear();
+        kp.auto = false;
+        // Only a typed digit moves on: "back" must be able to undo the "/".
+        if k.len() == 1 && k.bytes().all(|b| b.is_ascii_digit()) {
+            self.keypad_move_on_when_complete();
+        }
+    }
+
+    /// When no further digit can give a valid value ("112" for a heart
+    /// rate), the keypad takes the value and moves on: no "Weiter" tap.
+    /// Systolic blood pressure moves on to the diastolic part after "/".
+    fn keypad_move_on_when_complete(&mut self) {
+        let Some(kp) = self.keypad.as_mut() else {
+            return;
+        };
+        let key = kp.key;
+        let complete = match (key, kp.input.split_once('/')) {
+            ("vitals.bp_sys", None) => {
+                if catalog::field(key).is_some_and(|d| catalog::input_complete(d, &kp.input)) {
+                    kp.input.push('/');
+                }
+                false
+            }
+            ("vitals.bp_sys", Some((_, dia))) => {
+                catalog::field("vitals.bp_dia").is_some_and(|d| catalog::input_complete(d, dia))
+            }
+            _ => catalog::field(key).is_some_and(|d| catalog::input_complete(d, &kp.input)),
+        };
+        if !complete {
+            return;
+        }
+        self.keypad_ok(true);
+        if let Some(kp) = self.keypad.as_mut()
+            && kp.key != key
+        {
+            kp.auto = true;
+        }
     }
 
     fn keypad_commit(&mut self, value: Value, next: bool) {
@@ -573,11 +641,7 @@ impl Controller {
             return;
         }
         let following = next.then(|| next_keypad_field(key)).flatten();
-        self.keypad = following.map(|k| KeypadState {
-            key: k,
-            input: String::new(),
-            error: String::new(),
-        });
+        self.keypad = following.map(KeypadState::new);
     }
 
     fn keypad_ok(&mut self, next: bool) {
@@ -587,14 +651,17 @@ impl Controller {
         let Some(def) = catalog::field(kp.key) else {
             return;
         };
+        if kp.input.is_empty() && next && kp.auto {
+            // The keypad moved on by itself a moment ago.
+            if let Some(kp) = self.keypad.as_mut() {
+                kp.auto = false;
+            }
+            return;
+        }
         if kp.input.is_empty() {
             // Nothing typed: "Weiter" skips the field, "Fertig" closes.
             let following = next.then(|| next_keypad_field(kp.key)).flatten();
-            self.keypad = following.map(|k| KeypadState {
-                key: k,
-                input: String::new(),
-                error: String::new(),
-            });
+            self.keypad = following.map(KeypadState::new);
             return;
         }
         // "150/95": systolic and diastolic in one go.
@@ -613,11 +680,7 @@ impl Controller {
             }
             let mut next_key = "vitals.bp_dia";
             if let Some(d) = both {
-                self.keypad = Some(KeypadState {
-                    key: "vitals.bp_dia",
-                    input: String::new(),
-                    error: String::new(),
-                });
+                self.keypad = Some(KeypadState::new("vitals.bp_dia"));
                 self.keypad_commit(d, false);
                 if self.keypad.is_some() {
                     return;
@@ -625,11 +688,7 @@ impl Controller {
                 next_key = "vitals.hr";
             }
             if next {
-                self.keypad = Some(KeypadState {
-                    key: next_key,
-                    input: String::new(),
-                    error: String::new(),
-                });
+                self.keypad = Some(KeypadState::new(next_key));
             }
             return;
         }
@@ -750,7 +809,7 @@ impl Controller {
             }
             Target::Mission => {}
         }
-        self.section = Section::ALL.iter().position(|s| *s == section).unwrap_or(0);
+        self.section = view::page_of(section);
         self.page = Page::Editor;
     }
 
@@ -932,10 +991,11 @@ impl Controller {
         };
         let lang = self.lang;
         // Section overview.
-        let sections: Vec<SectionVM> = Section::ALL
+        let sections: Vec<SectionVM> = view::PAGES
             .iter()
-            .map(|s| {
-                let in_section = |f: &Finding| finding_section(st, f) == *s;
+            .enumerate()
+            .map(|(i, page)| {
+                let in_section = |f: &Finding| page.contains(&finding_section(st, f));
                 let state = if findings
                     .iter()
                     .any(|f| f.severity == Severity::Hard && in_section(f))
@@ -946,13 +1006,13 @@ impl Controller {
                     .any(|f| f.severity == Severity::Soft && in_section(f))
                 {
                     "warn"
-                } else if section_has_data(st, *s) {
+                } else if page.iter().any(|s| section_has_data(st, *s)) {
                     "ok"
                 } else {
                     "empty"
                 };
                 SectionVM {
-                    label: ss(view::section_label(*s, lang)),
+                    label: ss(view::page_label(i, lang)),
                     state: ss(state),
                 }
             })
@@ -966,9 +1026,9 @@ impl Controller {
             .unwrap_or("")
             .to_string();
         ed.set_title(ss(if number.is_empty() {
-            view::section_label(section, lang).to_string()
+            view::page_label(self.section, lang).to_string()
         } else {
-            format!("{} · {number}", view::section_label(section, lang))
+            format!("{} · {number}", view::page_label(self.section, lang))
         }));
         let patients: Vec<SharedString> = st
             .active_patients()
@@ -1066,9 +1126,10 @@ impl Controller {
             _ => String::new(),
         }));
         // Fields of the section.
-        let fields: Vec<FieldVM> = catalog::FIELDS
+        // In the page's section order: on Einsatz/Zeiten the times come first.
+        let fields: Vec<FieldVM> = view::page_sections(self.section)
             .iter()
-            .filter(|d| d.section == section)
+            .flat_map(|s| catalog::FIELDS.iter().filter(move |d| d.section == *s))
             .filter(|d| match (collection, d.scope) {
                 (Some(c), Scope::Entry(dc)) => c == dc,
                 (Some(_), _) => false,
@@ -1222,7 +1283,10 @@ impl Controller {
         let lang = self.lang;
         let vm = |f: &Finding| FindingVM {
             message: ss(lang.pick(&f.message_de, &f.message_en)),
-            section: ss(view::section_label(finding_section(st, f), lang)),
+            section: ss(view::page_label(
+                view::page_of(finding_section(st, f)),
+                lang,
+            )),
         };
         self.close_hard = findings
             .iter()
@@ -1258,7 +1322,7 @@ impl Controller {
     }
 
     pub fn select_section(&mut self, s: Section) {
-        self.section = Section::ALL.iter().position(|x| *x == s).unwrap_or(0);
+        self.section = view::page_of(s);
         self.entry = None;
         self.keypad = None;
     }
@@ -1605,7 +1669,7 @@ fn wire(ui: &AppWindow, ctrl: &Rc<RefCell<Controller>>) {
         c.page = Page::Login
     });
     on!(ui, ctrl, EditorAdapter, on_select_section, |c, i: i32| {
-        if let Some(s) = Section::ALL.get(i.max(0) as usize) {
+        if let Some(s) = view::PAGES.get(i.max(0) as usize).and_then(|p| p.first()) {
             c.select_section(*s)
         }
     });

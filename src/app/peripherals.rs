@@ -170,10 +170,7 @@ impl Controller {
             }
             Some(pr) => {
                 drop(store);
-                self.section = Section::ALL
-                    .iter()
-                    .position(|s| *s == Section::Patient)
-                    .unwrap_or(self.section);
+                self.section = view::page_of(Section::Patient);
                 self.card.proposal = Some(pr);
             }
             None => {}

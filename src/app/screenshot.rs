@@ -145,7 +145,7 @@ pub fn render_all(dir: &Path) -> Result<Vec<PathBuf>, Error> {
     shot("04-missions-empty", &ui)?;
     missions.invoke_create();
     let ed = ui.global::<EditorAdapter>();
-    let pick = |s: Section| Section::ALL.iter().position(|x| *x == s).unwrap_or(0) as i32;
+    let pick = |s: Section| super::view::page_of(s) as i32;
     ed.invoke_set_text("mission.number".into(), "2026-112233".into());
     ed.invoke_choose("mission.type".into(), "01".into());
     ed.invoke_choose("mission.scene_type".into(), "01".into());

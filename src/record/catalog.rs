@@ -1652,11 +1652,117 @@ pub fn unit(def: &FieldDef) -> Option<&'static str> {
     }
 }
 
+/// Values that one documented value implies. The caller sets each only
+/// where the field is still empty, so nothing documented is overwritten.
+/// A tracer diagnosis names its disease group; a target hospital means the
+/// patient was transported.
+pub fn implied(key: &str, value: &Value) -> Vec<(&'static str, Value)> {
+    match (key, value) {
+        ("diagnosis.tracer", Value::Code(c)) => match c.as_str() {
+            "01" => vec![("diagnosis.group", Value::code("02"))], // ACS → Herz-Kreislauf
+            "02" => vec![("diagnosis.group", Value::code("01"))], // Schlaganfall → ZNS
+            _ => Vec::new(),
+        },
+        ("transport.hospital", Value::Text(t)) if !t.trim().is_empty() => {
+            vec![("transport.done", Value::Bool(true))]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Units whose values are documented as whole numbers: no decimal comma.
+const WHOLE_NUMBER_UNITS: &[&str] = &["mmHg", "/min", "%", "mg/dl"];
+
+/// `true` when keypad input for `def` cannot grow into another valid value:
+/// every further digit leaves the hard range and no decimal comma is
+/// expected. The keypad then moves on by itself ("112" for a heart rate).
+/// Decided on the hard range, never the plausible one, so that every valid
+/// value can still be typed (a glucose of 600 is not cut to 60).
+pub fn input_complete(def: &FieldDef, input: &str) -> bool {
+    let (unit, hard) = match def.kind {
+        Kind::Measured { unit, hard, .. } | Kind::Num { unit, hard, .. } => (unit, hard),
+        Kind::Int { min, max } => (
+            "",
+            Range {
+                min: Num::int(min),
+                max: Num::int(max),
+            },
+        ),
+        _ => return false,
+    };
+    let whole = matches!(def.kind, Kind::Int { .. }) || WHOLE_NUMBER_UNITS.contains(&unit);
+    if !whole || input.is_empty() || !input.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    let Some(now) = Num::parse(input) else {
+        return false;
+    };
+    if now.0 < hard.min.0 || now.0 > hard.max.0 {
+        return false; // invalid as it stands: let the user see and fix it
+    }
+    (0..=9).all(|d| Num::parse(&format!("{input}{d}")).is_none_or(|n| n.0 > hard.max.0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::value::{Measured, PartialDate, ValueSource};
     use super::*;
     use std::collections::HashSet;
+
+    #[test]
+    fn implied_values_follow_the_clinical_meaning() {
+        assert_eq!(
+            implied("diagnosis.tracer", &Value::code("01")),
+            vec![("diagnosis.group", Value::code("02"))]
+        );
+        assert_eq!(
+            implied("diagnosis.tracer", &Value::code("02")),
+            vec![("diagnosis.group", Value::code("01"))]
+        );
+        // Cardiac arrest has many causes: no group is implied.
+        assert!(implied("diagnosis.tracer", &Value::code("05")).is_empty());
+        assert_eq!(
+            implied("transport.hospital", &Value::text("Klinikum Mitte")),
+            vec![("transport.done", Value::Bool(true))]
+        );
+        assert!(implied("transport.hospital", &Value::text("  ")).is_empty());
+        for (k, v) in implied("diagnosis.tracer", &Value::code("01"))
+            .into_iter()
+            .chain(implied("transport.hospital", &Value::text("X")))
+        {
+            let def = field(k).expect(k);
+            validate(def.scope, k, &v).expect("an implied value is valid");
+        }
+    }
+
+    #[test]
+    fn keypad_input_is_complete_only_when_no_digit_can_follow() {
+        let f = |k: &str| field(k).expect(k);
+        let hr = f("vitals.hr"); // hard 0..400
+        assert!(input_complete(hr, "112"));
+        assert!(input_complete(hr, "98"));
+        assert!(!input_complete(hr, "35"), "350 is still possible");
+        assert!(!input_complete(hr, "4"));
+        assert!(input_complete(hr, "400"));
+        assert!(
+            !input_complete(hr, "401"),
+            "out of range stays for the error"
+        );
+        let spo2 = f("vitals.spo2"); // 0..100
+        assert!(input_complete(spo2, "91"));
+        assert!(!input_complete(spo2, "10"));
+        assert!(input_complete(spo2, "100"));
+        // Glucose: decided on the hard range 0..2000, so 600 stays typeable.
+        let bz = f("vitals.glucose");
+        assert!(!input_complete(bz, "60"));
+        assert!(!input_complete(bz, "130"));
+        assert!(input_complete(bz, "201"));
+        // Decimal fields never move on by themselves: 36 may become 36,5.
+        assert!(!input_complete(f("vitals.temp"), "36"));
+        assert!(!input_complete(hr, "9,"));
+        assert!(!input_complete(hr, ""));
+        assert!(!input_complete(f("patient.family_name"), "12"));
+    }
 
     #[test]
     fn keys_unique_and_prefixed_by_scope() {
