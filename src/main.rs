@@ -220,6 +220,7 @@ fn run_kiosk(cfg: Config, dir: &Path, key: &Path, demo: bool) -> ExitCode {
     }
     ui.window().set_fullscreen(true);
     // Idle lock, clock and retries of not-yet-durable edits, once a second.
+    let ctrl_frames = ctrl.clone();
     let timer = slint::Timer::default();
     let weak = ui.as_weak();
     timer.start(
@@ -234,6 +235,18 @@ fn run_kiosk(cfg: Config, dir: &Path, key: &Path, demo: bool) -> ExitCode {
                 c.tick();
                 c.refresh(&ui);
                 let _ = ui.global::<AppState>();
+            }
+        },
+    );
+    // The live monitor page draws the ECG at 10 frames per second.
+    let frames = slint::Timer::default();
+    let (weak, ctrl2) = (ui.as_weak(), ctrl_frames);
+    frames.start(
+        slint::TimerMode::Repeated,
+        Duration::from_millis(100),
+        move || {
+            if let Some(ui) = weak.upgrade() {
+                ctrl2.borrow_mut().live_frame(&ui);
             }
         },
     );

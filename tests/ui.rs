@@ -1051,3 +1051,93 @@ fn printing_on_the_mobile_printer_sends_pcl_and_starts_the_audit() {
     t.tap("Schließen");
     assert!(!t.ui.global::<app::PrintAdapter>().get_visible());
 }
+
+#[test]
+fn live_page_shows_monitor_values_and_ecg_and_saves_a_strip_into_the_record() {
+    let mut t = Ui::new();
+    // Config::demo pairs the in-process simulator over loopback TCP.
+    t.ctrl.borrow_mut().attach_from_config();
+    t.login();
+    t.tap("Neuer Einsatz");
+    let m = t.ctrl.borrow().mission().unwrap();
+    t.tap("Geräte");
+    assert_eq!(t.page(), Page::Live);
+    fn lv(t: &Ui) -> app::LiveAdapter<'_> {
+        t.ui.global::<app::LiveAdapter>()
+    }
+    // Real time: the simulator streams numerics each second and the ECG.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        {
+            let mut c = t.ctrl.borrow_mut();
+            c.tick();
+            c.refresh(&t.ui);
+        }
+        let tiles = lv(&t).get_tiles();
+        let hr = (0..tiles.row_count())
+            .filter_map(|i| tiles.row_data(i))
+            .find(|x| x.label == "HF");
+        if let Some(hr) = hr
+            && lv(&t).get_ecg_path().len() > 1000
+            && lv(&t).get_can_strip()
+        {
+            assert!(
+                hr.value
+                    .parse::<u32>()
+                    .is_ok_and(|v| (30..250).contains(&v)),
+                "{}",
+                hr.value
+            );
+            assert!(hr.age.starts_with("vor "), "{}", hr.age);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no live values");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(lv(&t).get_state().contains("verbunden"));
+    assert_eq!(lv(&t).get_lead(), "II");
+    // Before 10 s of ECG arrived a strip is refused, never padded.
+    let strips = |t: &Ui| {
+        t.store
+            .lock()
+            .state(m)
+            .unwrap()
+            .active_patients()
+            .next()
+            .map_or(0, |p| p.strips.len())
+    };
+    loop {
+        t.tap("EKG-Streifen speichern");
+        if strips(&t) == 1 {
+            break;
+        }
+        assert!(t.ui.global::<app::AppState>().get_toast_error());
+        assert!(std::time::Instant::now() < deadline, "no 10 s strip");
+        std::thread::sleep(Duration::from_millis(500));
+        let mut c = t.ctrl.borrow_mut();
+        c.tick();
+        c.refresh(&t.ui);
+    }
+    let st = t.store.lock().state(m).cloned().unwrap();
+    let p = st.active_patients().next().unwrap();
+    let r = &p.strips[0];
+    assert_eq!(r.duration_ms, 10_000);
+    assert_eq!(r.leads, vec!["II".to_string()]);
+    // The strip itself is in the vault, encrypted, and decodes.
+    let strip = t.store.lock().strip(m, &r.hash).unwrap().expect("stored");
+    assert_eq!(strip.sample_rate_hz, 500);
+    assert_eq!(strip.leads[0].samples.len(), 5_000);
+    assert!(lv(&t).get_strips().contains("EKG-Streifen"));
+    // "Vitalwerte übernehmen" writes one vitals entry; "Zurück" returns.
+    t.tap("Vitalwerte übernehmen");
+    let st = t.store.lock().state(m).cloned().unwrap();
+    assert_eq!(
+        st.entries
+            .values()
+            .filter(|e| e.collection == rettpad::record::Collection::Vitals)
+            .count(),
+        1
+    );
+    t.tap("Zurück");
+    assert_eq!(t.page(), Page::Editor);
+}

@@ -35,6 +35,7 @@ pub enum Page {
     Close = 4,
     Settings = 5,
     Handover = 6,
+    Live = 7,
 }
 
 const SHIFT_META: &str = "session.shift";
@@ -880,6 +881,7 @@ impl Controller {
                 .unwrap_or_else(|| tr(self.lang, "aus", "off"))
         }));
         self.refresh_peripherals(ui);
+        self.refresh_live(ui);
         self.refresh_handover(ui);
         self.refresh_print(ui);
         app.set_toast(ss(&self.toast.0));
@@ -1313,6 +1315,11 @@ impl Controller {
         self.mission
     }
 
+    /// The controller's clock (wall, ms since the epoch).
+    pub fn clock_ms(&self) -> i64 {
+        self.clock.wall_ms()
+    }
+
     pub fn patient(&self) -> Option<PatientId> {
         self.patient
     }
@@ -1559,6 +1566,9 @@ macro_rules! on {
 fn wire(ui: &AppWindow, ctrl: &Rc<RefCell<Controller>>) {
     on!(ui, ctrl, AppState, on_lock, |c| c.lock());
     on!(ui, ctrl, AppState, on_card_tapped, |c| c.card_tapped());
+    on!(ui, ctrl, AppState, on_devices_tapped, |c| c.open_live());
+    on!(ui, ctrl, LiveAdapter, on_take, |c| c.live_take());
+    on!(ui, ctrl, LiveAdapter, on_save_strip, |c| c.save_strip_now());
     on!(ui, ctrl, AppState, on_handover_tapped, |c| {
         if c.page != Page::Lock && c.page != Page::Login {
             c.page = Page::Handover
@@ -1595,6 +1605,8 @@ fn wire(ui: &AppWindow, ctrl: &Rc<RefCell<Controller>>) {
             Page::Editor
         } else if c.page == Page::Settings {
             c.back
+        } else if c.page == Page::Live {
+            c.live_back()
         } else {
             Page::Missions
         }

@@ -11,8 +11,11 @@ use super::*;
 use crate::card::watcher::{CardEvent, ReaderStatus};
 use crate::card::{CardData, Proposal};
 use crate::devices::import::{ImportConfig, Importer};
+use crate::devices::live::{Live, LiveConfig};
 use crate::devices::supervisor::{DeviceState, SupEvent};
+use crate::record::wave::Strip;
 use std::any::Any;
+use std::collections::VecDeque;
 use std::sync::mpsc::Receiver;
 
 /// Keeps a watcher/supervisor thread alive as long as the UI holds it.
@@ -36,8 +39,20 @@ pub(super) struct DevFeed {
     label: String,
     state: Option<DeviceState>,
     importer: Option<(PatientId, Importer)>,
+    /// What the live page shows; also cuts the strips around shocks.
+    live: Option<Live>,
+    /// Cut strips not yet in the record (no mission/patient open yet).
+    strips: VecDeque<Strip>,
+    strips_dropped: u64,
+    strips_saved: Vec<String>,
+    /// The page the live page returns to.
+    back: Option<Page>,
     _keep: Option<Keep>,
 }
+
+/// Strips waiting for a patient: beyond this the oldest is dropped (and
+/// counted) rather than memory growing without bound.
+const MAX_WAITING_STRIPS: usize = 16;
 
 impl Controller {
     /// Connects the card watcher's channel (`keep` holds the watcher).
@@ -61,6 +76,11 @@ impl Controller {
     pub fn attach_device(&mut self, label: &str, rx: Receiver<SupEvent>, keep: Option<Keep>) {
         self.dev.rx = Some(rx);
         self.dev.label = label.to_string();
+        self.dev.live = Some(Live::new(LiveConfig {
+            device_label: label.to_string(),
+            utc_offset_ms: view::berlin_offset_ms(self.clock.wall_ms()),
+            ..LiveConfig::default()
+        }));
         self.dev._keep = keep;
     }
 
@@ -101,6 +121,209 @@ impl Controller {
             self.on_device(e);
         }
         self.offer_waiting_card();
+        self.store_waiting_strips();
+    }
+
+    fn queue_strip(&mut self, s: Strip) {
+        if self.dev.strips.len() == MAX_WAITING_STRIPS {
+            self.dev.strips.pop_front();
+            self.dev.strips_dropped += 1;
+            tracing::warn!("device strip dropped: no patient open for too long");
+        }
+        self.dev.strips.push_back(s);
+    }
+
+    /// Strips go into the open patient's record (encrypted blob + a
+    /// `StripRecorded` event); without one they wait.
+    fn store_waiting_strips(&mut self) {
+        let (Some(m), Some(p)) = (self.mission, self.patient) else {
+            return;
+        };
+        while let Some(s) = self.dev.strips.front() {
+            let res = self.store.lock().put_strip(m, p, s);
+            match res {
+                Ok(_) => {
+                    let label = s.label.clone();
+                    self.dev.strips.pop_front();
+                    let msg = format!(
+                        "{}: {label}",
+                        tr(self.lang, "EKG-Streifen gespeichert", "ECG strip saved")
+                    );
+                    self.dev.strips_saved.push(label);
+                    self.set_toast(msg, false);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "device strip not saved");
+                    let msg = match self.lang {
+                        Lang::De => e.user_message_de(),
+                        Lang::En => e.to_string(),
+                    };
+                    self.set_toast(msg, true);
+                    break;
+                }
+            }
+        }
+    }
+
+    pub(super) fn open_live(&mut self) {
+        if matches!(self.page, Page::Lock | Page::Login) || !self.device_configured() {
+            return;
+        }
+        if self.page != Page::Live {
+            self.dev.back = Some(self.page);
+        }
+        self.page = Page::Live;
+    }
+
+    /// Screenshots: the live page fed with given observations.
+    pub(crate) fn show_demo_live(&mut self, label: &str, obs: &[crate::devices::obs::Observation]) {
+        let mut l = Live::new(LiveConfig {
+            device_label: label.to_string(),
+            ..LiveConfig::default()
+        });
+        for o in obs {
+            l.push(o);
+        }
+        self.dev.live = Some(l);
+        self.dev.label = label.to_string();
+        self.dev.state = Some(DeviceState::Streaming {
+            info: Default::default(),
+        });
+        self.open_live();
+    }
+
+    pub(super) fn live_back(&mut self) -> Page {
+        self.dev.back.take().unwrap_or(Page::Missions)
+    }
+
+    /// "Vitalwerte übernehmen" on the live page.
+    pub(super) fn live_take(&mut self) {
+        if self.patient.is_none() {
+            let msg = tr(
+                self.lang,
+                "Bitte zuerst einen Einsatz mit Patient öffnen.",
+                "Open a mission with a patient first.",
+            );
+            self.set_toast(msg, true);
+            return;
+        }
+        self.take_from_device();
+    }
+
+    /// "EKG-Streifen speichern": the last 10 s of every ECG lead.
+    pub(super) fn save_strip_now(&mut self) {
+        let label = tr(self.lang, "EKG-Streifen", "ECG strip");
+        match self
+            .dev
+            .live
+            .as_mut()
+            .and_then(|l| l.strip_now(10_000, &label))
+        {
+            Some(s) => {
+                self.queue_strip(s);
+                if self.patient.is_none() {
+                    let msg = tr(
+                        self.lang,
+                        "EKG-Streifen wartet: er kommt zum nächsten geöffneten Patienten.",
+                        "ECG strip waits: it goes to the next patient opened.",
+                    );
+                    self.set_toast(msg, false);
+                }
+                self.store_waiting_strips();
+            }
+            None => {
+                let msg = tr(
+                    self.lang,
+                    "Noch keine 10 s EKG vom Gerät.",
+                    "No 10 s of ECG from the device yet.",
+                );
+                self.set_toast(msg, true);
+            }
+        }
+    }
+
+    /// The live page (only filled while it is shown: the ECG path is the
+    /// most expensive thing the UI draws).
+    pub(super) fn refresh_live(&self, ui: &AppWindow) {
+        if self.page != Page::Live {
+            return;
+        }
+        let lv = ui.global::<LiveAdapter>();
+        let now = self.clock.wall_ms();
+        let lang = self.lang;
+        lv.set_state(ss(self.device_state_long().unwrap_or_default()));
+        let Some(l) = &self.dev.live else { return };
+        let (clock, warn) = match l.clock_offset_ms() {
+            Some(o) if l.clock_warning() => (
+                format!(
+                    "{} {:+} s",
+                    tr(lang, "Geräteuhr weicht ab:", "device clock off by"),
+                    o / 1000
+                ),
+                true,
+            ),
+            Some(o) => (
+                format!("{} {:+} s", tr(lang, "Geräteuhr", "device clock"), o / 1000),
+                false,
+            ),
+            None => (String::new(), false),
+        };
+        lv.set_clock(ss(clock));
+        lv.set_clock_warn(warn);
+        let tiles: Vec<LiveTileVM> = l
+            .values(now)
+            .into_iter()
+            .map(|v| LiveTileVM {
+                label: ss(lang.pick(v.label_de, v.label_en)),
+                value: ss(&v.text),
+                unit: ss(v.unit),
+                age: ss(age_text(v.age_ms, lang)),
+                stale: v.stale,
+                trend: ss(Live::sparkline(&v.trend, 120.0, 30.0)),
+            })
+            .collect();
+        lv.set_tiles(model(tiles));
+        lv.set_lead(ss(l.display_lead().unwrap_or_default()));
+        lv.set_ecg_path(ss(l.ecg_path(1000, 200.0, 6_000, 2_000.0)));
+        lv.set_can_take(self.device_streaming());
+        lv.set_can_strip(l.display_lead().is_some());
+        let mut strips = String::new();
+        if !self.dev.strips_saved.is_empty() {
+            strips = format!(
+                "{}: {}",
+                tr(lang, "Im Protokoll", "In the record"),
+                self.dev.strips_saved.join(", ")
+            );
+        }
+        if !self.dev.strips.is_empty() {
+            strips.push_str(&format!(
+                " · {} {}",
+                self.dev.strips.len(),
+                tr(
+                    lang,
+                    "wartend (kein Patient offen)",
+                    "waiting (no patient open)"
+                )
+            ));
+        }
+        if self.dev.strips_dropped > 0 {
+            strips.push_str(&format!(
+                " · {} {}",
+                self.dev.strips_dropped,
+                tr(lang, "verworfen", "dropped")
+            ));
+        }
+        lv.set_strips(ss(strips));
+    }
+
+    /// The live page's own frame (10 per second in the app): only while it
+    /// is shown, and only the peripherals and that page.
+    pub fn live_frame(&mut self, ui: &AppWindow) {
+        if self.page != Page::Live {
+            return;
+        }
+        self.poll_peripherals();
+        self.refresh_live(ui);
     }
 
     fn on_card(&mut self, ev: CardEvent) {
@@ -233,6 +456,12 @@ impl Controller {
                 }
                 if let Some((_, imp)) = &mut self.dev.importer {
                     imp.push(&o);
+                }
+                if let Some(l) = &mut self.dev.live {
+                    l.push(&o);
+                    for s in l.take_strips() {
+                        self.queue_strip(s);
+                    }
                 }
             }
         }
@@ -422,4 +651,15 @@ fn start_device(
     )
     .map_err(|e| format!("thread: {e}"))?;
     Ok((rx, Box::new(sup)))
+}
+
+/// "vor 3 s", "vor 2 min".
+fn age_text(ms: i64, lang: Lang) -> String {
+    let s = ms / 1000;
+    match lang {
+        Lang::De if s < 120 => format!("vor {s} s"),
+        Lang::De => format!("vor {} min", s / 60),
+        Lang::En if s < 120 => format!("{s} s ago"),
+        Lang::En => format!("{} min ago", s / 60),
+    }
 }

@@ -269,6 +269,12 @@ pub fn render_all(dir: &Path) -> Result<Vec<PathBuf>, Error> {
     ctrl.borrow_mut().refresh(&ui);
     shot("23-night-vitals", &ui)?;
     ui.global::<Theme>().set_night(false);
+    let now = ctrl.borrow().clock_ms();
+    ctrl.borrow_mut()
+        .show_demo_live("Monitor (Demo)", &demo_monitor(now));
+    ctrl.borrow_mut().refresh(&ui);
+    shot("26-live-monitor", &ui)?;
+    ui.global::<AppState>().invoke_back();
     close.invoke_close();
     shot("24-missions-closed", &ui)?;
     ctrl.borrow_mut().goto(super::Page::Settings);
@@ -280,4 +286,78 @@ pub fn render_all(dir: &Path) -> Result<Vec<PathBuf>, Error> {
         eprintln!("peak_rss_kib={}", peak_rss_kib().unwrap_or(0));
     }
     Ok(written)
+}
+
+/// Ten minutes of an ACS patient's numerics and the last 8 s of lead II
+/// (ECGSYN), as a monitor would send them, ending at `now`.
+fn demo_monitor(now: i64) -> Vec<crate::devices::obs::Observation> {
+    use crate::devices::ieee11073::Decimal;
+    use crate::devices::obs::{
+        HostTime, MeasStatus, Metric, Numeric, Observation, Reading, Scale, Timestamps, Unit,
+        WaveChunk,
+    };
+    let ts = |ms: i64| Timestamps {
+        device: None,
+        host: HostTime {
+            wall_ms: ms,
+            mono_ms: ms.max(0) as u64,
+        },
+        seq: None,
+    };
+    let mut out = Vec::new();
+    for i in 0..=60i64 {
+        let at = now - 600_000 + i * 10_000;
+        let drift = (i as f64 / 8.0).sin();
+        for (m, v, u) in [
+            (
+                Metric::HeartRate,
+                112.0 - i as f64 * 0.2 + 3.0 * drift,
+                Unit::PerMin,
+            ),
+            (Metric::SpO2, 91.0 + i as f64 * 0.07, Unit::Percent),
+            (Metric::RespRate, 22.0 - i as f64 * 0.05, Unit::PerMin),
+            (Metric::EtCo2, 36.0 + 2.0 * drift, Unit::MmHg),
+        ] {
+            out.push(Observation::Numeric(Numeric {
+                metric: m,
+                reading: Reading::Value(Decimal::int(v.round() as i64)),
+                unit: u,
+                status: MeasStatus::default(),
+                time: ts(at),
+                episodic: false,
+            }));
+        }
+    }
+    for (m, v) in [(Metric::NibpSys, 135), (Metric::NibpDia, 85)] {
+        out.push(Observation::Numeric(Numeric {
+            metric: m,
+            reading: Reading::Value(Decimal::int(v)),
+            unit: Unit::MmHg,
+            status: MeasStatus::default(),
+            time: ts(now - 95_000),
+            episodic: true,
+        }));
+    }
+    let mut ecg = crate::devices::sim::Ecgsyn::new(98.0, 7);
+    let (fs, chunk) = (500u32, 128usize);
+    let start = now - 8_192;
+    for c in 0..32i64 {
+        out.push(Observation::Wave(WaveChunk {
+            channel: Metric::Other((2 << 16) | 0x0102),
+            t0: ts(start + c * 256),
+            sample_period_us: 2_000,
+            scale: Some(Scale {
+                lower_abs: Reading::Value(Decimal::int(0)),
+                upper_abs: Reading::Value(Decimal::int(1)),
+                lower_raw: 0,
+                upper_raw: 1000,
+            }),
+            unit: Unit::MilliVolt,
+            samples: (0..chunk)
+                .map(|_| (ecg.next_mv(fs) * 1000.0).round() as i32)
+                .collect(),
+            status: MeasStatus::default(),
+        }));
+    }
+    out
 }

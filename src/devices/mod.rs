@@ -37,6 +37,7 @@ pub mod ieee11073;
 pub mod import;
 pub mod intellivue;
 pub mod link;
+pub mod live;
 pub mod obs;
 pub mod sim;
 pub mod supervisor;
