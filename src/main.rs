@@ -23,6 +23,7 @@ struct Args {
     key_file: Option<PathBuf>,
     screenshot: Option<PathBuf>,
     startup_probe: Option<PathBuf>,
+    live_probe: Option<u64>,
     headless_demo: bool,
 }
 
@@ -42,6 +43,14 @@ fn parse_args() -> Result<Option<Args>, String> {
             "--screenshot" => a.screenshot = Some(val("--screenshot")?),
             "--headless-demo" => a.headless_demo = true,
             "--startup-probe" => a.startup_probe = Some(val("--startup-probe")?),
+            "--live-probe" => {
+                let secs = val("--live-probe")?;
+                a.live_probe = Some(
+                    secs.to_str()
+                        .and_then(|s| s.parse().ok())
+                        .ok_or("--live-probe needs seconds")?,
+                );
+            }
             "-h" | "--help" => return Ok(None),
             other => return Err(format!("unknown argument {other}")),
         }
@@ -69,6 +78,21 @@ fn main() -> ExitCode {
     };
     if let Some(dir) = &args.screenshot {
         return screenshots(dir);
+    }
+    if let Some(secs) = args.live_probe {
+        return match app::screenshot::live_probe(secs) {
+            Ok(p) => {
+                println!(
+                    "live_probe cpu_ms={:.0} wall_ms={:.0} frames={} samples={}",
+                    p.cpu_ms, p.wall_ms, p.frames, p.samples
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("live probe failed: {e}");
+                ExitCode::FAILURE
+            }
+        };
     }
     if let Some(dir) = &args.startup_probe {
         return match app::screenshot::startup_probe(dir) {

@@ -101,3 +101,27 @@ fn screenshot_command_renders_every_page() {
     }
     assert!(sizes.len() > files.len() / 2, "pages look alike");
 }
+
+#[test]
+fn live_probe_streams_three_leads_and_draws_every_tenth_of_a_second() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rettpad"))
+        .args(["--live-probe", "1"])
+        .output()
+        .expect("run rettpad");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let get = |k: &str| -> u64 {
+        text.split_whitespace()
+            .find_map(|w| w.strip_prefix(&format!("{k}=")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{k} in {text}"))
+    };
+    let frames = get("frames");
+    assert!((5..=11).contains(&frames), "{frames} frames in 1 s");
+    // 3 leads × 50 samples (100 ms at 500 Hz) per frame.
+    assert_eq!(get("samples"), frames * 150);
+}

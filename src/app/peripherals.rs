@@ -192,6 +192,15 @@ impl Controller {
         self.open_live();
     }
 
+    /// Benchmarks: observations straight into the live view.
+    pub(crate) fn feed_live(&mut self, obs: &[crate::devices::obs::Observation]) {
+        if let Some(l) = &mut self.dev.live {
+            for o in obs {
+                l.push(o);
+            }
+        }
+    }
+
     pub(super) fn live_back(&mut self) -> Page {
         self.dev.back.take().unwrap_or(Page::Missions)
     }

@@ -97,6 +97,143 @@ pub fn startup_probe(dir: &Path) -> Result<(), Error> {
     Ok(())
 }
 
+/// What the live page cost while streaming.
+pub struct LiveProbe {
+    pub cpu_ms: f64,
+    pub wall_ms: f64,
+    pub frames: u64,
+    pub samples: u64,
+}
+
+/// This process's CPU time (user + system) in ms.
+fn cpu_ms() -> f64 {
+    // SAFETY: getrusage only writes into the struct we pass.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) } != 0 {
+        return 0.0;
+    }
+    let ms = |t: libc::timeval| t.tv_sec as f64 * 1e3 + t.tv_usec as f64 / 1e3;
+    ms(u.ru_utime) + ms(u.ru_stime)
+}
+
+/// Benchmark probe: the live page for `seconds` of real time while a
+/// monitor streams 3 ECG leads at 500 Hz plus numerics each second, drawn
+/// 10 times a second like the app does. Every frame is a full software
+/// render of the whole window (the worst case: no partial repaint).
+pub fn live_probe(seconds: u64) -> Result<LiveProbe, Error> {
+    use crate::devices::ieee11073::Decimal;
+    use crate::devices::obs::{
+        HostTime, MeasStatus, Metric, Numeric, Observation, Reading, Scale, Timestamps, Unit,
+        WaveChunk,
+    };
+    use_headless_platform()?;
+    let dir = tempfile_dir("live-probe")?;
+    let clock: SharedClock = crate::clock::SystemClock::shared();
+    let store = SharedStore::new(Store::open(
+        &dir,
+        Arc::new(MemoryKeyProvider::new()),
+        clock.clone(),
+        StoreOptions::default(),
+    )?);
+    let (ui, ctrl) = demo_app(clock.clone(), store)?;
+    ui.show()?;
+    ui.global::<LockAdapter>().invoke_unlock("1234".into());
+    let login = ui.global::<LoginAdapter>();
+    login.invoke_set_name(0, "Anna Berger".into());
+    login.invoke_set_number(0, "4711".into());
+    login.invoke_start();
+    ui.global::<MissionsAdapter>().invoke_create();
+    ctrl.borrow_mut().show_demo_live("Monitor", &[]);
+    let ts = |ms: i64| Timestamps {
+        device: None,
+        host: HostTime {
+            wall_ms: ms,
+            mono_ms: ms.max(0) as u64,
+        },
+        seq: None,
+    };
+    let leads = [0x0101u32, 0x0102, 0x013D];
+    let mut ecg: Vec<crate::devices::sim::Ecgsyn> = (0..leads.len() as u64)
+        .map(|i| crate::devices::sim::Ecgsyn::new(80.0, i + 1))
+        .collect();
+    let (mut frames, mut samples) = (0u64, 0u64);
+    let start = std::time::Instant::now();
+    let cpu0 = cpu_ms();
+    let mut tick = 0u64;
+    while start.elapsed() < Duration::from_secs(seconds) {
+        let now = clock.wall_ms();
+        let mut obs = Vec::new();
+        for (i, &code) in leads.iter().enumerate() {
+            let Some(synth) = ecg.get_mut(i) else {
+                continue;
+            };
+            obs.push(Observation::Wave(WaveChunk {
+                channel: Metric::Other((2 << 16) | code),
+                t0: ts(now - 100),
+                sample_period_us: 2_000,
+                scale: Some(Scale {
+                    lower_abs: Reading::Value(Decimal::int(0)),
+                    upper_abs: Reading::Value(Decimal::int(1)),
+                    lower_raw: 0,
+                    upper_raw: 1000,
+                }),
+                unit: Unit::MilliVolt,
+                samples: (0..50)
+                    .map(|_| (synth.next_mv(500) * 1000.0) as i32)
+                    .collect(),
+                status: MeasStatus::default(),
+            }));
+            samples += 50;
+        }
+        if tick.is_multiple_of(10) {
+            for (m, v) in [
+                (Metric::HeartRate, 80),
+                (Metric::SpO2, 97),
+                (Metric::RespRate, 14),
+            ] {
+                obs.push(Observation::Numeric(Numeric {
+                    metric: m,
+                    reading: Reading::Value(Decimal::int(v)),
+                    unit: Unit::PerMin,
+                    status: MeasStatus::default(),
+                    time: ts(now),
+                    episodic: false,
+                }));
+            }
+        }
+        ctrl.borrow_mut().feed_live(&obs);
+        ctrl.borrow_mut().live_frame(&ui);
+        slint::platform::update_timers_and_animations();
+        let frame = ui.window().take_snapshot()?;
+        if frame.width() == 0 {
+            return Err("empty frame".into());
+        }
+        frames += 1;
+        tick += 1;
+        let next = Duration::from_millis(100 * tick);
+        if let Some(wait) = next.checked_sub(start.elapsed()) {
+            std::thread::sleep(wait);
+        }
+    }
+    let wall_ms = start.elapsed().as_secs_f64() * 1e3;
+    let cpu = cpu_ms() - cpu0;
+    drop(ui);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(LiveProbe {
+        cpu_ms: cpu,
+        wall_ms,
+        frames,
+        samples,
+    })
+}
+
+fn tempfile_dir(name: &str) -> Result<PathBuf, Error> {
+    let d = std::env::temp_dir().join(format!("rettpad-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d)?;
+    Ok(d)
+}
+
 /// Renders all pages into `dir`; returns the files written.
 pub fn render_all(dir: &Path) -> Result<Vec<PathBuf>, Error> {
     std::fs::create_dir_all(dir)?;
