@@ -52,6 +52,12 @@ pub struct Config {
     /// Paired monitors and defibrillators.
     #[serde(default)]
     pub devices: Vec<DeviceConfig>,
+    /// Monitor values go into the protocol by themselves: the first, then
+    /// one set every this many minutes (0: only on "übernehmen"). Episodic
+    /// values (NIBP) and events always go in. The crew can change it in
+    /// the settings.
+    #[serde(default = "default_device_record_every_min")]
+    pub device_record_every_min: u32,
     /// Hospital IPP printers and the vehicle's mobile printer.
     #[serde(default)]
     pub printers: crate::report::print::Printers,
@@ -100,6 +106,10 @@ pub struct DeviceConfig {
     pub serial: Option<String>,
     #[serde(default)]
     pub model: Option<String>,
+}
+
+fn default_device_record_every_min() -> u32 {
+    5
 }
 
 fn default_card_reader() -> String {
@@ -162,6 +172,7 @@ impl Config {
             snapshot_every: default_snapshot_every(),
             handover: Default::default(),
             card_reader: "sim".into(),
+            device_record_every_min: default_device_record_every_min(),
             devices: vec![DeviceConfig {
                 label: "Monitor".into(),
                 protocol: "intellivue".into(),

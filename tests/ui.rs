@@ -481,8 +481,17 @@ fn wait_for_monitor(t: &mut Ui) {
 /// The standard mission of the issue, scripted; taps and typed characters
 /// are counted separately (the figures go to the README). `devices`: the patient comes from
 /// the eGK (one confirmation tap) and the vitals from the monitor.
+/// Monitor values only on "übernehmen" (the setting "nur auf Tippen"), so
+/// that each vitals set is one counted tap.
+fn ui_taking_device_values_on_tap() -> Ui {
+    Ui::with_config(Config {
+        device_record_every_min: 0,
+        ..Config::demo()
+    })
+}
+
 fn standard_mission(devices: bool) -> (usize, usize, usize) {
-    let mut t = Ui::new();
+    let mut t = ui_taking_device_values_on_tap();
     if devices {
         t.ctrl.borrow_mut().attach_from_config();
     }
@@ -572,11 +581,15 @@ fn standard_mission(devices: bool) -> (usize, usize, usize) {
     let st = t.store.lock().state(m).cloned().unwrap();
     assert_eq!(st.status, Status::Closed);
     let p = st.active_patients().next().unwrap();
-    assert_eq!(
-        st.entries_of(p.id, rettpad::record::Collection::Vitals)
-            .count(),
-        2
-    );
+    // Two sets; with the monitor also each cuff (NIBP) reading by itself.
+    let vitals = st
+        .entries_of(p.id, rettpad::record::Collection::Vitals)
+        .count();
+    if devices {
+        assert!(vitals >= 2, "{vitals}");
+    } else {
+        assert_eq!(vitals, 2);
+    }
     assert_eq!(
         st.entries_of(p.id, rettpad::record::Collection::Medication)
             .count(),
@@ -705,7 +718,7 @@ fn a_card_read_is_taken_over_after_one_tap_and_never_overwrites_silently() {
 
 #[test]
 fn vitals_from_the_simulated_monitor_in_two_taps() {
-    let mut t = Ui::new();
+    let mut t = ui_taking_device_values_on_tap();
     // Config::demo pairs the in-process simulator over loopback TCP.
     t.ctrl.borrow_mut().attach_from_config();
     t.login();
@@ -1054,7 +1067,7 @@ fn printing_on_the_mobile_printer_sends_pcl_and_starts_the_audit() {
 
 #[test]
 fn live_page_shows_monitor_values_and_ecg_and_saves_a_strip_into_the_record() {
-    let mut t = Ui::new();
+    let mut t = ui_taking_device_values_on_tap();
     // Config::demo pairs the in-process simulator over loopback TCP.
     t.ctrl.borrow_mut().attach_from_config();
     t.login();
@@ -1140,4 +1153,68 @@ fn live_page_shows_monitor_values_and_ecg_and_saves_a_strip_into_the_record() {
     );
     t.tap("Zurück");
     assert_eq!(t.page(), Page::Editor);
+}
+
+#[test]
+fn monitor_values_go_into_the_record_by_themselves_unless_set_to_tap_only() {
+    let mut t = Ui::new(); // the demo default: the first set, then every 5 min
+    t.ctrl.borrow_mut().attach_from_config();
+    t.login();
+    t.tap("Neuer Einsatz");
+    t.taps = 0;
+    let device_sets = |t: &Ui, m| {
+        t.store
+            .lock()
+            .state(m)
+            .unwrap()
+            .entries
+            .values()
+            .filter(|e| e.collection == rettpad::record::Collection::Vitals)
+            .filter(|e| {
+                matches!(
+                    e.get("vitals.hr"),
+                    Some(Value::Measured(rettpad::record::Measured {
+                        source: rettpad::record::ValueSource::Device { .. },
+                        ..
+                    }))
+                )
+            })
+            .count()
+    };
+    // The test clock stands in for the time that passes (the importer lets
+    // a batch settle before it writes).
+    let run = |t: &mut Ui, secs: u64| {
+        for _ in 0..secs * 5 {
+            std::thread::sleep(Duration::from_millis(200));
+            t.clock.advance(Duration::from_millis(200));
+            let mut c = t.ctrl.borrow_mut();
+            c.tick();
+            c.refresh(&t.ui);
+        }
+    };
+    let m1 = t.ctrl.borrow().mission().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while device_sets(&t, m1) == 0 {
+        assert!(std::time::Instant::now() < deadline, "no set by itself");
+        run(&mut t, 1);
+    }
+    assert_eq!(t.taps, 0, "the first set needs no tap");
+    // Within the 5 minutes of monitor time: no second set.
+    run(&mut t, 3);
+    assert_eq!(device_sets(&t, m1), 1);
+    // "nur auf Tippen": a new mission gets no set by itself.
+    t.ui.global::<app::AppState>().invoke_open_settings();
+    t.tap("nur auf Tippen");
+    t.tap("Zurück");
+    assert_eq!(t.page(), Page::Editor);
+    t.ui.global::<app::AppState>().invoke_back();
+    assert_eq!(t.page(), Page::Missions);
+    t.tap("Neuer Einsatz");
+    let m2 = t.ctrl.borrow().mission().unwrap();
+    assert_ne!(m1, m2);
+    run(&mut t, 5);
+    assert_eq!(device_sets(&t, m2), 0);
+    t.tap("Messwerte");
+    t.tap("Vom Monitor übernehmen");
+    assert_eq!(device_sets(&t, m2), 1);
 }

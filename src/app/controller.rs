@@ -927,6 +927,8 @@ impl Controller {
         self.refresh_close(ui, st.as_ref(), &findings);
         ui.global::<SettingsAdapter>()
             .set_language(ss(self.lang.code()));
+        ui.global::<SettingsAdapter>()
+            .set_record_every_min(self.dev.every_min as i32);
     }
 
     fn refresh_missions(&self, ui: &AppWindow) {
@@ -1514,6 +1516,7 @@ pub fn build(
         qualification: 1,
     }];
     let cfg_call_sign = cfg.call_sign.clone();
+    let device_every_min = cfg.device_record_every_min;
     let ctrl = Rc::new(RefCell::new(Controller {
         cfg,
         clock,
@@ -1536,7 +1539,7 @@ pub fn build(
         toast_serial: 0,
         close_hard: Vec::new(),
         card: Default::default(),
-        dev: Default::default(),
+        dev: peripherals::DevFeed::new(device_every_min),
         ho: Default::default(),
         up: Default::default(),
         print: Default::default(),
@@ -1765,6 +1768,13 @@ fn wire(ui: &AppWindow, ctrl: &Rc<RefCell<Controller>>) {
         SettingsAdapter,
         on_set_language,
         |c, l: SharedString| c.set_language(&l)
+    );
+    on!(
+        ui,
+        ctrl,
+        SettingsAdapter,
+        on_set_record_every,
+        |c, m: i32| c.set_device_every_min(m.clamp(0, 60) as u32)
     );
     {
         let weak = ui.as_weak();

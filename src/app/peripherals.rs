@@ -47,12 +47,28 @@ pub(super) struct DevFeed {
     strips_saved: Vec<String>,
     /// The page the live page returns to.
     back: Option<Page>,
+    /// Minutes between automatic vitals sets (0: only on tap).
+    pub(super) every_min: u32,
+    /// Due device values the vault has not taken yet.
+    unsaved: VecDeque<Payload>,
     _keep: Option<Keep>,
 }
 
 /// Strips waiting for a patient: beyond this the oldest is dropped (and
 /// counted) rather than memory growing without bound.
 const MAX_WAITING_STRIPS: usize = 16;
+/// Device payloads retried while the vault refuses them (about an hour of
+/// 5-minute sets with their episodic values).
+const MAX_UNSAVED: usize = 64;
+
+impl DevFeed {
+    pub(super) fn new(every_min: u32) -> DevFeed {
+        DevFeed {
+            every_min,
+            ..DevFeed::default()
+        }
+    }
+}
 
 impl Controller {
     /// Connects the card watcher's channel (`keep` holds the watcher).
@@ -122,6 +138,40 @@ impl Controller {
         }
         self.offer_waiting_card();
         self.store_waiting_strips();
+        self.record_due_device_values();
+    }
+
+    /// What the importer says is due (the periodic set, settled episodic
+    /// values, shocks): into the open patient's record.
+    fn record_due_device_values(&mut self) {
+        let (Some(_), Some(p)) = (self.mission, self.patient) else {
+            return;
+        };
+        let now = crate::devices::link::host_time(&*self.clock);
+        let due = match &mut self.dev.importer {
+            Some((ip, imp)) if *ip == p => imp.drain(now),
+            _ => return,
+        };
+        self.dev.unsaved.extend(due);
+        // Kept until the vault has them (a full disk must not lose them).
+        while let Some(payload) = self.dev.unsaved.front().cloned() {
+            if !self.apply(payload) {
+                break; // the toast says why; retried on the next poll
+            }
+            self.dev.unsaved.pop_front();
+        }
+        while self.dev.unsaved.len() > MAX_UNSAVED {
+            self.dev.unsaved.pop_front();
+            tracing::warn!("device value dropped: the vault refused it for too long");
+        }
+    }
+
+    /// Settings: minutes between automatic vitals sets (0: only on tap).
+    pub(super) fn set_device_every_min(&mut self, min: u32) {
+        self.dev.every_min = min;
+        if let Some((_, imp)) = &mut self.dev.importer {
+            imp.set_interval_ms(i64::from(min) * 60_000);
+        }
     }
 
     fn queue_strip(&mut self, s: Strip) {
@@ -458,6 +508,7 @@ impl Controller {
                         let cfg = ImportConfig {
                             device_label: self.dev.label.clone(),
                             utc_offset_ms: view::berlin_offset_ms(self.clock.wall_ms()),
+                            interval_ms: i64::from(self.dev.every_min) * 60_000,
                             ..Default::default()
                         };
                         self.dev.importer = Some((p, Importer::new(cfg, p)));

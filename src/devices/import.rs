@@ -381,7 +381,9 @@ impl Importer {
                     .extend(items.into_iter().map(|i| (arrived, i)));
             }
         }
-        if let Some(newest) = self.newest_continuous_ms
+        // Interval 0: continuous values only on "übernehmen" (take_now).
+        if self.cfg.interval_ms > 0
+            && let Some(newest) = self.newest_continuous_ms
             && self
                 .last_periodic_ms
                 .is_none_or(|t| newest - t >= self.cfg.interval_ms)
@@ -398,6 +400,11 @@ impl Importer {
             }
         }
         out
+    }
+
+    /// The user changed the interval (0: only on "übernehmen").
+    pub fn set_interval_ms(&mut self, ms: i64) {
+        self.cfg.interval_ms = ms.max(0);
     }
 
     /// "Übernehmen": the current continuous values as an entry now.
@@ -517,6 +524,34 @@ mod tests {
         assert_eq!(fields(&out[0])["vitals.hr"].as_num(), Some(Num(90_000)));
         // SpO2 is 5 min old: not carried into the new entry
         assert!(!fields(&out[0]).contains_key("vitals.spo2"));
+    }
+
+    #[test]
+    fn interval_zero_writes_continuous_values_only_on_take() {
+        let mut i = imp();
+        let t0 = 1_800_000_000_000;
+        i.set_interval_ms(0);
+        for s in 0..20 {
+            i.push(&n(
+                Metric::HeartRate,
+                v(80, 0),
+                Unit::PerMin,
+                t0 + s * 1000,
+                false,
+            ));
+        }
+        assert!(settle(&mut i).is_empty(), "no periodic set");
+        assert!(i.take_now().is_some(), "but one on request");
+        // Back to 5 minutes: the next batch is written by itself.
+        i.set_interval_ms(300_000);
+        i.push(&n(
+            Metric::HeartRate,
+            v(81, 0),
+            Unit::PerMin,
+            t0 + 21_000,
+            false,
+        ));
+        assert_eq!(settle(&mut i).len(), 1);
     }
 
     #[test]
