@@ -38,5 +38,6 @@ pub mod import;
 pub mod intellivue;
 pub mod link;
 pub mod obs;
+pub mod pairing;
 pub mod sim;
 pub mod supervisor;
