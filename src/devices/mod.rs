@@ -32,6 +32,8 @@
 //!   value, a patient attribute or a PIN.
 
 pub mod ble;
+pub mod ble_driver;
+pub mod ble_sim;
 pub mod driver;
 pub mod ieee11073;
 pub mod import;
