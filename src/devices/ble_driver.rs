@@ -33,6 +33,16 @@ pub const UUID_MANUFACTURER: u16 = 0x2A29;
 pub const UUID_MODEL_NUMBER: u16 = 0x2A24;
 pub const UUID_SERIAL_NUMBER: u16 = 0x2A25;
 
+/// The 16-bit form of a Bluetooth SIG UUID
+/// (`0000xxxx-0000-1000-8000-00805F9B34FB`); `None` for any other UUID.
+pub fn uuid16(u: &uuid::Uuid) -> Option<u16> {
+    let b = u.as_bytes();
+    const BASE_TAIL: [u8; 12] = [
+        0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0x80, 0x5F, 0x9B, 0x34, 0xFB,
+    ];
+    (b[..2] == [0, 0] && b[4..] == BASE_TAIL).then(|| u16::from_be_bytes([b[2], b[3]]))
+}
+
 /// How a GATT value reached us.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GattKind {
@@ -736,6 +746,16 @@ mod tests {
             1,
             "pending HR delivered after identity"
         );
+    }
+
+    #[test]
+    fn sig_uuids() {
+        let hr = uuid::Uuid::parse_str("00002a37-0000-1000-8000-00805f9b34fb").unwrap();
+        assert_eq!(uuid16(&hr), Some(0x2A37));
+        let vendor = uuid::Uuid::parse_str("00002a37-0000-1000-8000-00805f9b34fc").unwrap();
+        assert_eq!(uuid16(&vendor), None);
+        let long = uuid::Uuid::parse_str("12342a37-0000-1000-8000-00805f9b34fb").unwrap();
+        assert_eq!(uuid16(&long), None);
     }
 
     proptest::proptest! {

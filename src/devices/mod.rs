@@ -32,6 +32,8 @@
 //!   value, a patient attribute or a PIN.
 
 pub mod ble;
+#[cfg(feature = "ble")]
+pub mod ble_btleplug;
 pub mod ble_driver;
 pub mod ble_sim;
 pub mod driver;
@@ -41,5 +43,6 @@ pub mod intellivue;
 pub mod link;
 pub mod obs;
 pub mod pairing;
+pub mod rfcomm;
 pub mod sim;
 pub mod supervisor;

@@ -28,6 +28,12 @@ pub enum LinkSpec {
     },
     /// The simulator on loopback.
     Tcp(SocketAddr),
+    /// An RFCOMM socket to a paired device (`rfcomm:ADDR:CHANNEL`; needs
+    /// cargo feature `rfcomm`, see [`super::rfcomm`]).
+    Rfcomm {
+        addr: super::pairing::BtAddr,
+        channel: u8,
+    },
 }
 
 impl LinkSpec {
@@ -35,6 +41,7 @@ impl LinkSpec {
         Ok(match self {
             LinkSpec::Serial { path, settings } => Box::new(SerialLink::open(path, *settings)?),
             LinkSpec::Tcp(a) => Box::new(TcpLink::connect(*a)?),
+            LinkSpec::Rfcomm { addr, channel } => super::rfcomm::open(*addr, *channel)?,
         })
     }
 }
