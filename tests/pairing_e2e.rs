@@ -7,7 +7,9 @@
 use rettpad::card::mifare::{ATR_MIFARE_1K, KeyType, MifareKey};
 use rettpad::card::pcsc_io;
 use rettpad::card::vpcd::{Pcscd, PcscdLock, VPCD_READER};
-use rettpad::devices::pairing::{PairingConfig, PairingError, read_pcsc, sample_record};
+use rettpad::devices::pairing::{
+    PairingConfig, PairingError, read_any_reader, read_pcsc, sample_record,
+};
 use std::ffi::CString;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -125,6 +127,18 @@ fn pairing_tag_good_wrong_key_corrupt_removed() {
     let e = read_with(&["--drop-after", "3"], KEY).expect_err("removed");
     assert_eq!(e, PairingError::Removed, "{e:?}");
     assert!(e.user_message_de().contains("entfernt"));
+
+    // The UI's entry point: any reader, the key from configuration.
+    let ctx = pcsc_io::establish().expect("context");
+    let tag = Tag::insert(&[]);
+    wait_card(&ctx, true);
+    assert_eq!(
+        read_any_reader(None).expect_err("no key configured"),
+        PairingError::NoKey
+    );
+    assert_eq!(read_any_reader(Some(&cfg(KEY))), Ok(sample_record()));
+    drop(tag);
+    wait_card(&ctx, false);
 
     // And a BLE device's tag.
     let rec = read_with(&["--mifare-proto", "ble"], KEY).expect("ble record");

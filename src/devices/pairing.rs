@@ -414,6 +414,23 @@ pub fn read_pcsc(
     r
 }
 
+/// "Kopplungskarte auflegen": reads the first reader that holds a pairing
+/// tag (a fresh PC/SC context each call, so a restarted pcscd is fine).
+/// `None` config = the pad has no tag key: [`PairingError::NoKey`].
+pub fn read_any_reader(cfg: Option<&PairingConfig>) -> Result<PairingRecord, PairingError> {
+    let cfg = cfg.ok_or(PairingError::NoKey)?;
+    let ctx = crate::card::pcsc_io::establish()?;
+    let readers = crate::card::pcsc_io::readers(&ctx)?;
+    let mut last = PairingError::Reader(CardError::Removed);
+    for r in &readers {
+        match read_pcsc(&ctx, r, cfg) {
+            Ok(rec) => return Ok(rec),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
 impl PairingRecord {
     /// The link string for [`DeviceConfig::link`]: `rfcomm:ADDR:CHANNEL`
     /// for SPP devices, `ble:ADDR` for BLE.
