@@ -760,6 +760,26 @@ mod tests {
 
     proptest::proptest! {
         #[test]
+        fn one_flipped_bit_never_yields_another_value(
+            value in proptest::collection::vec(proptest::num::u8::ANY, 0..40),
+            bit in 0usize..(14 + 40) * 8,
+        ) {
+            let v = GattValue {
+                kind: GattKind::Notification,
+                service: 0x180D,
+                characteristic: 0x2A37,
+                value,
+            };
+            let mut f = seam::encode(9, &v);
+            let bit = bit % (f.len() * 8);
+            f[bit / 8] ^= 1 << (bit % 8);
+            let mut d = seam::Deframer::new();
+            let mut out = Vec::new();
+            d.push(&f, &mut out);
+            proptest::prop_assert!(out.is_empty(), "a corrupted frame was accepted: {:?}", out);
+        }
+
+        #[test]
         fn deframer_never_panics(data in proptest::collection::vec(proptest::num::u8::ANY, 0..2000)) {
             let mut d = seam::Deframer::new();
             let mut out = Vec::new();
