@@ -1,23 +1,25 @@
-//! The real radio for [`BleDriver`]: `btleplug` (cargo feature `ble`; on
+//! The real radio for [`super::ble_driver::BleDriver`]: `btleplug` (cargo feature `ble`; on
 //! Linux it talks to BlueZ over D-Bus, so it needs `libdbus-1-dev` to build
 //! and a system bus at run time).
 //!
-//! Scan for the paired address → connect → discover → read the Device
-//! Information values → subscribe to every supported health measurement →
-//! feed each notification/indication to the driver until `stop`, the
-//! device disconnects, or it is the wrong device. btleplug has no pairing
-//! API: bonding (if the device needs it) is done beforehand through BlueZ.
+//! [`BleLink`]: scan for the paired address → connect → discover; on the
+//! driver's "subscribe": read the Device Information values → subscribe to
+//! every supported health measurement → hand each notification/indication
+//! to the driver as a seam frame. So `LinkSpec::Ble` runs under the same
+//! supervisor (reconnect, backoff, data gap) as the serial protocols.
+//! btleplug has no pairing API: bonding (if the device needs it) is done
+//! beforehand through BlueZ.
 
 use super::ble;
-use super::ble_driver::{BleDriver, GattKind, GattValue, SERVICE_DEVICE_INFORMATION, uuid16};
-use super::driver::{Action, Driver};
-use super::link::{Event, Exit, LinkError, host_time};
+use super::ble_driver::{GattKind, GattValue, SERVICE_DEVICE_INFORMATION, seam, uuid16};
+use super::link::{Link, LinkError};
 use super::pairing::BtAddr;
-use crate::clock::Clock;
-use btleplug::api::{Central, CharPropFlags, Manager as _, Peripheral as _, ScanFilter};
+use btleplug::api::{
+    Central, CharPropFlags, Characteristic, Manager as _, Peripheral as _, ScanFilter,
+};
 use btleplug::platform::{Manager, Peripheral};
 use futures::StreamExt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::VecDeque;
 use std::time::Duration;
 
 /// Characteristics the driver decodes.
@@ -72,152 +74,176 @@ async fn find(addr: BtAddr, scan_for: Duration) -> Result<Peripheral, LinkError>
     }
 }
 
-fn flush(out: &mut Vec<Action>, sink: &mut dyn FnMut(Event)) {
-    for a in out.drain(..) {
-        match a {
-            // Nothing is written to BLE health devices here.
-            Action::Send(_) => {}
-            Action::Emit(o) => sink(Event::Observation(o)),
-            Action::Status(s) => sink(Event::Status(s)),
-        }
-    }
+/// A BLE device as a [`Link`]: GATT values come out as seam frames
+/// ([`super::ble_driver::seam`]), so [`BleDriver`] and the supervisor run
+/// unchanged over the radio. The driver's "subscribe" frame makes the link
+/// read the Device Information values and subscribe to every supported
+/// measurement.
+pub struct BleLink {
+    rt: tokio::runtime::Runtime,
+    peripheral: Peripheral,
+    chars: Vec<Characteristic>,
+    stream: Option<NotificationStream>,
+    host: seam::Deframer,
+    out: VecDeque<u8>,
+    seq: u32,
 }
 
-async fn session(
-    addr: BtAddr,
-    driver: &mut BleDriver,
-    clock: &dyn Clock,
-    stop: &AtomicBool,
-    sink: &mut dyn FnMut(Event),
-) -> Result<Exit, LinkError> {
-    let p = find(addr, Duration::from_secs(15)).await?;
-    p.connect().await.map_err(|e| open(addr, e))?;
-    p.discover_services().await.map_err(|e| open(addr, e))?;
-    let mut out = Vec::new();
-    driver.connected(host_time(clock), &mut out);
-    let chars = p.characteristics();
-    for c in chars
-        .iter()
-        .filter(|c| uuid16(&c.service_uuid) == Some(SERVICE_DEVICE_INFORMATION))
-    {
-        if let (Some(ch), true) = (uuid16(&c.uuid), c.properties.contains(CharPropFlags::READ))
-            && let Ok(value) = p.read(c).await
-        {
-            let v = GattValue {
-                kind: GattKind::Read,
-                service: SERVICE_DEVICE_INFORMATION,
-                characteristic: ch,
-                value,
-            };
-            driver.on_gatt(&v, host_time(clock), &mut out);
-        }
+type NotificationStream =
+    std::pin::Pin<Box<dyn futures::Stream<Item = btleplug::api::ValueNotification> + Send>>;
+
+impl BleLink {
+    /// Scans up to 15 s for the paired address, connects, discovers.
+    pub fn open(addr: BtAddr) -> Result<BleLink, LinkError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| open(addr, e))?;
+        let peripheral = rt.block_on(async {
+            let p = find(addr, Duration::from_secs(15)).await?;
+            p.connect().await.map_err(|e| open(addr, e))?;
+            p.discover_services().await.map_err(|e| open(addr, e))?;
+            Ok::<_, LinkError>(p)
+        })?;
+        let chars = peripheral.characteristics().into_iter().collect();
+        Ok(BleLink {
+            rt,
+            peripheral,
+            chars,
+            stream: None,
+            host: seam::Deframer::new(),
+            out: VecDeque::new(),
+            seq: 0,
+        })
     }
-    driver.identity_complete(host_time(clock), &mut out);
-    flush(&mut out, sink);
-    if driver.wrong_device() {
-        let _ = p.disconnect().await;
-        return Ok(Exit::WrongDevice);
+
+    fn push(&mut self, v: &GattValue) {
+        self.seq = self.seq.wrapping_add(1);
+        self.out.extend(seam::encode(self.seq, v));
     }
-    let mut kinds = Vec::new();
-    for c in &chars {
-        let Some(ch) = uuid16(&c.uuid) else { continue };
-        if !MEASUREMENTS.contains(&ch) {
-            continue;
-        }
-        let kind = if c.properties.contains(CharPropFlags::INDICATE) {
-            GattKind::Indication
-        } else if c.properties.contains(CharPropFlags::NOTIFY) {
-            GattKind::Notification
-        } else {
-            continue;
-        };
-        p.subscribe(c).await.map_err(io)?;
-        kinds.push((c.uuid, uuid16(&c.service_uuid).unwrap_or(0), ch, kind));
-    }
-    let mut stream = p.notifications().await.map_err(io)?;
-    loop {
-        if stop.load(Ordering::Relaxed) {
-            let _ = p.disconnect().await;
-            return Ok(Exit::Stopped);
-        }
-        match tokio::time::timeout(Duration::from_millis(100), stream.next()).await {
-            Err(_) => {
-                if !p.is_connected().await.unwrap_or(false) {
-                    driver.on_link_lost(host_time(clock));
-                    return Ok(Exit::LinkLost(LinkError::Closed));
-                }
-            }
-            Ok(None) => {
-                driver.on_link_lost(host_time(clock));
-                return Ok(Exit::LinkLost(LinkError::Closed));
-            }
-            Ok(Some(n)) => {
-                if let Some(&(_, service, ch, kind)) = kinds.iter().find(|k| k.0 == n.uuid) {
-                    let v = GattValue {
-                        kind,
+
+    /// Device Information reads, then subscriptions (once per connection).
+    fn subscribe(&mut self) -> Result<(), LinkError> {
+        self.seq = 0;
+        let p = self.peripheral.clone();
+        let mut values = Vec::new();
+        self.rt.block_on(async {
+            for c in &self.chars {
+                let (Some(service), Some(ch)) = (uuid16(&c.service_uuid), uuid16(&c.uuid)) else {
+                    continue;
+                };
+                if service == SERVICE_DEVICE_INFORMATION
+                    && c.properties.contains(CharPropFlags::READ)
+                    && let Ok(value) = p.read(c).await
+                {
+                    values.push(GattValue {
+                        kind: GattKind::Read,
                         service,
                         characteristic: ch,
-                        value: n.value,
-                    };
-                    driver.on_gatt(&v, host_time(clock), &mut out);
+                        value,
+                    });
                 }
             }
+            Ok::<_, LinkError>(())
+        })?;
+        for v in &values {
+            self.push(v);
         }
-        driver.on_tick(host_time(clock), &mut out);
-        flush(&mut out, sink);
+        if self.stream.is_none() {
+            let stream = self.rt.block_on(async {
+                for c in &self.chars {
+                    if uuid16(&c.uuid).is_some_and(|u| MEASUREMENTS.contains(&u))
+                        && c.properties
+                            .intersects(CharPropFlags::INDICATE | CharPropFlags::NOTIFY)
+                    {
+                        p.subscribe(c).await.map_err(io)?;
+                    }
+                }
+                p.notifications().await.map_err(io)
+            })?;
+            self.stream = Some(stream);
+        }
+        Ok(())
+    }
+
+    fn value_of(&self, n: btleplug::api::ValueNotification) -> Option<GattValue> {
+        let c = self.chars.iter().find(|c| c.uuid == n.uuid)?;
+        let kind = if c.properties.contains(CharPropFlags::INDICATE) {
+            GattKind::Indication
+        } else {
+            GattKind::Notification
+        };
+        Some(GattValue {
+            kind,
+            service: uuid16(&c.service_uuid)?,
+            characteristic: uuid16(&c.uuid)?,
+            value: n.value,
+        })
     }
 }
 
-/// One BLE session on the calling thread (its own current-thread tokio
-/// runtime). The supervisor calls it again after `LinkLost`; the same
-/// driver keeps its deduplication keys and records the gap.
-pub fn run(
-    addr: BtAddr,
-    driver: &mut BleDriver,
-    clock: &dyn Clock,
-    stop: &AtomicBool,
-    sink: &mut dyn FnMut(Event),
-) -> Exit {
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => return Exit::LinkLost(LinkError::Io(e)),
-    };
-    match rt.block_on(session(addr, driver, clock, stop, sink)) {
-        Ok(exit) => exit,
-        Err(e) => {
-            tracing::info!(error = %e, "BLE session ended");
-            Exit::LinkLost(e)
+impl Link for BleLink {
+    fn recv(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, LinkError> {
+        if self.out.is_empty()
+            && let Some(stream) = self.stream.as_mut()
+        {
+            let next = self
+                .rt
+                .block_on(async { tokio::time::timeout(timeout, stream.next()).await });
+            match next {
+                Ok(Some(n)) => {
+                    if let Some(v) = self.value_of(n) {
+                        self.push(&v);
+                    }
+                }
+                Ok(None) => return Err(LinkError::Closed),
+                Err(_) => {
+                    let p = &self.peripheral;
+                    if !self.rt.block_on(p.is_connected()).unwrap_or(false) {
+                        return Err(LinkError::Closed);
+                    }
+                }
+            }
         }
+        let n = buf.len().min(self.out.len());
+        for (d, s) in buf.iter_mut().zip(self.out.drain(..n)) {
+            *d = s;
+        }
+        Ok(n)
+    }
+
+    fn send(&mut self, bytes: &[u8]) -> Result<(), LinkError> {
+        let mut frames = Vec::new();
+        self.host.push(bytes, &mut frames);
+        if frames
+            .iter()
+            .any(|f| matches!(f, seam::Frame::Subscribe { .. }))
+        {
+            self.subscribe()?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for BleLink {
+    fn drop(&mut self) {
+        let p = &self.peripheral;
+        let _ = self.rt.block_on(p.disconnect());
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::SystemClock;
-    use crate::devices::ble_driver::BleConfig;
 
-    /// No Bluetooth (and usually no system bus) here: a session must end
+    /// No Bluetooth (and usually no system bus) here: opening must end
     /// with a clear open error, not hang or panic.
     #[test]
     fn no_adapter_is_a_clean_error() {
-        let mut d = BleDriver::new(Default::default(), BleConfig::default());
-        let stop = AtomicBool::new(false);
-        let exit = run(
-            BtAddr([0, 0x1B, 0xDC, 0x0F, 0x12, 0x34]),
-            &mut d,
-            &SystemClock::new(),
-            &stop,
-            &mut |_| {},
-        );
-        match exit {
-            Exit::LinkLost(LinkError::Open { what, .. }) => {
-                assert_eq!(what, "BLE 00:1B:DC:0F:12:34")
-            }
-            other => panic!("unexpected {other:?}"),
+        match BleLink::open(BtAddr([0, 0x1B, 0xDC, 0x0F, 0x12, 0x34])) {
+            Err(LinkError::Open { what, .. }) => assert_eq!(what, "BLE 00:1B:DC:0F:12:34"),
+            Err(e) => panic!("unexpected {e}"),
+            Ok(_) => panic!("opened without Bluetooth?"),
         }
     }
 }

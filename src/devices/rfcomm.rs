@@ -53,9 +53,29 @@ pub fn open(addr: BtAddr, channel: u8) -> Result<Box<dyn Link>, LinkError> {
     }
 }
 
+/// Opens a BLE device as a link (cargo feature `ble`); without the
+/// feature a clear error.
+pub fn open_ble(addr: BtAddr) -> Result<Box<dyn Link>, LinkError> {
+    #[cfg(feature = "ble")]
+    {
+        Ok(Box::new(super::ble_btleplug::BleLink::open(addr)?))
+    }
+    #[cfg(not(feature = "ble"))]
+    {
+        Err(LinkError::Open {
+            what: format!("BLE {addr}"),
+            source: std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                "this build has no BLE support (cargo feature ble)",
+            ),
+        })
+    }
+}
+
 impl LinkSpec {
     /// A [`DeviceConfig::link`](crate::config::DeviceConfig) value:
-    /// `tcp:127.0.0.1:PORT`, `rfcomm:AA:BB:CC:DD:EE:FF:CH`, or a tty path.
+    /// `tcp:127.0.0.1:PORT`, `rfcomm:AA:BB:CC:DD:EE:FF:CH`,
+    /// `ble:AA:BB:CC:DD:EE:FF`, or a tty path.
     /// (`sim` is the app's business: it starts the simulator first.)
     pub fn from_config(link: &str, settings: SerialSettings) -> Result<LinkSpec, String> {
         if let Some(a) = link.strip_prefix("tcp:") {
@@ -67,6 +87,11 @@ impl LinkSpec {
         if link.starts_with("rfcomm:") {
             let (addr, channel) = parse_link(link)?;
             return Ok(LinkSpec::Rfcomm { addr, channel });
+        }
+        if let Some(a) = link.strip_prefix("ble:") {
+            return BtAddr::parse(a)
+                .map(LinkSpec::Ble)
+                .ok_or_else(|| format!("bad Bluetooth address in {link}"));
         }
         if link.starts_with('/') {
             return Ok(LinkSpec::Serial {
@@ -225,7 +250,12 @@ mod tests {
             LinkSpec::from_config("/dev/rfcomm0", s),
             Ok(LinkSpec::Serial { .. })
         ));
-        assert!(LinkSpec::from_config("ble:00:1B:DC:0F:12:34", s).is_err());
+        assert!(matches!(
+            LinkSpec::from_config("ble:00:1B:DC:0F:12:34", s),
+            Ok(LinkSpec::Ble(_))
+        ));
+        assert!(LinkSpec::from_config("ble:00:1B", s).is_err());
+        assert!(LinkSpec::from_config("bluetooth", s).is_err());
         assert!(LinkSpec::from_config("rfcomm:zz", s).is_err());
     }
 
@@ -236,5 +266,14 @@ mod tests {
             panic!("opened without support")
         };
         assert!(e.to_string().contains("feature rfcomm"), "{e}");
+    }
+
+    #[cfg(not(feature = "ble"))]
+    #[test]
+    fn without_the_ble_feature_opening_says_so() {
+        let Err(e) = open_ble(BtAddr([1, 2, 3, 4, 5, 6])) else {
+            panic!("opened without support")
+        };
+        assert!(e.to_string().contains("feature ble"), "{e}");
     }
 }

@@ -34,6 +34,9 @@ pub enum LinkSpec {
         addr: super::pairing::BtAddr,
         channel: u8,
     },
+    /// A BLE health device (`ble:ADDR`; needs cargo feature `ble`), driven
+    /// by [`super::ble_driver::BleDriver`].
+    Ble(super::pairing::BtAddr),
 }
 
 impl LinkSpec {
@@ -42,6 +45,7 @@ impl LinkSpec {
             LinkSpec::Serial { path, settings } => Box::new(SerialLink::open(path, *settings)?),
             LinkSpec::Tcp(a) => Box::new(TcpLink::connect(*a)?),
             LinkSpec::Rfcomm { addr, channel } => super::rfcomm::open(*addr, *channel)?,
+            LinkSpec::Ble(addr) => super::rfcomm::open_ble(*addr)?,
         })
     }
 }
