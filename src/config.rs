@@ -58,6 +58,9 @@ pub struct Config {
     /// the settings.
     #[serde(default = "default_device_record_every_min")]
     pub device_record_every_min: u32,
+    /// `[pairing]`: the key of the MIFARE pairing tags (never logged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pairing: Option<crate::devices::pairing::PairingConfig>,
     /// Hospital IPP printers and the vehicle's mobile printer.
     #[serde(default)]
     pub printers: crate::report::print::Printers,
@@ -106,6 +109,12 @@ pub struct DeviceConfig {
     pub serial: Option<String>,
     #[serde(default)]
     pub model: Option<String>,
+    /// Bluetooth address `AA:BB:CC:DD:EE:FF` (from the pairing record).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// Bluetooth pairing PIN: for the pairing agent only; `Debug` redacted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin: Option<crate::devices::pairing::PairingPin>,
 }
 
 fn default_device_record_every_min() -> u32 {
@@ -179,7 +188,10 @@ impl Config {
                 link: "sim".into(),
                 serial: Some("DE00000001".into()),
                 model: None,
+                address: None,
+                pin: None,
             }],
+            pairing: None,
             printers: crate::report::print::Printers {
                 mobile: Some(crate::report::print::MobilePrinter {
                     name: "Mobildrucker RTW".into(),

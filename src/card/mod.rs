@@ -38,6 +38,7 @@ pub mod data;
 pub mod egk;
 pub mod error;
 pub mod kvk;
+pub mod mifare;
 pub mod pcsc_io;
 pub mod proposal;
 pub mod sim;

@@ -12,6 +12,7 @@
 //!
 //! Test/dev only: vpcd listens on all interfaces; never install it on a pad.
 
+use super::mifare::SimMifare;
 use super::sim::{Corruption, Faults, KvkAccess, SimCard};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -73,10 +74,55 @@ pub fn connect(port: u16, wait: Duration) -> io::Result<TcpStream> {
     }
 }
 
+/// A card vpcd can play: the eGK/KVK [`SimCard`] or a MIFARE Classic
+/// pairing tag ([`SimMifare`]).
+pub trait VirtualCard {
+    fn atr(&self) -> Vec<u8>;
+    /// Power off / on / reset.
+    fn reset(&mut self);
+    fn process(&mut self, capdu: &[u8]) -> Vec<u8>;
+    /// True when the next APDU must not be answered (the link drops).
+    fn link_drops_now(&self) -> bool;
+}
+
+impl VirtualCard for SimCard {
+    fn atr(&self) -> Vec<u8> {
+        SimCard::atr(self).to_vec()
+    }
+    fn reset(&mut self) {
+        SimCard::reset(self)
+    }
+    fn process(&mut self, capdu: &[u8]) -> Vec<u8> {
+        SimCard::process(self, capdu)
+    }
+    fn link_drops_now(&self) -> bool {
+        SimCard::link_drops_now(self)
+    }
+}
+
+impl VirtualCard for SimMifare {
+    fn atr(&self) -> Vec<u8> {
+        SimMifare::atr(self).to_vec()
+    }
+    fn reset(&mut self) {
+        SimMifare::reset(self)
+    }
+    fn process(&mut self, capdu: &[u8]) -> Vec<u8> {
+        SimMifare::process(self, capdu)
+    }
+    fn link_drops_now(&self) -> bool {
+        SimMifare::link_drops_now(self)
+    }
+}
+
 /// Plays `card` on an open vpcd connection until vpcd closes it, `hold`
 /// elapses (then the socket is closed: removal) or the card's link drop
 /// fires. A vpcd that closes the socket ends it cleanly.
-pub fn serve(stream: TcpStream, card: &mut SimCard, hold: Option<Duration>) -> io::Result<Ended> {
+pub fn serve(
+    stream: TcpStream,
+    card: &mut dyn VirtualCard,
+    hold: Option<Duration>,
+) -> io::Result<Ended> {
     let mut s = stream;
     let timer = match hold {
         Some(h) => {
@@ -109,7 +155,7 @@ pub fn serve(stream: TcpStream, card: &mut SimCard, hold: Option<Duration>) -> i
     }
 }
 
-fn serve_loop(s: &mut TcpStream, card: &mut SimCard) -> io::Result<Ended> {
+fn serve_loop(s: &mut TcpStream, card: &mut dyn VirtualCard) -> io::Result<Ended> {
     loop {
         let mut len = [0u8; 2];
         quickack(s);
@@ -126,7 +172,7 @@ fn serve_loop(s: &mut TcpStream, card: &mut SimCard) -> io::Result<Ended> {
                 card.reset();
                 None
             }
-            (1, Some(0x04)) => Some(card.atr().to_vec()),
+            (1, Some(0x04)) => Some(card.atr()),
             (0 | 1, _) => None,
             _ => {
                 if card.link_drops_now() {
@@ -146,12 +192,17 @@ fn serve_loop(s: &mut TcpStream, card: &mut SimCard) -> io::Result<Ended> {
 const USAGE: &str = "usage: rettpad-sim card [--kvk [--acs] | --other] [--pd FILE --vd FILE] \
 [--hold SECS] [--drop-after N] [--blocked] [--update-interrupted] \
 [--corrupt container|gzip|zip-bomb|xml|checksum] [--port N] [--wait SECS]
+       rettpad-sim card --mifare [--mifare-key HEX12] [--mifare-proto intellivue|ble]
+[--mifare-corrupt crc|magic] [--hold SECS] [--drop-after N]
 
 Plays a simulated eGK (default: the sample fixtures), KVK or other card to
 vpcd in a running pcscd. Connecting inserts the card; after --hold SECS the
 card is removed (default: it stays until pcscd goes away). --drop-after N
 breaks the link after N APDUs, like a card pulled mid-read. Prints
-INSERTED and then REMOVED, VPCD-CLOSED or DROPPED.";
+INSERTED and then REMOVED, VPCD-CLOSED or DROPPED.
+--mifare plays a MIFARE Classic 1K pairing tag as a contactless PC/SC
+reader shows it (sectors 1-2 hold the sample pairing record, opened by
+--mifare-key, default A0A1A2A3A4A5).";
 
 /// `rettpad-sim card …`.
 pub fn main(args: &[String]) -> ExitCode {
@@ -171,6 +222,7 @@ fn run_cli(args: &[String]) -> Result<(), String> {
     let mut hold = None;
     let mut port = VPCD_PORT;
     let mut wait = Duration::from_secs(10);
+    let mut mifare: Option<MifareOpts> = None;
     let mut it = args.iter();
     let num = |v: Option<&String>, what: &str| -> Result<u64, String> {
         v.and_then(|s| s.parse().ok())
@@ -203,12 +255,41 @@ fn run_cli(args: &[String]) -> Result<(), String> {
                     _ => return Err("--corrupt needs container|gzip|zip-bomb|xml|checksum".into()),
                 })
             }
+            "--mifare" => {
+                mifare.get_or_insert_with(MifareOpts::default);
+            }
+            "--mifare-key" => {
+                let k = it.next().ok_or("--mifare-key needs 12 hex digits")?;
+                let k = super::mifare::MifareKey::from_hex(k)?;
+                mifare.get_or_insert_with(MifareOpts::default).key = *k.bytes();
+            }
+            "--mifare-proto" => {
+                mifare.get_or_insert_with(MifareOpts::default).ble =
+                    match it.next().map(String::as_str) {
+                        Some("ble") => true,
+                        Some("intellivue") => false,
+                        _ => return Err("--mifare-proto needs intellivue|ble".into()),
+                    }
+            }
+            "--mifare-corrupt" => {
+                mifare.get_or_insert_with(MifareOpts::default).corrupt =
+                    match it.next().map(String::as_str) {
+                        Some("crc") => Some(40),
+                        Some("magic") => Some(0),
+                        _ => return Err("--mifare-corrupt needs crc|magic".into()),
+                    }
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return Ok(());
             }
             other => return Err(format!("unknown option {other}")),
         }
+    }
+    if let Some(m) = mifare {
+        let mut tag = m.tag()?;
+        tag.drop_after(f.drop_after);
+        return play(port, wait, &mut tag, hold);
     }
     let mut card = if other {
         SimCard::other()
@@ -226,10 +307,60 @@ fn run_cli(args: &[String]) -> Result<(), String> {
             _ => return Err("--pd and --vd go together".into()),
         }
     };
+    play(port, wait, &mut card, hold)
+}
+
+/// `--mifare…` options.
+struct MifareOpts {
+    key: [u8; 6],
+    ble: bool,
+    /// Byte of the record to flip (CRC then fails, or the magic).
+    corrupt: Option<usize>,
+}
+
+impl Default for MifareOpts {
+    fn default() -> Self {
+        MifareOpts {
+            key: [0xA0, 0xA1, 0xA2, 0xA3, 0xA4, 0xA5],
+            ble: false,
+            corrupt: None,
+        }
+    }
+}
+
+impl MifareOpts {
+    fn tag(&self) -> Result<SimMifare, String> {
+        use crate::devices::pairing::{self, DeviceProtocol, PairingPin};
+        let mut rec = pairing::sample_record();
+        if self.ble {
+            rec.protocol = DeviceProtocol::Ble;
+            rec.channel = 0;
+            rec.pin = PairingPin::default();
+        }
+        let mut data = pairing::encode(&rec).map_err(|e| e.to_string())?;
+        if let Some(i) = self.corrupt
+            && let Some(b) = data.get_mut(i)
+        {
+            *b ^= 0x01;
+        }
+        let mut tag = SimMifare::blank([0x04, 0xA2, 0x5B, 0x11]);
+        tag.set_keys(1, &self.key, &[0xFF; 6]);
+        tag.set_keys(2, &self.key, &[0xFF; 6]);
+        tag.write_data(1, &data[..]);
+        Ok(tag)
+    }
+}
+
+fn play(
+    port: u16,
+    wait: Duration,
+    card: &mut dyn VirtualCard,
+    hold: Option<Duration>,
+) -> Result<(), String> {
     let s = connect(port, wait).map_err(|e| format!("cannot reach vpcd on port {port}: {e}"))?;
     println!("INSERTED");
     let _ = io::stdout().flush();
-    let ended = serve(s, &mut card, hold).map_err(|e| format!("vpcd link: {e}"))?;
+    let ended = serve(s, card, hold).map_err(|e| format!("vpcd link: {e}"))?;
     println!(
         "{}",
         match ended {

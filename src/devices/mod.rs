@@ -32,6 +32,10 @@
 //!   value, a patient attribute or a PIN.
 
 pub mod ble;
+#[cfg(feature = "ble")]
+pub mod ble_btleplug;
+pub mod ble_driver;
+pub mod ble_sim;
 pub mod driver;
 pub mod ieee11073;
 pub mod import;
@@ -39,5 +43,7 @@ pub mod intellivue;
 pub mod link;
 pub mod live;
 pub mod obs;
+pub mod pairing;
+pub mod rfcomm;
 pub mod sim;
 pub mod supervisor;

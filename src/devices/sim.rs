@@ -7,7 +7,8 @@
 //!     --scenario stable|stemi|vf-arrest --seed N [--serial S] [--model M]
 //!     [--faults bitflip=1e-4,drop=0.01,dup=0.01,disconnect-after=90s,clock-skew=+300s]
 //! ```
-//! Only `intellivue` is implemented; `datex` and `ble` exit with code 2.
+//! `intellivue` and `ble` ([`super::ble_sim`], over the GATT test seam) are
+//! implemented; `datex` exits with code 2.
 
 use super::ieee11073::{Decimal, Reading};
 use super::intellivue::monitor::{Monitor, MonitorConfig, Physiology, SimNumeric, SimWave};
@@ -473,6 +474,9 @@ fn arg<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
 /// Entry point of `rettpad-sim device`.
 pub fn main(args: &[String]) -> ExitCode {
     let proto = arg(args, "--proto").unwrap_or("intellivue");
+    if proto == "ble" {
+        return super::ble_sim::main(args);
+    }
     if proto != "intellivue" {
         eprintln!("rettpad-sim device --proto {proto}: not implemented yet (only intellivue)");
         return ExitCode::from(2);

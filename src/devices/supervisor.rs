@@ -28,6 +28,15 @@ pub enum LinkSpec {
     },
     /// The simulator on loopback.
     Tcp(SocketAddr),
+    /// An RFCOMM socket to a paired device (`rfcomm:ADDR:CHANNEL`; needs
+    /// cargo feature `rfcomm`, see [`super::rfcomm`]).
+    Rfcomm {
+        addr: super::pairing::BtAddr,
+        channel: u8,
+    },
+    /// A BLE health device (`ble:ADDR`; needs cargo feature `ble`), driven
+    /// by [`super::ble_driver::BleDriver`].
+    Ble(super::pairing::BtAddr),
 }
 
 impl LinkSpec {
@@ -35,6 +44,8 @@ impl LinkSpec {
         Ok(match self {
             LinkSpec::Serial { path, settings } => Box::new(SerialLink::open(path, *settings)?),
             LinkSpec::Tcp(a) => Box::new(TcpLink::connect(*a)?),
+            LinkSpec::Rfcomm { addr, channel } => super::rfcomm::open(*addr, *channel)?,
+            LinkSpec::Ble(addr) => super::rfcomm::open_ble(*addr)?,
         })
     }
 }

@@ -72,6 +72,12 @@ const DEPS: &[Dep] = &[
         group: Build,
     },
     Dep {
+        deb: "libdbus-1-dev",
+        check: Pc("dbus-1"),
+        why: "btleplug (cargo feature ble), compiled by `xtask test`'s feature check",
+        group: Test,
+    },
+    Dep {
         deb: "pcscd",
         check: File("/usr/sbin/pcscd"),
         why: "card reader daemon for the eGK/KVK end-to-end tests",
@@ -204,11 +210,34 @@ fn test(args: &[OsString]) -> Result<ExitCode, String> {
         .args(["test", "--workspace", "--doc"])
         .status()
         .map_err(|e| format!("cannot start cargo: {e}"))?;
+    // The Bluetooth features are off by default; make sure they still
+    // compile and lint (btleplug needs libdbus-1-dev, bluer's rfcomm none).
+    let features_status = cargo()
+        .current_dir(&root)
+        .args(FEATURE_CHECK)
+        .status()
+        .map_err(|e| format!("cannot start cargo: {e}"))?;
     if !main_status.success() {
         return Ok(exit_code(main_status));
     }
-    Ok(exit_code(doc_status))
+    if !doc_status.success() {
+        return Ok(exit_code(doc_status));
+    }
+    Ok(exit_code(features_status))
 }
+
+/// `cargo …` that lints the optional Bluetooth features (lib and its unit
+/// tests).
+const FEATURE_CHECK: &[&str] = &[
+    "clippy",
+    "--features",
+    "ble,rfcomm",
+    "--lib",
+    "--tests",
+    "--",
+    "-D",
+    "warnings",
+];
 
 fn deps(args: &[OsString]) -> Result<ExitCode, String> {
     let mut groups = vec![Build, Runtime];
