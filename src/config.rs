@@ -53,6 +53,7 @@ pub struct Config {
     #[serde(default)]
     pub devices: Vec<DeviceConfig>,
     /// Hospital IPP printers and the vehicle's mobile printer.
+    #[cfg(feature = "gui")]
     #[serde(default)]
     pub printers: crate::report::print::Printers,
     /// Upload to the gateway; `None` = missions stay on the pad.
@@ -169,6 +170,7 @@ impl Config {
                 serial: Some("DE00000001".into()),
                 model: None,
             }],
+            #[cfg(feature = "gui")]
             printers: crate::report::print::Printers {
                 mobile: Some(crate::report::print::MobilePrinter {
                     name: "Mobildrucker RTW".into(),
@@ -263,6 +265,7 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "gui")]
     #[test]
     fn printers_section() {
         let c: Config = toml::from_str(
