@@ -1,4 +1,7 @@
 fn main() {
+    // Without this line a build without `gui` (which emits no other
+    // rerun-if line) would rerun whenever any file of the package changes.
+    println!("cargo:rerun-if-changed=build.rs");
     // Without the `gui` feature (the fuzz build) there is no UI to compile.
     #[cfg(feature = "gui")]
     {
