@@ -62,6 +62,7 @@ pub struct Config {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pairing: Option<crate::devices::pairing::PairingConfig>,
     /// Hospital IPP printers and the vehicle's mobile printer.
+    #[cfg(feature = "gui")]
     #[serde(default)]
     pub printers: crate::report::print::Printers,
     /// Upload to the gateway; `None` = missions stay on the pad.
@@ -192,6 +193,7 @@ impl Config {
                 pin: None,
             }],
             pairing: None,
+            #[cfg(feature = "gui")]
             printers: crate::report::print::Printers {
                 mobile: Some(crate::report::print::MobilePrinter {
                     name: "Mobildrucker RTW".into(),
@@ -286,6 +288,7 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "gui")]
     #[test]
     fn printers_section() {
         let c: Config = toml::from_str(

@@ -1,5 +1,6 @@
 //! rettpad: the emergency protocol pad. See ARCHITECTURE.md for the code map.
 
+#[cfg(feature = "gui")]
 pub mod app;
 pub mod card;
 pub mod clock;
@@ -14,6 +15,7 @@ pub mod hwserial;
 pub mod logging;
 pub mod pki;
 pub mod record;
+#[cfg(feature = "gui")]
 pub mod report;
 pub mod sample;
 pub mod session;

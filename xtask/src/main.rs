@@ -2,8 +2,9 @@
 //! a C linker work, before any system package is installed.
 //!
 //!   cargo xtask run  [-- ARGS]   ensure packages, then run the app `rettpad`
-//!   cargo xtask test [-- ARGS]   ensure packages, then run all tests
+//!   cargo xtask test [-- ARGS]   ensure packages, then run all tests (+ bounded fuzz run without ARGS)
 //!   cargo xtask deps [--test]    only ensure packages (add --test for test-only ones)
+//!   cargo xtask fuzz [--secs N] [TARGET...]   build and run the cargo-fuzz targets
 
 use std::env;
 use std::ffi::OsString;
@@ -148,6 +149,7 @@ fn main() -> ExitCode {
         Some("run") => run(&args),
         Some("test") => test(&args),
         Some("deps") => deps(&args),
+        Some("fuzz") => fuzz(&args),
         Some("help" | "-h" | "--help") => {
             usage();
             return ExitCode::SUCCESS;
@@ -173,8 +175,12 @@ fn usage() {
          \n\
          \x20 run  [-- ARGS]   install missing system packages, then run the app (debug build)\n\
          \x20 test [-- ARGS]   install missing system packages, then run all tests;\n\
-         \x20                  ARGS go to `cargo nextest run` (or `cargo test`), not to the doctests\n\
-         \x20 deps [--test]    only install missing system packages (--test: also test-only ones)"
+         \x20                  ARGS go to `cargo nextest run` (or `cargo test`), not to the doctests;\n\
+         \x20                  without ARGS it ends with `cargo xtask fuzz` (RETTPAD_SKIP_FUZZ=1 skips it)\n\
+         \x20 deps [--test]    only install missing system packages (--test: also test-only ones)\n\
+         \x20 fuzz [--secs N] [TARGET...]\n\
+         \x20                  build the fuzz crate and run each target N seconds (default {FUZZ_SECS});\n\
+         \x20                  installs cargo-fuzz if missing; fails with the crash artifact's path"
     );
 }
 
@@ -217,13 +223,30 @@ fn test(args: &[OsString]) -> Result<ExitCode, String> {
         .args(FEATURE_CHECK)
         .status()
         .map_err(|e| format!("cannot start cargo: {e}"))?;
+    // The full run (no ARGS, as in CI) ends with the bounded fuzz run; a
+    // filtered run is a developer's quick check and skips it.
+    let fuzz_code = if !args.is_empty() {
+        eprintln!("xtask: test ARGS given; skipping `cargo xtask fuzz`");
+        ExitCode::SUCCESS
+    } else if env::var_os("RETTPAD_SKIP_FUZZ").is_some_and(|v| v == "1") {
+        eprintln!("xtask: RETTPAD_SKIP_FUZZ=1; skipping `cargo xtask fuzz`");
+        ExitCode::SUCCESS
+    } else {
+        fuzz(&[]).unwrap_or_else(|msg| {
+            eprintln!("xtask: {msg}");
+            ExitCode::FAILURE
+        })
+    };
     if !main_status.success() {
         return Ok(exit_code(main_status));
     }
     if !doc_status.success() {
         return Ok(exit_code(doc_status));
     }
-    Ok(exit_code(features_status))
+    if !features_status.success() {
+        return Ok(exit_code(features_status));
+    }
+    Ok(fuzz_code)
 }
 
 /// `cargo …` that lints the optional Bluetooth features (lib and its unit
@@ -249,6 +272,184 @@ fn deps(args: &[OsString]) -> Result<ExitCode, String> {
     }
     ensure(&groups)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Seconds each fuzz target runs by default (and in `cargo xtask test`):
+/// with the targets of today the whole run stays near two minutes.
+const FUZZ_SECS: u64 = 15;
+
+/// Flags for every cargo-fuzz build and run. No sanitizer: the parsers are
+/// safe Rust, ASan would only slow the build and the runs; debug assertions
+/// on, so an arithmetic overflow on hostile input is a crash, not a wrap.
+const FUZZ_FLAGS: &[&str] = &["--sanitizer", "none", "--debug-assertions"];
+
+/// `cargo xtask fuzz [--secs N] [TARGET...]`: builds the fuzz crate once and
+/// runs each target for N seconds, corpus in `fuzz/corpus/T` (kept between
+/// runs, not in git), seeds from `fuzz/seeds/T`. Every target runs even
+/// after a crash; the task fails listing each crash artifact.
+fn fuzz(args: &[OsString]) -> Result<ExitCode, String> {
+    let mut secs = FUZZ_SECS;
+    let mut wanted: Vec<String> = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let Some(a) = a.to_str() else {
+            return Err(format!("fuzz: argument {a:?} is not UTF-8"));
+        };
+        if a == "--secs" {
+            let n = it.next().and_then(|v| v.to_str()).unwrap_or("");
+            secs = n
+                .parse()
+                .map_err(|_| format!("fuzz: --secs needs a number of seconds, got {n:?}"))?;
+        } else if let Some(n) = a.strip_prefix("--secs=") {
+            secs = n
+                .parse()
+                .map_err(|_| format!("fuzz: --secs needs a number of seconds, got {n:?}"))?;
+        } else if a.starts_with('-') {
+            return Err(format!("fuzz: unknown option {a:?} (only --secs N)"));
+        } else {
+            wanted.push(a.to_string());
+        }
+    }
+    ensure(&[Build])?;
+    let root = workspace_root();
+    let fuzz_dir = root.join("fuzz");
+    let all = fuzz_targets(&fuzz_dir)?;
+    for w in &wanted {
+        if !all.contains(w) {
+            return Err(format!("fuzz: no target {w:?}; targets: {}", all.join(" ")));
+        }
+    }
+    let targets = if wanted.is_empty() { all } else { wanted };
+    ensure_cargo_fuzz()?;
+    // Own target dir: the instrumented build shares nothing with the normal
+    // one, and a set CARGO_TARGET_DIR must not mix the two.
+    let target_dir = fuzz_dir.join("target");
+    let started = std::time::SystemTime::now();
+    let status = fuzz_cargo(&root)
+        .args(["fuzz", "build"])
+        .args(FUZZ_FLAGS)
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .status()
+        .map_err(|e| format!("cannot start cargo fuzz: {e}"))?;
+    if !status.success() {
+        eprintln!("xtask: fuzz build failed");
+        return Ok(exit_code(status));
+    }
+    let mut crashed: Vec<(String, Vec<PathBuf>)> = Vec::new();
+    for t in &targets {
+        let corpus = fuzz_dir.join("corpus").join(t);
+        std::fs::create_dir_all(&corpus)
+            .map_err(|e| format!("cannot create {}: {e}", corpus.display()))?;
+        let seeds = fuzz_dir.join("seeds").join(t);
+        eprintln!("xtask: fuzzing {t} for {secs} s");
+        let mut run = fuzz_cargo(&root);
+        run.args(["fuzz", "run"])
+            .args(FUZZ_FLAGS)
+            .arg("--target-dir")
+            .arg(&target_dir)
+            .arg(t)
+            .arg(&corpus);
+        if seeds.is_dir() {
+            run.arg(&seeds);
+        }
+        // -timeout: one input slower than 10 s is a hang; -rss_limit_mb: a
+        // parser that allocates 2 GiB on a small input is a crash.
+        let status = run
+            .arg("--")
+            .arg(format!("-max_total_time={secs}"))
+            .args(["-timeout=10", "-rss_limit_mb=2048", "-print_final_stats=1"])
+            .status()
+            .map_err(|e| format!("cannot start cargo fuzz: {e}"))?;
+        if !status.success() {
+            let arts = new_files(&fuzz_dir.join("artifacts").join(t), started);
+            crashed.push((t.clone(), arts));
+        }
+    }
+    if crashed.is_empty() {
+        eprintln!("xtask: fuzz OK: {} target(s), {secs} s each", targets.len());
+        return Ok(ExitCode::SUCCESS);
+    }
+    for (t, arts) in &crashed {
+        eprintln!("xtask: fuzz target {t} FAILED");
+        if arts.is_empty() {
+            eprintln!("  (no artifact written; see the output above)");
+        }
+        for a in arts {
+            eprintln!("  artifact: {}", a.display());
+            eprintln!(
+                "  reproduce: RUSTC_BOOTSTRAP=1 cargo fuzz run {} {t} {}",
+                FUZZ_FLAGS.join(" "),
+                a.display()
+            );
+        }
+    }
+    Ok(ExitCode::FAILURE)
+}
+
+/// Target names: the files in `fuzz/fuzz_targets/`, sorted.
+fn fuzz_targets(fuzz_dir: &Path) -> Result<Vec<String>, String> {
+    let dir = fuzz_dir.join("fuzz_targets");
+    let rd = std::fs::read_dir(&dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let mut names: Vec<String> = rd
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            name.strip_suffix(".rs").map(str::to_string)
+        })
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// Files in `dir` written at or after `since` (the crash artifacts of this run).
+fn new_files(dir: &Path, since: std::time::SystemTime) -> Vec<PathBuf> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut v: Vec<PathBuf> = rd
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t >= since)
+        })
+        .map(|e| e.path())
+        .collect();
+    v.sort();
+    v
+}
+
+/// cargo for cargo-fuzz. cargo-fuzz passes `-Z` flags to rustc;
+/// RUSTC_BOOTSTRAP lets the stable toolchain accept them, so CI needs no
+/// nightly. The flag applies to this child only, never to normal builds.
+fn fuzz_cargo(root: &Path) -> Command {
+    let mut c = cargo();
+    c.current_dir(root).env("RUSTC_BOOTSTRAP", "1");
+    c
+}
+
+/// Installs cargo-fuzz from crates.io (locked versions) when missing.
+fn ensure_cargo_fuzz() -> Result<(), String> {
+    let have = cargo()
+        .args(["fuzz", "--version"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if have {
+        return Ok(());
+    }
+    eprintln!("xtask: installing cargo-fuzz (cargo install cargo-fuzz --locked)");
+    let status = cargo()
+        .args(["install", "cargo-fuzz", "--locked"])
+        .status()
+        .map_err(|e| format!("cannot start cargo install: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("cargo install cargo-fuzz failed ({status})"))
+    }
 }
 
 /// Installs the missing packages of `groups` with apt-get when root; else
