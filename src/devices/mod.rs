@@ -8,7 +8,9 @@
 //!   in; bytes to send, observations and status out) and the identity check
 //!   against the pairing record.
 //! - Protocols, each sans-IO: [`intellivue`] (Philips Data Export over
-//!   MIB/RS232: framing, association, MDS create, polls) and [`ble`] (the
+//!   MIB/RS232: framing, association, MDS create, polls), [`datex`] (GE
+//!   Datex-Ohmeda S/5 computer interface: framing, DRI-level negotiation,
+//!   PHDB and wave records) and [`ble`] (the
 //!   Bluetooth SIG health profiles), on top of [`ieee11073`] (SFLOAT/FLOAT).
 //! - [`obs`]: the protocol-neutral observation model.
 //! - [`import`]: observations → record payloads (vitals entries, measures).
@@ -32,6 +34,7 @@
 //!   value, a patient attribute or a PIN.
 
 pub mod ble;
+pub mod datex;
 pub mod driver;
 pub mod ieee11073;
 pub mod import;
