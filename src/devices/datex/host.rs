@@ -526,3 +526,259 @@ impl Driver for Host {
         self.state == HostState::WrongDevice
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::devices::datex::monitor::{Monitor, MonitorConfig, ScenarioSource};
+    use crate::devices::sim::Scenario;
+
+    fn t(ms: u64) -> HostTime {
+        HostTime {
+            wall_ms: 1_800_000_000_000 + ms as i64,
+            mono_ms: ms,
+        }
+    }
+
+    fn monitor(level: u8) -> Monitor {
+        Monitor::new(
+            MonitorConfig {
+                dri_level: level,
+                ..MonitorConfig::default()
+            },
+            Box::new(ScenarioSource::new(Scenario::Stable, 3)),
+        )
+    }
+
+    fn cfg(expected: Expected) -> HostConfig {
+        HostConfig {
+            expected,
+            tx_interval_s: 1,
+            silence_ms: 3000,
+            ..HostConfig::default()
+        }
+    }
+
+    /// Runs host and monitor against each other from `from` to `to` ms in
+    /// 10 ms steps; `link_up` decides whether bytes pass.
+    fn run(
+        h: &mut Host,
+        m: &mut Monitor,
+        from: u64,
+        to: u64,
+        link_up: impl Fn(u64) -> bool,
+        obs: &mut Vec<Action>,
+    ) {
+        // actions not handled yet (requests to send) are carried in `obs`
+        let (mut out, rest): (Vec<Action>, Vec<Action>) =
+            obs.drain(..).partition(|a| matches!(a, Action::Send(_)));
+        obs.extend(rest);
+        for ms in (from..to).step_by(10) {
+            h.on_tick(t(ms), &mut out);
+            let mut frames = Vec::new();
+            let acts: Vec<Action> = out.drain(..).collect();
+            for a in acts {
+                match a {
+                    Action::Send(b) if link_up(ms) => m.on_bytes(&b, t(ms), &mut frames),
+                    Action::Send(_) => {}
+                    a => obs.push(a),
+                }
+            }
+            m.on_tick(t(ms), &mut frames);
+            if link_up(ms) {
+                for f in frames {
+                    h.on_bytes(&f, t(ms), &mut out);
+                }
+            }
+        }
+        obs.extend(out);
+    }
+
+    fn numerics(obs: &[Action], m: Metric) -> Vec<&Numeric> {
+        obs.iter()
+            .filter_map(|a| match a {
+                Action::Emit(Observation::Numeric(n)) if n.metric == m => Some(n),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn negotiates_the_monitors_level_and_streams() {
+        let mut h = Host::new(cfg(Expected {
+            serial: None,
+            model: Some(MODEL_FAMILY.into()),
+        }));
+        let mut m = monitor(record::DRI_LEVEL_2001);
+        let mut obs = Vec::new();
+        h.start(t(0), &mut obs);
+        let mut first = Vec::new();
+        for a in obs.drain(..) {
+            if let Action::Send(b) = a {
+                first.push(b);
+            }
+        }
+        // one numeric request per level, newest first
+        assert_eq!(first.len(), 5);
+        assert_eq!(first[0][4], record::DRI_LEVEL_2015);
+        for b in &first {
+            let mut frames = Vec::new();
+            m.on_bytes(b, t(0), &mut frames);
+            for f in frames {
+                h.on_bytes(&f, t(0), &mut obs);
+            }
+        }
+        assert_eq!(m.foreign_requests, 4);
+        assert_eq!(h.level(), Some(record::DRI_LEVEL_2001));
+        run(&mut h, &mut m, 10, 3000, |_| true, &mut obs);
+        assert_eq!(h.state(), HostState::Streaming);
+        assert!(obs.iter().any(|a| matches!(a,
+            Action::Status(DriverStatus::Identified(i)) if i.model.as_deref() == Some("S/5 DRI-L07") && i.serial.is_none())));
+        let hr = numerics(&obs, Metric::HeartRate);
+        assert!(hr.len() >= 3, "{} HR", hr.len());
+        for n in &hr {
+            let v = n.reading.value().and_then(|d| d.to_thousandths()).unwrap();
+            assert!((76_000..=80_000).contains(&v), "HR {v}");
+            assert!(n.time.device.is_some());
+        }
+        let et = numerics(&obs, Metric::EtCo2);
+        let v = et[0].reading.value().unwrap().to_f64();
+        assert!((36.0..=40.0).contains(&v), "etCO2 {v}");
+        // NIBP once per change, episodic; not repeated every record
+        let sys = numerics(&obs, Metric::NibpSys);
+        assert_eq!(sys.len(), 1);
+        assert!(sys[0].episodic);
+        assert_eq!(
+            sys[0].reading.value().unwrap().to_thousandths(),
+            Some(128_000)
+        );
+        // P1 absent on the monitor: invalid, never 0
+        let p1 = numerics(&obs, Metric::Other(DATEX_NUMERIC_BASE | 22));
+        assert!(
+            p1.iter()
+                .all(|n| n.reading == Reading::Invalid && n.status.has(MeasStatus::INVALID))
+        );
+        // three waves at their spec rates, ~3 s of them
+        let mut per: std::collections::HashMap<Metric, usize> = Default::default();
+        for a in &obs {
+            if let Action::Emit(Observation::Wave(w)) = a {
+                *per.entry(w.channel).or_default() += w.samples.len();
+                if w.channel == wave_metric(record::WAVE_ECG1) {
+                    assert_eq!(w.sample_period_us, 3333);
+                    assert_eq!(w.unit, Unit::MilliVolt);
+                    let mv = w.scale.unwrap().apply(120).unwrap();
+                    assert!((mv - 1.2).abs() < 1e-9);
+                }
+            }
+        }
+        let ecg = per[&wave_metric(record::WAVE_ECG1)];
+        assert!((800..=950).contains(&ecg), "{ecg} ECG samples");
+        assert!(per[&wave_metric(record::WAVE_PLETH)] >= 250);
+        assert!(per[&wave_metric(record::WAVE_CO2)] >= 60);
+        assert_eq!(h.counters().frames_rejected, 0);
+    }
+
+    #[test]
+    fn silence_re_requests_then_renegotiates_with_a_gap() {
+        let mut h = Host::new(cfg(Expected::default()));
+        let mut m = monitor(record::DRI_LEVEL_2005);
+        let mut obs = Vec::new();
+        h.start(t(0), &mut obs);
+        run(&mut h, &mut m, 0, 2000, |_| true, &mut obs);
+        assert_eq!(h.state(), HostState::Streaming);
+        // the monitor forgets its requests (power cycle); the host notices
+        m.reset();
+        run(&mut h, &mut m, 2000, 2010, |_| false, &mut obs);
+        run(&mut h, &mut m, 2010, 12_000, |_| true, &mut obs);
+        assert_eq!(h.state(), HostState::Streaming);
+        assert!(h.counters().reassociations >= 1);
+        let gaps: Vec<_> = obs
+            .iter()
+            .filter_map(|a| match a {
+                Action::Emit(Observation::Event(DeviceEvent {
+                    kind:
+                        EventKind::DataGap {
+                            from_host_ms,
+                            to_host_ms,
+                        },
+                    ..
+                })) => Some(to_host_ms - from_host_ms),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(gaps.len(), 1, "{gaps:?}");
+        assert!((3000..=4000).contains(&gaps[0]), "{gaps:?}");
+        assert!(numerics(&obs, Metric::HeartRate).len() >= 10);
+    }
+
+    #[test]
+    fn identity_rules() {
+        let info = DeviceInfo {
+            model: Some(model_for_level(9)),
+            ..DeviceInfo::default()
+        };
+        let e = |serial: Option<&str>, model: Option<&str>| Expected {
+            serial: serial.map(Into::into),
+            model: model.map(Into::into),
+        };
+        assert!(Host::identity_matches(&e(None, None), &info));
+        assert!(Host::identity_matches(&e(None, Some("S/5")), &info));
+        assert!(Host::identity_matches(
+            &e(None, Some(" S/5 DRI-L09 ")),
+            &info
+        ));
+        assert!(!Host::identity_matches(
+            &e(None, Some("S/5 DRI-L07")),
+            &info
+        ));
+        assert!(!Host::identity_matches(&e(None, Some("MP50")), &info));
+        // a serial cannot be verified on an S/5: never trusted
+        assert!(!Host::identity_matches(&e(Some("DE1"), None), &info));
+    }
+
+    #[test]
+    fn a_wrong_level_is_a_wrong_device_and_is_told_to_stop() {
+        let mut h = Host::new(cfg(Expected {
+            serial: None,
+            model: Some("S/5 DRI-L07".into()),
+        }));
+        let mut m = monitor(record::DRI_LEVEL_2005);
+        let mut obs = Vec::new();
+        h.start(t(0), &mut obs);
+        run(&mut h, &mut m, 0, 3000, |_| true, &mut obs);
+        assert!(h.wrong_device());
+        assert!(
+            obs.iter()
+                .any(|a| matches!(a, Action::Status(DriverStatus::WrongDevice { .. })))
+        );
+        assert!(numerics(&obs, Metric::HeartRate).is_empty());
+        assert!(!m.streaming(), "the monitor was told to stop");
+        // a restart does not bring it back
+        let mut out = Vec::new();
+        h.start(t(4000), &mut out);
+        assert!(out.is_empty());
+    }
+
+    mod props {
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(128))]
+
+            /// The fuzz target's entry, bounded: random bytes and random
+            /// bytes inside valid frames never panic.
+            #[test]
+            fn fuzz_entry_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..1500)) {
+                crate::devices::datex::fuzz_one(&bytes);
+                let mut w = Vec::new();
+                let mut rec = bytes.clone();
+                if rec.len() >= 2 {
+                    let n = (rec.len() as u16).to_le_bytes();
+                    rec[..2].copy_from_slice(&n);
+                }
+                let _ = crate::devices::datex::frame::encode_frame(&rec, &mut w);
+                crate::devices::datex::fuzz_one(&w);
+            }
+        }
+    }
+}
