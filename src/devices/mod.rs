@@ -43,3 +43,43 @@ pub mod link;
 pub mod obs;
 pub mod sim;
 pub mod supervisor;
+
+/// The sans-IO driver and the serial line settings for a pairing record's
+/// `protocol` (`intellivue`, `datex`), checking identity against `expected`.
+/// The supervisor runs the driver over the link (`/dev/rfcommN` with these
+/// settings, or TCP to the simulator).
+pub fn driver_for(
+    protocol: &str,
+    expected: driver::Expected,
+) -> Result<(Box<dyn driver::Driver>, link::SerialSettings), String> {
+    match protocol {
+        "intellivue" => Ok((
+            Box::new(intellivue::host::Host::new(intellivue::host::HostConfig {
+                expected,
+                ..Default::default()
+            })),
+            link::SerialSettings::INTELLIVUE,
+        )),
+        "datex" => Ok((
+            Box::new(datex::host::Host::new(datex::host::HostConfig {
+                expected,
+                ..Default::default()
+            })),
+            link::SerialSettings::DATEX,
+        )),
+        p => Err(format!("protocol {p} is not supported")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn driver_factory_knows_the_protocols() {
+        use super::link::SerialSettings;
+        let d = super::driver_for("datex", Default::default()).map(|(_, s)| s);
+        assert_eq!(d, Ok(SerialSettings::DATEX));
+        let i = super::driver_for("intellivue", Default::default()).map(|(_, s)| s);
+        assert_eq!(i, Ok(SerialSettings::INTELLIVUE));
+        assert!(super::driver_for("corpuls", Default::default()).is_err());
+    }
+}

@@ -497,6 +497,32 @@ pub fn spawn_loopback(
     Ok(addr)
 }
 
+/// [`spawn_loopback`] for the simulated GE Datex-Ohmeda S/5.
+pub fn spawn_loopback_datex(
+    cfg: super::datex::monitor::MonitorConfig,
+    scenario: Scenario,
+    seed: u64,
+    faults: Faults,
+) -> std::io::Result<SocketAddr> {
+    use super::datex::monitor::{Monitor as Dx, ScenarioSource};
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    std::thread::Builder::new()
+        .name("device-sim-datex".into())
+        .spawn(move || {
+            let clock = SystemClock::new();
+            let mut rng = Rng::new(seed);
+            let mut monitor = Dx::new(cfg, Box::new(ScenarioSource::new(scenario, seed)));
+            for conn in listener.incoming() {
+                let Ok(stream) = conn else { continue };
+                let mut l = TcpLink::from_stream(stream);
+                let _ = serve(&mut l, &mut monitor, &faults, &mut rng, &clock);
+                monitor.reset();
+            }
+        })?;
+    Ok(addr)
+}
+
 fn arg<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
     args.iter()
         .position(|a| a == name)

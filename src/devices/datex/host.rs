@@ -576,7 +576,7 @@ mod tests {
         for ms in (from..to).step_by(10) {
             h.on_tick(t(ms), &mut out);
             let mut frames = Vec::new();
-            let acts: Vec<Action> = out.drain(..).collect();
+            let acts = std::mem::take(&mut out);
             for a in acts {
                 match a {
                     Action::Send(b) if link_up(ms) => m.on_bytes(&b, t(ms), &mut frames),

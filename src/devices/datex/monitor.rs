@@ -177,7 +177,7 @@ impl Monitor {
         }
         if !self.waves.is_empty() && t >= self.next_wave_ms {
             self.next_wave_ms = t + self.cfg.wave_every_ms.max(1);
-            let elapsed_us = (t - self.waves_from_ms) * 1000;
+            let elapsed_us = t.saturating_sub(self.waves_from_ms) * 1000;
             let mut subs = Vec::new();
             for w in &mut self.waves {
                 let due = elapsed_us / w.period_us.max(1);
@@ -258,7 +258,7 @@ fn scaled(r: Reading, exponent: i8) -> DxValue {
     };
     let div = 10f64.powi(3 + i32::from(exponent));
     let v = (th as f64 / div).round();
-    if v >= f64::from(record::DATA_INVALID_LIMIT) && v <= f64::from(i16::MAX) {
+    if (f64::from(record::DATA_INVALID_LIMIT)..=f64::from(i16::MAX)).contains(&v) {
         DxValue::Value(v as i16)
     } else {
         DxValue::OverRange
