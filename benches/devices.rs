@@ -1,5 +1,6 @@
 //! Parse throughput per protocol (bytes of wire data per second).
 //! IntelliVue line rate: 115200 8N1 = 11 520 B/s.
+//! Datex S/5 line rate: 19200 8E1 = 11 bits per byte ≈ 1745 B/s.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rettpad::devices::ble;
@@ -136,5 +137,88 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// A recorded S/5 byte stream: 60 s of numerics (1 s interval) and ECG1
+/// (300 Hz), pleth (100 Hz) and CO2 (25 Hz) in 250 ms wave records.
+fn datex_stream() -> Vec<u8> {
+    use rettpad::devices::datex::host::{Host as DxHost, HostConfig as DxConfig};
+    use rettpad::devices::datex::monitor::{Monitor as DxMonitor, MonitorConfig, ScenarioSource};
+    let mut m = DxMonitor::new(
+        MonitorConfig::default(),
+        Box::new(ScenarioSource::new(Scenario::Stable, 1)),
+    );
+    let mut h = DxHost::new(DxConfig {
+        tx_interval_s: 1,
+        ..DxConfig::default()
+    });
+    let t = |ms: u64| HostTime {
+        wall_ms: 1_800_000_000_000 + ms as i64,
+        mono_ms: ms,
+    };
+    let mut out = Vec::new();
+    let mut frames = Vec::new();
+    let mut wire = Vec::new();
+    h.start(t(0), &mut out);
+    for ms in (0..60_000).step_by(10) {
+        for a in out.drain(..) {
+            if let rettpad::devices::driver::Action::Send(b) = a {
+                m.on_bytes(&b, t(ms), &mut frames);
+            }
+        }
+        m.on_tick(t(ms), &mut frames);
+        for f in frames.drain(..) {
+            h.on_bytes(&f, t(ms), &mut out);
+            wire.extend_from_slice(&f);
+        }
+        h.on_tick(t(ms), &mut out);
+    }
+    wire
+}
+
+fn bench_datex(c: &mut Criterion) {
+    use rettpad::devices::datex::frame::Deframer as DxDeframer;
+    use rettpad::devices::datex::host::{Host as DxHost, HostConfig as DxConfig};
+    use rettpad::devices::datex::record::{Phdb, Record, WaveSub};
+    let stream = datex_stream();
+    let mut g = c.benchmark_group("parse_datex");
+    g.throughput(Throughput::Bytes(stream.len() as u64));
+    g.bench_function("datex_deframe", |b| {
+        b.iter(|| {
+            let mut d = DxDeframer::new();
+            let mut n = 0usize;
+            d.push(black_box(&stream), |r| n += r.len());
+            n
+        })
+    });
+    g.bench_function("datex_deframe_parse", |b| {
+        b.iter(|| {
+            let mut d = DxDeframer::new();
+            let mut n = 0usize;
+            d.push(black_box(&stream), |r| {
+                if let Ok(rec) = Record::parse(r) {
+                    for (_, sr) in rec.subrecords() {
+                        n += Phdb::parse(sr).map_or(0, |_| 1);
+                        n += WaveSub::parse(sr).map_or(0, |w| w.samples.len());
+                    }
+                }
+            });
+            n
+        })
+    });
+    g.bench_function("datex_host_driver", |b| {
+        b.iter(|| {
+            let mut h = DxHost::new(DxConfig::default());
+            let mut out = Vec::new();
+            let now = HostTime {
+                wall_ms: 1_800_000_000_000,
+                mono_ms: 0,
+            };
+            h.start(now, &mut out);
+            h.on_bytes(black_box(&stream), now, &mut out);
+            out.len()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench, bench_datex);
 criterion_main!(benches);

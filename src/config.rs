@@ -100,7 +100,11 @@ pub struct UploadConfig {
 pub struct DeviceConfig {
     /// Shown in the status bar and as the source of every value.
     pub label: String,
-    /// `intellivue` (Philips IntelliVue Data Export over MIB/RS232).
+    /// `intellivue` (Philips IntelliVue Data Export over MIB/RS232) or
+    /// `datex` (GE Datex-Ohmeda S/5 computer interface, 19200 8E1 RTS/CTS).
+    /// The S/5 reports no serial: for `datex` leave `serial` empty (a set
+    /// serial can never be verified and gives "falsches Gerät") and put
+    /// `S/5` or `S/5 DRI-Lnn` (pins the DRI level) in `model`.
     pub protocol: String,
     /// `/dev/rfcommN`, `tcp:127.0.0.1:PORT` (simulator) or `sim` (demo:
     /// start the simulator in-process on a loopback port).

@@ -1218,3 +1218,64 @@ fn monitor_values_go_into_the_record_by_themselves_unless_set_to_tap_only() {
     t.tap("Vom Monitor übernehmen");
     assert_eq!(device_sets(&t, m2), 1);
 }
+
+#[test]
+fn a_datex_monitor_in_the_demo_shows_live_values_and_its_ecg() {
+    let mut cfg = Config::demo();
+    cfg.device_record_every_min = 0;
+    cfg.devices = vec![rettpad::config::DeviceConfig {
+        label: "S/5".into(),
+        protocol: "datex".into(),
+        link: "sim".into(),
+        serial: None,
+        model: Some("S/5".into()),
+        ..cfg.devices[0].clone()
+    }];
+    let mut t = Ui::with_config(cfg);
+    t.ctrl.borrow_mut().attach_from_config();
+    t.login();
+    t.tap("Neuer Einsatz");
+    let m = t.ctrl.borrow().mission().unwrap();
+    t.tap("Geräte");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        {
+            let mut c = t.ctrl.borrow_mut();
+            c.tick();
+            c.refresh(&t.ui);
+        }
+        let lv = t.ui.global::<app::LiveAdapter>();
+        let tiles = lv.get_tiles();
+        let has_hr = (0..tiles.row_count())
+            .filter_map(|i| tiles.row_data(i))
+            .any(|x| x.label == "HF" && x.value.parse::<u32>().is_ok());
+        if has_hr && lv.get_lead() == "ECG1" && lv.get_ecg_path().len() > 500 && lv.get_can_take() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no live Datex values: {}",
+            lv.get_state()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    t.tap("Vitalwerte übernehmen");
+    let st = t.store.lock().state(m).cloned().unwrap();
+    let e = st
+        .entries
+        .values()
+        .find(|e| e.collection == rettpad::record::Collection::Vitals)
+        .unwrap_or_else(|| {
+            panic!(
+                "no vitals entry: {}",
+                t.ui.global::<app::AppState>().get_toast()
+            )
+        });
+    assert!(matches!(
+        e.get("vitals.hr"),
+        Some(Value::Measured(rettpad::record::Measured {
+            source: rettpad::record::ValueSource::Device { .. },
+            ..
+        }))
+    ));
+}

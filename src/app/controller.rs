@@ -1109,7 +1109,7 @@ impl Controller {
         ed.set_device_take_visible(
             collection == Some(Collection::Vitals) && self.device_configured(),
         );
-        ed.set_device_take_enabled(self.device_streaming());
+        ed.set_device_take_enabled(self.device_values_ready());
         ed.set_print_visible(section == Section::Handover);
         ed.set_hint(ss(match (collection, self.entry) {
             (Some(Collection::Vitals), None) if self.device_configured() => format!(

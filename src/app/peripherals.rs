@@ -344,7 +344,7 @@ impl Controller {
         lv.set_tiles(model(tiles));
         lv.set_lead(ss(l.display_lead().unwrap_or_default()));
         lv.set_ecg_path(ss(l.ecg_path(1000, 200.0, 6_000, 2_000.0)));
-        lv.set_can_take(self.device_streaming());
+        lv.set_can_take(self.device_values_ready());
         lv.set_can_strip(l.display_lead().is_some());
         let mut strips = String::new();
         if !self.dev.strips_saved.is_empty() {
@@ -536,6 +536,15 @@ impl Controller {
         self.dev.state.as_ref().is_some_and(DeviceState::is_ok)
     }
 
+    /// "übernehmen" has something to take for the open patient.
+    pub(super) fn device_values_ready(&self) -> bool {
+        self.device_streaming()
+            && matches!(
+                (&self.dev.importer, self.patient),
+                (Some((ip, imp)), Some(p)) if *ip == p && imp.has_current()
+            )
+    }
+
     /// "Vom Monitor übernehmen": the monitor's current values as one vitals
     /// entry of the open patient.
     pub(super) fn take_from_device(&mut self) {
@@ -664,40 +673,46 @@ fn start_device(
     clock: crate::clock::SharedClock,
 ) -> Result<(Receiver<SupEvent>, Keep), String> {
     use crate::devices::driver::Expected;
-    use crate::devices::intellivue::host::{Host, HostConfig};
-    use crate::devices::link::SerialSettings;
     use crate::devices::supervisor::{LinkSpec, Supervisor, SupervisorConfig};
-    if d.protocol != "intellivue" {
-        return Err(format!("protocol {} is not supported", d.protocol));
-    }
+    use crate::devices::{ble_driver, sim};
+    let expected = Expected {
+        serial: d.serial.clone(),
+        model: d.model.clone(),
+    };
+    // The sans-IO driver for the protocol, and its serial line settings.
+    let (driver, settings) = match d.protocol.as_str() {
+        "ble" => (
+            Box::new(ble_driver::BleDriver::new(
+                expected,
+                ble_driver::BleConfig::default(),
+            )) as Box<dyn crate::devices::driver::Driver>,
+            crate::devices::link::SerialSettings::INTELLIVUE,
+        ),
+        p => crate::devices::driver_for(p, expected)?,
+    };
     let link = if d.link == "sim" {
-        let mut mc = crate::devices::intellivue::monitor::MonitorConfig::default();
-        if let Some(s) = &d.serial {
-            mc.serial = s.clone();
+        // Demo: the simulator of the same protocol on a loopback port.
+        let addr = match d.protocol.as_str() {
+            "datex" => sim::spawn_loopback_datex(
+                Default::default(),
+                sim::Scenario::Stable,
+                1,
+                Default::default(),
+            ),
+            "intellivue" => {
+                let mut mc = crate::devices::intellivue::monitor::MonitorConfig::default();
+                if let Some(s) = &d.serial {
+                    mc.serial = s.clone();
+                }
+                sim::spawn_loopback(mc, sim::Scenario::Stable, 1, Default::default())
+            }
+            p => return Err(format!("no simulator for protocol {p} in the demo")),
         }
-        let addr = crate::devices::sim::spawn_loopback(
-            mc,
-            crate::devices::sim::Scenario::Stable,
-            1,
-            Default::default(),
-        )
         .map_err(|e| format!("simulator: {e}"))?;
         LinkSpec::Tcp(addr)
-    } else if let Some(a) = d.link.strip_prefix("tcp:") {
-        LinkSpec::Tcp(a.parse().map_err(|e| format!("bad address {a}: {e}"))?)
     } else {
-        LinkSpec::Serial {
-            path: d.link.clone(),
-            settings: SerialSettings::INTELLIVUE,
-        }
+        LinkSpec::from_config(&d.link, settings)?
     };
-    let host = Host::new(HostConfig {
-        expected: Expected {
-            serial: d.serial.clone(),
-            model: d.model.clone(),
-        },
-        ..HostConfig::default()
-    });
     let (tx, rx) = std::sync::mpsc::channel();
     let sup = Supervisor::spawn(
         SupervisorConfig {
@@ -705,7 +720,7 @@ fn start_device(
             backoff_min_ms: 500,
             backoff_max_ms: 15_000,
         },
-        Box::new(host),
+        driver,
         clock,
         tx,
     )

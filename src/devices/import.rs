@@ -407,6 +407,12 @@ impl Importer {
         self.cfg.interval_ms = ms.max(0);
     }
 
+    /// Whether [`Importer::take_now`] has current values to take.
+    pub fn has_current(&self) -> bool {
+        self.newest_continuous_ms
+            .is_some_and(|now| !self.current(now).is_empty())
+    }
+
     /// "Übernehmen": the current continuous values as an entry now.
     pub fn take_now(&mut self) -> Option<Payload> {
         let now = self.newest_continuous_ms?;

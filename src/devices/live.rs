@@ -139,11 +139,19 @@ pub struct Live {
     stats: LiveStats,
 }
 
-/// The ECG lead of an MDC wave code (partition 2, `MDC_ECG_ELEC_POTL_*`).
+/// The ECG lead of a wave channel: MDC codes (partition 2,
+/// `MDC_ECG_ELEC_POTL_*`), or the Datex S/5 channels ECG1..3, whose lead is
+/// set on the monitor and not sent.
 pub fn ecg_lead(channel: Metric) -> Option<&'static str> {
     let Metric::Other(code) = channel else {
         return None;
     };
+    match code.checked_sub(super::datex::host::DATEX_WAVE_BASE) {
+        Some(1) => return Some("ECG1"),
+        Some(2) => return Some("ECG2"),
+        Some(3) => return Some("ECG3"),
+        _ => {}
+    }
     if code >> 16 != 2 {
         return None;
     }
@@ -165,8 +173,9 @@ pub fn ecg_lead(channel: Metric) -> Option<&'static str> {
 }
 
 /// Standard order of the leads in a strip.
-const LEAD_ORDER: [&str; 12] = [
-    "I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6",
+const LEAD_ORDER: [&str; 15] = [
+    "I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6", "ECG1", "ECG2",
+    "ECG3",
 ];
 
 fn unit_text(u: Unit) -> &'static str {
@@ -488,7 +497,7 @@ impl Live {
         if out.is_empty() {
             return None;
         }
-        let kind = if out.len() >= 12 {
+        let kind = if out.len() >= 12 && out.iter().all(|l| !l.name.starts_with("ECG")) {
             StripKind::TwelveLead
         } else {
             StripKind::Rhythm
@@ -559,6 +568,7 @@ impl Live {
         names
             .iter()
             .find(|n| **n == "II")
+            .or(names.iter().find(|n| **n == "ECG1"))
             .or(names.first())
             .copied()
     }

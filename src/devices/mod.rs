@@ -8,7 +8,9 @@
 //!   in; bytes to send, observations and status out) and the identity check
 //!   against the pairing record.
 //! - Protocols, each sans-IO: [`intellivue`] (Philips Data Export over
-//!   MIB/RS232: framing, association, MDS create, polls) and [`ble`] (the
+//!   MIB/RS232: framing, association, MDS create, polls), [`datex`] (GE
+//!   Datex-Ohmeda S/5 computer interface: framing, DRI-level negotiation,
+//!   PHDB and wave records) and [`ble`] (the
 //!   Bluetooth SIG health profiles), on top of [`ieee11073`] (SFLOAT/FLOAT).
 //! - [`obs`]: the protocol-neutral observation model.
 //! - [`import`]: observations → record payloads (vitals entries, measures).
@@ -36,6 +38,7 @@ pub mod ble;
 pub mod ble_btleplug;
 pub mod ble_driver;
 pub mod ble_sim;
+pub mod datex;
 pub mod driver;
 pub mod ieee11073;
 pub mod import;
@@ -47,3 +50,43 @@ pub mod pairing;
 pub mod rfcomm;
 pub mod sim;
 pub mod supervisor;
+
+/// The sans-IO driver and the serial line settings for a pairing record's
+/// `protocol` (`intellivue`, `datex`), checking identity against `expected`.
+/// The supervisor runs the driver over the link (`/dev/rfcommN` with these
+/// settings, or TCP to the simulator).
+pub fn driver_for(
+    protocol: &str,
+    expected: driver::Expected,
+) -> Result<(Box<dyn driver::Driver>, link::SerialSettings), String> {
+    match protocol {
+        "intellivue" => Ok((
+            Box::new(intellivue::host::Host::new(intellivue::host::HostConfig {
+                expected,
+                ..Default::default()
+            })),
+            link::SerialSettings::INTELLIVUE,
+        )),
+        "datex" => Ok((
+            Box::new(datex::host::Host::new(datex::host::HostConfig {
+                expected,
+                ..Default::default()
+            })),
+            link::SerialSettings::DATEX,
+        )),
+        p => Err(format!("protocol {p} is not supported")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn driver_factory_knows_the_protocols() {
+        use super::link::SerialSettings;
+        let d = super::driver_for("datex", Default::default()).map(|(_, s)| s);
+        assert_eq!(d, Ok(SerialSettings::DATEX));
+        let i = super::driver_for("intellivue", Default::default()).map(|(_, s)| s);
+        assert_eq!(i, Ok(SerialSettings::INTELLIVUE));
+        assert!(super::driver_for("corpuls", Default::default()).is_err());
+    }
+}

@@ -3,26 +3,27 @@
 //! ECGSYN model, McSharry et al. 2003) and injected faults.
 //!
 //! ```text
-//! rettpad-sim device --proto intellivue --link pty|tcp:127.0.0.1:PORT
+//! rettpad-sim device --proto intellivue|datex --link pty|tcp:127.0.0.1:PORT
 //!     --scenario stable|stemi|vf-arrest --seed N [--serial S] [--model M]
+//!     [--dri-level 9] (datex: the DRI level the S/5 answers at)
 //!     [--faults bitflip=1e-4,drop=0.01,dup=0.01,disconnect-after=90s,clock-skew=+300s]
 //! ```
-//! `intellivue` and `ble` ([`super::ble_sim`], over the GATT test seam) are
-//! implemented; `datex` exits with code 2.
+//! `intellivue`, `datex` and `ble` ([`super::ble_sim`], over the GATT test
+//! seam) are implemented.
 
 use super::ieee11073::{Decimal, Reading};
 use super::intellivue::monitor::{Monitor, MonitorConfig, Physiology, SimNumeric, SimWave};
 use super::intellivue::pdu::{NuObsValue, SaSpec, ScaleSpec};
 use super::link::{Link, LinkError, SerialLink, TcpLink, host_time};
-use super::obs::{DeviceTime, Metric, Unit};
+use super::obs::{DeviceTime, HostTime, Metric, Unit};
 use crate::clock::{Clock, SystemClock};
 use std::f64::consts::PI;
 use std::net::{SocketAddr, TcpListener};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-const USAGE: &str = "usage: rettpad-sim device --proto intellivue --link pty|tcp:127.0.0.1:PORT \
---scenario stable|stemi|vf-arrest [--seed N] [--serial S] [--model M] \
+const USAGE: &str = "usage: rettpad-sim device --proto intellivue|datex --link pty|tcp:127.0.0.1:PORT \
+--scenario stable|stemi|vf-arrest [--seed N] [--serial S] [--model M] [--dri-level N] \
 [--faults bitflip=P,drop=P,dup=P,disconnect-after=Ns,clock-skew=+Ns]";
 
 /// xorshift64*: deterministic per seed.
@@ -401,11 +402,44 @@ impl Faults {
     }
 }
 
+/// The device side of a protocol as the simulator drives it.
+pub trait SimDevice {
+    /// Bytes from the host; whole wire frames to send are appended.
+    fn on_bytes(&mut self, bytes: &[u8], now: HostTime, out: &mut Vec<Vec<u8>>);
+    fn on_tick(&mut self, now: HostTime, out: &mut Vec<Vec<u8>>);
+    /// The link dropped.
+    fn reset(&mut self);
+}
+
+impl SimDevice for Monitor {
+    fn on_bytes(&mut self, bytes: &[u8], now: HostTime, out: &mut Vec<Vec<u8>>) {
+        Monitor::on_bytes(self, bytes, now, out)
+    }
+    fn on_tick(&mut self, now: HostTime, out: &mut Vec<Vec<u8>>) {
+        Monitor::on_tick(self, now, out)
+    }
+    fn reset(&mut self) {
+        Monitor::reset(self)
+    }
+}
+
+impl SimDevice for super::datex::monitor::Monitor {
+    fn on_bytes(&mut self, bytes: &[u8], now: HostTime, out: &mut Vec<Vec<u8>>) {
+        super::datex::monitor::Monitor::on_bytes(self, bytes, now, out)
+    }
+    fn on_tick(&mut self, now: HostTime, out: &mut Vec<Vec<u8>>) {
+        super::datex::monitor::Monitor::on_tick(self, now, out)
+    }
+    fn reset(&mut self) {
+        super::datex::monitor::Monitor::reset(self)
+    }
+}
+
 /// Serves one connection until the link closes or `disconnect_after`.
 /// Returns `Ok(true)` if it hung up on purpose.
 pub fn serve(
     link: &mut dyn Link,
-    monitor: &mut Monitor,
+    monitor: &mut dyn SimDevice,
     faults: &Faults,
     rng: &mut Rng,
     clock: &dyn Clock,
@@ -464,6 +498,32 @@ pub fn spawn_loopback(
     Ok(addr)
 }
 
+/// [`spawn_loopback`] for the simulated GE Datex-Ohmeda S/5.
+pub fn spawn_loopback_datex(
+    cfg: super::datex::monitor::MonitorConfig,
+    scenario: Scenario,
+    seed: u64,
+    faults: Faults,
+) -> std::io::Result<SocketAddr> {
+    use super::datex::monitor::{Monitor as Dx, ScenarioSource};
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    std::thread::Builder::new()
+        .name("device-sim-datex".into())
+        .spawn(move || {
+            let clock = SystemClock::new();
+            let mut rng = Rng::new(seed);
+            let mut monitor = Dx::new(cfg, Box::new(ScenarioSource::new(scenario, seed)));
+            for conn in listener.incoming() {
+                let Ok(stream) = conn else { continue };
+                let mut l = TcpLink::from_stream(stream);
+                let _ = serve(&mut l, &mut monitor, &faults, &mut rng, &clock);
+                monitor.reset();
+            }
+        })?;
+    Ok(addr)
+}
+
 fn arg<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
     args.iter()
         .position(|a| a == name)
@@ -477,8 +537,8 @@ pub fn main(args: &[String]) -> ExitCode {
     if proto == "ble" {
         return super::ble_sim::main(args);
     }
-    if proto != "intellivue" {
-        eprintln!("rettpad-sim device --proto {proto}: not implemented yet (only intellivue)");
+    if proto != "intellivue" && proto != "datex" {
+        eprintln!("rettpad-sim device --proto {proto}: unknown (intellivue, datex, ble)");
         return ExitCode::from(2);
     }
     let Some(scenario) = Scenario::parse(arg(args, "--scenario").unwrap_or("stable")) else {
@@ -507,7 +567,32 @@ pub fn main(args: &[String]) -> ExitCode {
     }
     let clock = SystemClock::new();
     let mut rng = Rng::new(seed);
-    let mut monitor = Monitor::new(cfg, Box::new(ScenarioPhysiology::new(scenario, seed)));
+    let mut monitor: Box<dyn SimDevice> = if proto == "datex" {
+        use super::datex::monitor as dx;
+        let mut dc = dx::MonitorConfig {
+            civil_offset_ms: faults.clock_skew_ms,
+            ..dx::MonitorConfig::default()
+        };
+        if let Some(l) = arg(args, "--dri-level") {
+            match l.parse::<u8>() {
+                Ok(l) => dc.dri_level = l,
+                Err(_) => {
+                    eprintln!("{USAGE}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        Box::new(dx::Monitor::new(
+            dc,
+            Box::new(dx::ScenarioSource::new(scenario, seed)),
+        ))
+    } else {
+        Box::new(Monitor::new(
+            cfg,
+            Box::new(ScenarioPhysiology::new(scenario, seed)),
+        ))
+    };
+    let monitor = monitor.as_mut();
     let link = arg(args, "--link").unwrap_or("pty");
     if link == "pty" {
         let (master, slave) = match serialport::TTYPort::pair() {
@@ -521,7 +606,7 @@ pub fn main(args: &[String]) -> ExitCode {
         println!("PTY {name}");
         let mut l = SerialLink::from_port(master);
         loop {
-            match serve(&mut l, &mut monitor, &faults, &mut rng, &clock) {
+            match serve(&mut l, monitor, &faults, &mut rng, &clock) {
                 // A PTY cannot hang up and come back: go silent instead.
                 Ok(true) => std::thread::sleep(Duration::from_secs(6)),
                 Ok(false) => return ExitCode::SUCCESS,
@@ -555,7 +640,7 @@ pub fn main(args: &[String]) -> ExitCode {
     for conn in listener.incoming() {
         let Ok(stream) = conn else { continue };
         let mut l = TcpLink::from_stream(stream);
-        let _ = serve(&mut l, &mut monitor, &faults, &mut rng, &clock);
+        let _ = serve(&mut l, monitor, &faults, &mut rng, &clock);
         monitor.reset();
     }
     ExitCode::SUCCESS
