@@ -480,22 +480,8 @@ pub fn spawn_loopback(
     seed: u64,
     faults: Faults,
 ) -> std::io::Result<SocketAddr> {
-    let listener = TcpListener::bind("127.0.0.1:0")?;
-    let addr = listener.local_addr()?;
-    std::thread::Builder::new()
-        .name("device-sim".into())
-        .spawn(move || {
-            let clock = SystemClock::new();
-            let mut rng = Rng::new(seed);
-            let mut monitor = Monitor::new(cfg, Box::new(ScenarioPhysiology::new(scenario, seed)));
-            for conn in listener.incoming() {
-                let Ok(stream) = conn else { continue };
-                let mut l = TcpLink::from_stream(stream);
-                let _ = serve(&mut l, &mut monitor, &faults, &mut rng, &clock);
-                monitor.reset();
-            }
-        })?;
-    Ok(addr)
+    let monitor = Monitor::new(cfg, Box::new(ScenarioPhysiology::new(scenario, seed)));
+    spawn_serving("device-sim", Box::new(monitor), seed, faults)
 }
 
 /// [`spawn_loopback`] for the simulated GE Datex-Ohmeda S/5.
@@ -506,19 +492,30 @@ pub fn spawn_loopback_datex(
     faults: Faults,
 ) -> std::io::Result<SocketAddr> {
     use super::datex::monitor::{Monitor as Dx, ScenarioSource};
+    let monitor = Dx::new(cfg, Box::new(ScenarioSource::new(scenario, seed)));
+    spawn_serving("device-sim-datex", Box::new(monitor), seed, faults)
+}
+
+/// One thread serving `device` on a fresh loopback port, one connection
+/// after another.
+fn spawn_serving(
+    name: &str,
+    mut device: Box<dyn SimDevice + Send>,
+    seed: u64,
+    faults: Faults,
+) -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
     std::thread::Builder::new()
-        .name("device-sim-datex".into())
+        .name(name.into())
         .spawn(move || {
             let clock = SystemClock::new();
             let mut rng = Rng::new(seed);
-            let mut monitor = Dx::new(cfg, Box::new(ScenarioSource::new(scenario, seed)));
             for conn in listener.incoming() {
                 let Ok(stream) = conn else { continue };
                 let mut l = TcpLink::from_stream(stream);
-                let _ = serve(&mut l, &mut monitor, &faults, &mut rng, &clock);
-                monitor.reset();
+                let _ = serve(&mut l, device.as_mut(), &faults, &mut rng, &clock);
+                device.reset();
             }
         })?;
     Ok(addr)
