@@ -197,6 +197,7 @@ fn run(args: &[OsString]) -> Result<ExitCode, String> {
 fn test(args: &[OsString]) -> Result<ExitCode, String> {
     ensure(&[Build, Runtime, Test])?;
     let root = workspace_root();
+    report_disk(&root, "before the test build");
     let mut main = cargo();
     main.current_dir(&root);
     if has_nextest() {
@@ -232,6 +233,7 @@ fn test(args: &[OsString]) -> Result<ExitCode, String> {
         eprintln!("xtask: RETTPAD_SKIP_FUZZ=1; skipping `cargo xtask fuzz`");
         ExitCode::SUCCESS
     } else {
+        report_disk(&root, "before the fuzz build");
         fuzz(&[]).unwrap_or_else(|msg| {
             eprintln!("xtask: {msg}");
             ExitCode::FAILURE
@@ -247,6 +249,42 @@ fn test(args: &[OsString]) -> Result<ExitCode, String> {
         return Ok(exit_code(features_status));
     }
     Ok(fuzz_code)
+}
+
+/// A full test run needs several GiB for build output; a full disk shows
+/// up as a linker "Bus error" deep in the build, so say it up front.
+const DISK_WANTED_GIB: u64 = 8;
+
+/// Prints the free space where the build output goes (`df`), and warns
+/// when it is low. Best effort: no `df`, no report.
+fn report_disk(root: &Path, stage: &str) {
+    let dir = env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.to_path_buf(), PathBuf::from);
+    let dir = if dir.exists() {
+        dir
+    } else {
+        root.to_path_buf()
+    };
+    let Ok(out) = Command::new("df").arg("-Pk").arg(&dir).output() else {
+        return;
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    // POSIX `df -P`: the 4th column of the 2nd line is the free KiB.
+    let Some(free_kib) = text
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|n| n.parse::<u64>().ok())
+    else {
+        return;
+    };
+    let gib = free_kib / (1024 * 1024);
+    eprintln!("xtask: {gib} GiB free at {} ({stage})", dir.display());
+    if gib < DISK_WANTED_GIB {
+        eprintln!(
+            "xtask: WARNING: less than {DISK_WANTED_GIB} GiB free; the build may fail \
+             with \"No space left on device\" or a linker bus error"
+        );
+    }
 }
 
 /// `cargo …` that lints the optional Bluetooth features (lib and its unit
