@@ -7,6 +7,8 @@
 use rettpad::card::mifare::{ATR_MIFARE_1K, KeyType, MifareKey};
 use rettpad::card::pcsc_io;
 use rettpad::card::vpcd::{Pcscd, PcscdLock, VPCD_READER};
+use rettpad::card::watcher::{CardEvent, Watcher, WatcherConfig};
+use rettpad::clock::TestClock;
 use rettpad::devices::pairing::{
     PairingConfig, PairingError, read_any_reader, read_pcsc, sample_record,
 };
@@ -143,4 +145,32 @@ fn pairing_tag_good_wrong_key_corrupt_removed() {
     // And a BLE device's tag.
     let rec = read_with(&["--mifare-proto", "ble"], KEY).expect("ble record");
     assert_eq!(rec.link(), "ble:00:1B:DC:0F:12:34");
+
+    // The card watcher knows a tag by its ATR and reads it as a pairing
+    // tag, never as an insurance card (no `Read` event for it).
+    for (key, want) in [
+        (Some(cfg(KEY)), Ok(sample_record())),
+        (None, Err(PairingError::NoKey)),
+    ] {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut wc = WatcherConfig::new(TestClock::new(0));
+        wc.pairing = key;
+        let mut w = Watcher::spawn(tx, wc).expect("watcher");
+        let tag = Tag::insert(&[]);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let got = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left).expect("a pairing event within 10 s") {
+                CardEvent::Pairing { reader, result } => {
+                    assert_eq!(reader, VPCD_READER);
+                    break result.map(|b| *b);
+                }
+                CardEvent::Read { .. } => panic!("a tag was read as an insurance card"),
+                _ => {}
+            }
+        };
+        assert_eq!(got, want);
+        drop(tag);
+        w.shutdown();
+    }
 }

@@ -716,6 +716,89 @@ fn a_card_read_is_taken_over_after_one_tap_and_never_overwrites_silently() {
     );
 }
 
+fn dialog_lines(t: &Ui) -> Vec<String> {
+    let dlg = t.ui.global::<app::CardAdapter>();
+    (0..dlg.get_lines().row_count())
+        .filter_map(|i| dlg.get_lines().row_data(i))
+        .map(|s| s.to_string())
+        .collect()
+}
+
+#[test]
+fn a_pairing_tag_pairs_its_device_after_one_tap_and_the_pairing_survives_a_restart() {
+    use rettpad::card::watcher::CardEvent;
+    use rettpad::devices::pairing::{self, PairingError};
+    let mut t = Ui::new();
+    let rec = pairing::sample_record();
+    let tag = |result| CardEvent::Pairing {
+        reader: "R0".into(),
+        result,
+    };
+    // Locked: a tag read waits; the dialog never shows over the PIN pad.
+    t.ctrl
+        .borrow_mut()
+        .card_event_for_test(tag(Ok(Box::new(rec.clone()))));
+    t.ctrl.borrow_mut().refresh(&t.ui);
+    assert_eq!(t.page(), Page::Lock);
+    assert!(t.find("Koppeln").is_none());
+    t.login();
+    t.ctrl.borrow_mut().refresh(&t.ui);
+    let dlg = t.ui.global::<app::CardAdapter>();
+    assert!(dlg.get_visible() && dlg.get_pairing());
+    let lines = dialog_lines(&t);
+    let all = lines.join("\n");
+    for want in [
+        "MP30",
+        "DE00000001",
+        "00:1B:DC:0F:12:34",
+        "Philips IntelliVue",
+    ] {
+        assert!(all.contains(want), "{want} missing in {lines:?}");
+    }
+    assert!(!all.contains(rec.pin.expose()), "the PIN is never shown");
+    // Nothing changes before the tap.
+    assert_ne!(t.ctrl.borrow().device_label(), "MP30 SN DE00000001");
+    t.tap("Koppeln");
+    assert!(!t.ui.global::<app::CardAdapter>().get_visible());
+    assert_eq!(t.ctrl.borrow().device_label(), "MP30 SN DE00000001");
+    assert_eq!(
+        t.ui.global::<app::AppState>().get_toast(),
+        "Gerät gekoppelt: MP30 SN DE00000001"
+    );
+    // Kept encrypted in the vault: a restarted app starts the same device.
+    let session = Session::new(
+        Config::demo().session_config().unwrap(),
+        t.clock.clone(),
+        t.store.clone(),
+        t.store.clone(),
+    )
+    .unwrap();
+    let (_ui2, ctrl2) =
+        app::build(Config::demo(), t.clock.clone(), t.store.clone(), session).unwrap();
+    ctrl2.borrow_mut().attach_from_config();
+    assert_eq!(ctrl2.borrow().device_label(), "MP30 SN DE00000001");
+
+    // A bad tag: a clear German message, no dialog, the device stays.
+    t.ctrl
+        .borrow_mut()
+        .card_event_for_test(tag(Err(PairingError::WrongKey)));
+    t.ctrl.borrow_mut().refresh(&t.ui);
+    assert!(!t.ui.global::<app::CardAdapter>().get_visible());
+    let toast = t.ui.global::<app::AppState>().get_toast().to_string();
+    assert!(toast.contains("falscher Schlüssel"), "{toast}");
+    assert_eq!(t.ctrl.borrow().device_label(), "MP30 SN DE00000001");
+    // "Verwerfen" keeps the current device.
+    let mut other = rec.clone();
+    other.serial = Some("DE00000002".into());
+    t.ctrl
+        .borrow_mut()
+        .card_event_for_test(tag(Ok(Box::new(other))));
+    t.ctrl.borrow_mut().refresh(&t.ui);
+    assert!(dialog_lines(&t).iter().any(|l| l.contains("Ersetzt")));
+    t.tap("Verwerfen");
+    assert_eq!(t.ctrl.borrow().device_label(), "MP30 SN DE00000001");
+}
+
 #[test]
 fn vitals_from_the_simulated_monitor_in_two_taps() {
     let mut t = ui_taking_device_values_on_tap();

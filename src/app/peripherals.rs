@@ -12,6 +12,7 @@ use crate::card::watcher::{CardEvent, ReaderStatus};
 use crate::card::{CardData, Proposal};
 use crate::devices::import::{ImportConfig, Importer};
 use crate::devices::live::{Live, LiveConfig};
+use crate::devices::pairing::{self, DeviceProtocol, PairingRecord};
 use crate::devices::supervisor::{DeviceState, SupEvent};
 use crate::record::wave::Strip;
 use std::any::Any;
@@ -28,6 +29,8 @@ pub(super) struct CardFeed {
     /// Read but not yet shown (no patient page was open).
     waiting: Option<(Box<CardData>, i64)>,
     pub(super) proposal: Option<Proposal>,
+    /// A pairing tag was read: the device it names, waiting for "Koppeln".
+    pub(super) pair_offer: Option<Box<PairingRecord>>,
     /// Demo: a simulated card is read when the crew taps the card pill.
     sim: Option<std::sync::mpsc::Sender<CardEvent>>,
     _keep: Option<Keep>,
@@ -53,6 +56,10 @@ pub(super) struct DevFeed {
     unsaved: VecDeque<Payload>,
     _keep: Option<Keep>,
 }
+
+/// Vault meta key of the device paired by tag (the 96-byte tag record,
+/// PIN included, so only encrypted at rest).
+const PAIRED_META: &str = "paired_device";
 
 /// Strips waiting for a patient: beyond this the oldest is dropped (and
 /// counted) rather than memory growing without bound.
@@ -385,8 +392,26 @@ impl Controller {
         self.refresh_live(ui);
     }
 
+    /// Tests: a watcher event, as if the card watcher had sent it.
+    pub fn card_event_for_test(&mut self, ev: CardEvent) {
+        self.on_card(ev);
+    }
+
     fn on_card(&mut self, ev: CardEvent) {
         self.card.status.apply(&ev);
+        if let CardEvent::Pairing { result, .. } = ev {
+            match result {
+                Ok(rec) => self.card.pair_offer = Some(rec),
+                Err(e) => {
+                    let msg = match self.lang {
+                        Lang::De => e.user_message_de().to_string(),
+                        Lang::En => format!("Pairing tag not read ({e})."),
+                    };
+                    self.set_toast(msg, true);
+                }
+            }
+            return;
+        }
         if let CardEvent::Read { at_ms, result, .. } = ev {
             match result {
                 Ok(data) => {
@@ -462,6 +487,10 @@ impl Controller {
     /// The confirmation tap. `all` also takes the differing values, which
     /// the dialog lists one by one (an explicit choice, never silent).
     pub(super) fn card_accept(&mut self, all: bool) {
+        if self.card.pair_offer.is_some() {
+            self.pair_accept();
+            return;
+        }
         let Some(pr) = self.card.proposal.take() else {
             return;
         };
@@ -495,7 +524,140 @@ impl Controller {
     }
 
     pub(super) fn card_dismiss(&mut self) {
-        self.card.proposal = None;
+        // The dialog shows the pairing offer first; dismiss that one only.
+        if self.card.pair_offer.take().is_none() {
+            self.card.proposal = None;
+        }
+    }
+
+    /// "Koppeln": the tag's device replaces the current one, now and after
+    /// a restart (kept encrypted in the vault). Values already due from the
+    /// old device are recorded first.
+    fn pair_accept(&mut self) {
+        let Some(rec) = self.card.pair_offer.take() else {
+            return;
+        };
+        let label = paired_label(&rec);
+        let saved = pairing::encode(&rec)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| {
+                self.store
+                    .lock()
+                    .meta_put(PAIRED_META, &bytes[..])
+                    .map_err(|e| e.to_string())
+            });
+        self.poll_peripherals();
+        self.replace_device(&rec.to_device_config(&label));
+        match saved {
+            Ok(()) => {
+                tracing::info!(
+                    protocol = rec.protocol.config_name(),
+                    "device paired by tag"
+                );
+                let msg = match self.lang {
+                    Lang::De => format!("Gerät gekoppelt: {label}"),
+                    Lang::En => format!("Device paired: {label}"),
+                };
+                self.set_toast(msg, false);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "pairing not stored");
+                self.set_toast(
+                    tr(
+                        self.lang,
+                        "Gerät gekoppelt, aber nicht gespeichert: nach einem Neustart Karte erneut auflegen.",
+                        "Device paired but not stored: hold the tag again after a restart.",
+                    ),
+                    true,
+                );
+            }
+        }
+    }
+
+    /// Stops the current device's supervisor and starts `d`'s. Strips and
+    /// values still waiting for the vault stay queued.
+    fn replace_device(&mut self, d: &crate::config::DeviceConfig) {
+        self.dev.rx = None;
+        self.dev._keep = None;
+        self.dev.importer = None;
+        self.dev.live = None;
+        self.dev.state = None;
+        self.start_configured_device(d);
+    }
+
+    fn start_configured_device(&mut self, d: &crate::config::DeviceConfig) {
+        match start_device(d, self.clock.clone()) {
+            Ok((rx, keep)) => self.attach_device(&d.label, rx, Some(keep)),
+            Err(e) => {
+                tracing::error!(error = %e, "device supervisor not started");
+                self.dev.label = d.label.clone();
+                self.dev.state = Some(DeviceState::LinkLost {
+                    reason_de: "Gerät nicht eingerichtet",
+                    retry_in_ms: 0,
+                });
+            }
+        }
+    }
+
+    /// The device paired by tag earlier, from the vault; `None` when there
+    /// is none or it cannot be read (logged; configuration applies then).
+    fn paired_from_vault(&self) -> Option<crate::config::DeviceConfig> {
+        let bytes = match self.store.lock().meta_get(PAIRED_META) {
+            Ok(b) => zeroize::Zeroizing::new(b?),
+            Err(e) => {
+                tracing::warn!(error = %e, "stored pairing not readable");
+                return None;
+            }
+        };
+        match pairing::decode(&bytes) {
+            Ok(rec) => Some(rec.to_device_config(&paired_label(&rec))),
+            Err(e) => {
+                tracing::warn!(error = %e, "stored pairing invalid");
+                None
+            }
+        }
+    }
+
+    /// The lines of the pairing dialog. The PIN is never shown.
+    fn pair_lines(&self, rec: &PairingRecord) -> Vec<String> {
+        let de = self.lang == Lang::De;
+        let mut lines = vec![format!(
+            "{}: {}",
+            if de { "Gerät" } else { "Device" },
+            protocol_label(rec.protocol)
+        )];
+        if let Some(m) = &rec.model {
+            lines.push(format!("{}: {m}", if de { "Modell" } else { "Model" }));
+        }
+        if let Some(sn) = &rec.serial {
+            lines.push(format!(
+                "{}: {sn}",
+                if de { "Seriennummer" } else { "Serial number" }
+            ));
+        }
+        lines.push(format!(
+            "{}: {}",
+            if de {
+                "Bluetooth-Adresse"
+            } else {
+                "Bluetooth address"
+            },
+            rec.address
+        ));
+        if !rec.pin.is_empty() {
+            lines.push(tr(
+                self.lang,
+                "Kopplungs-PIN: von der Karte (wird nicht angezeigt)",
+                "Pairing PIN: from the tag (not shown)",
+            ));
+        }
+        if !self.dev.label.is_empty() {
+            lines.push(match self.lang {
+                Lang::De => format!("Ersetzt das bisherige Gerät: {}", self.dev.label),
+                Lang::En => format!("Replaces the current device: {}", self.dev.label),
+            });
+        }
+        lines
     }
 
     fn on_device(&mut self, ev: SupEvent) {
@@ -525,6 +687,11 @@ impl Controller {
                 }
             }
         }
+    }
+
+    /// The name of the current device ("" when none).
+    pub fn device_label(&self) -> &str {
+        &self.dev.label
     }
 
     /// True when a device is configured (the vitals page offers the button).
@@ -621,6 +788,13 @@ impl Controller {
         app.set_card_state(ss(self.card_state_text()));
         app.set_device_state(ss(self.device_state_text()));
         let c = ui.global::<CardAdapter>();
+        c.set_pairing(self.card.pair_offer.is_some());
+        if let Some(rec) = &self.card.pair_offer {
+            c.set_visible(true);
+            c.set_lines(model(self.pair_lines(rec).into_iter().map(ss).collect()));
+            c.set_has_conflicts(false);
+            return;
+        }
         match &self.card.proposal {
             Some(pr) => {
                 c.set_visible(true);
@@ -643,7 +817,8 @@ impl Controller {
             "sim" => self.attach_sim_card(),
             "pcsc" => {
                 let (tx, rx) = std::sync::mpsc::channel();
-                let wc = crate::card::watcher::WatcherConfig::new(self.clock.clone());
+                let mut wc = crate::card::watcher::WatcherConfig::new(self.clock.clone());
+                wc.pairing = self.cfg.pairing.clone();
                 match crate::card::watcher::Watcher::spawn(tx, wc) {
                     Ok(w) => self.attach_card(rx, Some(Box::new(w))),
                     Err(e) => tracing::error!(error = %e, "card watcher not started"),
@@ -651,20 +826,35 @@ impl Controller {
             }
             _ => {}
         }
-        let Some(d) = self.cfg.devices.first().cloned() else {
+        // A device paired by tag is the crew's later, explicit choice: it
+        // wins over the configured one.
+        let Some(d) = self
+            .paired_from_vault()
+            .or_else(|| self.cfg.devices.first().cloned())
+        else {
             return;
         };
-        match start_device(&d, self.clock.clone()) {
-            Ok((rx, keep)) => self.attach_device(&d.label, rx, Some(keep)),
-            Err(e) => {
-                tracing::error!(error = %e, "device supervisor not started");
-                self.dev.label = d.label.clone();
-                self.dev.state = Some(DeviceState::LinkLost {
-                    reason_de: "Gerät nicht eingerichtet",
-                    retry_in_ms: 0,
-                });
-            }
-        }
+        self.start_configured_device(&d);
+    }
+}
+
+/// "MP30 SN DE00000001": the model (or the protocol) and the serial.
+fn paired_label(rec: &PairingRecord) -> String {
+    let name = rec
+        .model
+        .clone()
+        .unwrap_or_else(|| protocol_label(rec.protocol).to_string());
+    match &rec.serial {
+        Some(sn) => format!("{name} SN {sn}"),
+        None => name,
+    }
+}
+
+fn protocol_label(p: DeviceProtocol) -> &'static str {
+    match p {
+        DeviceProtocol::IntelliVue => "Philips IntelliVue",
+        DeviceProtocol::Datex => "GE Datex-Ohmeda S/5",
+        DeviceProtocol::Ble => "Bluetooth LE",
     }
 }
 

@@ -13,8 +13,10 @@
 
 use super::data::CardData;
 use super::error::CardError;
+use super::mifare;
 use super::pcsc_io::{self, context_dead};
 use crate::clock::SharedClock;
+use crate::devices::pairing::{self, PairingConfig, PairingError, PairingRecord};
 use std::ffi::CString;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
@@ -45,6 +47,12 @@ pub enum CardEvent {
         /// Boxed: card data is large and most events are small.
         result: Result<Box<CardData>, CardError>,
     },
+    /// A MIFARE Classic tag (by its ATR) was read as a device pairing tag.
+    /// The record's PIN is redacted in `Debug`.
+    Pairing {
+        reader: String,
+        result: Result<Box<PairingRecord>, PairingError>,
+    },
 }
 
 #[derive(Clone)]
@@ -54,6 +62,9 @@ pub struct WatcherConfig {
     /// Pause between attempts to reach pcscd.
     pub retry: Duration,
     pub clock: SharedClock,
+    /// The key of the device pairing tags; `None`: a tag is reported as
+    /// [`PairingError::NoKey`].
+    pub pairing: Option<PairingConfig>,
 }
 
 impl WatcherConfig {
@@ -62,6 +73,7 @@ impl WatcherConfig {
             poll: Duration::from_secs(1),
             retry: Duration::from_millis(250),
             clock,
+            pairing: None,
         }
     }
 }
@@ -94,7 +106,7 @@ impl ReaderStatus {
                 }
             }
             CardEvent::CardRemoved { reader } => self.cards.retain(|c| c != reader),
-            CardEvent::Read { .. } => {}
+            CardEvent::Read { .. } | CardEvent::Pairing { .. } => {}
         }
     }
 
@@ -295,6 +307,18 @@ fn watch(
                     .is_err()
                 {
                     return None;
+                }
+                // A MIFARE Classic tag is never an insurance card: read it
+                // as a pairing tag instead of trying eGK/KVK on it.
+                if mifare::classic_from_atr(s.atr()).is_some() {
+                    let result = match &cfg.pairing {
+                        Some(pc) => pairing::read_pcsc(ctx, s.name(), pc).map(Box::new),
+                        None => Err(PairingError::NoKey),
+                    };
+                    if sink.send(CardEvent::Pairing { reader, result }).is_err() {
+                        return None;
+                    }
+                    continue;
                 }
                 let result = pcsc_io::read_reader(ctx, s.name()).map(Box::new);
                 let at_ms = cfg.clock.wall_ms();
