@@ -813,7 +813,7 @@ mod tests {
         obs.retain(|a| matches!(a, Action::Send(_)));
         run(&mut h, &mut m, 6000, 7000, &mut obs);
         assert_eq!(alarms(&obs).len(), 1);
-        assert!(h.counters().pdus_rejected == 0);
+        assert_eq!(h.counters().pdus_rejected, 0);
     }
 
     #[test]
