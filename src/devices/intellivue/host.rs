@@ -835,7 +835,7 @@ mod tests {
             }],
         };
         let vf = entry(pdu::NOM_EVT_ECG_V_FIB_TACHY, pdu::HI_PRI_P_AL, "VF");
-        let good = pdu::alarm_list_ava(pdu::NOM_ATTR_AL_MON_P_AL_LIST, &[vf.clone()]);
+        let good = pdu::alarm_list_ava(pdu::NOM_ATTR_AL_MON_P_AL_LIST, std::slice::from_ref(&vf));
         let mut out = Vec::new();
         h.on_reply(reply(vec![good.clone()]), t(0), &mut out);
         assert_eq!(alarms(&out).len(), 1);
