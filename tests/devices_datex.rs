@@ -11,7 +11,7 @@ use rettpad::devices::datex::record;
 use rettpad::devices::driver::{ClockOffset, Driver, DriverStatus, Expected};
 use rettpad::devices::import::{ImportConfig, Importer};
 use rettpad::devices::link::{self, Event, Exit, SerialLink, SerialSettings, TcpLink};
-use rettpad::devices::obs::{EventKind, HostTime, Metric, Observation, Reading};
+use rettpad::devices::obs::{AlarmPriority, EventKind, HostTime, Metric, Observation, Reading};
 use rettpad::devices::sim::{Faults, Rng, Scenario, serve};
 use rettpad::record::{Collection, Num, PatientId, Payload, Value};
 use std::net::TcpListener;
@@ -48,15 +48,23 @@ fn host(model: Option<&str>, serial: Option<&str>) -> Host {
 fn run_pty(
     faults: Faults,
     level: u8,
-    mut h: Host,
+    h: Host,
     skew_ms: i64,
+    secs: u64,
+) -> (Vec<Event>, Exit, Host) {
+    run_pty_with(monitor(level, skew_ms), faults, h, secs)
+}
+
+fn run_pty_with(
+    mut m: Monitor,
+    faults: Faults,
+    mut h: Host,
     secs: u64,
 ) -> (Vec<Event>, Exit, Host) {
     let (master, slave) = serialport::TTYPort::pair().expect("pty pair");
     let path = serialport::SerialPort::name(&slave).expect("pty name");
     let sim = thread::spawn(move || {
         let mut l = SerialLink::from_port(master);
-        let mut m = monitor(level, skew_ms);
         let mut rng = Rng::new(7);
         let _ = serve(&mut l, &mut m, &faults, &mut rng, &SystemClock::new());
     });
@@ -331,4 +339,46 @@ fn reconnect_over_tcp_records_a_data_gap() {
         .filter(|e| matches!(e, Event::Status(DriverStatus::Identified(_))))
         .count();
     assert_eq!(identified, 2);
+}
+
+#[test]
+fn vf_arrest_raises_one_red_alarm_over_a_pty() {
+    // 57 s into vf-arrest: VF (and its alarm) begins 3 s into the run.
+    let m = Monitor::new(
+        MonitorConfig {
+            wave_every_ms: 250,
+            ..MonitorConfig::default()
+        },
+        Box::new(ScenarioSource::starting_at(Scenario::VfArrest, 42, 57_000)),
+    );
+    let faults = Faults {
+        dup: 0.2,
+        ..Faults::default()
+    };
+    let (events, exit, h) = run_pty_with(m, faults, host(Some(MODEL_FAMILY), None), 6);
+    assert!(matches!(exit, Exit::Stopped), "{exit:?}");
+    let got: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Observation(Observation::Event(ev))
+                if matches!(ev.kind, EventKind::Alarm { .. }) =>
+            {
+                Some(ev)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(
+        got[0].kind,
+        EventKind::Alarm {
+            code: 0,
+            source: 0,
+            priority: AlarmPriority::High,
+            physiological: None,
+            text: "***VFIB/VTACH".into(),
+        }
+    );
+    assert!(got[0].time.device.is_some());
+    assert_eq!(h.counters().pdus_rejected, 0);
 }

@@ -8,7 +8,7 @@ use rettpad::devices::import::{ImportConfig, Importer};
 use rettpad::devices::intellivue::host::{Host, HostConfig};
 use rettpad::devices::intellivue::monitor::{Monitor, MonitorConfig};
 use rettpad::devices::link::{self, Event, Exit, SerialLink, SerialSettings, TcpLink};
-use rettpad::devices::obs::{EventKind, HostTime, Metric, Observation, Reading};
+use rettpad::devices::obs::{AlarmPriority, EventKind, HostTime, Metric, Observation, Reading};
 use rettpad::devices::sim::{Faults, Rng, Scenario, ScenarioPhysiology, serve};
 use rettpad::record::{Collection, Num, PatientId, Payload, Value};
 use std::net::TcpListener;
@@ -48,11 +48,24 @@ fn run_pty(
     skew_ms: i64,
     secs: u64,
 ) -> (Vec<Event>, Exit, Host) {
+    run_pty_with(
+        monitor(Scenario::Stable, skew_ms),
+        faults,
+        expect_serial,
+        secs,
+    )
+}
+
+fn run_pty_with(
+    mut m: Monitor,
+    faults: Faults,
+    expect_serial: &str,
+    secs: u64,
+) -> (Vec<Event>, Exit, Host) {
     let (master, slave) = serialport::TTYPort::pair().expect("pty pair");
     let path = serialport::SerialPort::name(&slave).expect("pty name");
     let sim = thread::spawn(move || {
         let mut l = SerialLink::from_port(master);
-        let mut m = monitor(Scenario::Stable, skew_ms);
         let mut rng = Rng::new(7);
         let _ = serve(&mut l, &mut m, &faults, &mut rng, &SystemClock::new());
     });
@@ -281,4 +294,59 @@ fn reconnect_over_tcp_records_a_data_gap() {
         .unwrap();
     assert!(!numerics(&events[..pos], Metric::HeartRate).is_empty());
     assert!(!numerics(&events[pos..], Metric::HeartRate).is_empty());
+}
+
+fn alarms(events: &[Event]) -> Vec<(EventKind, Option<i64>)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Observation(Observation::Event(ev))
+                if matches!(ev.kind, EventKind::Alarm { .. }) =>
+            {
+                Some((ev.kind.clone(), ev.time.device.map(|d| d.civil_ms)))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn vf_arrest_raises_one_high_priority_alarm_over_a_pty() {
+    // Start 57 s into vf-arrest: VF begins 3 s into the run; alarms are
+    // polled once per second, so the list repeats, the event must not.
+    let m = Monitor::new(
+        MonitorConfig {
+            numerics_every_ms: 250,
+            alarms_every_ms: 250,
+            ..MonitorConfig::default()
+        },
+        Box::new(ScenarioPhysiology::starting_at(
+            Scenario::VfArrest,
+            42,
+            57_000,
+        )),
+    );
+    let faults = Faults {
+        dup: 0.2,
+        ..Faults::default()
+    };
+    let (events, exit, _) = run_pty_with(m, faults, SERIAL, 6);
+    assert!(matches!(exit, Exit::Stopped), "{exit:?}");
+    let got = alarms(&events);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(
+        got[0].0,
+        EventKind::Alarm {
+            code: 61_444,
+            source: 16_770,
+            priority: AlarmPriority::High,
+            physiological: Some(true),
+            text: "***VFIB/VTACH".into(),
+        }
+    );
+    assert!(got[0].1.is_some(), "device time kept");
+    // before the alarm the HR was a number, during VF it is NaN
+    let hr = numerics(&events, Metric::HeartRate);
+    assert!(hr.iter().any(|r| r.value().is_some()));
+    assert!(hr.contains(&Reading::NaN));
 }

@@ -384,7 +384,9 @@ pub struct WaveChunk {
     pub status: MeasStatus,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Alarm priority as the device rates it (IntelliVue AlertType LOW/MED/HI;
+/// Datex alarm colour white/yellow/red).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AlarmPriority {
     Low,
@@ -392,13 +394,45 @@ pub enum AlarmPriority {
     High,
 }
 
+impl AlarmPriority {
+    /// German label for the UI (IEC 60601-1-8 wording used on monitors).
+    pub fn label_de(self) -> &'static str {
+        match self {
+            AlarmPriority::Low => "niedrige Priorität",
+            AlarmPriority::Medium => "mittlere Priorität",
+            AlarmPriority::High => "hohe Priorität",
+        }
+    }
+
+    pub fn label_en(self) -> &'static str {
+        match self {
+            AlarmPriority::Low => "low priority",
+            AlarmPriority::Medium => "medium priority",
+            AlarmPriority::High => "high priority",
+        }
+    }
+}
+
 /// Something that happened on the device or on the link.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EventKind {
+    /// A device alarm that just became active (emitted once per onset,
+    /// not on every repeat of the device's alarm list).
     Alarm {
+        /// Why: IntelliVue `al_code` (events partition); Datex: 0 (the
+        /// protocol has no alarm code).
         code: u32,
+        /// What alarms: IntelliVue `al_source` (SCADA/object code); Datex
+        /// `alsrc_id` (0 on DRI levels that leave it reserved).
+        source: u32,
         priority: AlarmPriority,
+        /// `Some(true)` patient (physiological) alarm, `Some(false)`
+        /// technical alarm (INOP), `None` the device does not say.
+        physiological: Option<bool>,
+        /// The device's alarm text, trimmed, control characters removed,
+        /// at most 64 characters; may be empty.
+        text: String,
     },
     Charging {
         joules: u16,
@@ -439,6 +473,28 @@ pub enum Observation {
     Wave(WaveChunk),
     Event(DeviceEvent),
     Info(DeviceInfo),
+}
+
+/// Characters kept of a device's alarm text.
+pub const MAX_ALARM_TEXT_CHARS: usize = 64;
+
+/// A device alarm text made safe to show and store: line breaks and tabs
+/// become spaces, other control characters are dropped, whitespace is
+/// trimmed, at most [`MAX_ALARM_TEXT_CHARS`] characters are kept.
+pub fn alarm_text(chars: impl IntoIterator<Item = char>) -> String {
+    let s: String = chars
+        .into_iter()
+        .map(|c| {
+            if matches!(c, '\n' | '\r' | '\t') {
+                ' '
+            } else {
+                c
+            }
+        })
+        .filter(|c| !c.is_control())
+        .collect();
+    let capped: String = s.trim().chars().take(MAX_ALARM_TEXT_CHARS).collect();
+    capped.trim_end().to_string()
 }
 
 /// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
@@ -494,6 +550,35 @@ mod tests {
         assert!(s.has(MeasStatus::INVALID) && s.has(MeasStatus::DEMO_DATA));
         assert!(!s.has(MeasStatus::QUESTIONABLE));
         assert_eq!(s.to_intellivue(), 0x8400);
+    }
+
+    #[test]
+    fn alarm_text_is_cleaned_and_capped() {
+        assert_eq!(
+            alarm_text("  ***VFIB/VTACH\u{0}\u{7} ".chars()),
+            "***VFIB/VTACH"
+        );
+        assert_eq!(alarm_text("HR\nHIGH".chars()), "HR HIGH");
+        let long = "x".repeat(200);
+        assert_eq!(
+            alarm_text(long.chars()).chars().count(),
+            MAX_ALARM_TEXT_CHARS
+        );
+        assert_eq!(alarm_text("ä".repeat(100).chars()).chars().count(), 64);
+        let ev = EventKind::Alarm {
+            code: 61_444,
+            source: 16_770,
+            priority: AlarmPriority::High,
+            physiological: Some(true),
+            text: "***VFIB/VTACH".into(),
+        };
+        let j = serde_json::to_string(&ev).unwrap();
+        assert_eq!(
+            j,
+            r#"{"kind":"alarm","code":61444,"source":16770,"priority":"high","physiological":true,"text":"***VFIB/VTACH"}"#
+        );
+        assert_eq!(serde_json::from_str::<EventKind>(&j).unwrap(), ev);
+        assert_eq!(AlarmPriority::High.label_de(), "hohe Priorität");
     }
 
     #[test]

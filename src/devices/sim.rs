@@ -12,10 +12,12 @@
 //! seam) are implemented.
 
 use super::ieee11073::{Decimal, Reading};
-use super::intellivue::monitor::{Monitor, MonitorConfig, Physiology, SimNumeric, SimWave};
-use super::intellivue::pdu::{NuObsValue, SaSpec, ScaleSpec};
+use super::intellivue::monitor::{
+    Monitor, MonitorConfig, Physiology, SimAlarms, SimNumeric, SimWave,
+};
+use super::intellivue::pdu::{self, AlMonInfo, DevAlarmEntry, NuObsValue, SaSpec, ScaleSpec};
 use super::link::{Link, LinkError, SerialLink, TcpLink, host_time};
-use super::obs::{DeviceTime, HostTime, Metric, Unit};
+use super::obs::{AlarmPriority, DeviceTime, HostTime, Metric, Unit};
 use crate::clock::{Clock, SystemClock};
 use std::f64::consts::PI;
 use std::net::{SocketAddr, TcpListener};
@@ -74,6 +76,63 @@ impl Scenario {
             Scenario::VfArrest if t < 60.0 => Some(88.0),
             Scenario::VfArrest if t < 102.0 => None,
             Scenario::VfArrest => Some(120.0),
+        }
+    }
+
+    /// Patient alarms active at `t` seconds: VF from 60 s until the shock
+    /// and ROSC at 102 s; STEMI keeps its ST alarm up.
+    pub fn alarms(self, t: f64) -> Vec<ScenarioAlarm> {
+        match self {
+            Scenario::VfArrest if (60.0..102.0).contains(&t) => vec![ScenarioAlarm::VF],
+            Scenario::Stemi => vec![ScenarioAlarm::ST],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// One scenario alarm as both simulated monitors show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScenarioAlarm {
+    pub text: &'static str,
+    pub priority: AlarmPriority,
+    /// IntelliVue `al_source` (SCADA code) and `al_code` (events code).
+    pub intellivue_source: u16,
+    pub intellivue_code: u16,
+}
+
+impl ScenarioAlarm {
+    pub const VF: ScenarioAlarm = ScenarioAlarm {
+        text: "***VFIB/VTACH",
+        priority: AlarmPriority::High,
+        intellivue_source: 16_770, // NOM_ECG_CARD_BEAT_RATE
+        intellivue_code: pdu::NOM_EVT_ECG_V_FIB_TACHY,
+    };
+    pub const ST: ScenarioAlarm = ScenarioAlarm {
+        text: "**ST-Multi",
+        priority: AlarmPriority::Medium,
+        intellivue_source: 0x0300, // NOM_ECG_AMPL_ST
+        intellivue_code: pdu::NOM_EVT_ST_MULTI,
+    };
+
+    /// As an IntelliVue DevAlarmEntry (patient list).
+    pub fn intellivue_entry(&self, inst_no: u16) -> DevAlarmEntry {
+        DevAlarmEntry {
+            source: self.intellivue_source,
+            code: self.intellivue_code,
+            al_type: match self.priority {
+                AlarmPriority::High => pdu::HI_PRI_P_AL,
+                AlarmPriority::Medium => pdu::MED_PRI_P_AL,
+                AlarmPriority::Low => pdu::LOW_PRI_P_AL,
+            },
+            state: 0,
+            object: (pdu::NOM_MOC_VMO_METRIC_NU, 0, 1),
+            info: Some(AlMonInfo {
+                inst_no,
+                text_id: 0,
+                priority: 0,
+                flags: 0,
+                text: Some(self.text.to_string()),
+            }),
         }
     }
 }
@@ -190,6 +249,8 @@ pub const ECG_PERIOD_US: u32 = 2000; // 500 Hz
 /// Scenario physiology for the IntelliVue monitor.
 pub struct ScenarioPhysiology {
     scenario: Scenario,
+    /// Scenario time at monitor start (tests jump into the VF phase).
+    t0_ms: u64,
     rng: Rng,
     ecg: Ecgsyn,
     last_nibp_s: Option<u64>,
@@ -198,10 +259,19 @@ pub struct ScenarioPhysiology {
 
 impl ScenarioPhysiology {
     pub fn new(scenario: Scenario, seed: u64) -> ScenarioPhysiology {
+        Self::starting_at(scenario, seed, 0)
+    }
+
+    /// The scenario as if `t0_ms` had already passed when the monitor starts.
+    pub fn starting_at(scenario: Scenario, seed: u64, t0_ms: u64) -> ScenarioPhysiology {
         ScenarioPhysiology {
             scenario,
+            t0_ms,
             rng: Rng::new(seed),
-            ecg: Ecgsyn::new(scenario.hr(0.0).unwrap_or(80.0), seed ^ 0xECC),
+            ecg: Ecgsyn::new(
+                scenario.hr(t0_ms as f64 / 1000.0).unwrap_or(80.0),
+                seed ^ 0xECC,
+            ),
             last_nibp_s: None,
             nibp_at: None,
         }
@@ -222,7 +292,19 @@ fn code(m: Metric) -> u16 {
 }
 
 impl Physiology for ScenarioPhysiology {
+    fn alarms(&mut self, t_ms: u64) -> SimAlarms {
+        let t = t_ms.saturating_add(self.t0_ms) as f64 / 1000.0;
+        SimAlarms {
+            patient: (1..)
+                .zip(self.scenario.alarms(t))
+                .map(|(i, a)| a.intellivue_entry(i))
+                .collect(),
+            technical: Vec::new(),
+        }
+    }
+
     fn numerics(&mut self, t_ms: u64, now: DeviceTime) -> Vec<SimNumeric> {
+        let t_ms = t_ms.saturating_add(self.t0_ms);
         let t = t_ms as f64 / 1000.0;
         let j = |rng: &mut Rng, w: i64| (rng.next_u64() % (2 * w as u64 + 1)) as i64 - w;
         let (spo2, rr, etco2) = match self.scenario {
@@ -327,7 +409,7 @@ impl Physiology for ScenarioPhysiology {
         let fs = 1_000_000 / ECG_PERIOD_US;
         (0..n)
             .map(|i| {
-                let t = (from + i as u64) as f64 / f64::from(fs);
+                let t = (from + i as u64) as f64 / f64::from(fs) + self.t0_ms as f64 / 1000.0;
                 let mv = match self.scenario.hr(t) {
                     Some(hr) => {
                         self.ecg.set_hr(hr);

@@ -21,16 +21,22 @@
 //! was measured, and repeats it in every record. The driver emits it once
 //! per change of the (sys, dia, mean) triple, stamped with the record time
 //! it was first seen, and keeps that memory across reconnects.
+//!
+//! Alarms: once streaming, the driver asks for the alarm status and for
+//! differential mode (the monitor then sends a `dri_al_msg` whenever its
+//! alarm display changes). Each message lists up to five displayed alarms;
+//! an `Alarm` event is emitted when a (text, colour) pair appears, not on
+//! repeats; one that leaves the display and comes back is a new event.
 
 use super::frame::{Deframer, encode_frame};
 use super::record::{
-    self, BasicField, DxValue, MAINTYPE_ALARM, MAINTYPE_PHDB, MAINTYPE_WAVE, PhdbRequest, Record,
-    WaveRequest, WaveSub,
+    self, AlarmRequest, AlarmStatus, BasicField, DxValue, MAINTYPE_ALARM, MAINTYPE_PHDB,
+    MAINTYPE_WAVE, PhdbRequest, Record, WaveRequest, WaveSub,
 };
 use crate::devices::driver::{Action, Counters, Driver, DriverStatus, Expected};
 use crate::devices::obs::{
-    Decimal, DeviceEvent, DeviceInfo, DeviceTime, EventKind, HostTime, MeasStatus, Metric, Numeric,
-    Observation, Reading, Scale, Timestamps, Unit, WaveChunk,
+    AlarmPriority, Decimal, DeviceEvent, DeviceInfo, DeviceTime, EventKind, HostTime, MeasStatus,
+    Metric, Numeric, Observation, Reading, Scale, Timestamps, Unit, WaveChunk,
 };
 
 /// The model a pairing record names to accept any S/5 DRI level.
@@ -63,6 +69,8 @@ pub struct HostConfig {
     pub retry_ms: u64,
     /// No valid record for this long ⇒ re-request; twice ⇒ renegotiate.
     pub silence_ms: u64,
+    /// Ask for alarm status messages (a 510-byte record per change).
+    pub alarms: bool,
 }
 
 impl Default for HostConfig {
@@ -74,6 +82,7 @@ impl Default for HostConfig {
             waves: vec![record::WAVE_ECG1, record::WAVE_PLETH, record::WAVE_CO2],
             retry_ms: 2000,
             silence_ms: 12_000,
+            alarms: true,
         }
     }
 }
@@ -132,6 +141,8 @@ pub struct Host {
     records_ignored: u64,
     renegotiations: u64,
     observations: u64,
+    /// Alarms on the monitor's display: (text, colour).
+    active_alarms: std::collections::HashSet<(String, u8)>,
 }
 
 impl Host {
@@ -152,6 +163,7 @@ impl Host {
             records_ignored: 0,
             renegotiations: 0,
             observations: 0,
+            active_alarms: std::collections::HashSet::new(),
         }
     }
 
@@ -168,8 +180,8 @@ impl Host {
         &self.info
     }
 
-    /// Valid records not used: alarm records (layout not public), trend
-    /// PHDB subrecords, unknown wave ids, levels not configured.
+    /// Valid records not used: trend PHDB subrecords, unknown wave ids
+    /// and alarm subrecord types, levels not configured.
     pub fn records_ignored(&self) -> u64 {
         self.records_ignored
     }
@@ -220,9 +232,17 @@ impl Host {
         self.last_request_ms = Some(now.mono_ms);
     }
 
+    fn alarm_request(&self, level: u8, cmd: i16, out: &mut Vec<Action>) {
+        if self.cfg.alarms {
+            self.send(&AlarmRequest { cmd }.encode(level), out);
+        }
+    }
+
     fn request_all(&mut self, level: u8, now: HostTime, out: &mut Vec<Action>) {
         self.numeric_request(level, self.cfg.tx_interval_s, out);
         self.wave_request(level, true, out);
+        self.alarm_request(level, record::AL_CMD_XMIT_STATUS, out);
+        self.alarm_request(level, record::AL_CMD_ENTER_DIFFMODE, out);
         self.last_request_ms = Some(now.mono_ms);
     }
 
@@ -275,7 +295,7 @@ impl Host {
         match h.r_maintype {
             MAINTYPE_PHDB => self.on_phdb(&rec, now, out),
             MAINTYPE_WAVE => self.on_waves(&rec, now, out),
-            MAINTYPE_ALARM => self.records_ignored += 1,
+            MAINTYPE_ALARM => self.on_alarms(&rec, now, out),
             t => {
                 self.records_rejected += 1;
                 tracing::debug!(target: "devices", "datex: {}", record::RecordError::UnknownMaintype(t));
@@ -309,6 +329,7 @@ impl Host {
             // Ask the monitor to stop sending.
             self.numeric_request(level, 0, out);
             self.wave_request(level, false, out);
+            self.alarm_request(level, record::AL_CMD_EXIT_DIFFMODE, out);
         }
     }
 
@@ -381,6 +402,63 @@ impl Host {
                     self.emit(numeric(*m, v.reading(f.exponent), Unit::MmHg, true), out);
                 }
             }
+        }
+    }
+
+    fn on_alarms(&mut self, rec: &Record<'_>, now: HostTime, out: &mut Vec<Action>) {
+        let time = Timestamps {
+            device: Some(device_time(rec.header.r_time)),
+            host: now,
+            seq: Some(u64::from(rec.header.r_nbr)),
+        };
+        for (ty, sr) in rec.subrecords() {
+            if ty != record::SR_AL_STATUS {
+                self.records_ignored += 1;
+                continue;
+            }
+            let st = match AlarmStatus::parse(sr) {
+                Ok(st) => st,
+                Err(e) => {
+                    self.records_rejected += 1;
+                    tracing::debug!(target: "devices", "datex: {e}");
+                    continue;
+                }
+            };
+            self.data_arrives(time, out);
+            let mut now_active = std::collections::HashSet::new();
+            for d in st.slots {
+                let priority = match d.color {
+                    1 => AlarmPriority::Low,
+                    2 => AlarmPriority::Medium,
+                    3 => AlarmPriority::High,
+                    _ => continue,
+                };
+                if d.text.is_empty() {
+                    continue;
+                }
+                let key = (d.text.clone(), d.color);
+                if !now_active.insert(key.clone()) || self.active_alarms.contains(&key) {
+                    continue;
+                }
+                // Limit alarms and asystole/apnoea are about the patient;
+                // the rest the record does not say.
+                let physiological =
+                    (matches!(d.alarm_type, 1 | 2) || d.is_asy || d.is_apnea).then_some(true);
+                self.emit(
+                    Observation::Event(DeviceEvent {
+                        kind: EventKind::Alarm {
+                            code: 0,
+                            source: u32::from(d.alsrc_id),
+                            priority,
+                            physiological,
+                            text: d.text,
+                        },
+                        time,
+                    }),
+                    out,
+                );
+            }
+            self.active_alarms = now_active;
         }
     }
 
@@ -757,6 +835,116 @@ mod tests {
         let mut out = Vec::new();
         h.start(t(4000), &mut out);
         assert!(out.is_empty());
+    }
+
+    fn alarm_events(obs: &[Action]) -> Vec<EventKind> {
+        obs.iter()
+            .filter_map(|a| match a {
+                Action::Emit(Observation::Event(e))
+                    if matches!(e.kind, EventKind::Alarm { .. }) =>
+                {
+                    Some(e.kind.clone())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn vf_raises_one_red_alarm_through_the_monitor() {
+        let mut h = Host::new(cfg(Expected::default()));
+        // 55 s into vf-arrest: VF starts 5 s after the monitor does
+        let mut m = Monitor::new(
+            MonitorConfig::default(),
+            Box::new(ScenarioSource::starting_at(Scenario::VfArrest, 3, 55_000)),
+        );
+        let mut obs = Vec::new();
+        h.start(t(0), &mut obs);
+        run(&mut h, &mut m, 0, 4000, |_| true, &mut obs);
+        assert_eq!(h.state(), HostState::Streaming);
+        assert!(alarm_events(&obs).is_empty());
+        run(&mut h, &mut m, 4000, 9000, |_| true, &mut obs);
+        assert_eq!(
+            alarm_events(&obs),
+            vec![EventKind::Alarm {
+                code: 0,
+                source: 0,
+                priority: AlarmPriority::High,
+                physiological: None,
+                text: "***VFIB/VTACH".into(),
+            }]
+        );
+        assert_eq!(h.counters().pdus_rejected, 0);
+    }
+
+    #[test]
+    fn alarm_repeats_are_not_new_alarms() {
+        let level = record::DRI_LEVEL_2005;
+        let mut h = Host::new(cfg(Expected::default()));
+        h.state = HostState::Streaming;
+        h.level = Some(level);
+        let status = |texts: &[(&str, u8)]| {
+            let st = AlarmStatus {
+                sound_on: true,
+                silence_info: 0,
+                slots: texts
+                    .iter()
+                    .map(|&(text, color)| record::AlarmDisp {
+                        text: text.into(),
+                        color,
+                        alarm_type: 2,
+                        ..record::AlarmDisp::default()
+                    })
+                    .collect(),
+            }
+            .encode();
+            let rec = record::encode_record(
+                level,
+                1,
+                1_800_000_000,
+                MAINTYPE_ALARM,
+                &[(record::SR_AL_STATUS, &st)],
+            );
+            let mut w = Vec::new();
+            encode_frame(&rec, &mut w).unwrap();
+            w
+        };
+        let mut out = Vec::new();
+        h.on_bytes(
+            &status(&[("HR HIGH", 2), ("", 3), ("nothing", 0)]),
+            t(0),
+            &mut out,
+        );
+        assert_eq!(
+            alarm_events(&out),
+            vec![EventKind::Alarm {
+                code: 0,
+                source: 0,
+                priority: AlarmPriority::Medium,
+                physiological: Some(true),
+                text: "HR HIGH".into(),
+            }]
+        );
+        out.clear();
+        h.on_bytes(&status(&[("HR HIGH", 2)]), t(1000), &mut out);
+        assert!(alarm_events(&out).is_empty(), "a repeat");
+        // escalated colour: a new alarm
+        h.on_bytes(&status(&[("HR HIGH", 3)]), t(2000), &mut out);
+        assert_eq!(alarm_events(&out).len(), 1);
+        out.clear();
+        h.on_bytes(&status(&[]), t(3000), &mut out);
+        h.on_bytes(&status(&[("HR HIGH", 3)]), t(4000), &mut out);
+        assert_eq!(alarm_events(&out).len(), 1, "cleared and back");
+        // a status that does not fit the layout is counted, not used
+        let mut bad = status(&[("SpO2 LOW", 9)]);
+        let before = h.counters().pdus_rejected;
+        out.clear();
+        h.on_bytes(&bad, t(5000), &mut out);
+        assert!(alarm_events(&out).is_empty());
+        assert_eq!(h.counters().pdus_rejected, before + 1);
+        bad.truncate(bad.len() / 2);
+        h.on_bytes(&bad, t(6000), &mut out);
+        assert!(alarm_events(&out).is_empty());
     }
 
     mod props {

@@ -6,11 +6,11 @@
 
 use super::frame::{Deframer, encode_frame};
 use super::record::{
-    self, BasicField, DxValue, MAINTYPE_PHDB, MAINTYPE_WAVE, PhdbRequest, Record, WaveRequest,
-    WaveSub,
+    self, AlarmDisp, AlarmRequest, AlarmStatus, BasicField, DxValue, MAINTYPE_ALARM, MAINTYPE_PHDB,
+    MAINTYPE_WAVE, PhdbRequest, Record, WaveRequest, WaveSub,
 };
 use crate::devices::intellivue::monitor::Physiology;
-use crate::devices::obs::{DeviceTime, HostTime, Metric, Reading};
+use crate::devices::obs::{AlarmPriority, DeviceTime, HostTime, Metric, Reading};
 use crate::devices::sim::{ECG_HANDLE, ECG_PERIOD_US, Rng, Scenario, ScenarioPhysiology};
 use std::collections::VecDeque;
 
@@ -20,6 +20,11 @@ pub trait Source: Send {
     fn numerics(&mut self, t_ms: u64, now: DeviceTime) -> Vec<(BasicField, DxValue)>;
     /// Raw samples `[from, from + n)` of wave `id` (at its spec rate).
     fn samples(&mut self, id: u8, from: u64, n: usize) -> Vec<i16>;
+    /// Alarms on the display at `t_ms`, highest colour first; none by
+    /// default.
+    fn alarms(&mut self, _t_ms: u64) -> Vec<AlarmDisp> {
+        Vec::new()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -58,6 +63,11 @@ pub struct Monitor {
     waves_from_ms: u64,
     next_wave_ms: u64,
     r_nbr: u8,
+    /// Differential alarm mode: send on every change of the display.
+    al_diff: bool,
+    /// One status message is owed (XMIT_STATUS or entering diff mode).
+    al_owed: bool,
+    al_last: Option<Vec<AlarmDisp>>,
     /// Requests at another DRI level (ignored, as by a real S/5).
     pub foreign_requests: u64,
 }
@@ -74,6 +84,9 @@ impl Monitor {
             waves_from_ms: 0,
             next_wave_ms: 0,
             r_nbr: 0,
+            al_diff: false,
+            al_owed: false,
+            al_last: None,
             foreign_requests: 0,
         }
     }
@@ -83,6 +96,9 @@ impl Monitor {
         self.deframer.reset();
         self.phdb = None;
         self.waves.clear();
+        self.al_diff = false;
+        self.al_owed = false;
+        self.al_last = None;
     }
 
     pub fn streaming(&self) -> bool {
@@ -147,6 +163,15 @@ impl Monitor {
                         }
                     }
                 }
+                MAINTYPE_ALARM => match AlarmRequest::parse(sr).map(|r| r.cmd) {
+                    Some(record::AL_CMD_XMIT_STATUS) => self.al_owed = true,
+                    Some(record::AL_CMD_ENTER_DIFFMODE) => {
+                        self.al_diff = true;
+                        self.al_owed = true;
+                    }
+                    Some(record::AL_CMD_EXIT_DIFFMODE) => self.al_diff = false,
+                    _ => {}
+                },
                 _ => {}
             }
         }
@@ -175,6 +200,28 @@ impl Monitor {
             );
             Self::frame(&rec, out);
         }
+        if self.al_owed || self.al_diff {
+            let slots = self.src.alarms(t);
+            if self.al_owed || self.al_last.as_ref() != Some(&slots) {
+                self.al_owed = false;
+                let sr = AlarmStatus {
+                    sound_on: true,
+                    silence_info: 0,
+                    slots: slots.clone(),
+                }
+                .encode();
+                self.al_last = Some(slots);
+                self.r_nbr = self.r_nbr.wrapping_add(1);
+                let rec = record::encode_record(
+                    self.cfg.dri_level,
+                    self.r_nbr,
+                    secs,
+                    MAINTYPE_ALARM,
+                    &[(record::SR_AL_STATUS, &sr)],
+                );
+                Self::frame(&rec, out);
+            }
+        }
         if !self.waves.is_empty() && t >= self.next_wave_ms {
             self.next_wave_ms = t + self.cfg.wave_every_ms.max(1);
             let elapsed_us = t.saturating_sub(self.waves_from_ms) * 1000;
@@ -201,6 +248,7 @@ impl Monitor {
 /// the S/5's 300 Hz, a pleth pulse per beat and a capnogram per breath.
 pub struct ScenarioSource {
     phys: ScenarioPhysiology,
+    t0_ms: u64,
     scenario: Scenario,
     rng: Rng,
     ecg500: VecDeque<u16>,
@@ -218,13 +266,19 @@ pub const SIM_AMB_PRESS: i16 = 7600;
 
 impl ScenarioSource {
     pub fn new(scenario: Scenario, seed: u64) -> ScenarioSource {
+        Self::starting_at(scenario, seed, 0)
+    }
+
+    /// The scenario as if `t0_ms` had already passed at monitor start.
+    pub fn starting_at(scenario: Scenario, seed: u64, t0_ms: u64) -> ScenarioSource {
         ScenarioSource {
-            phys: ScenarioPhysiology::new(scenario, seed),
+            phys: ScenarioPhysiology::starting_at(scenario, seed, t0_ms),
+            t0_ms,
             scenario,
             rng: Rng::new(seed ^ 0xDA7E),
             ecg500: VecDeque::new(),
             ecg500_base: 0,
-            hr: scenario.hr(0.0).unwrap_or(80.0),
+            hr: scenario.hr(t0_ms as f64 / 1000.0).unwrap_or(80.0),
             rr: 14.0,
             etco2_pct: 5.0,
             cursor: [(0, 0); 32],
@@ -266,6 +320,24 @@ fn scaled(r: Reading, exponent: i8) -> DxValue {
 }
 
 impl Source for ScenarioSource {
+    fn alarms(&mut self, t_ms: u64) -> Vec<AlarmDisp> {
+        let t = t_ms.saturating_add(self.t0_ms) as f64 / 1000.0;
+        self.scenario
+            .alarms(t)
+            .into_iter()
+            .map(|a| AlarmDisp {
+                text: a.text.to_string(),
+                color: match a.priority {
+                    AlarmPriority::Low => 1,
+                    AlarmPriority::Medium => 2,
+                    AlarmPriority::High => 3,
+                },
+                alarm_type: 3,
+                ..AlarmDisp::default()
+            })
+            .collect()
+    }
+
     fn numerics(&mut self, t_ms: u64, now: DeviceTime) -> Vec<(BasicField, DxValue)> {
         let mut out = Vec::new();
         for n in self.phys.numerics(t_ms, now) {
@@ -344,7 +416,7 @@ impl Source for ScenarioSource {
                         ((a + (b - a) * f) * 100.0).round() as i16
                     }
                     record::WAVE_PLETH => {
-                        if self.scenario.hr(t).is_none() {
+                        if self.scenario.hr(t + self.t0_ms as f64 / 1000.0).is_none() {
                             return (self.rng.unit() * 300.0) as i16;
                         }
                         let ph = (t * self.hr / 60.0).fract();

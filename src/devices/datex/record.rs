@@ -10,7 +10,7 @@
 //! reach the observation model as the matching [`Reading`] special; none is
 //! ever turned into a number.
 
-use crate::devices::obs::{Decimal, Reading, Unit};
+use crate::devices::obs::{Decimal, Reading, Unit, alarm_text};
 
 pub const HEADER_LEN: usize = 40;
 pub const SR_SLOTS: usize = 8;
@@ -87,6 +87,8 @@ pub enum RecordError {
     BadWave(&'static str),
     #[error("unknown main type {0}")]
     UnknownMaintype(i16),
+    #[error("alarm subrecord: {0}")]
+    BadAlarm(&'static str),
 }
 
 /// The 40-byte header.
@@ -615,6 +617,162 @@ impl WaveSub {
     }
 }
 
+// ---- alarms (r_maintype 4) ----
+//
+// Layout: `struct dri_al_msg` / `struct al_disp_al` / `struct al_tx_cmds`
+// of the S/5 DRI interface as published in open code: the GE-style header
+// with `#define boolean short` and 16-bit `enum_dri_alarm_color` /
+// `enum_dri_alarm_type` (text[80], text_changed, color, color_changed,
+// format_info, audio_mode, is_asy, is_apnea, alsrc_id, alarm_type,
+// dev_language, reserved[1] = 98 bytes), the equivalent older form with
+// `short reserved[6]` after color_changed (also 98 bytes), and the request
+// `datex_alarm_req = hdr + {cmd, reserved[5]}` with DRI_AL_XMIT_STATUS 0,
+// DRI_AL_ENTER_DIFFMODE 2, DRI_AL_EXIT_DIFFMODE 3 and subrecord
+// DRI_AL_STATUS 1 (GE spec 8005313 / M1017617 "Access to alarm
+// information", cited by those projects). Open ports disagree on the
+// width of `boolean`/enum fields (1, 2 or 4 bytes); the two field-by-field
+// layouts only agree at 2 bytes, so that is what is used here, and every
+// field is range-checked: a record that does not fit is refused, never
+// half-read.
+
+/// Subrecord type of an alarm status message (DRI_AL_STATUS).
+pub const SR_AL_STATUS: u8 = 1;
+pub const AL_CMD_XMIT_STATUS: i16 = 0;
+pub const AL_CMD_ENTER_DIFFMODE: i16 = 2;
+pub const AL_CMD_EXIT_DIFFMODE: i16 = 3;
+/// Alarm slots in one status message (sorted by colour, highest first).
+pub const AL_SLOTS: usize = 5;
+pub const AL_TEXT_LEN: usize = 80;
+pub const AL_DISP_LEN: usize = 98;
+/// sizeof(dri_al_msg): 5 × 2-byte header fields, 5 slots, 5 reserved shorts.
+pub const AL_MSG_LEN: usize = 10 + AL_SLOTS * AL_DISP_LEN + 10;
+
+/// The alarm transmission request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlarmRequest {
+    pub cmd: i16,
+}
+
+impl AlarmRequest {
+    pub fn encode(&self, dri_level: u8) -> Vec<u8> {
+        let mut sr = Vec::with_capacity(12);
+        sr.extend_from_slice(&self.cmd.to_le_bytes());
+        sr.extend_from_slice(&[0; 10]);
+        encode_record(dri_level, 0, 0, MAINTYPE_ALARM, &[(SR_REQUEST, &sr)])
+    }
+
+    pub fn parse(sr: &[u8]) -> Option<AlarmRequest> {
+        Some(AlarmRequest { cmd: le16(sr, 0)? })
+    }
+}
+
+/// One displayed alarm (`al_disp_al`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AlarmDisp {
+    /// Cleaned text (Latin-1 up to the first NUL, see [`alarm_text`]).
+    pub text: String,
+    pub text_changed: bool,
+    /// 0 none, 1 white, 2 yellow, 3 red (DRI_PR0..3).
+    pub color: u8,
+    pub color_changed: bool,
+    pub is_asy: bool,
+    pub is_apnea: bool,
+    /// 0 where the DRI level leaves it reserved.
+    pub alsrc_id: u16,
+    /// 0 unknown, 1 low limit, 2 high limit, 3 status.
+    pub alarm_type: i16,
+}
+
+/// An alarm status message (`dri_al_msg`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AlarmStatus {
+    pub sound_on: bool,
+    pub silence_info: i16,
+    pub slots: Vec<AlarmDisp>,
+}
+
+fn flag16(b: &[u8], at: usize, what: &'static str) -> Result<bool, RecordError> {
+    match le16(b, at) {
+        Some(0) => Ok(false),
+        Some(1) => Ok(true),
+        _ => Err(RecordError::BadAlarm(what)),
+    }
+}
+
+fn flag8(b: &[u8], at: usize, what: &'static str) -> Result<bool, RecordError> {
+    match b.get(at) {
+        Some(0) => Ok(false),
+        Some(1) => Ok(true),
+        _ => Err(RecordError::BadAlarm(what)),
+    }
+}
+
+impl AlarmStatus {
+    /// Parses a DRI_AL_STATUS subrecord; bytes after the 510 are ignored
+    /// (the subrecord runs to the record's end).
+    pub fn parse(sr: &[u8]) -> Result<AlarmStatus, RecordError> {
+        if sr.len() < AL_MSG_LEN {
+            return Err(RecordError::BadAlarm("shorter than dri_al_msg"));
+        }
+        let silence_info = le16(sr, 8).unwrap_or(-1);
+        if !(0..=7).contains(&silence_info) {
+            return Err(RecordError::BadAlarm("silence_info out of range"));
+        }
+        let mut slots = Vec::with_capacity(AL_SLOTS);
+        for i in 0..AL_SLOTS {
+            let at = 10 + i * AL_DISP_LEN;
+            let d = &sr[at..at + AL_DISP_LEN];
+            let color = le16(d, 82).unwrap_or(-1);
+            if !(0..=3).contains(&color) {
+                return Err(RecordError::BadAlarm("colour out of range"));
+            }
+            let alarm_type = le16(d, 92).unwrap_or(-1);
+            if !(0..=3).contains(&alarm_type) {
+                return Err(RecordError::BadAlarm("alarm type out of range"));
+            }
+            let raw = &d[..AL_TEXT_LEN];
+            let end = raw.iter().position(|&c| c == 0).unwrap_or(AL_TEXT_LEN);
+            slots.push(AlarmDisp {
+                text: alarm_text(raw[..end].iter().map(|&c| char::from(c))),
+                text_changed: flag16(d, 80, "text_changed not a boolean")?,
+                color: color as u8,
+                color_changed: flag16(d, 84, "color_changed not a boolean")?,
+                is_asy: flag8(d, 88, "is_asy not a boolean")?,
+                is_apnea: flag8(d, 89, "is_apnea not a boolean")?,
+                alsrc_id: u16::from_le_bytes([d[90], d[91]]),
+                alarm_type,
+            });
+        }
+        Ok(AlarmStatus {
+            sound_on: flag16(sr, 2, "sound_on_off not a boolean")?,
+            silence_info,
+            slots,
+        })
+    }
+
+    /// The 510-byte subrecord; texts are cut to 79 Latin-1 bytes (others
+    /// become '?'), slots beyond five are dropped, missing ones are empty.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut sr = vec![0u8; AL_MSG_LEN];
+        sr[2..4].copy_from_slice(&i16::from(self.sound_on).to_le_bytes());
+        sr[8..10].copy_from_slice(&self.silence_info.to_le_bytes());
+        for (i, s) in self.slots.iter().take(AL_SLOTS).enumerate() {
+            let d = &mut sr[10 + i * AL_DISP_LEN..10 + (i + 1) * AL_DISP_LEN];
+            for (k, c) in s.text.chars().take(AL_TEXT_LEN - 1).enumerate() {
+                d[k] = u8::try_from(u32::from(c)).unwrap_or(b'?');
+            }
+            d[80..82].copy_from_slice(&i16::from(s.text_changed).to_le_bytes());
+            d[82..84].copy_from_slice(&i16::from(s.color).to_le_bytes());
+            d[84..86].copy_from_slice(&i16::from(s.color_changed).to_le_bytes());
+            d[88] = u8::from(s.is_asy);
+            d[89] = u8::from(s.is_apnea);
+            d[90..92].copy_from_slice(&s.alsrc_id.to_le_bytes());
+            d[92..94].copy_from_slice(&s.alarm_type.to_le_bytes());
+        }
+        sr
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -624,6 +782,103 @@ mod tests {
         s.split_whitespace()
             .map(|h| u8::from_str_radix(h, 16).unwrap())
             .collect()
+    }
+
+    fn vf_status() -> AlarmStatus {
+        AlarmStatus {
+            sound_on: true,
+            silence_info: 0,
+            slots: vec![
+                AlarmDisp {
+                    text: "Asystole".into(),
+                    text_changed: true,
+                    color: 3,
+                    color_changed: true,
+                    is_asy: true,
+                    is_apnea: false,
+                    alsrc_id: 7,
+                    alarm_type: 3,
+                },
+                AlarmDisp {
+                    text: "SpO2 LOW".into(),
+                    color: 2,
+                    alarm_type: 1,
+                    ..AlarmDisp::default()
+                },
+                AlarmDisp::default(),
+                AlarmDisp::default(),
+                AlarmDisp::default(),
+            ],
+        }
+    }
+
+    #[test]
+    fn alarm_request_vector() {
+        // header (maintype 4, one request subrecord) + {cmd 2, reserved[5]}
+        let rec = AlarmRequest {
+            cmd: AL_CMD_ENTER_DIFFMODE,
+        }
+        .encode(DRI_LEVEL_2005);
+        assert_eq!(rec.len(), HEADER_LEN + 12);
+        assert_eq!(&rec[..2], &[52, 0]);
+        assert_eq!(rec[3], DRI_LEVEL_2005);
+        assert_eq!(&rec[14..16], &[4, 0]);
+        assert_eq!(&rec[16..22], &[0, 0, SR_REQUEST, 0, 0, SR_END]);
+        assert_eq!(&rec[40..], &hex("02 00 00 00 00 00 00 00 00 00 00 00"));
+        let r = Record::parse(&rec).unwrap();
+        let (ty, sr) = r.subrecords().next().unwrap();
+        assert_eq!(ty, SR_REQUEST);
+        assert_eq!(AlarmRequest::parse(sr).map(|r| r.cmd), Some(2));
+    }
+
+    #[test]
+    fn alarm_status_layout_and_round_trip() {
+        let sr = vf_status().encode();
+        assert_eq!(sr.len(), 510);
+        // first slot at 10: text, then text_changed, color, color_changed
+        assert_eq!(&sr[10..18], b"Asystole");
+        assert_eq!(sr[18], 0);
+        assert_eq!(&sr[90..96], &hex("01 00 03 00 01 00"));
+        assert_eq!(&sr[98..100], &[1, 0]); // is_asy, is_apnea
+        assert_eq!(&sr[100..104], &hex("07 00 03 00"));
+        // second slot at 108
+        assert_eq!(&sr[108..116], b"SpO2 LOW");
+        assert_eq!(&sr[190..192], &[2, 0]);
+        assert_eq!(AlarmStatus::parse(&sr), Ok(vf_status()));
+        // trailing bytes in the subrecord are not part of dri_al_msg
+        let mut longer = sr.clone();
+        longer.extend_from_slice(&[0; 8]);
+        assert_eq!(AlarmStatus::parse(&longer), Ok(vf_status()));
+    }
+
+    #[test]
+    fn alarm_status_that_does_not_fit_is_refused() {
+        let sr = vf_status().encode();
+        for cut in [0, 9, 10, 107, 509] {
+            assert!(AlarmStatus::parse(&sr[..cut]).is_err(), "cut {cut}");
+        }
+        // a colour or boolean out of range means the layout does not match
+        for (at, v) in [
+            (92usize, 4u8),
+            (90, 2),
+            (94, 9),
+            (98, 2),
+            (102, 7),
+            (8, 8),
+            (2, 5),
+        ] {
+            let mut b = sr.clone();
+            b[at] = v;
+            assert!(AlarmStatus::parse(&b).is_err(), "byte {at} = {v}");
+        }
+        // text: Latin-1 up to the NUL, control characters dropped, 80 max
+        let mut b = sr.clone();
+        b[10..90].copy_from_slice(&[b'A'; 80]);
+        b[12] = b'\n';
+        b[13] = 0xE4;
+        let st = AlarmStatus::parse(&b).unwrap();
+        assert_eq!(st.slots[0].text.chars().count(), 64);
+        assert!(st.slots[0].text.starts_with("AA ä"));
     }
 
     #[test]

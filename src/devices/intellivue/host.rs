@@ -10,15 +10,20 @@
 //! before they expire; a single MDS poll as keep-alive after 4 s inbound or
 //! 8 s outbound silence. After a re-association the first data is preceded
 //! by a `DataGap` event.
+//!
+//! Alarms: the AL_MON extended poll returns the monitor's whole list of
+//! active patient and technical alarms on every update. An `Alarm` event is
+//! emitted when an alarm (source, code, type) appears in a list, not on
+//! every repeat; one that leaves the list and comes back is a new event.
 
 use super::frame::{Deframer, encode_frame};
 use super::pdu::{self, Ava, Pdu, PollProfile, PollReply, PollRequest};
 use crate::devices::driver::{Action, Counters, Driver, DriverStatus, Expected};
 use crate::devices::obs::{
-    DeviceEvent, DeviceInfo, DeviceTime, EventKind, HostTime, MeasStatus, Metric, Numeric,
-    Observation, Scale, Timestamps, Unit, WaveChunk,
+    AlarmPriority, DeviceEvent, DeviceInfo, DeviceTime, EventKind, HostTime, MeasStatus, Metric,
+    Numeric, Observation, Scale, Timestamps, Unit, WaveChunk,
 };
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// NOM_ATTR_TIME_STAMP_ABS: the time an episodic value was measured.
 pub const NOM_ATTR_TIME_STAMP_ABS: u16 = 0x0990;
@@ -30,6 +35,8 @@ pub struct HostConfig {
     /// How long one extended poll runs (RelativeTime ticks).
     pub poll_period_ticks: u32,
     pub waves: bool,
+    /// Extended poll of the alert monitor (a few hundred bytes per second
+    /// at most, next to ≤11.5 kB/s of waves).
     pub alarms: bool,
     pub aarq_retry_ms: u64,
     /// No data for this long while streaming ⇒ re-associate.
@@ -45,7 +52,7 @@ impl Default for HostConfig {
             expected: Expected::default(),
             poll_period_ticks: 30 * pdu::TICKS_PER_SECOND,
             waves: true,
-            alarms: false,
+            alarms: true,
             aarq_retry_ms: 2000,
             silence_ms: 5000,
             keepalive_rx_ms: 4000,
@@ -70,6 +77,29 @@ struct WaveCtx {
     period_us: Option<u32>,
 }
 
+/// Identity of one active alarm for edge detection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct AlarmKey {
+    source: u16,
+    code: u16,
+    al_type: u16,
+}
+
+/// Priority and kind from AlertType bits; `None` for NO_ALERT.
+pub fn alarm_priority(al_type: u16) -> Option<(AlarmPriority, bool)> {
+    let p = al_type & (pdu::LOW_PRI_P_AL | pdu::MED_PRI_P_AL | pdu::HI_PRI_P_AL) != 0;
+    let prio = if al_type & (pdu::HI_PRI_T_AL | pdu::HI_PRI_P_AL) != 0 {
+        AlarmPriority::High
+    } else if al_type & (pdu::MED_PRI_T_AL | pdu::MED_PRI_P_AL) != 0 {
+        AlarmPriority::Medium
+    } else if al_type & (pdu::LOW_PRI_T_AL | pdu::LOW_PRI_P_AL) != 0 {
+        AlarmPriority::Low
+    } else {
+        return None;
+    };
+    Some((prio, p))
+}
+
 #[derive(Debug)]
 pub struct Host {
     cfg: HostConfig,
@@ -92,6 +122,8 @@ pub struct Host {
     reassociations: u64,
     observations: u64,
     waves_without_period: u64,
+    /// Active alarms per list: [patient, technical].
+    active_alarms: [HashSet<AlarmKey>; 2],
 }
 
 impl Host {
@@ -116,6 +148,7 @@ impl Host {
             reassociations: 0,
             observations: 0,
             waves_without_period: 0,
+            active_alarms: [HashSet::new(), HashSet::new()],
         }
     }
 
@@ -345,10 +378,67 @@ impl Host {
             }
         }
         self.last_data_wall = Some(now.wall_ms);
+        if reply.obj_code == pdu::NOM_MOC_VMO_AL_MON {
+            self.on_alarms(&reply, time, out);
+            return;
+        }
         for c in &reply.contexts {
             for op in &c.polls {
                 self.observation_poll(op.handle, &op.attrs, time, out);
             }
+        }
+    }
+
+    /// Diffs the alarm lists of one AL_MON reply against the active sets.
+    /// A list that is absent or malformed leaves its set untouched.
+    fn on_alarms(&mut self, reply: &PollReply, time: Timestamps, out: &mut Vec<Action>) {
+        let mut lists: [Option<Vec<pdu::DevAlarmEntry>>; 2] = [None, None];
+        for op in reply.contexts.iter().flat_map(|c| &c.polls) {
+            for a in &op.attrs {
+                let slot = match a.id {
+                    pdu::NOM_ATTR_AL_MON_P_AL_LIST => 0,
+                    pdu::NOM_ATTR_AL_MON_T_AL_LIST => 1,
+                    _ => continue,
+                };
+                match pdu::alarm_list(&a.value) {
+                    Ok(v) => lists[slot].get_or_insert_with(Vec::new).extend(v),
+                    Err(e) => {
+                        self.pdus_rejected += 1;
+                        tracing::debug!(target: "devices", "intellivue: alarm list refused: {e}");
+                    }
+                }
+            }
+        }
+        for (slot, list) in lists.into_iter().enumerate() {
+            let Some(list) = list else { continue };
+            let mut now_active = HashSet::with_capacity(list.len());
+            for e in list {
+                let Some((priority, _)) = alarm_priority(e.al_type) else {
+                    continue;
+                };
+                let key = AlarmKey {
+                    source: e.source,
+                    code: e.code,
+                    al_type: e.al_type,
+                };
+                if !now_active.insert(key) || self.active_alarms[slot].contains(&key) {
+                    continue;
+                }
+                let text = e.info.and_then(|i| i.text).unwrap_or_default();
+                out.push(Action::Emit(Observation::Event(DeviceEvent {
+                    kind: EventKind::Alarm {
+                        code: u32::from(e.code),
+                        source: u32::from(e.source),
+                        priority,
+                        // The list it came in says which kind.
+                        physiological: Some(slot == 0),
+                        text,
+                    },
+                    time,
+                })));
+                self.observations += 1;
+            }
+            self.active_alarms[slot] = now_active;
         }
     }
 
@@ -564,5 +654,264 @@ impl Driver for Host {
 
     fn wrong_device(&self) -> bool {
         self.state == HostState::WrongDevice
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::devices::intellivue::monitor::{
+        Monitor, MonitorConfig, Physiology, SimAlarms, SimNumeric, SimWave,
+    };
+    use crate::devices::intellivue::pdu::{AlMonInfo, DevAlarmEntry};
+    use std::sync::{Arc, Mutex};
+
+    /// A patient whose alarm list the test sets.
+    struct Scripted(Arc<Mutex<SimAlarms>>);
+
+    impl Physiology for Scripted {
+        fn numerics(&mut self, _t_ms: u64, _now: DeviceTime) -> Vec<SimNumeric> {
+            Vec::new()
+        }
+        fn waves(&self) -> Vec<SimWave> {
+            Vec::new()
+        }
+        fn samples(&mut self, _handle: u16, _from: u64, n: usize) -> Vec<u16> {
+            vec![0; n]
+        }
+        fn alarms(&mut self, _t_ms: u64) -> SimAlarms {
+            self.0.lock().map(|a| a.clone()).unwrap_or_default()
+        }
+    }
+
+    fn t(ms: u64) -> HostTime {
+        HostTime {
+            wall_ms: 1_800_000_000_000 + ms as i64,
+            mono_ms: ms,
+        }
+    }
+
+    fn entry(code: u16, al_type: u16, text: &str) -> DevAlarmEntry {
+        DevAlarmEntry {
+            source: 16_770,
+            code,
+            al_type,
+            state: 0,
+            object: (pdu::NOM_MOC_VMO_METRIC_NU, 0, 1),
+            info: Some(AlMonInfo {
+                inst_no: 1,
+                text_id: 0,
+                priority: 0,
+                flags: 0,
+                text: Some(text.into()),
+            }),
+        }
+    }
+
+    /// Host and monitor against each other in 10 ms steps; bytes the host
+    /// still has to send are kept in `obs` for the next call.
+    fn run(h: &mut Host, m: &mut Monitor, from: u64, to: u64, obs: &mut Vec<Action>) {
+        let (mut out, rest): (Vec<Action>, Vec<Action>) =
+            obs.drain(..).partition(|a| matches!(a, Action::Send(_)));
+        obs.extend(rest);
+        if from == 0 {
+            h.start(t(0), &mut out);
+        }
+        for ms in (from..to).step_by(10) {
+            h.on_tick(t(ms), &mut out);
+            let mut frames = Vec::new();
+            for a in std::mem::take(&mut out) {
+                match a {
+                    Action::Send(b) => m.on_bytes(&b, t(ms), &mut frames),
+                    a => obs.push(a),
+                }
+            }
+            m.on_tick(t(ms), &mut frames);
+            for f in frames {
+                h.on_bytes(&f, t(ms), &mut out);
+            }
+        }
+        obs.extend(out);
+    }
+
+    fn alarms(obs: &[Action]) -> Vec<EventKind> {
+        obs.iter()
+            .filter_map(|a| match a {
+                Action::Emit(Observation::Event(e))
+                    if matches!(e.kind, EventKind::Alarm { .. }) =>
+                {
+                    Some(e.kind.clone())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn alarms_are_emitted_on_onset_only() {
+        let script = Arc::new(Mutex::new(SimAlarms::default()));
+        let mut m = Monitor::new(
+            MonitorConfig {
+                alarms_every_ms: 200,
+                ..MonitorConfig::default()
+            },
+            Box::new(Scripted(script.clone())),
+        );
+        let mut h = Host::new(HostConfig::default());
+        let mut obs = Vec::new();
+        run(&mut h, &mut m, 0, 1000, &mut obs);
+        assert_eq!(h.state(), HostState::Streaming);
+        assert!(alarms(&obs).is_empty());
+
+        let vf = entry(
+            pdu::NOM_EVT_ECG_V_FIB_TACHY,
+            pdu::HI_PRI_P_AL,
+            " ***VFIB/VTACH\u{1} ",
+        );
+        let inop = entry(6256, pdu::MED_PRI_T_AL, "LEADS OFF");
+        *script.lock().unwrap() = SimAlarms {
+            patient: vec![vf.clone()],
+            technical: vec![inop],
+        };
+        obs.retain(|a| matches!(a, Action::Send(_)));
+        run(&mut h, &mut m, 1000, 3000, &mut obs);
+        let got = alarms(&obs);
+        assert_eq!(
+            got,
+            vec![
+                EventKind::Alarm {
+                    code: 61_444,
+                    source: 16_770,
+                    priority: AlarmPriority::High,
+                    physiological: Some(true),
+                    text: "***VFIB/VTACH".into(),
+                },
+                EventKind::Alarm {
+                    code: 6256,
+                    source: 16_770,
+                    priority: AlarmPriority::Medium,
+                    physiological: Some(false),
+                    text: "LEADS OFF".into(),
+                },
+            ],
+            "one event per alarm despite ~10 repeated polls"
+        );
+
+        // still active: repeats only
+        obs.retain(|a| matches!(a, Action::Send(_)));
+        run(&mut h, &mut m, 3000, 5000, &mut obs);
+        assert!(alarms(&obs).is_empty());
+
+        // cleared, then back: a new onset
+        *script.lock().unwrap() = SimAlarms::default();
+        run(&mut h, &mut m, 5000, 6000, &mut obs);
+        assert!(alarms(&obs).is_empty());
+        *script.lock().unwrap() = SimAlarms {
+            patient: vec![vf],
+            technical: Vec::new(),
+        };
+        obs.retain(|a| matches!(a, Action::Send(_)));
+        run(&mut h, &mut m, 6000, 7000, &mut obs);
+        assert_eq!(alarms(&obs).len(), 1);
+        assert_eq!(h.counters().pdus_rejected, 0);
+    }
+
+    #[test]
+    fn a_broken_alarm_list_is_counted_and_keeps_the_state() {
+        let mut h = Host::new(HostConfig::default());
+        h.state = HostState::Streaming;
+        let reply = |attrs: Vec<Ava>| PollReply {
+            ext: true,
+            poll_number: 1,
+            sequence: Some(1),
+            rel_time: 0,
+            abs_time: [0xFF; 8],
+            obj_partition: pdu::NOM_PART_OBJ,
+            obj_code: pdu::NOM_MOC_VMO_AL_MON,
+            attr_group: 0,
+            contexts: vec![pdu::SingleContextPoll {
+                context: 0,
+                polls: vec![pdu::ObservationPoll { handle: 1, attrs }],
+            }],
+        };
+        let vf = entry(pdu::NOM_EVT_ECG_V_FIB_TACHY, pdu::HI_PRI_P_AL, "VF");
+        let good = pdu::alarm_list_ava(pdu::NOM_ATTR_AL_MON_P_AL_LIST, std::slice::from_ref(&vf));
+        let mut out = Vec::new();
+        h.on_reply(reply(vec![good.clone()]), t(0), &mut out);
+        assert_eq!(alarms(&out).len(), 1);
+        let mut bad = good.clone();
+        bad.value.truncate(bad.value.len() - 1);
+        out.clear();
+        h.on_reply(reply(vec![bad]), t(1000), &mut out);
+        assert!(alarms(&out).is_empty());
+        assert_eq!(h.counters().pdus_rejected, 1);
+        // the broken list did not clear the alarm: no second onset
+        h.on_reply(reply(vec![good]), t(2000), &mut out);
+        assert!(alarms(&out).is_empty());
+        // a reply without the list leaves it active too; NO_ALERT entries
+        // are not alarms
+        let mut none = vf;
+        none.al_type = 0;
+        let only_none = pdu::alarm_list_ava(pdu::NOM_ATTR_AL_MON_T_AL_LIST, &[none]);
+        h.on_reply(reply(vec![only_none]), t(3000), &mut out);
+        assert!(alarms(&out).is_empty());
+    }
+
+    /// Records the fuzz seed `fuzz/seeds/intellivue_host/session_vf_alarm`
+    /// (script format of `fuzz/fuzz_targets/intellivue_host.rs`): a
+    /// simulated monitor entering VF, so the seed reaches the alarm lists.
+    /// Run with `cargo nextest run --lib --run-ignored only write_alarm_fuzz_seed`.
+    #[test]
+    #[ignore = "writes a fuzz seed file"]
+    fn write_alarm_fuzz_seed() {
+        use crate::devices::intellivue::frame::Deframer;
+        use crate::devices::sim::{Scenario, ScenarioPhysiology};
+        let mut m = Monitor::new(
+            MonitorConfig {
+                alarms_every_ms: 500,
+                ..MonitorConfig::default()
+            },
+            Box::new(ScenarioPhysiology::starting_at(
+                Scenario::VfArrest,
+                7,
+                59_000,
+            )),
+        );
+        let mut h = Host::new(HostConfig {
+            waves: false,
+            ..HostConfig::default()
+        });
+        let (mut out, mut frames, mut script) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut last, mut onsets) = (0u64, 0);
+        h.start(t(0), &mut out);
+        for ms in (0..3000u64).step_by(20) {
+            onsets += alarms(&out).len();
+            for a in out.drain(..) {
+                if let Action::Send(b) = a {
+                    m.on_bytes(&b, t(ms), &mut frames);
+                }
+            }
+            m.on_tick(t(ms), &mut frames);
+            for f in frames.drain(..) {
+                let mut dt = (ms - last) / 20;
+                while dt > 0 {
+                    let step = dt.min(255);
+                    script.extend_from_slice(&[0, step as u8]);
+                    dt -= step;
+                }
+                last = ms;
+                Deframer::new().push(&f, |p| {
+                    script.push(2);
+                    script.extend_from_slice(&(p.len() as u16).to_le_bytes());
+                    script.extend_from_slice(p);
+                });
+                h.on_bytes(&f, t(ms), &mut out);
+            }
+            h.on_tick(t(ms), &mut out);
+        }
+        assert_eq!(onsets, 1, "the seed must reach an alarm onset");
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/intellivue_host");
+        std::fs::write(dir.join("session_vf_alarm"), &script).unwrap();
     }
 }

@@ -1,12 +1,13 @@
 //! The monitor's side of the dialog, sans-IO, for the simulator and the
 //! end-to-end tests. It answers the association, sends the MDS create
 //! event, answers the MDS poll with its identity and serves extended polls
-//! for numerics and waves, all with the encoders the host decodes with.
+//! for numerics, waves and alarms, all with the encoders the host decodes
+//! with.
 
 use super::frame::{Deframer, encode_frame};
 use super::pdu::{
-    self, Ava, NuObsValue, ObservationPoll, Pdu, PollProfile, PollReply, SaObsValue, SaSpec,
-    ScaleSpec, SingleContextPoll,
+    self, Ava, DevAlarmEntry, NuObsValue, ObservationPoll, Pdu, PollProfile, PollReply, SaObsValue,
+    SaSpec, ScaleSpec, SingleContextPoll,
 };
 use crate::devices::obs::{DeviceTime, HostTime};
 
@@ -29,8 +30,22 @@ pub struct SimWave {
     pub scale: ScaleSpec,
 }
 
+/// The monitor's active alarms at one instant.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SimAlarms {
+    pub patient: Vec<DevAlarmEntry>,
+    pub technical: Vec<DevAlarmEntry>,
+}
+
+/// Handle of the simulated alert monitor object.
+pub const AL_MON_HANDLE: u16 = 0x0200;
+
 /// What the simulated patient looks like to the monitor.
 pub trait Physiology: Send {
+    /// Active alarms at monitor time `t_ms`; none by default.
+    fn alarms(&mut self, _t_ms: u64) -> SimAlarms {
+        SimAlarms::default()
+    }
     /// Current numerics at monitor time `t_ms` (ms since start) and device
     /// clock `now`.
     fn numerics(&mut self, t_ms: u64, now: DeviceTime) -> Vec<SimNumeric>;
@@ -48,6 +63,7 @@ pub struct MonitorConfig {
     pub civil_offset_ms: i64,
     pub numerics_every_ms: u64,
     pub wave_every_ms: u64,
+    pub alarms_every_ms: u64,
 }
 
 impl Default for MonitorConfig {
@@ -59,6 +75,7 @@ impl Default for MonitorConfig {
             civil_offset_ms: 0,
             numerics_every_ms: 1000,
             wave_every_ms: 256,
+            alarms_every_ms: 1000,
         }
     }
 }
@@ -86,6 +103,7 @@ pub struct Monitor {
     start_ms: Option<u64>,
     nu: Option<ExtPoll>,
     wave: Option<ExtPoll>,
+    alarm: Option<ExtPoll>,
     wave_sent: u64,
     seq: u16,
     invoke: u16,
@@ -101,6 +119,7 @@ impl Monitor {
             start_ms: None,
             nu: None,
             wave: None,
+            alarm: None,
             wave_sent: 0,
             seq: 0,
             invoke: 0,
@@ -149,6 +168,7 @@ impl Monitor {
             Pdu::AssociationRequest => {
                 self.nu = None;
                 self.wave = None;
+                self.alarm = None;
                 Self::frame(&pdu::association_accept(&PollProfile::default()), out);
                 self.invoke = self.invoke.wrapping_add(1);
                 let rel = self.rel_ticks(now);
@@ -173,6 +193,7 @@ impl Monitor {
                 self.state = MonitorState::Idle;
                 self.nu = None;
                 self.wave = None;
+                self.alarm = None;
             }
             Pdu::PollRequest { invoke_id, req } if self.state == MonitorState::Ready => {
                 let t = self.t_ms(now);
@@ -201,6 +222,14 @@ impl Monitor {
                     }
                     (true, pdu::NOM_MOC_VMO_METRIC_NU) => {
                         self.nu = Some(ExtPoll {
+                            invoke_id,
+                            poll_number: req.poll_number,
+                            until_ms: until,
+                            next_ms: t,
+                        });
+                    }
+                    (true, pdu::NOM_MOC_VMO_AL_MON) => {
+                        self.alarm = Some(ExtPoll {
                             invoke_id,
                             poll_number: req.poll_number,
                             until_ms: until,
@@ -305,6 +334,32 @@ impl Monitor {
                 Self::frame(&pdu::encode(&pdu), out);
             }
         }
+        if let Some(mut p) = self.alarm.filter(|p| t >= p.next_ms) {
+            if t > p.until_ms {
+                self.alarm = None;
+            } else {
+                p.next_ms = t + self.cfg.alarms_every_ms;
+                self.alarm = Some(p);
+                let al = self.phys.alarms(t);
+                let attrs = vec![
+                    pdu::alarm_list_ava(pdu::NOM_ATTR_AL_MON_P_AL_LIST, &al.patient),
+                    pdu::alarm_list_ava(pdu::NOM_ATTR_AL_MON_T_AL_LIST, &al.technical),
+                ];
+                let reply = self.reply(
+                    true,
+                    p.poll_number,
+                    pdu::NOM_MOC_VMO_AL_MON,
+                    vec![(AL_MON_HANDLE, attrs)],
+                    now,
+                );
+                let pdu = Pdu::PollReply {
+                    invoke_id: p.invoke_id,
+                    linked: None,
+                    reply,
+                };
+                Self::frame(&pdu::encode(&pdu), out);
+            }
+        }
         if let Some(mut p) = self.wave.filter(|p| t >= p.next_ms) {
             if t > p.until_ms {
                 self.wave = None;
@@ -364,6 +419,7 @@ impl Monitor {
         self.state = MonitorState::Idle;
         self.nu = None;
         self.wave = None;
+        self.alarm = None;
         self.deframer = Deframer::new();
     }
 }

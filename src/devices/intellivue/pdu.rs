@@ -7,7 +7,7 @@
 //! partial result.
 
 use super::super::ieee11073::{self, Reading};
-use super::super::obs::{DeviceTime, civil_time};
+use super::super::obs::{DeviceTime, alarm_text, civil_time};
 
 // Session-layer SPDU types.
 pub const CN_SPDU: u8 = 0x0D;
@@ -998,6 +998,202 @@ pub fn serial_number_ava(serial: &str) -> Ava {
     Ava::new(NOM_ATTR_ID_PROD_SPECN, o)
 }
 
+// ---- alert monitor (NOM_MOC_VMO_AL_MON) ----
+//
+// Layouts: Philips Data Export Interface Programming Guide (DevAlarmList,
+// DevAlarmEntry, StrAlMonInfo, AlertType, AlertState, String), as carried
+// in OpenICE `mdpnp/mdpnp` devices/philips/.../intellivue/data/
+// {DevAlarmList,DevAlarmEntry,AlMonInfo,StrAlMonInfo,String,AlertType,
+// AlertState,AlertFlags}.java and cross-checked with the Go port
+// `Koshsky/Intellivue-api` pkg/intellivue/base/String.go (String = byte
+// length u16 + UTF-16BE code units with a terminating NUL; Philips
+// private-use glyphs such as U+E40D "alarm star").
+
+/// Active patient alarms (DevAlarmList).
+pub const NOM_ATTR_AL_MON_P_AL_LIST: u16 = 0x0902;
+/// Active technical alarms (INOPs) (DevAlarmList).
+pub const NOM_ATTR_AL_MON_T_AL_LIST: u16 = 0x0904;
+/// `alert_info_id`: AlMonGenInfo follows (no text).
+pub const GEN_ALMON_INFO: u16 = 513;
+/// `alert_info_id`: StrAlMonInfo follows (with the alarm text).
+pub const STR_ALMON_INFO: u16 = 516;
+
+/// AlertType bits: technical (T) and patient (P) alarms, three priorities.
+pub const LOW_PRI_T_AL: u16 = 0x0001;
+pub const MED_PRI_T_AL: u16 = 0x0002;
+pub const HI_PRI_T_AL: u16 = 0x0004;
+pub const LOW_PRI_P_AL: u16 = 0x0100;
+pub const MED_PRI_P_AL: u16 = 0x0200;
+pub const HI_PRI_P_AL: u16 = 0x0400;
+
+/// NOM_EVT_ECG_V_FIB_TACHY (events partition): "***VFIB/VTACH".
+pub const NOM_EVT_ECG_V_FIB_TACHY: u16 = 61_444;
+/// NOM_EVT_ST_MULTI (events partition): ST alarm in several leads.
+pub const NOM_EVT_ST_MULTI: u16 = 61_756;
+
+/// Entries per alarm list accepted; a monitor shows far fewer at once.
+pub const MAX_ALARMS_PER_LIST: usize = 32;
+
+/// AlMonGenInfo / StrAlMonInfo (the text only in the latter).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlMonInfo {
+    pub inst_no: u16,
+    /// TextId of the alarm text in the monitor's label table.
+    pub text_id: u32,
+    pub priority: u16,
+    pub flags: u16,
+    /// `Some` for StrAlMonInfo: the text as the monitor shows it, cleaned.
+    pub text: Option<String>,
+}
+
+/// One active alarm (DevAlarmEntry).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DevAlarmEntry {
+    /// OIDType from the SCADA or object partition: what alarms.
+    pub source: u16,
+    /// OIDType from the events partition: why.
+    pub code: u16,
+    /// AlertType bits (priority, patient vs technical).
+    pub al_type: u16,
+    /// AlertState bits (inhibited, latched, …).
+    pub state: u16,
+    /// ManagedObjectId of the alarming object: class, context, handle.
+    pub object: (u16, u16, u16),
+    /// `None` when the monitor sent an info block we do not know (skipped).
+    pub info: Option<AlMonInfo>,
+}
+
+/// A Philips String: UTF-16BE up to the first NUL, private-use glyphs
+/// mapped, then cleaned by [`alarm_text`].
+pub fn decode_string(r: &mut Rd<'_>) -> Result<String, PduError> {
+    let mut s = r.sized()?;
+    if s.remaining() % 2 != 0 {
+        return Err(PduError::BadLength { at: s.pos });
+    }
+    let mut units = Vec::with_capacity(s.remaining() / 2);
+    while s.remaining() > 0 {
+        match s.u16()? {
+            0 => break,
+            u => units.push(u),
+        }
+    }
+    Ok(alarm_text(
+        char::decode_utf16(units)
+            .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+            .map(|c| match c {
+                '\u{E40D}' => '*',
+                '\u{E145}' => 'E',
+                '\u{E14C}' => 'L',
+                '\u{FEFF}' => ' ',
+                c => c,
+            }),
+    ))
+}
+
+fn put_string(o: &mut Vec<u8>, s: &str) {
+    let mut b = Vec::with_capacity(s.len() * 2 + 2);
+    for u in s.encode_utf16() {
+        put16(&mut b, u);
+    }
+    put16(&mut b, 0);
+    put_sized(o, &b);
+}
+
+impl DevAlarmEntry {
+    fn read(r: &mut Rd<'_>) -> Result<DevAlarmEntry, PduError> {
+        let source = r.u16()?;
+        let code = r.u16()?;
+        let al_type = r.u16()?;
+        let state = r.u16()?;
+        let object = (r.u16()?, r.u16()?, r.u16()?);
+        let info_id = r.u16()?;
+        // The info block is bounded by its own length: trailing bytes in it
+        // are tolerated, bytes beyond it never read.
+        let mut body = r.sized()?;
+        let info = match info_id {
+            GEN_ALMON_INFO | STR_ALMON_INFO => Some(AlMonInfo {
+                inst_no: body.u16()?,
+                text_id: body.u32()?,
+                priority: body.u16()?,
+                flags: body.u16()?,
+                text: if info_id == STR_ALMON_INFO {
+                    Some(decode_string(&mut body)?)
+                } else {
+                    None
+                },
+            }),
+            _ => None,
+        };
+        Ok(DevAlarmEntry {
+            source,
+            code,
+            al_type,
+            state,
+            object,
+            info,
+        })
+    }
+
+    fn write(&self, o: &mut Vec<u8>) {
+        put16(o, self.source);
+        put16(o, self.code);
+        put16(o, self.al_type);
+        put16(o, self.state);
+        put16(o, self.object.0);
+        put16(o, self.object.1);
+        put16(o, self.object.2);
+        let mut body = Vec::new();
+        let id = match &self.info {
+            None => 0,
+            Some(i) => {
+                put16(&mut body, i.inst_no);
+                put32(&mut body, i.text_id);
+                put16(&mut body, i.priority);
+                put16(&mut body, i.flags);
+                match &i.text {
+                    Some(t) => {
+                        put_string(&mut body, t);
+                        STR_ALMON_INFO
+                    }
+                    None => GEN_ALMON_INFO,
+                }
+            }
+        };
+        put16(o, id);
+        put_sized(o, &body);
+    }
+}
+
+/// Decodes a DevAlarmList (count u16, length u16, entries). More than
+/// [`MAX_ALARMS_PER_LIST`] entries is refused as implausible.
+pub fn alarm_list(v: &[u8]) -> Result<Vec<DevAlarmEntry>, PduError> {
+    let mut r = Rd::new(v);
+    let n = usize::from(r.u16()?);
+    if n > MAX_ALARMS_PER_LIST {
+        return Err(PduError::BadLength { at: 0 });
+    }
+    let mut body = r.sized()?;
+    r.end()?;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        out.push(DevAlarmEntry::read(&mut body)?);
+    }
+    body.end()?;
+    Ok(out)
+}
+
+/// A DevAlarmList attribute (`id` = P_AL_LIST or T_AL_LIST).
+pub fn alarm_list_ava(id: u16, entries: &[DevAlarmEntry]) -> Ava {
+    let mut body = Vec::new();
+    for e in entries {
+        e.write(&mut body);
+    }
+    let mut o = Vec::new();
+    put16(&mut o, u16::try_from(entries.len()).unwrap_or(u16::MAX));
+    put_sized(&mut o, &body);
+    Ava::new(id, o)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1169,6 +1365,97 @@ mod tests {
         assert_eq!(serial_number(&s.value), Ok(Some("DE12345678".into())));
     }
 
+    fn vf_entry() -> DevAlarmEntry {
+        DevAlarmEntry {
+            source: 16_770,
+            code: NOM_EVT_ECG_V_FIB_TACHY,
+            al_type: HI_PRI_P_AL,
+            state: 0x0008,
+            object: (NOM_MOC_VMO_METRIC_NU, 0, 1),
+            info: Some(AlMonInfo {
+                inst_no: 1,
+                text_id: 0x0002_4182,
+                priority: 0,
+                flags: 0x4000,
+                text: Some("***VFIB".into()),
+            }),
+        }
+    }
+
+    #[test]
+    fn alarm_list_vector_and_round_trip() {
+        // count 1, length 46; DevAlarmEntry: source 0x4182, code 0xF004,
+        // type HI_PRI_P_AL, state NEW_ALERT, object (6, 0, 1),
+        // STR_ALMON_INFO (0x0204), length 28: inst 1, text id, priority 0,
+        // flags BEDSIDE_AUDIBLE, String length 16 = "***VFIB" + NUL (UTF-16BE).
+        let want = hex("00 01 00 2E \
+             41 82 F0 04 04 00 00 08 00 06 00 00 00 01 02 04 00 1C \
+             00 01 00 02 41 82 00 00 40 00 \
+             00 10 00 2A 00 2A 00 2A 00 56 00 46 00 49 00 42 00 00");
+        let a = alarm_list_ava(NOM_ATTR_AL_MON_P_AL_LIST, &[vf_entry()]);
+        assert_eq!(a.value, want);
+        assert_eq!(alarm_list(&want), Ok(vec![vf_entry()]));
+        // General info (no text) and an unknown info block survive too.
+        let mut gen_ = vf_entry();
+        gen_.info.as_mut().unwrap().text = None;
+        let mut unknown = vf_entry();
+        unknown.info = None;
+        let list = vec![vf_entry(), gen_, unknown];
+        let a = alarm_list_ava(NOM_ATTR_AL_MON_T_AL_LIST, &list);
+        assert_eq!(alarm_list(&a.value), Ok(list));
+        assert_eq!(alarm_list(&hex("00 00 00 00")), Ok(vec![]));
+    }
+
+    #[test]
+    fn alarm_lists_that_do_not_add_up_are_refused() {
+        let good = alarm_list_ava(NOM_ATTR_AL_MON_P_AL_LIST, &[vf_entry(), vf_entry()]).value;
+        for cut in 0..good.len() {
+            assert!(alarm_list(&good[..cut]).is_err(), "cut {cut}");
+        }
+        let mut longer = good.clone();
+        longer.push(0);
+        assert!(alarm_list(&longer).is_err());
+        // count says 3, body holds 2
+        let mut b = good.clone();
+        b[1] = 3;
+        assert!(alarm_list(&b).is_err());
+        // more entries than the cap, even if the bytes were there
+        let many = vec![vf_entry(); MAX_ALARMS_PER_LIST + 1];
+        let a = alarm_list_ava(NOM_ATTR_AL_MON_P_AL_LIST, &many);
+        assert!(alarm_list(&a.value).is_err());
+        let ok = vec![vf_entry(); MAX_ALARMS_PER_LIST];
+        let a = alarm_list_ava(NOM_ATTR_AL_MON_P_AL_LIST, &ok);
+        assert_eq!(
+            alarm_list(&a.value).map(|v| v.len()),
+            Ok(MAX_ALARMS_PER_LIST)
+        );
+        // a String of odd byte length
+        let mut odd = hex(
+            "00 01 00 21 41 82 F0 04 04 00 00 00 00 06 00 00 00 01 02 04 00 0F \
+             00 01 00 00 00 00 00 00 00 00 00 03 00 41 00",
+        );
+        assert!(alarm_list(&odd).is_err());
+        odd[3] = 0x1E;
+        assert!(alarm_list(&odd).is_err());
+    }
+
+    #[test]
+    fn alarm_text_glyphs_and_controls() {
+        // U+E40D alarm star ×3, "VF", BEL, then text after the NUL ignored
+        let b = hex("00 10 E4 0D E4 0D E4 0D 00 56 00 46 00 07 00 00 00 58");
+        assert_eq!(decode_string(&mut Rd::new(&b)), Ok("***VF".into()));
+        let long: String = "A".repeat(100);
+        let mut e = vf_entry();
+        e.info.as_mut().unwrap().text = Some(long);
+        let a = alarm_list_ava(NOM_ATTR_AL_MON_P_AL_LIST, &[e]);
+        let got = alarm_list(&a.value).unwrap();
+        let text = got[0].info.as_ref().unwrap().text.as_ref().unwrap();
+        assert_eq!(text.len(), 64);
+        // unpaired surrogate: replaced, not a panic
+        let b = hex("00 04 D8 00 00 41");
+        assert_eq!(decode_string(&mut Rd::new(&b)), Ok("\u{FFFD}A".into()));
+    }
+
     mod props {
         use super::*;
         use proptest::prelude::*;
@@ -1179,6 +1466,11 @@ mod tests {
             #[test]
             fn decode_never_panics(b in prop::collection::vec(any::<u8>(), 0..200)) {
                 let _ = decode(&b);
+            }
+
+            #[test]
+            fn alarm_list_never_panics(b in prop::collection::vec(any::<u8>(), 0..300)) {
+                let _ = alarm_list(&b);
             }
 
             #[test]
