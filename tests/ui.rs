@@ -4,7 +4,7 @@
 
 use i_slint_backend_testing::{AccessibleRole, ElementHandle};
 use rettpad::app::{self, AppWindow, Controller, EditorAdapter, Page};
-use rettpad::clock::{SharedClock, TestClock};
+use rettpad::clock::{Clock, SharedClock, TestClock};
 use rettpad::config::Config;
 use rettpad::record::{Author, HandoverMode, Payload, Status, Value};
 use rettpad::session::Session;
@@ -1236,6 +1236,44 @@ fn live_page_shows_monitor_values_and_ecg_and_saves_a_strip_into_the_record() {
     );
     t.tap("Zurück");
     assert_eq!(t.page(), Page::Editor);
+
+    // A device alarm shows as a banner with the device's text.
+    use rettpad::devices::obs::{
+        AlarmPriority, DeviceEvent, EventKind, HostTime, Observation, Timestamps,
+    };
+    t.tap("Geräte");
+    assert_eq!(lv(&t).get_alarm(), "");
+    let wall_ms = t.clock.wall_ms();
+    t.ctrl
+        .borrow_mut()
+        .device_observation_for_test(Observation::Event(DeviceEvent {
+            kind: EventKind::Alarm {
+                code: 1,
+                source: 2,
+                priority: AlarmPriority::High,
+                physiological: Some(true),
+                text: "***VFIB/VTACH".into(),
+            },
+            time: Timestamps {
+                device: None,
+                host: HostTime {
+                    wall_ms,
+                    mono_ms: 0,
+                },
+                seq: None,
+            },
+        }));
+    t.ctrl.borrow_mut().refresh(&t.ui);
+    let a = lv(&t).get_alarm().to_string();
+    assert!(
+        a.contains("***VFIB/VTACH") && a.contains("hohe Priorität"),
+        "{a}"
+    );
+    assert!(lv(&t).get_alarm_high());
+    // Two minutes later the banner is gone.
+    t.clock.advance(Duration::from_secs(121));
+    t.ctrl.borrow_mut().refresh(&t.ui);
+    assert_eq!(lv(&t).get_alarm(), "");
 }
 
 #[test]

@@ -336,6 +336,28 @@ impl Controller {
         };
         lv.set_clock(ss(clock));
         lv.set_clock_warn(warn);
+        // The newest alarm of the last 2 minutes, as the device named it.
+        let (alarm, high) = match l.alarms().next() {
+            Some(a) if now - a.at_ms < 120_000 => {
+                let prio = lang.pick(a.priority.label_de(), a.priority.label_en());
+                let text = if a.text.is_empty() {
+                    "—"
+                } else {
+                    a.text.as_str()
+                };
+                (
+                    format!(
+                        "{} {} · {text} ({prio})",
+                        tr(lang, "Alarm", "Alarm"),
+                        view::clock_text(a.at_ms)
+                    ),
+                    a.priority == crate::devices::obs::AlarmPriority::High,
+                )
+            }
+            _ => (String::new(), false),
+        };
+        lv.set_alarm(ss(alarm));
+        lv.set_alarm_high(high);
         let tiles: Vec<LiveTileVM> = l
             .values(now)
             .into_iter()
@@ -390,6 +412,11 @@ impl Controller {
         }
         self.poll_peripherals();
         self.refresh_live(ui);
+    }
+
+    /// Tests: an observation, as if the device supervisor had sent it.
+    pub fn device_observation_for_test(&mut self, o: crate::devices::obs::Observation) {
+        self.on_device(SupEvent::Observation(o));
     }
 
     /// Tests: a watcher event, as if the card watcher had sent it.

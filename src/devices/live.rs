@@ -5,7 +5,9 @@
 //! caller, so every strip becomes a hash-chained `StripRecorded` event.
 
 use super::driver::ClockOffset;
-use super::obs::{DeviceEvent, EventKind, Metric, Numeric, Observation, Reading, Unit, WaveChunk};
+use super::obs::{
+    AlarmPriority, DeviceEvent, EventKind, Metric, Numeric, Observation, Reading, Unit, WaveChunk,
+};
 use crate::record::wave::{Lead, Strip, StripKind};
 use std::collections::VecDeque;
 
@@ -136,7 +138,23 @@ pub struct Live {
     pending: Vec<PendingStrip>,
     ready: Vec<Strip>,
     shocks: u32,
+    /// The latest alarm onsets, newest last, at most [`ALARMS_KEPT`].
+    alarms: VecDeque<LiveAlarm>,
     stats: LiveStats,
+}
+
+/// Alarm onsets the live page keeps.
+pub const ALARMS_KEPT: usize = 8;
+
+/// One alarm onset as the live page shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveAlarm {
+    /// Host wall clock of the onset.
+    pub at_ms: i64,
+    pub priority: AlarmPriority,
+    /// `Some(false)`: a technical alarm (INOP), no rhythm strip.
+    pub physiological: Option<bool>,
+    pub text: String,
 }
 
 /// The ECG lead of a wave channel: MDC codes (partition 2,
@@ -225,6 +243,7 @@ impl Live {
             pending: Vec::new(),
             ready: Vec::new(),
             shocks: 0,
+            alarms: VecDeque::new(),
             stats: LiveStats::default(),
         }
     }
@@ -386,6 +405,36 @@ impl Live {
                     label: format!("Schock {} ({joules} J)", self.shocks),
                 });
             }
+            // A high-priority patient alarm (VF, asystole, …): the rhythm
+            // around it is what the hospital wants to see.
+            EventKind::Alarm {
+                priority,
+                physiological,
+                ref text,
+                ..
+            } => {
+                if self.alarms.len() == ALARMS_KEPT {
+                    self.alarms.pop_front();
+                }
+                self.alarms.push_back(LiveAlarm {
+                    at_ms: at,
+                    priority,
+                    physiological,
+                    text: text.clone(),
+                });
+                if priority == AlarmPriority::High && physiological != Some(false) {
+                    let label = if text.is_empty() {
+                        "Alarm (hohe Priorität)".to_string()
+                    } else {
+                        format!("Alarm {text}")
+                    };
+                    self.pending.push(PendingStrip {
+                        from_ms: at - self.cfg.shock_pre_ms,
+                        to_ms: at + self.cfg.shock_post_ms,
+                        label,
+                    });
+                }
+            }
             EventKind::TwelveLeadAcquired => self.pending.push(PendingStrip {
                 from_ms: at - 10_000,
                 to_ms: at,
@@ -423,6 +472,11 @@ impl Live {
                 None => self.stats.strips_incomplete += 1,
             }
         }
+    }
+
+    /// The latest alarm onsets, newest first.
+    pub fn alarms(&self) -> impl Iterator<Item = &LiveAlarm> {
+        self.alarms.iter().rev()
     }
 
     /// Strips cut around events, for the caller to put into the record.
@@ -828,6 +882,43 @@ mod tests {
         assert_eq!(s.leads[1].samples.iter().copied().max(), Some(1500));
         assert_eq!(s.device, "Monitor SN 1");
         Strip::decode(&s.encode()).expect("a valid strip");
+    }
+
+    #[test]
+    fn a_high_priority_patient_alarm_cuts_a_strip_and_every_alarm_is_listed() {
+        let mut l = Live::new(LiveConfig::default());
+        feed_ecg(&mut l, &[0x0102], 0, 12_000);
+        let alarm = |priority, physiological, text: &str, ms| {
+            Observation::Event(DeviceEvent {
+                kind: EventKind::Alarm {
+                    code: 1,
+                    source: 2,
+                    priority,
+                    physiological,
+                    text: text.into(),
+                },
+                time: ts(ms),
+            })
+        };
+        l.push(&alarm(AlarmPriority::Medium, Some(true), "SpO2 LOW", 9_000));
+        l.push(&alarm(AlarmPriority::High, Some(false), "LEADS OFF", 9_500));
+        l.push(&alarm(
+            AlarmPriority::High,
+            Some(true),
+            "***VFIB/VTACH",
+            10_000,
+        ));
+        feed_ecg(&mut l, &[0x0102], 12_000, 20_000);
+        let s = l.take_strips();
+        assert_eq!(s.len(), 1, "only the patient alarm of high priority");
+        assert_eq!(s[0].label, "Alarm ***VFIB/VTACH");
+        assert_eq!(s[0].start_ms, 2_000);
+        let texts: Vec<&str> = l.alarms().map(|a| a.text.as_str()).collect();
+        assert_eq!(texts, ["***VFIB/VTACH", "LEADS OFF", "SpO2 LOW"]);
+        for i in 0..20 {
+            l.push(&alarm(AlarmPriority::Low, None, "x", 30_000 + i));
+        }
+        assert_eq!(l.alarms().count(), ALARMS_KEPT, "bounded");
     }
 
     #[test]
