@@ -417,6 +417,15 @@ pub fn render_all(dir: &Path) -> Result<Vec<PathBuf>, Error> {
     ctrl.borrow_mut().goto(super::Page::Settings);
     ctrl.borrow_mut().refresh(&ui);
     shot("25-settings", &ui)?;
+    // A device's pairing tag held to the reader: the pad asks first.
+    ctrl.borrow_mut()
+        .card_event_for_test(crate::card::watcher::CardEvent::Pairing {
+            reader: "Kartenleser".into(),
+            result: Ok(Box::new(crate::devices::pairing::sample_record())),
+        });
+    ctrl.borrow_mut().refresh(&ui);
+    shot("27-pairing-tag", &ui)?;
+    ui.global::<CardAdapter>().invoke_dismiss();
     drop(ui);
     let _ = std::fs::remove_dir_all(&vault_dir);
     if std::env::var_os("RETTPAD_REPORT_RSS").is_some() {
@@ -496,5 +505,16 @@ fn demo_monitor(now: i64) -> Vec<crate::devices::obs::Observation> {
             status: MeasStatus::default(),
         }));
     }
+    // The monitor's ST alarm for this ACS patient (medium priority).
+    out.push(Observation::Event(crate::devices::obs::DeviceEvent {
+        kind: crate::devices::obs::EventKind::Alarm {
+            code: 0,
+            source: 0,
+            priority: crate::devices::obs::AlarmPriority::Medium,
+            physiological: Some(true),
+            text: "**ST-Multi".into(),
+        },
+        time: ts(now - 40_000),
+    }));
     out
 }
