@@ -729,6 +729,10 @@ fn a_pairing_tag_pairs_its_device_after_one_tap_and_the_pairing_survives_a_resta
     use rettpad::card::watcher::CardEvent;
     use rettpad::devices::pairing::{self, PairingError};
     let mut t = Ui::new();
+    // The demo's simulated monitor runs; the tag's device replaces it.
+    t.ctrl.borrow_mut().attach_from_config();
+    let demo = t.ctrl.borrow().device_label().to_string();
+    assert!(!demo.is_empty());
     let rec = pairing::sample_record();
     let tag = |result| CardEvent::Pairing {
         reader: "R0".into(),
@@ -756,6 +760,7 @@ fn a_pairing_tag_pairs_its_device_after_one_tap_and_the_pairing_survives_a_resta
         assert!(all.contains(want), "{want} missing in {lines:?}");
     }
     assert!(!all.contains(rec.pin.expose()), "the PIN is never shown");
+    assert!(all.contains(&format!("Ersetzt das bisherige Gerät: {demo}")));
     // Nothing changes before the tap.
     assert_ne!(t.ctrl.borrow().device_label(), "MP30 SN DE00000001");
     t.tap("Koppeln");

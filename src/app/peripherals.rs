@@ -605,7 +605,19 @@ impl Controller {
     /// values still waiting for the vault stay queued.
     fn replace_device(&mut self, d: &crate::config::DeviceConfig) {
         self.dev.rx = None;
-        self.dev._keep = None;
+        if let Some(old) = self.dev._keep.take() {
+            // Stopping joins the supervisor thread, which may sit in a link
+            // timeout (an RFCOMM connect takes up to 10 s): not on the UI
+            // thread.
+            match old.downcast::<crate::devices::supervisor::Supervisor>() {
+                Ok(sup) => {
+                    let _ = std::thread::Builder::new()
+                        .name("device-stop".into())
+                        .spawn(move || drop(sup));
+                }
+                Err(other) => drop(other),
+            }
+        }
         self.dev.importer = None;
         self.dev.live = None;
         self.dev.state = None;
