@@ -120,6 +120,14 @@ pub struct DeviceConfig {
     /// Bluetooth pairing PIN: for the pairing agent only; `Debug` redacted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pin: Option<crate::devices::pairing::PairingPin>,
+    /// Waves to export, in priority order. IntelliVue: `I`…`III`, `aVR`…
+    /// `aVF`, `V1`…`V6`, `MCL` (at most 3 ECG), `Pleth`, `ABP`, `ART`, `CVP`,
+    /// `Resp`, `CO2` (at most 8 others); unset = `["II", "I", "III",
+    /// "Pleth", "CO2"]`, `[]` = the monitor's own choice. Datex: `ECG1`…
+    /// `ECG3`, `INVP1`, `PLETH`, `CO2`, `O2`, `AWP`, `RESP` (at most 8);
+    /// unset = ECG1, PLETH, CO2; `[]` = no waves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waves: Option<Vec<String>>,
 }
 
 fn default_device_record_every_min() -> u32 {
@@ -195,6 +203,7 @@ impl Config {
                 model: None,
                 address: None,
                 pin: None,
+                waves: None,
             }],
             pairing: None,
             #[cfg(feature = "gui")]

@@ -8,7 +8,11 @@ use rettpad::devices::import::{ImportConfig, Importer};
 use rettpad::devices::intellivue::host::{Host, HostConfig};
 use rettpad::devices::intellivue::monitor::{Monitor, MonitorConfig};
 use rettpad::devices::link::{self, Event, Exit, SerialLink, SerialSettings, TcpLink};
-use rettpad::devices::obs::{AlarmPriority, EventKind, HostTime, Metric, Observation, Reading};
+use rettpad::devices::intellivue::host::WaveSelection;
+use rettpad::devices::intellivue::waves;
+use rettpad::devices::obs::{
+    AlarmPriority, EventKind, HostTime, Metric, Observation, Reading, Unit, WaveChunk,
+};
 use rettpad::devices::sim::{Faults, Rng, Scenario, ScenarioPhysiology, serve};
 use rettpad::record::{Collection, Num, PatientId, Payload, Value};
 use std::net::TcpListener;
@@ -57,11 +61,15 @@ fn run_pty(
 }
 
 fn run_pty_with(
-    mut m: Monitor,
+    m: Monitor,
     faults: Faults,
     expect_serial: &str,
     secs: u64,
 ) -> (Vec<Event>, Exit, Host) {
+    run_pty_host(m, host(expect_serial), faults, secs)
+}
+
+fn run_pty_host(mut m: Monitor, mut h: Host, faults: Faults, secs: u64) -> (Vec<Event>, Exit, Host) {
     let (master, slave) = serialport::TTYPort::pair().expect("pty pair");
     let path = serialport::SerialPort::name(&slave).expect("pty name");
     let sim = thread::spawn(move || {
@@ -70,7 +78,6 @@ fn run_pty_with(
         let _ = serve(&mut l, &mut m, &faults, &mut rng, &SystemClock::new());
     });
     let mut l = SerialLink::open(&path, SerialSettings::INTELLIVUE).expect("open pty by path");
-    let mut h = host(expect_serial);
     let stop = Arc::new(AtomicBool::new(false));
     let s2 = stop.clone();
     let timer = thread::spawn(move || {
@@ -86,6 +93,16 @@ fn run_pty_with(
     let _ = timer.join();
     let _ = sim.join();
     (events, exit, h)
+}
+
+fn wave_chunks(events: &[Event]) -> Vec<&WaveChunk> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Observation(Observation::Wave(w)) => Some(w),
+            _ => None,
+        })
+        .collect()
 }
 
 fn numerics(events: &[Event], m: Metric) -> Vec<Reading> {
@@ -143,13 +160,10 @@ fn intellivue_over_a_pty_reaches_the_record() {
         let v = r.value().and_then(|d| d.to_thousandths()).unwrap();
         assert!((76_000..=80_000).contains(&v), "HR {v}");
     }
-    // ECG: 500 Hz from TIME_PD_SAMP, 12 significant bits, scaled
-    let waves: Vec<_> = events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Observation(Observation::Wave(w)) => Some(w),
-            _ => None,
-        })
+    // ECG II: 500 Hz from TIME_PD_SAMP, 12 significant bits, scaled
+    let waves: Vec<_> = wave_chunks(&events)
+        .into_iter()
+        .filter(|w| w.channel.mdc() == 0x0002_0102)
         .collect();
     assert!(!waves.is_empty());
     let total: usize = waves.iter().map(|w| w.samples.len()).sum();
@@ -349,4 +363,43 @@ fn vf_arrest_raises_one_high_priority_alarm_over_a_pty() {
     let hr = numerics(&events, Metric::HeartRate);
     assert!(hr.iter().any(|r| r.value().is_some()));
     assert!(hr.contains(&Reading::NaN));
+}
+
+#[test]
+fn the_configured_waves_and_only_those_arrive_over_a_pty() {
+    let names = ["CO2", "II"].map(String::from);
+    let h = Host::new(HostConfig {
+        expected: Expected {
+            serial: Some(SERIAL.into()),
+            model: None,
+        },
+        wave_priority: waves::selection(&names).unwrap(),
+        ..HostConfig::default()
+    });
+    let faults = Faults {
+        dup: 0.2,
+        ..Faults::default()
+    };
+    let (events, exit, h) = run_pty_host(monitor(Scenario::Stable, 0), h, faults, 4);
+    assert!(matches!(exit, Exit::Stopped), "{exit:?}");
+    let want = waves::selection(&names).unwrap();
+    assert_eq!(h.wave_selection(), Some(&WaveSelection::Accepted(want)));
+    let chunks = wave_chunks(&events);
+    let mut seen: Vec<u32> = chunks.iter().map(|w| w.channel.mdc()).collect();
+    seen.sort_unstable();
+    seen.dedup();
+    assert_eq!(seen, [0x0002_0102, 0x0002_50AC], "ECG II and CO2 only");
+    // The capnogram in mmHg: plateau at the scenario's etCO2 (38 mmHg).
+    let co2: Vec<f64> = chunks
+        .iter()
+        .filter(|w| w.channel.mdc() == 0x0002_50AC)
+        .inspect(|w| assert_eq!((w.unit, w.sample_period_us), (Unit::MmHg, 16_000)))
+        .flat_map(|w| {
+            let s = w.scale.unwrap();
+            w.samples.iter().filter_map(move |r| s.apply(*r))
+        })
+        .collect();
+    let peak = co2.iter().cloned().fold(f64::MIN, f64::max);
+    assert!((37.0..=39.0).contains(&peak), "plateau {peak} mmHg");
+    assert!(co2.iter().any(|v| *v < 1.0), "inspiration returns to zero");
 }

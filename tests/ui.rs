@@ -1223,11 +1223,13 @@ fn live_page_shows_monitor_values_and_ecg_and_saves_a_strip_into_the_record() {
     let p = st.active_patients().next().unwrap();
     let r = &p.strips[0];
     assert_eq!(r.duration_ms, 10_000);
-    assert_eq!(r.leads, vec!["II".to_string()]);
+    // The monitor exports the limb leads I, II, III by default.
+    assert_eq!(r.leads, ["I", "II", "III"].map(String::from));
     // The strip itself is in the vault, encrypted, and decodes.
     let strip = t.store.lock().strip(m, &r.hash).unwrap().expect("stored");
     assert_eq!(strip.sample_rate_hz, 500);
-    assert_eq!(strip.leads[0].samples.len(), 5_000);
+    assert_eq!(strip.leads.len(), 3);
+    assert!(strip.leads.iter().all(|l| l.samples.len() == 5_000));
     assert!(lv(&t).get_strips().contains("EKG-Streifen"));
     // "Vitalwerte übernehmen" writes one vitals entry; "Zurück" returns.
     t.tap("Vitalwerte übernehmen");

@@ -917,7 +917,7 @@ fn start_device(
             )) as Box<dyn crate::devices::driver::Driver>,
             crate::devices::link::SerialSettings::INTELLIVUE,
         ),
-        p => crate::devices::driver_for(p, expected)?,
+        p => crate::devices::driver_for(p, expected, d.waves.as_deref())?,
     };
     let link = if d.link == "sim" {
         // Demo: the simulator of the same protocol on a loopback port.

@@ -52,28 +52,42 @@ pub mod sim;
 pub mod supervisor;
 
 /// The sans-IO driver and the serial line settings for a pairing record's
-/// `protocol` (`intellivue`, `datex`), checking identity against `expected`.
+/// `protocol` (`intellivue`, `datex`), checking identity against `expected`
+/// and exporting `waves` (config names; `None` = the driver's default).
 /// The supervisor runs the driver over the link (`/dev/rfcommN` with these
 /// settings, or TCP to the simulator).
 pub fn driver_for(
     protocol: &str,
     expected: driver::Expected,
+    waves: Option<&[String]>,
 ) -> Result<(Box<dyn driver::Driver>, link::SerialSettings), String> {
     match protocol {
-        "intellivue" => Ok((
-            Box::new(intellivue::host::Host::new(intellivue::host::HostConfig {
+        "intellivue" => {
+            let mut cfg = intellivue::host::HostConfig {
                 expected,
                 ..Default::default()
-            })),
-            link::SerialSettings::INTELLIVUE,
-        )),
-        "datex" => Ok((
-            Box::new(datex::host::Host::new(datex::host::HostConfig {
+            };
+            if let Some(w) = waves {
+                cfg.wave_priority = intellivue::waves::selection(w).map_err(|e| e.to_string())?;
+            }
+            Ok((
+                Box::new(intellivue::host::Host::new(cfg)),
+                link::SerialSettings::INTELLIVUE,
+            ))
+        }
+        "datex" => {
+            let mut cfg = datex::host::HostConfig {
                 expected,
                 ..Default::default()
-            })),
-            link::SerialSettings::DATEX,
-        )),
+            };
+            if let Some(w) = waves {
+                cfg.waves = datex::record::wave_selection(w)?;
+            }
+            Ok((
+                Box::new(datex::host::Host::new(cfg)),
+                link::SerialSettings::DATEX,
+            ))
+        }
         p => Err(format!("protocol {p} is not supported")),
     }
 }
@@ -83,10 +97,29 @@ mod tests {
     #[test]
     fn driver_factory_knows_the_protocols() {
         use super::link::SerialSettings;
-        let d = super::driver_for("datex", Default::default()).map(|(_, s)| s);
+        let d = super::driver_for("datex", Default::default(), None).map(|(_, s)| s);
         assert_eq!(d, Ok(SerialSettings::DATEX));
-        let i = super::driver_for("intellivue", Default::default()).map(|(_, s)| s);
+        let i = super::driver_for("intellivue", Default::default(), None).map(|(_, s)| s);
         assert_eq!(i, Ok(SerialSettings::INTELLIVUE));
-        assert!(super::driver_for("corpuls", Default::default()).is_err());
+        assert!(super::driver_for("corpuls", Default::default(), None).is_err());
+    }
+
+    #[test]
+    fn a_wave_list_the_device_cannot_export_is_refused_before_connecting() {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let too_many = names(&["I", "II", "III", "V1"]);
+        let e = super::driver_for("intellivue", Default::default(), Some(&too_many))
+            .err()
+            .unwrap_or_default();
+        assert!(e.contains("at most 3"), "{e}");
+        let ok = names(&["II", "Pleth"]);
+        assert!(super::driver_for("intellivue", Default::default(), Some(&ok)).is_ok());
+        let dx = names(&["ECG1", "pleth"]);
+        assert!(super::driver_for("datex", Default::default(), Some(&dx)).is_ok());
+        let bad = names(&["ECG1", "Pleth", "EEG"]);
+        let e = super::driver_for("datex", Default::default(), Some(&bad))
+            .err()
+            .unwrap_or_default();
+        assert!(e.contains("EEG"), "{e}");
     }
 }

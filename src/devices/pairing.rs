@@ -453,6 +453,7 @@ impl PairingRecord {
             model: self.model.clone(),
             address: Some(self.address.to_string()),
             pin: (!self.pin.is_empty()).then(|| self.pin.clone()),
+            waves: None,
         }
     }
 }

@@ -79,6 +79,18 @@ impl Scenario {
         }
     }
 
+    /// SpO2 in 0.1 % (−1: no reading), respiratory rate and etCO2 (mmHg)
+    /// at `t` seconds.
+    pub fn gas(self, t: f64) -> (i64, i64, i64) {
+        match self {
+            Scenario::Stable => (970, 14, 38),
+            Scenario::Stemi => (940, 18, 35),
+            Scenario::VfArrest if t < 60.0 => (960, 16, 38),
+            Scenario::VfArrest if t < 102.0 => (-1, 10, 15),
+            Scenario::VfArrest => (930, 14, 45),
+        }
+    }
+
     /// Patient alarms active at `t` seconds: VF from 60 s until the shock
     /// and ROSC at 102 s; STEMI keeps its ST alarm up.
     pub fn alarms(self, t: f64) -> Vec<ScenarioAlarm> {
@@ -245,6 +257,36 @@ fn vf_mv(t: f64, rng: &mut Rng) -> f64 {
 pub const ECG_HANDLE: u16 = 0x0100;
 pub const ECG_PHYSIO: u16 = 0x0102;
 pub const ECG_PERIOD_US: u32 = 2000; // 500 Hz
+pub const ECG_I_HANDLE: u16 = 0x0103;
+pub const ECG_III_HANDLE: u16 = 0x0104;
+pub const PLETH_HANDLE: u16 = 0x0101;
+pub const PLETH_PERIOD_US: u32 = 8000; // 125 Hz
+pub const CO2_HANDLE: u16 = 0x0102;
+pub const CO2_PERIOD_US: u32 = 16_000; // 62.5 Hz
+
+/// Pleth pulse shape over one beat (`phase` 0…1): systolic peak and
+/// dicrotic wave, 0…1.3.
+pub fn pleth_level(phase: f64) -> f64 {
+    let g = |c: f64, w: f64| (-((phase - c) / w).powi(2)).exp();
+    g(0.25, 0.08) + 0.3 * g(0.55, 0.1)
+}
+
+/// Capnogram over one breath (`phase` 0…1): inspiration at zero, upstroke,
+/// plateau, downstroke; 0…1 of etCO2.
+pub fn capno_level(phase: f64) -> f64 {
+    if phase < 0.4 {
+        0.0
+    } else if phase < 0.45 {
+        (phase - 0.4) / 0.05
+    } else if phase < 0.9 {
+        1.0
+    } else {
+        1.0 - (phase - 0.9) / 0.1
+    }
+}
+
+/// Share of lead II seen in lead I; III = II − I (Einthoven).
+const LEAD_I_OF_II: f64 = 0.55;
 
 /// Scenario physiology for the IntelliVue monitor.
 pub struct ScenarioPhysiology {
@@ -253,6 +295,9 @@ pub struct ScenarioPhysiology {
     t0_ms: u64,
     rng: Rng,
     ecg: Ecgsyn,
+    /// Lead II in mV for the last sample range asked, so that leads I and
+    /// III of the same poll derive from the same beats.
+    ecg_block: (u64, Vec<f64>),
     last_nibp_s: Option<u64>,
     nibp_at: Option<DeviceTime>,
 }
@@ -272,6 +317,7 @@ impl ScenarioPhysiology {
                 scenario.hr(t0_ms as f64 / 1000.0).unwrap_or(80.0),
                 seed ^ 0xECC,
             ),
+            ecg_block: (0, Vec::new()),
             last_nibp_s: None,
             nibp_at: None,
         }
@@ -307,13 +353,7 @@ impl Physiology for ScenarioPhysiology {
         let t_ms = t_ms.saturating_add(self.t0_ms);
         let t = t_ms as f64 / 1000.0;
         let j = |rng: &mut Rng, w: i64| (rng.next_u64() % (2 * w as u64 + 1)) as i64 - w;
-        let (spo2, rr, etco2) = match self.scenario {
-            Scenario::Stable => (970, 14, 38),
-            Scenario::Stemi => (940, 18, 35),
-            Scenario::VfArrest if t < 60.0 => (960, 16, 38),
-            Scenario::VfArrest if t < 102.0 => (-1, 10, 15),
-            Scenario::VfArrest => (930, 14, 45),
-        };
+        let (spo2, rr, etco2) = self.scenario.gas(t);
         let mut out = Vec::new();
         let hr = match self.scenario.hr(t) {
             Some(h) => Reading::Value(Decimal::int(h as i64 + j(&mut self.rng, 2))),
@@ -385,32 +425,110 @@ impl Physiology for ScenarioPhysiology {
     }
 
     fn waves(&self) -> Vec<SimWave> {
-        vec![SimWave {
-            handle: ECG_HANDLE,
-            physio_id: ECG_PHYSIO,
+        let spec = SaSpec {
+            array_size: 0,
+            sample_bits: 16,
+            significant_bits: 12,
+            flags: 0,
+        };
+        // raw 0..4095 ↔ −2.048…+2.047 mV
+        let ecg_scale = ScaleSpec {
+            lower_abs: Reading::Value(Decimal::new(-2048, -3)),
+            upper_abs: Reading::Value(Decimal::new(2047, -3)),
+            lower_scaled: 0,
+            upper_scaled: 4095,
+        };
+        let ecg = |handle, physio_id| SimWave {
+            handle,
+            physio_id,
             period_us: ECG_PERIOD_US,
-            spec: SaSpec {
-                array_size: 0,
-                sample_bits: 16,
-                significant_bits: 12,
-                flags: 0,
+            spec,
+            scale: ecg_scale,
+        };
+        vec![
+            ecg(ECG_HANDLE, ECG_PHYSIO),
+            ecg(ECG_I_HANDLE, 0x0101),
+            ecg(ECG_III_HANDLE, 0x013D),
+            SimWave {
+                handle: PLETH_HANDLE,
+                physio_id: 0x4BB4,
+                period_us: PLETH_PERIOD_US,
+                spec,
+                // relative units: raw 0..4095 ↔ 0…4.095
+                scale: ScaleSpec {
+                    lower_abs: Reading::Value(Decimal::int(0)),
+                    upper_abs: Reading::Value(Decimal::new(4095, -3)),
+                    lower_scaled: 0,
+                    upper_scaled: 4095,
+                },
             },
-            // raw 0..4095 ↔ −2.048…+2.047 mV
-            scale: ScaleSpec {
-                lower_abs: Reading::Value(Decimal::new(-2048, -3)),
-                upper_abs: Reading::Value(Decimal::new(2047, -3)),
-                lower_scaled: 0,
-                upper_scaled: 4095,
+            SimWave {
+                handle: CO2_HANDLE,
+                physio_id: 0x50AC,
+                period_us: CO2_PERIOD_US,
+                spec,
+                // raw 0..4095 ↔ 0…102.375 mmHg
+                scale: ScaleSpec {
+                    lower_abs: Reading::Value(Decimal::int(0)),
+                    upper_abs: Reading::Value(Decimal::new(102_375, -3)),
+                    lower_scaled: 0,
+                    upper_scaled: 4095,
+                },
             },
-        }]
+        ]
     }
 
-    fn samples(&mut self, _handle: u16, from: u64, n: usize) -> Vec<u16> {
+    fn samples(&mut self, handle: u16, from: u64, n: usize) -> Vec<u16> {
+        let secs = |i: u64, period_us: u32| i as f64 * f64::from(period_us) / 1e6;
+        let t0 = self.t0_ms as f64 / 1000.0;
+        match handle {
+            PLETH_HANDLE => (0..n as u64)
+                .map(|i| {
+                    let t = secs(from + i, PLETH_PERIOD_US) + t0;
+                    let v = match self.scenario.hr(t) {
+                        Some(hr) => pleth_level((t * hr / 60.0).fract()) * 2500.0,
+                        // no perfusion in VF: a flat, noisy line
+                        None => self.rng.unit() * 60.0,
+                    };
+                    v.round().clamp(0.0, 4095.0) as u16
+                })
+                .collect(),
+            CO2_HANDLE => (0..n as u64)
+                .map(|i| {
+                    let t = secs(from + i, CO2_PERIOD_US) + t0;
+                    let (_, rr, et) = self.scenario.gas(t);
+                    let mmhg = capno_level((t * rr as f64 / 60.0).fract()) * et as f64;
+                    (mmhg * 40.0).round().clamp(0.0, 4095.0) as u16
+                })
+                .collect(),
+            _ => {
+                let ii = self.lead_ii(from, n);
+                let mv = |x: f64| ((x + 2.048) * 1000.0).round().clamp(0.0, 4095.0) as u16;
+                match handle {
+                    ECG_I_HANDLE => ii.iter().map(|x| mv(x * LEAD_I_OF_II)).collect(),
+                    ECG_III_HANDLE => ii
+                        .iter()
+                        .map(|x| mv(x * (1.0 - LEAD_I_OF_II)))
+                        .collect(),
+                    _ => ii.iter().map(|x| mv(*x)).collect(),
+                }
+            }
+        }
+    }
+}
+
+impl ScenarioPhysiology {
+    /// Lead II in mV for samples `[from, from + n)`; the model runs once
+    /// per range, whichever leads are asked for.
+    fn lead_ii(&mut self, from: u64, n: usize) -> Vec<f64> {
+        if self.ecg_block.0 == from && self.ecg_block.1.len() == n {
+            return self.ecg_block.1.clone();
+        }
         let fs = 1_000_000 / ECG_PERIOD_US;
-        (0..n)
+        let block: Vec<f64> = (0..n)
             .map(|i| {
                 let t = (from + i as u64) as f64 / f64::from(fs) + self.t0_ms as f64 / 1000.0;
-                let mv = match self.scenario.hr(t) {
+                match self.scenario.hr(t) {
                     Some(hr) => {
                         self.ecg.set_hr(hr);
                         self.ecg.next_mv(fs)
@@ -419,10 +537,11 @@ impl Physiology for ScenarioPhysiology {
                         let _ = self.ecg.next_mv(fs);
                         vf_mv(t, &mut self.rng)
                     }
-                };
-                ((mv + 2.048) * 1000.0).round().clamp(0.0, 4095.0) as u16
+                }
             })
-            .collect()
+            .collect();
+        self.ecg_block = (from, block.clone());
+        block
     }
 }
 

@@ -420,20 +420,11 @@ impl Source for ScenarioSource {
                             return (self.rng.unit() * 300.0) as i16;
                         }
                         let ph = (t * self.hr / 60.0).fract();
-                        let g = |c: f64, w: f64| (-((ph - c) / w).powi(2)).exp();
-                        ((g(0.25, 0.08) + 0.3 * g(0.55, 0.1)) * 8000.0).round() as i16
+                        (crate::devices::sim::pleth_level(ph) * 8000.0).round() as i16
                     }
                     record::WAVE_CO2 => {
                         let ph = (t * self.rr / 60.0).fract();
-                        let level = if ph < 0.4 {
-                            0.0
-                        } else if ph < 0.45 {
-                            (ph - 0.4) / 0.05
-                        } else if ph < 0.9 {
-                            1.0
-                        } else {
-                            1.0 - (ph - 0.9) / 0.1
-                        };
+                        let level = crate::devices::sim::capno_level(ph);
                         (level * self.etco2_pct * 100.0).round() as i16
                     }
                     _ => 0,

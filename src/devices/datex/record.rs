@@ -581,6 +581,29 @@ pub fn wave_def(id: u8) -> Option<&'static WaveDef> {
     WAVES.iter().find(|w| w.id == id)
 }
 
+/// Wave ids for configured names (case-insensitive), at most [`MAX_WAVES`].
+pub fn wave_selection<S: AsRef<str>>(names: &[S]) -> Result<Vec<u8>, String> {
+    if names.len() > MAX_WAVES {
+        return Err(format!(
+            "{} Datex waves listed; the S/5 streams at most {MAX_WAVES}",
+            names.len()
+        ));
+    }
+    let mut out = Vec::with_capacity(names.len());
+    for n in names {
+        let n = n.as_ref().trim();
+        let w = WAVES
+            .iter()
+            .find(|w| w.name.eq_ignore_ascii_case(n))
+            .ok_or_else(|| format!("unknown Datex wave {n:?}"))?;
+        if out.contains(&w.id) {
+            return Err(format!("Datex wave {} is listed twice", w.name));
+        }
+        out.push(w.id);
+    }
+    Ok(out)
+}
+
 /// One wave subrecord: `{act_len i16, status u16, reserved u16}` + samples.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WaveSub {

@@ -11,6 +11,12 @@
 //! 8 s outbound silence. After a re-association the first data is preceded
 //! by a `DataGap` event.
 //!
+//! Waves: with a non-empty `wave_priority` the host sets the monitor's
+//! RTSA priority list (confirmed SET on the MDS) right after identifying,
+//! before the wave poll. The result says which waves the monitor took; a
+//! refused or partly taken list is logged and the host streams whatever
+//! the monitor sends.
+//!
 //! Alarms: the AL_MON extended poll returns the monitor's whole list of
 //! active patient and technical alarms on every update. An `Alarm` event is
 //! emitted when an alarm (source, code, type) appears in a list, not on
@@ -35,6 +41,9 @@ pub struct HostConfig {
     /// How long one extended poll runs (RelativeTime ticks).
     pub poll_period_ticks: u32,
     pub waves: bool,
+    /// RTSA TextIds to set as the monitor's priority list, in order
+    /// ([`super::waves::selection`]); empty = the monitor's own choice.
+    pub wave_priority: Vec<u32>,
     /// Extended poll of the alert monitor (a few hundred bytes per second
     /// at most, next to ≤11.5 kB/s of waves).
     pub alarms: bool,
@@ -52,6 +61,8 @@ impl Default for HostConfig {
             expected: Expected::default(),
             poll_period_ticks: 30 * pdu::TICKS_PER_SECOND,
             waves: true,
+            wave_priority: super::waves::selection(&super::waves::DEFAULT_WAVES)
+                .unwrap_or_default(),
             alarms: true,
             aarq_retry_ms: 2000,
             silence_ms: 5000,
@@ -75,6 +86,17 @@ struct WaveCtx {
     spec: Option<pdu::SaSpec>,
     scale: Option<pdu::ScaleSpec>,
     period_us: Option<u32>,
+}
+
+/// The outcome of setting the priority list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WaveSelection {
+    /// Sent, no answer yet.
+    Pending,
+    /// The list the monitor now holds (may lack requested waves).
+    Accepted(Vec<u32>),
+    /// The monitor answered with an error: it sends its own choice.
+    Refused(u16),
 }
 
 /// Identity of one active alarm for edge detection.
@@ -124,6 +146,8 @@ pub struct Host {
     waves_without_period: u64,
     /// Active alarms per list: [patient, technical].
     active_alarms: [HashSet<AlarmKey>; 2],
+    /// Invoke id of the priority-list SET and its outcome.
+    wave_set: Option<(u16, WaveSelection)>,
 }
 
 impl Host {
@@ -149,7 +173,13 @@ impl Host {
             observations: 0,
             waves_without_period: 0,
             active_alarms: [HashSet::new(), HashSet::new()],
+            wave_set: None,
         }
+    }
+
+    /// What became of the wave priority list in this association.
+    pub fn wave_selection(&self) -> Option<&WaveSelection> {
+        self.wave_set.as_ref().map(|(_, s)| s)
     }
 
     pub fn state(&self) -> HostState {
@@ -223,6 +253,51 @@ impl Host {
         self.send(&pdu::encode(&p), now, out);
     }
 
+    /// Sent before the wave poll: the monitor handles requests in order.
+    fn set_wave_priority(&mut self, now: HostTime, out: &mut Vec<Action>) {
+        if !self.cfg.waves || self.cfg.wave_priority.is_empty() {
+            self.wave_set = None;
+            return;
+        }
+        let invoke_id = self.next_invoke();
+        let ava = pdu::text_id_list_ava(pdu::NOM_ATTR_POLL_RTSA_PRIO_LIST, &self.cfg.wave_priority);
+        let p = Pdu::SetRequest {
+            invoke_id,
+            mods: vec![(pdu::MOD_REPLACE, ava)],
+        };
+        self.send(&pdu::encode(&p), now, out);
+        self.wave_set = Some((invoke_id, WaveSelection::Pending));
+    }
+
+    fn on_set_result(&mut self, invoke_id: u16, attrs: &[Ava]) {
+        let Some((id, _)) = self.wave_set else { return };
+        if id != invoke_id {
+            return;
+        }
+        let Some(list) = attrs
+            .iter()
+            .find(|a| a.id == pdu::NOM_ATTR_POLL_RTSA_PRIO_LIST)
+            .and_then(|a| pdu::text_id_list(&a.value).ok())
+        else {
+            self.pdus_rejected += 1;
+            tracing::warn!(target: "devices", "intellivue: wave priority result without a readable list");
+            return;
+        };
+        let missing: Vec<String> = self
+            .cfg
+            .wave_priority
+            .iter()
+            .filter(|t| !list.contains(t))
+            .map(|t| super::waves::label_name(*t))
+            .collect();
+        if missing.is_empty() {
+            tracing::info!(target: "devices", "intellivue: wave priority list set ({} waves)", list.len());
+        } else {
+            tracing::warn!(target: "devices", "intellivue: monitor did not take waves {}", missing.join(", "));
+        }
+        self.wave_set = Some((invoke_id, WaveSelection::Accepted(list)));
+    }
+
     fn ext_polls(&mut self, now: HostTime, out: &mut Vec<Action>) {
         self.poll(true, pdu::NOM_MOC_VMO_METRIC_NU, 0, now, out);
         if self.cfg.waves {
@@ -278,6 +353,7 @@ impl Host {
         if self.cfg.expected.matches(&info) {
             out.push(Action::Status(DriverStatus::Identified(info)));
             self.enter(HostState::Streaming, now);
+            self.set_wave_priority(now, out);
             self.ext_polls(now, out);
             out.push(Action::Status(DriverStatus::Streaming));
         } else {
@@ -337,8 +413,15 @@ impl Host {
                 self.poll(false, pdu::NOM_MOC_VMS_MDS, 0, now, out);
             }
             Pdu::PollReply { reply, .. } => self.on_reply(reply, now, out),
-            Pdu::Error { .. } => {
-                self.pdus_rejected += 1;
+            Pdu::SetResult { invoke_id, attrs } => self.on_set_result(invoke_id, &attrs),
+            Pdu::Error { invoke_id, error } => {
+                match self.wave_set {
+                    Some((id, _)) if id == invoke_id => {
+                        tracing::warn!(target: "devices", "intellivue: monitor refused the wave priority list (error {error})");
+                        self.wave_set = Some((id, WaveSelection::Refused(error)));
+                    }
+                    _ => self.pdus_rejected += 1,
+                }
             }
             _ => {}
         }
@@ -567,7 +650,7 @@ fn wave_chunk(v: &pdu::SaObsValue, ctx: WaveCtx, t0: Timestamps) -> Option<WaveC
             lower_raw: i32::from(s.lower_scaled),
             upper_raw: i32::from(s.upper_scaled),
         }),
-        unit: Unit::MilliVolt,
+        unit: super::waves::unit_of(v.physio_id),
         samples,
         status: MeasStatus::from_intellivue(v.state),
     })
@@ -814,6 +897,162 @@ mod tests {
         run(&mut h, &mut m, 6000, 7000, &mut obs);
         assert_eq!(alarms(&obs).len(), 1);
         assert_eq!(h.counters().pdus_rejected, 0);
+    }
+
+    fn scenario_monitor() -> Monitor {
+        Monitor::new(
+            MonitorConfig::default(),
+            Box::new(crate::devices::sim::ScenarioPhysiology::new(
+                crate::devices::sim::Scenario::Stable,
+                3,
+            )),
+        )
+    }
+
+    fn wave_chunks(obs: &[Action]) -> Vec<&WaveChunk> {
+        obs.iter()
+            .filter_map(|a| match a {
+                Action::Emit(Observation::Wave(w)) => Some(w),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn channels(obs: &[Action]) -> Vec<u32> {
+        let mut c: Vec<u32> = wave_chunks(obs).iter().map(|w| w.channel.mdc()).collect();
+        c.sort_unstable();
+        c.dedup();
+        c
+    }
+
+    fn ids(names: &[&str]) -> Vec<u32> {
+        super::super::waves::selection(names).unwrap()
+    }
+
+    #[test]
+    fn the_priority_list_is_set_and_only_the_chosen_waves_ever_arrive() {
+        let mut m = scenario_monitor();
+        let mut h = Host::new(HostConfig {
+            wave_priority: ids(&["Pleth", "II"]),
+            ..HostConfig::default()
+        });
+        let mut obs = Vec::new();
+        run(&mut h, &mut m, 0, 3000, &mut obs);
+        assert_eq!(h.state(), HostState::Streaming);
+        let want = ids(&["Pleth", "II"]);
+        assert_eq!(h.wave_selection(), Some(&WaveSelection::Accepted(want.clone())));
+        assert_eq!(m.wave_selection(), Some(want.as_slice()));
+        // Not one chunk of I, III or CO2, not even in the first wave reply.
+        assert_eq!(channels(&obs), {
+            let mut v = want.clone();
+            v.sort_unstable();
+            v
+        });
+        let pleth = wave_chunks(&obs)
+            .into_iter()
+            .filter(|w| w.channel.mdc() == 0x0002_4BB4)
+            .collect::<Vec<_>>();
+        assert!(pleth.iter().all(|w| w.sample_period_us == 8000));
+        assert!(pleth.iter().all(|w| w.unit == Unit::Dimensionless));
+        let n: usize = pleth.iter().map(|w| w.samples.len()).sum();
+        assert!((300..=400).contains(&n), "≈125 Hz for ≈2.8 s, got {n}");
+        assert_eq!(h.counters().pdus_rejected, 0);
+    }
+
+    #[test]
+    fn the_default_list_brings_three_leads_pleth_and_capnogram() {
+        let mut m = scenario_monitor();
+        let mut h = Host::new(HostConfig::default());
+        let mut obs = Vec::new();
+        run(&mut h, &mut m, 0, 3000, &mut obs);
+        let mut want = ids(&super::super::waves::DEFAULT_WAVES);
+        assert_eq!(h.wave_selection(), Some(&WaveSelection::Accepted(want.clone())));
+        want.sort_unstable();
+        assert_eq!(channels(&obs), want);
+        let chunks = wave_chunks(&obs);
+        let co2: Vec<_> = chunks.iter().filter(|w| w.channel.mdc() == 0x0002_50AC).collect();
+        assert!(co2.iter().all(|w| w.unit == Unit::MmHg && w.sample_period_us == 16_000));
+        // Einthoven: I + III = II, sample by sample, in the same reply.
+        let lead = |id: u32| {
+            chunks
+                .iter()
+                .filter(|w| w.channel.mdc() == id)
+                .flat_map(|w| w.samples.iter().map(|s| f64::from(*s) - 2048.0))
+                .collect::<Vec<f64>>()
+        };
+        let (i, ii, iii) = (lead(0x0002_0101), lead(0x0002_0102), lead(0x0002_013D));
+        assert!(ii.len() > 1000 && ii.len() == i.len() && ii.len() == iii.len());
+        assert!(
+            ii.iter()
+                .zip(i.iter().zip(&iii))
+                .all(|(ii, (i, iii))| (ii - (i + iii)).abs() <= 1.0)
+        );
+    }
+
+    #[test]
+    fn a_wave_the_monitor_lacks_is_reported_and_the_rest_streams() {
+        let mut m = scenario_monitor();
+        let mut h = Host::new(HostConfig {
+            wave_priority: ids(&["V1", "II"]),
+            ..HostConfig::default()
+        });
+        let mut obs = Vec::new();
+        run(&mut h, &mut m, 0, 2000, &mut obs);
+        assert_eq!(h.wave_selection(), Some(&WaveSelection::Accepted(ids(&["II"]))));
+        assert_eq!(channels(&obs), ids(&["II"]));
+    }
+
+    #[test]
+    fn an_empty_list_sets_nothing_and_takes_the_monitors_choice() {
+        let mut m = scenario_monitor();
+        let mut h = Host::new(HostConfig {
+            wave_priority: Vec::new(),
+            ..HostConfig::default()
+        });
+        let mut obs = Vec::new();
+        run(&mut h, &mut m, 0, 2000, &mut obs);
+        assert_eq!(h.wave_selection(), None);
+        assert_eq!(m.wave_selection(), None);
+        assert_eq!(channels(&obs).len(), 5, "all the simulated waves");
+    }
+
+    #[test]
+    fn a_refused_or_garbled_answer_to_the_list_loses_no_data() {
+        let mut m = scenario_monitor();
+        let mut h = Host::new(HostConfig::default());
+        let mut obs = Vec::new();
+        run(&mut h, &mut m, 0, 1000, &mut obs);
+        let id = h.wave_set.as_ref().map(|(i, _)| *i).unwrap();
+        let frame = |p: &Pdu| {
+            let mut w = Vec::new();
+            crate::devices::intellivue::frame::encode_frame(&pdu::encode(p), &mut w).unwrap();
+            w
+        };
+        let mut out = Vec::new();
+        // A result whose list does not add up: counted, outcome unchanged.
+        let bad = Pdu::SetResult {
+            invoke_id: id,
+            attrs: vec![Ava::new(pdu::NOM_ATTR_POLL_RTSA_PRIO_LIST, vec![0, 9, 0, 4, 1, 2, 3, 4])],
+        };
+        let before = h.wave_selection().cloned();
+        h.on_bytes(&frame(&bad), t(1000), &mut out);
+        assert_eq!(h.counters().pdus_rejected, 1);
+        assert_eq!(h.wave_selection().cloned(), before);
+        // A result for another invoke id is not ours.
+        let other = Pdu::SetResult {
+            invoke_id: id.wrapping_add(100),
+            attrs: vec![pdu::text_id_list_ava(pdu::NOM_ATTR_POLL_RTSA_PRIO_LIST, &[])],
+        };
+        h.on_bytes(&frame(&other), t(1000), &mut out);
+        assert_eq!(h.wave_selection().cloned(), before);
+        // An error answer: the monitor keeps its own list; streaming goes on.
+        h.on_bytes(&frame(&Pdu::Error { invoke_id: id, error: 3 }), t(1000), &mut out);
+        assert_eq!(h.wave_selection(), Some(&WaveSelection::Refused(3)));
+        assert_eq!(h.counters().pdus_rejected, 1);
+        let mut later = Vec::new();
+        run(&mut h, &mut m, 1000, 2000, &mut later);
+        assert_eq!(h.state(), HostState::Streaming);
+        assert!(!wave_chunks(&later).is_empty());
     }
 
     #[test]

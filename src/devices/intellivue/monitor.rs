@@ -104,7 +104,11 @@ pub struct Monitor {
     nu: Option<ExtPoll>,
     wave: Option<ExtPoll>,
     alarm: Option<ExtPoll>,
-    wave_sent: u64,
+    /// Next sample to send, per wave handle.
+    wave_sent: Vec<(u16, u64)>,
+    /// RTSA priority list set by the host in this association; `None`
+    /// sends every wave the physiology has (the monitor's own choice).
+    selection: Option<Vec<u32>>,
     seq: u16,
     invoke: u16,
 }
@@ -120,7 +124,8 @@ impl Monitor {
             nu: None,
             wave: None,
             alarm: None,
-            wave_sent: 0,
+            wave_sent: Vec::new(),
+            selection: None,
             seq: 0,
             invoke: 0,
         }
@@ -169,6 +174,7 @@ impl Monitor {
                 self.nu = None;
                 self.wave = None;
                 self.alarm = None;
+                self.selection = None;
                 Self::frame(&pdu::association_accept(&PollProfile::default()), out);
                 self.invoke = self.invoke.wrapping_add(1);
                 let rel = self.rel_ticks(now);
@@ -194,6 +200,33 @@ impl Monitor {
                 self.nu = None;
                 self.wave = None;
                 self.alarm = None;
+            }
+            Pdu::SetRequest { invoke_id, mods } if self.state == MonitorState::Ready => {
+                let mut attrs = Vec::new();
+                for (op, a) in mods {
+                    if op != pdu::MOD_REPLACE || a.id != pdu::NOM_ATTR_POLL_RTSA_PRIO_LIST {
+                        continue;
+                    }
+                    let Ok(req) = pdu::text_id_list(&a.value) else {
+                        continue;
+                    };
+                    let have: Vec<u16> = self.phys.waves().iter().map(|w| w.physio_id).collect();
+                    let took = super::waves::accept(&req, &have);
+                    attrs.push(pdu::text_id_list_ava(
+                        pdu::NOM_ATTR_POLL_RTSA_PRIO_LIST,
+                        &took,
+                    ));
+                    self.selection = Some(took);
+                }
+                let r = if attrs.is_empty() {
+                    Pdu::Error {
+                        invoke_id,
+                        error: 3,
+                    }
+                } else {
+                    Pdu::SetResult { invoke_id, attrs }
+                };
+                Self::frame(&pdu::encode(&r), out);
             }
             Pdu::PollRequest { invoke_id, req } if self.state == MonitorState::Ready => {
                 let t = self.t_ms(now);
@@ -238,7 +271,12 @@ impl Monitor {
                     }
                     (true, pdu::NOM_MOC_VMO_METRIC_SA_RT) => {
                         if self.wave.is_none() {
-                            self.wave_sent = self.first_sample(t);
+                            self.wave_sent = self
+                                .phys
+                                .waves()
+                                .iter()
+                                .map(|w| (w.handle, first_sample(t, w.period_us)))
+                                .collect();
                         }
                         self.wave = Some(ExtPoll {
                             invoke_id,
@@ -258,15 +296,6 @@ impl Monitor {
             }
             _ => {}
         }
-    }
-
-    fn first_sample(&self, t_ms: u64) -> u64 {
-        let period = self
-            .phys
-            .waves()
-            .first()
-            .map_or(2000, |w| w.period_us.max(1));
-        t_ms * 1000 / u64::from(period)
     }
 
     fn reply(
@@ -367,21 +396,35 @@ impl Monitor {
             }
             p.next_ms = t + self.cfg.wave_every_ms;
             self.wave = Some(p);
-            let waves = self.phys.waves();
-            let Some(first) = waves.first() else {
-                return;
-            };
-            let upto = t * 1000 / u64::from(first.period_us.max(1));
-            let n = usize::try_from(upto.saturating_sub(self.wave_sent))
-                .unwrap_or(0)
-                .min(512);
-            if n == 0 {
-                return;
-            }
-            let from = self.wave_sent;
-            self.wave_sent += n as u64;
+            let waves: Vec<SimWave> = self
+                .phys
+                .waves()
+                .into_iter()
+                .filter(|w| {
+                    self.selection.as_ref().is_none_or(|sel| {
+                        sel.contains(&super::waves::text_id(w.physio_id))
+                    })
+                })
+                .collect();
             let mut polls = Vec::new();
             for w in &waves {
+                let upto = first_sample(t, w.period_us);
+                let Some(sent) = self
+                    .wave_sent
+                    .iter_mut()
+                    .find(|(h, _)| *h == w.handle)
+                    .map(|(_, n)| n)
+                else {
+                    continue;
+                };
+                let from = *sent;
+                let n = usize::try_from(upto.saturating_sub(from))
+                    .unwrap_or(0)
+                    .min(512);
+                if n == 0 {
+                    continue;
+                }
+                *sent += n as u64;
                 let samples = self.phys.samples(w.handle, from, n);
                 let bytes: Vec<u8> = samples.iter().flat_map(|s| s.to_be_bytes()).collect();
                 let mut attrs = vec![
@@ -397,6 +440,9 @@ impl Monitor {
                     samples: bytes,
                 }));
                 polls.push((w.handle, attrs));
+            }
+            if polls.is_empty() {
+                return;
             }
             let reply = self.reply(
                 true,
@@ -414,12 +460,23 @@ impl Monitor {
         }
     }
 
+    /// The priority list the host set in this association, if any.
+    pub fn wave_selection(&self) -> Option<&[u32]> {
+        self.selection.as_deref()
+    }
+
     /// The link dropped: the association is gone.
     pub fn reset(&mut self) {
         self.state = MonitorState::Idle;
         self.nu = None;
         self.wave = None;
         self.alarm = None;
+        self.selection = None;
         self.deframer = Deframer::new();
     }
+}
+
+/// Index of the sample due at monitor time `t_ms` for a sample period.
+fn first_sample(t_ms: u64, period_us: u32) -> u64 {
+    t_ms * 1000 / u64::from(period_us.max(1))
 }

@@ -27,6 +27,7 @@ pub const RORLS: u16 = 5;
 
 pub const CMD_EVENT_REPORT: u16 = 0;
 pub const CMD_CONFIRMED_EVENT_REPORT: u16 = 1;
+pub const CMD_CONFIRMED_SET: u16 = 5;
 pub const CMD_CONFIRMED_ACTION: u16 = 7;
 
 pub const NOM_PART_OBJ: u16 = 1;
@@ -52,6 +53,11 @@ pub const NOM_ATTR_TIME_ABS: u16 = 0x0987;
 pub const NOM_ATTR_TIME_PD_SAMP: u16 = 0x098D;
 pub const NOM_ATTR_TIME_REL: u16 = 0x098F;
 pub const NOM_ATTR_TIME_PD_POLL: u16 = 0xF13E;
+/// TextIdList of the real-time sample arrays the monitor exports, in
+/// priority order (settable with a confirmed SET on the MDS).
+pub const NOM_ATTR_POLL_RTSA_PRIO_LIST: u16 = 0xF23A;
+/// AttributeModEntry.modify_operator: replace the whole value.
+pub const MOD_REPLACE: u16 = 0;
 
 /// ProductionSpec entry: spec type "serial number", component "product".
 pub const PROD_SPEC_SERIAL_NUMBER: u16 = 1;
@@ -242,6 +248,16 @@ pub enum Pdu {
         /// RORLS linked state (1 first, 2 middle, 3 last) and count.
         linked: Option<(u8, u8)>,
         reply: PollReply,
+    },
+    /// Confirmed SET on the MDS: (modify operator, attribute) pairs.
+    SetRequest {
+        invoke_id: u16,
+        mods: Vec<(u16, Ava)>,
+    },
+    /// The attributes as the monitor now holds them.
+    SetResult {
+        invoke_id: u16,
+        attrs: Vec<Ava>,
     },
     Error {
         invoke_id: u16,
@@ -546,6 +562,34 @@ pub fn decode(payload: &[u8]) -> Result<Pdu, PduError> {
                 },
             })
         }
+        (ROIV, CMD_CONFIRMED_SET) => {
+            let _obj = body.take(6)?;
+            let _scope = body.u32()?;
+            let count = body.u16()?;
+            let mut list = body.sized()?;
+            body.end()?;
+            let mut mods = Vec::with_capacity(usize::from(count).min(16));
+            for _ in 0..count {
+                let op = list.u16()?;
+                let id = list.u16()?;
+                let v = list.sized()?;
+                mods.push((
+                    op,
+                    Ava {
+                        id,
+                        value: v.b.to_vec(),
+                    },
+                ));
+            }
+            list.end()?;
+            Ok(Pdu::SetRequest { invoke_id, mods })
+        }
+        (RORS, CMD_CONFIRMED_SET) => {
+            let _obj = body.take(6)?;
+            let attrs = read_attr_list(&mut body)?;
+            body.end()?;
+            Ok(Pdu::SetResult { invoke_id, attrs })
+        }
         _ => Ok(Pdu::Other { ro_type, command }),
     }
 }
@@ -692,6 +736,26 @@ pub fn encode(p: &Pdu) -> Vec<u8> {
             put_sized(&mut b, &a);
             let ro_type = if linked.is_some() { RORLS } else { RORS };
             data_pdu(ro_type, *linked, *invoke_id, CMD_CONFIRMED_ACTION, &b)
+        }
+        Pdu::SetRequest { invoke_id, mods } => {
+            let mut list = Vec::new();
+            for (op, a) in mods {
+                put16(&mut list, *op);
+                put16(&mut list, a.id);
+                put_sized(&mut list, &a.value);
+            }
+            let mut b = Vec::new();
+            mds_object(&mut b);
+            put32(&mut b, 0); // scope
+            put16(&mut b, u16::try_from(mods.len()).unwrap_or(u16::MAX));
+            put_sized(&mut b, &list);
+            data_pdu(ROIV, None, *invoke_id, CMD_CONFIRMED_SET, &b)
+        }
+        Pdu::SetResult { invoke_id, attrs } => {
+            let mut b = Vec::new();
+            mds_object(&mut b);
+            write_attr_list(&mut b, attrs);
+            data_pdu(RORS, None, *invoke_id, CMD_CONFIRMED_SET, &b)
         }
         Pdu::Error { invoke_id, error } => {
             let mut o = Vec::new();
@@ -998,6 +1062,36 @@ pub fn serial_number_ava(serial: &str) -> Ava {
     Ava::new(NOM_ATTR_ID_PROD_SPECN, o)
 }
 
+/// Entries accepted in a TextIdList; a priority list holds at most 11.
+pub const MAX_TEXT_IDS: usize = 64;
+
+/// TextIdList = count u16, length u16, TextId u32 × count.
+pub fn text_id_list(v: &[u8]) -> Result<Vec<u32>, PduError> {
+    let mut r = Rd::new(v);
+    let count = usize::from(r.u16()?);
+    let mut body = r.sized()?;
+    r.end()?;
+    if count > MAX_TEXT_IDS || body.remaining() != count * 4 {
+        return Err(PduError::BadLength { at: 2 });
+    }
+    let mut out = Vec::with_capacity(count);
+    for _ in 0..count {
+        out.push(body.u32()?);
+    }
+    Ok(out)
+}
+
+pub fn text_id_list_ava(id: u16, ids: &[u32]) -> Ava {
+    let mut body = Vec::with_capacity(ids.len() * 4);
+    for t in ids {
+        put32(&mut body, *t);
+    }
+    let mut v = Vec::with_capacity(body.len() + 4);
+    put16(&mut v, u16::try_from(ids.len()).unwrap_or(u16::MAX));
+    put_sized(&mut v, &body);
+    Ava::new(id, v)
+}
+
 // ---- alert monitor (NOM_MOC_VMO_AL_MON) ----
 //
 // Layouts: Philips Data Export Interface Programming Guide (DevAlarmList,
@@ -1203,6 +1297,55 @@ mod tests {
         s.split_whitespace()
             .map(|h| u8::from_str_radix(h, 16).unwrap())
             .collect()
+    }
+
+    #[test]
+    fn the_rtsa_priority_set_has_the_guides_layout_and_round_trips() {
+        // SPpdu, ROIV, CMD_CONFIRMED_SET, MDS object + scope, one
+        // AttributeModEntry REPLACE of 0xF23A = TextIdList [ECG II].
+        let set = Pdu::SetRequest {
+            invoke_id: 1,
+            mods: vec![(
+                MOD_REPLACE,
+                text_id_list_ava(NOM_ATTR_POLL_RTSA_PRIO_LIST, &[0x0002_0102]),
+            )],
+        };
+        let wire = encode(&set);
+        assert_eq!(
+            wire,
+            hex("E1 00 00 02 00 01 00 22 00 01 00 05 00 1C 00 21 00 00 00 00 00 00 00 00 \
+                 00 01 00 0E 00 00 F2 3A 00 08 00 01 00 04 00 02 01 02")
+        );
+        assert_eq!(decode(&wire), Ok(set));
+        let res = Pdu::SetResult {
+            invoke_id: 1,
+            attrs: vec![text_id_list_ava(
+                NOM_ATTR_POLL_RTSA_PRIO_LIST,
+                &[0x0002_0102, 0x0002_4BB4],
+            )],
+        };
+        let wire = encode(&res);
+        assert_eq!(decode(&wire), Ok(res));
+        // A truncated SET is refused, not half-read.
+        let set_wire = encode(&Pdu::SetRequest {
+            invoke_id: 2,
+            mods: vec![(MOD_REPLACE, Ava::new(NOM_ATTR_POLL_RTSA_PRIO_LIST, vec![0; 8]))],
+        });
+        for cut in 1..set_wire.len() {
+            assert!(decode(&set_wire[..cut]).is_err(), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn text_id_lists_must_add_up() {
+        assert_eq!(
+            text_id_list(&hex("00 02 00 08 00 02 01 02 00 02 4B B4")),
+            Ok(vec![0x0002_0102, 0x0002_4BB4])
+        );
+        assert!(text_id_list(&hex("00 02 00 04 00 02 01 02")).is_err());
+        assert!(text_id_list(&hex("00 01 00 04 00 02 01")).is_err());
+        assert!(text_id_list(&hex("00 01 00 04 00 02 01 02 FF")).is_err());
+        assert_eq!(text_id_list(&hex("00 00 00 00")), Ok(vec![]));
     }
 
     #[test]
