@@ -152,11 +152,14 @@ pub fn strip_json(strip: &Strip) -> J {
     } else {
         let per_row = secs(trace_mm());
         let row_count = (dur_s / per_row).ceil().max(1.0) as usize;
-        for lead in 0..strip.leads.len() {
-            for r in 0..row_count {
-                if rows.len() >= MAX_RHYTHM_ROWS * strip.leads.len().min(2) {
+        // Time-major: all leads of one time span stacked, as a monitor
+        // prints them, so a beat can be followed from lead to lead.
+        let max_rows = MAX_RHYTHM_ROWS * strip.leads.len().min(2);
+        'spans: for r in 0..row_count {
+            for lead in 0..strip.leads.len() {
+                if rows.len() >= max_rows {
                     cut = true;
-                    break;
+                    break 'spans;
                 }
                 rows.push(row(vec![tr(
                     strip,
@@ -231,5 +234,26 @@ mod tests {
         assert!(trace(&st, 5, 0, 10, 0.0).is_empty());
         let j = strip_json(&strip(vec![5; 3]));
         assert_eq!(j["rows"].as_array().map(Vec::len), Some(1));
+    }
+
+    #[test]
+    fn a_multi_lead_rhythm_strip_stacks_the_leads_of_each_time_span() {
+        let mut st = strip(vec![0; 5000]);
+        st.leads = ["I", "II", "III"]
+            .into_iter()
+            .map(|n| Lead {
+                name: n.into(),
+                samples: vec![0; 5000],
+            })
+            .collect();
+        let j = strip_json(&st);
+        let leads: Vec<&str> = j["rows"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r["traces"][0]["lead"].as_str())
+            .collect();
+        assert_eq!(leads, ["I", "II", "III", "I", "II", "III"]);
+        assert_eq!(j["cut"], false);
     }
 }
