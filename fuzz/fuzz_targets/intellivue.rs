@@ -20,6 +20,8 @@ fn check_payload(p: &[u8]) {
             .iter()
             .flat_map(|c| c.polls.iter().flat_map(|o| o.attrs.iter()))
             .collect(),
+        Pdu::SetRequest { mods, .. } => mods.iter().map(|(_, a)| a).collect(),
+        Pdu::SetResult { attrs, .. } => attrs.iter().collect(),
         _ => Vec::new(),
     };
     for a in attrs {
@@ -30,6 +32,7 @@ fn check_payload(p: &[u8]) {
         let _ = pdu::attr_u32(a);
         let _ = pdu::system_model(&a.value);
         let _ = pdu::serial_number(&a.value);
+        let _ = pdu::text_id_list(&a.value);
         if let Ok(b) = <[u8; 8]>::try_from(a.value.as_slice()) {
             let _ = pdu::abs_time(&b);
         }
@@ -42,6 +45,8 @@ fn check_payload(p: &[u8]) {
             | Pdu::MdsCreateResult { .. }
             | Pdu::PollRequest { .. }
             | Pdu::PollReply { .. }
+            | Pdu::SetRequest { .. }
+            | Pdu::SetResult { .. }
             | Pdu::Error { .. }
     ) {
         let again = pdu::decode(&pdu::encode(&decoded));

@@ -1325,6 +1325,11 @@ mod tests {
             )],
         };
         let wire = encode(&res);
+        assert_eq!(
+            wire,
+            hex("E1 00 00 02 00 02 00 20 00 01 00 05 00 1A 00 21 00 00 00 00 \
+                 00 01 00 10 F2 3A 00 0C 00 02 00 08 00 02 01 02 00 02 4B B4")
+        );
         assert_eq!(decode(&wire), Ok(res));
         // A truncated SET is refused, not half-read.
         let set_wire = encode(&Pdu::SetRequest {
@@ -1609,6 +1614,19 @@ mod tests {
             #[test]
             fn decode_never_panics(b in prop::collection::vec(any::<u8>(), 0..200)) {
                 let _ = decode(&b);
+            }
+
+            #[test]
+            fn priority_lists_round_trip(
+                ids in prop::collection::vec(any::<u32>(), 0..=MAX_TEXT_IDS),
+                invoke_id in any::<u16>(),
+            ) {
+                let ava = text_id_list_ava(NOM_ATTR_POLL_RTSA_PRIO_LIST, &ids);
+                prop_assert_eq!(text_id_list(&ava.value), Ok(ids.clone()));
+                let set = Pdu::SetRequest { invoke_id, mods: vec![(MOD_REPLACE, ava.clone())] };
+                prop_assert_eq!(decode(&encode(&set)), Ok(set));
+                let res = Pdu::SetResult { invoke_id, attrs: vec![ava] };
+                prop_assert_eq!(decode(&encode(&res)), Ok(res));
             }
 
             #[test]
