@@ -1197,6 +1197,11 @@ fn live_page_shows_monitor_values_and_ecg_and_saves_a_strip_into_the_record() {
     }
     assert!(lv(&t).get_state().contains("verbunden"));
     assert_eq!(lv(&t).get_lead(), "II");
+    // The default wave list brings pleth and the capnogram (to scale).
+    assert!(lv(&t).get_pleth_path().len() > 100);
+    assert!(lv(&t).get_co2_path().len() > 100);
+    assert_eq!(lv(&t).get_co2_scale(), "CO₂ 0–50 mmHg · 12 s");
+    assert_eq!(lv(&t).get_ecg_height(), 150.0);
     // Before 10 s of ECG arrived a strip is refused, never padded.
     let strips = |t: &Ui| {
         t.store
@@ -1377,7 +1382,15 @@ fn a_datex_monitor_in_the_demo_shows_live_values_and_its_ecg() {
         let has_hr = (0..tiles.row_count())
             .filter_map(|i| tiles.row_data(i))
             .any(|x| x.label == "HF" && x.value.parse::<u32>().is_ok());
-        if has_hr && lv.get_lead() == "ECG1" && lv.get_ecg_path().len() > 500 && lv.get_can_take() {
+        if has_hr
+            && lv.get_lead() == "ECG1"
+            && lv.get_ecg_path().len() > 500
+            && lv.get_co2_path().len() > 100
+            && lv.get_can_take()
+        {
+            // The S/5 sends CO2 as a fraction: the box is scaled in %.
+            assert_eq!(lv.get_co2_scale(), "CO₂ 0–6,6 % · 12 s");
+            assert!(lv.get_pleth_path().len() > 100);
             break;
         }
         assert!(

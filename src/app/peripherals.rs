@@ -372,7 +372,26 @@ impl Controller {
             .collect();
         lv.set_tiles(model(tiles));
         lv.set_lead(ss(l.display_lead().unwrap_or_default()));
-        lv.set_ecg_path(ss(l.ecg_path(1000, 200.0, 6_000, 2_000.0)));
+        let pleth = l.pleth_path(1000, 100.0, 6_000);
+        // The capnogram shows whole breaths: 12 s.
+        let co2 = l.capno_path(1000, 100.0, 12_000);
+        let ecg_h = if pleth.is_empty() && co2.is_empty() {
+            200.0
+        } else {
+            150.0
+        };
+        lv.set_ecg_height(ecg_h as f32);
+        lv.set_ecg_path(ss(l.ecg_path(1000, ecg_h, 6_000, 2_000.0)));
+        lv.set_pleth_path(ss(pleth));
+        lv.set_co2_path(ss(co2));
+        lv.set_co2_scale(ss(l.capno_scale().map_or(String::new(), |(top, unit)| {
+            let top = format!("{top}");
+            let top = match lang {
+                Lang::De => top.replace('.', ","),
+                Lang::En => top,
+            };
+            format!("CO₂ 0–{top} {unit} · 12 s")
+        })));
         lv.set_can_take(self.device_values_ready());
         lv.set_can_strip(l.display_lead().is_some());
         let mut strips = String::new();

@@ -505,6 +505,37 @@ fn demo_monitor(now: i64) -> Vec<crate::devices::obs::Observation> {
             status: MeasStatus::default(),
         }));
     }
+    // Pleth (125 Hz) and capnogram (62.5 Hz, mmHg) as the simulator sends them.
+    let mut phys = crate::devices::sim::ScenarioPhysiology::new(crate::devices::sim::Scenario::Stemi, 7);
+    for w in crate::devices::intellivue::monitor::Physiology::waves(&phys) {
+        if crate::devices::intellivue::waves::is_ecg(w.physio_id) {
+            continue;
+        }
+        let per_chunk = (256_000 / w.period_us) as usize;
+        for c in 0..48i64 {
+            let from = c as u64 * per_chunk as u64;
+            let samples = crate::devices::intellivue::monitor::Physiology::samples(
+                &mut phys,
+                w.handle,
+                from,
+                per_chunk,
+            );
+            out.push(Observation::Wave(WaveChunk {
+                channel: Metric::Other((2 << 16) | u32::from(w.physio_id)),
+                t0: ts(now - 12_288 + c * 256),
+                sample_period_us: w.period_us,
+                scale: Some(Scale {
+                    lower_abs: w.scale.lower_abs,
+                    upper_abs: w.scale.upper_abs,
+                    lower_raw: i32::from(w.scale.lower_scaled),
+                    upper_raw: i32::from(w.scale.upper_scaled),
+                }),
+                unit: crate::devices::intellivue::waves::unit_of(w.physio_id),
+                samples: samples.into_iter().map(i32::from).collect(),
+                status: MeasStatus::default(),
+            }));
+        }
+    }
     // The monitor's ST alarm for this ACS patient (medium priority).
     out.push(Observation::Event(crate::devices::obs::DeviceEvent {
         kind: crate::devices::obs::EventKind::Alarm {

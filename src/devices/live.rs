@@ -96,6 +96,9 @@ struct Channel {
     period_us: u32,
     /// µV per raw unit and the raw value of 0 µV (ECG in mV or µV only).
     uv_per_raw: Option<(f64, f64)>,
+    /// Physical value = .0 + raw × .1, in `unit` (any wave with a scale).
+    phys: Option<(f64, f64)>,
+    unit: Unit,
     ring: VecDeque<i32>,
     cap: usize,
     /// Host wall time just after the newest sample.
@@ -188,6 +191,67 @@ pub fn ecg_lead(channel: Metric) -> Option<&'static str> {
         0x0108 => "V6",
         _ => return None,
     })
+}
+
+/// The capnogram channel: IntelliVue NOM_AWAY_CO2, Datex CO2 wave.
+fn is_capno(m: Metric) -> bool {
+    matches!(m, Metric::Other(c) if c == 0x0002_50AC || c == super::datex::host::DATEX_WAVE_BASE | 9)
+}
+
+/// The pleth channel: IntelliVue NOM_PLETH, Datex PLETH wave.
+fn is_pleth(m: Metric) -> bool {
+    matches!(m, Metric::Other(c) if c == 0x0002_4BB4 || c == super::datex::host::DATEX_WAVE_BASE | 8)
+}
+
+/// SVG path commands for the last `window_ms` of a channel, `width`
+/// pixel columns wide, `y` mapping a raw sample to the box. One min/max
+/// pair per column, so no peak falls between two samples; `rising` says
+/// whether a larger raw value is drawn higher.
+fn column_path(
+    c: &Channel,
+    width: usize,
+    window_ms: i64,
+    rising: bool,
+    y: impl Fn(i32) -> f64,
+) -> String {
+    let want = (window_ms * 1000 / i64::from(c.period_us)).max(1) as usize;
+    let have = c.ring.len().min(want);
+    if have < 2 || width < 2 {
+        return String::new();
+    }
+    // The newest sample sits at the right edge; a short ring starts
+    // further right instead of being stretched.
+    let x0 = width as f64 * (1.0 - have as f64 / want as f64);
+    let per_px = want as f64 / width as f64;
+    let mut out = String::with_capacity(width * 24);
+    let start = c.ring.len() - have;
+    let mut col_start = 0usize;
+    let mut first = true;
+    while col_start < have {
+        let px = (x0 + col_start as f64 / per_px).floor();
+        let mut col_end = col_start + 1;
+        while col_end < have && (x0 + col_end as f64 / per_px).floor() == px {
+            col_end += 1;
+        }
+        let (mut lo, mut hi) = (i32::MAX, i32::MIN);
+        for i in col_start..col_end {
+            if let Some(&s) = c.ring.get(start + i) {
+                lo = lo.min(s);
+                hi = hi.max(s);
+            }
+        }
+        let cmd = if first { 'M' } else { 'L' };
+        first = false;
+        let (ya, yb) = (y(lo), y(hi));
+        // Upstroke first when the column rises, so the line stays joined.
+        let (a, b) = if rising { (ya, yb) } else { (yb, ya) };
+        out.push_str(&format!("{cmd}{px:.0} {a:.1}"));
+        if (a - b).abs() >= 0.5 {
+            out.push_str(&format!("L{px:.0} {b:.1}"));
+        }
+        col_start = col_end;
+    }
+    out
 }
 
 /// Standard order of the leads in a strip.
@@ -354,6 +418,8 @@ impl Live {
                     metric: w.channel,
                     period_us: period,
                     uv_per_raw: None,
+                    phys: None,
+                    unit: w.unit,
                     ring: VecDeque::with_capacity(cap),
                     cap,
                     end_ms: w.t0.host.wall_ms,
@@ -373,6 +439,8 @@ impl Live {
                 let k = (b - a) * uv;
                 if k.is_finite() && k != 0.0 {
                     ch.uv_per_raw = Some((k, -a * uv / k));
+                    ch.phys = Some((a, b - a));
+                    ch.unit = w.unit;
                 }
             }
         }
@@ -628,8 +696,7 @@ impl Live {
     }
 
     /// SVG path commands for the last `window_ms` of the display lead in a
-    /// `width` × `height` box, ±`range_uv` around the middle. One min/max
-    /// pair per pixel column, so no QRS peak falls between two samples.
+    /// `width` × `height` box, ±`range_uv` around the middle.
     pub fn ecg_path(&self, width: usize, height: f64, window_ms: i64, range_uv: f64) -> String {
         let Some(lead) = self.display_lead() else {
             return String::new();
@@ -644,49 +711,61 @@ impl Live {
         let Some((k, zero)) = c.uv_per_raw else {
             return String::new();
         };
-        let want = (window_ms * 1000 / i64::from(c.period_us)).max(1) as usize;
-        let have = c.ring.len().min(want);
-        if have < 2 || width < 2 {
-            return String::new();
-        }
         let y = |raw: i32| {
             let uv = (f64::from(raw) - zero) * k;
             let t = (uv / range_uv).clamp(-1.0, 1.0);
             height / 2.0 - t * height / 2.0
         };
-        // The newest sample sits at the right edge; a short ring starts
-        // further right instead of being stretched.
-        let x0 = width as f64 * (1.0 - have as f64 / want as f64);
-        let per_px = want as f64 / width as f64;
-        let mut out = String::with_capacity(width * 24);
-        let start = c.ring.len() - have;
-        let mut col_start = 0usize;
-        let mut first = true;
-        while col_start < have {
-            let px = (x0 + col_start as f64 / per_px).floor();
-            let mut col_end = col_start + 1;
-            while col_end < have && (x0 + col_end as f64 / per_px).floor() == px {
-                col_end += 1;
-            }
-            let (mut lo, mut hi) = (i32::MAX, i32::MIN);
-            for i in col_start..col_end {
-                if let Some(&s) = c.ring.get(start + i) {
-                    lo = lo.min(s);
-                    hi = hi.max(s);
-                }
-            }
-            let cmd = if first { 'M' } else { 'L' };
-            first = false;
-            let (ya, yb) = (y(lo), y(hi));
-            // Upstroke first when the column rises, so the line stays joined.
-            let (a, b) = if k >= 0.0 { (ya, yb) } else { (yb, ya) };
-            out.push_str(&format!("{cmd}{px:.0} {a:.1}"));
-            if (a - b).abs() >= 0.5 {
-                out.push_str(&format!("L{px:.0} {b:.1}"));
-            }
-            col_start = col_end;
+        column_path(c, width, window_ms, k >= 0.0, y)
+    }
+
+    /// The top of the capnogram box and its unit: 50 mmHg, or 6.6 % / kPa
+    /// (the same partial pressure at sea level); `None` without capnogram.
+    pub fn capno_scale(&self) -> Option<(f64, &'static str)> {
+        let c = self.channels.iter().find(|c| is_capno(c.metric))?;
+        c.phys?;
+        Some(match c.unit {
+            Unit::Percent => (6.6, "%"),
+            Unit::KPa => (6.6, "kPa"),
+            _ => (50.0, "mmHg"),
+        })
+    }
+
+    /// The capnogram (IntelliVue CO2, Datex CO2) over `window_ms` in a
+    /// `width` × `height` box, 0 at the bottom, [`Self::capno_scale`] at the top.
+    pub fn capno_path(&self, width: usize, height: f64, window_ms: i64) -> String {
+        let (Some(c), Some((top, _))) = (
+            self.channels.iter().find(|c| is_capno(c.metric)),
+            self.capno_scale(),
+        ) else {
+            return String::new();
+        };
+        let Some((a, k)) = c.phys else {
+            return String::new();
+        };
+        let y = |raw: i32| {
+            let v = ((a + f64::from(raw) * k) / top).clamp(0.0, 1.0);
+            height - v * height
+        };
+        column_path(c, width, window_ms, k >= 0.0, y)
+    }
+
+    /// The pleth over `window_ms`, scaled to the window's own range (its
+    /// amplitude is relative), in a `width` × `height` box.
+    pub fn pleth_path(&self, width: usize, height: f64, window_ms: i64) -> String {
+        let Some(c) = self.channels.iter().find(|c| is_pleth(c.metric)) else {
+            return String::new();
+        };
+        let want = (window_ms * 1000 / i64::from(c.period_us)).max(1) as usize;
+        let recent = c.ring.iter().skip(c.ring.len().saturating_sub(want));
+        let (lo, hi) = recent.fold((i32::MAX, i32::MIN), |(l, h), &v| (l.min(v), h.max(v)));
+        if lo > hi {
+            return String::new();
         }
-        out
+        let span = f64::from(hi - lo).max(1.0);
+        // The top fifth stays free for the label.
+        let y = |raw: i32| height * 0.96 - f64::from(raw - lo) / span * height * 0.74;
+        column_path(c, width, window_ms, true, y)
     }
 
     /// A tiny trend line for a tile, in a `width` × `height` box.
@@ -766,6 +845,67 @@ mod tests {
                 .collect(),
             status: MeasStatus::default(),
         })
+    }
+
+    /// 2 s of capnogram at 62.5 Hz in mmHg (raw 40 = 1 mmHg): 0 for the
+    /// first second, then a 38 mmHg plateau; and a pleth ramp.
+    fn co2_and_pleth() -> [Observation; 2] {
+        let co2 = WaveChunk {
+            channel: Metric::Other(0x0002_50AC),
+            t0: ts(0),
+            sample_period_us: 16_000,
+            scale: Some(Scale {
+                lower_abs: Reading::Value(Decimal::int(0)),
+                upper_abs: Reading::Value(Decimal::new(102_375, -3)),
+                lower_raw: 0,
+                upper_raw: 4095,
+            }),
+            unit: Unit::MmHg,
+            samples: (0..125).map(|i| if i < 62 { 0 } else { 38 * 40 }).collect(),
+            status: MeasStatus::default(),
+        };
+        let pleth = WaveChunk {
+            channel: Metric::Other(0x0002_4BB4),
+            sample_period_us: 8_000,
+            scale: None,
+            unit: Unit::Dimensionless,
+            samples: (0..250).map(|i| 1000 + (i % 125) * 8).collect(),
+            ..co2.clone()
+        };
+        [Observation::Wave(co2), Observation::Wave(pleth)]
+    }
+
+    #[test]
+    fn capnogram_and_pleth_are_drawn_to_scale_beside_the_ecg() {
+        let mut l = Live::new(LiveConfig::default());
+        assert_eq!(l.capno_path(100, 100.0, 2_000), "");
+        assert_eq!(l.capno_scale(), None);
+        assert_eq!(l.pleth_path(100, 100.0, 2_000), "");
+        for o in co2_and_pleth() {
+            l.push(&o);
+        }
+        let path = l.capno_path(100, 100.0, 2_000);
+        assert_eq!(l.capno_scale(), Some((50.0, "mmHg")));
+        let ys: Vec<f64> = path
+            .split(['M', 'L'])
+            .filter_map(|p| p.split_whitespace().nth(1)?.parse().ok())
+            .collect();
+        // 0 mmHg at the bottom, 38 of 50 mmHg at 24 % from the top.
+        assert!(ys.iter().any(|y| (y - 100.0).abs() < 0.01), "{ys:?}");
+        assert!(ys.iter().any(|y| (y - 24.0).abs() < 0.01), "{ys:?}");
+        assert!(ys.iter().all(|y| (y - 100.0).abs() < 0.01 || (y - 24.0).abs() < 0.01));
+        // The pleth fills its box whatever its raw amplitude.
+        let ys: Vec<f64> = l
+            .pleth_path(100, 100.0, 2_000)
+            .split(['M', 'L'])
+            .filter_map(|p| p.split_whitespace().nth(1)?.parse().ok())
+            .collect();
+        let lo = ys.iter().cloned().fold(f64::MAX, f64::min);
+        let hi = ys.iter().cloned().fold(f64::MIN, f64::max);
+        assert!((lo - 22.0).abs() < 0.01 && (hi - 96.0).abs() < 0.01, "{lo} {hi}");
+        // Neither is an ECG lead: no strip from them.
+        assert_eq!(l.display_lead(), None);
+        assert!(l.strip_now(1_000, "x").is_none());
     }
 
     fn feed_ecg(l: &mut Live, leads: &[u32], from_ms: i64, to_ms: i64) {
