@@ -5,11 +5,11 @@
 use rettpad::clock::SystemClock;
 use rettpad::devices::driver::{ClockOffset, DriverStatus, Expected};
 use rettpad::devices::import::{ImportConfig, Importer};
+use rettpad::devices::intellivue::host::WaveSelection;
 use rettpad::devices::intellivue::host::{Host, HostConfig};
 use rettpad::devices::intellivue::monitor::{Monitor, MonitorConfig};
-use rettpad::devices::link::{self, Event, Exit, SerialLink, SerialSettings, TcpLink};
-use rettpad::devices::intellivue::host::WaveSelection;
 use rettpad::devices::intellivue::waves;
+use rettpad::devices::link::{self, Event, Exit, SerialLink, SerialSettings, TcpLink};
 use rettpad::devices::obs::{
     AlarmPriority, EventKind, HostTime, Metric, Observation, Reading, Unit, WaveChunk,
 };
@@ -69,7 +69,12 @@ fn run_pty_with(
     run_pty_host(m, host(expect_serial), faults, secs)
 }
 
-fn run_pty_host(mut m: Monitor, mut h: Host, faults: Faults, secs: u64) -> (Vec<Event>, Exit, Host) {
+fn run_pty_host(
+    mut m: Monitor,
+    mut h: Host,
+    faults: Faults,
+    secs: u64,
+) -> (Vec<Event>, Exit, Host) {
     let (master, slave) = serialport::TTYPort::pair().expect("pty pair");
     let path = serialport::SerialPort::name(&slave).expect("pty name");
     let sim = thread::spawn(move || {

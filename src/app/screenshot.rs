@@ -506,7 +506,8 @@ fn demo_monitor(now: i64) -> Vec<crate::devices::obs::Observation> {
         }));
     }
     // Pleth (125 Hz) and capnogram (62.5 Hz, mmHg) as the simulator sends them.
-    let mut phys = crate::devices::sim::ScenarioPhysiology::new(crate::devices::sim::Scenario::Stemi, 7);
+    let mut phys =
+        crate::devices::sim::ScenarioPhysiology::new(crate::devices::sim::Scenario::Stemi, 7);
     for w in crate::devices::intellivue::monitor::Physiology::waves(&phys) {
         if crate::devices::intellivue::waves::is_ecg(w.physio_id) {
             continue;
@@ -515,10 +516,7 @@ fn demo_monitor(now: i64) -> Vec<crate::devices::obs::Observation> {
         for c in 0..48i64 {
             let from = c as u64 * per_chunk as u64;
             let samples = crate::devices::intellivue::monitor::Physiology::samples(
-                &mut phys,
-                w.handle,
-                from,
-                per_chunk,
+                &mut phys, w.handle, from, per_chunk,
             );
             out.push(Observation::Wave(WaveChunk {
                 channel: Metric::Other((2 << 16) | u32::from(w.physio_id)),

@@ -893,7 +893,10 @@ mod tests {
         // 0 mmHg at the bottom, 38 of 50 mmHg at 24 % from the top.
         assert!(ys.iter().any(|y| (y - 100.0).abs() < 0.01), "{ys:?}");
         assert!(ys.iter().any(|y| (y - 24.0).abs() < 0.01), "{ys:?}");
-        assert!(ys.iter().all(|y| (y - 100.0).abs() < 0.01 || (y - 24.0).abs() < 0.01));
+        assert!(
+            ys.iter()
+                .all(|y| (y - 100.0).abs() < 0.01 || (y - 24.0).abs() < 0.01)
+        );
         // The pleth fills its box whatever its raw amplitude.
         let ys: Vec<f64> = l
             .pleth_path(100, 100.0, 2_000)
@@ -902,7 +905,10 @@ mod tests {
             .collect();
         let lo = ys.iter().cloned().fold(f64::MAX, f64::min);
         let hi = ys.iter().cloned().fold(f64::MIN, f64::max);
-        assert!((lo - 22.0).abs() < 0.01 && (hi - 96.0).abs() < 0.01, "{lo} {hi}");
+        assert!(
+            (lo - 22.0).abs() < 0.01 && (hi - 96.0).abs() < 0.01,
+            "{lo} {hi}"
+        );
         // Neither is an ECG lead: no strip from them.
         assert_eq!(l.display_lead(), None);
         assert!(l.strip_now(1_000, "x").is_none());

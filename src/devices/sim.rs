@@ -506,10 +506,7 @@ impl Physiology for ScenarioPhysiology {
                 let mv = |x: f64| ((x + 2.048) * 1000.0).round().clamp(0.0, 4095.0) as u16;
                 match handle {
                     ECG_I_HANDLE => ii.iter().map(|x| mv(x * LEAD_I_OF_II)).collect(),
-                    ECG_III_HANDLE => ii
-                        .iter()
-                        .map(|x| mv(x * (1.0 - LEAD_I_OF_II)))
-                        .collect(),
+                    ECG_III_HANDLE => ii.iter().map(|x| mv(x * (1.0 - LEAD_I_OF_II))).collect(),
                     _ => ii.iter().map(|x| mv(*x)).collect(),
                 }
             }

@@ -414,15 +414,13 @@ impl Host {
             }
             Pdu::PollReply { reply, .. } => self.on_reply(reply, now, out),
             Pdu::SetResult { invoke_id, attrs } => self.on_set_result(invoke_id, &attrs),
-            Pdu::Error { invoke_id, error } => {
-                match self.wave_set {
-                    Some((id, _)) if id == invoke_id => {
-                        tracing::warn!(target: "devices", "intellivue: monitor refused the wave priority list (error {error})");
-                        self.wave_set = Some((id, WaveSelection::Refused(error)));
-                    }
-                    _ => self.pdus_rejected += 1,
+            Pdu::Error { invoke_id, error } => match self.wave_set {
+                Some((id, _)) if id == invoke_id => {
+                    tracing::warn!(target: "devices", "intellivue: monitor refused the wave priority list (error {error})");
+                    self.wave_set = Some((id, WaveSelection::Refused(error)));
                 }
-            }
+                _ => self.pdus_rejected += 1,
+            },
             _ => {}
         }
     }
@@ -940,7 +938,10 @@ mod tests {
         run(&mut h, &mut m, 0, 3000, &mut obs);
         assert_eq!(h.state(), HostState::Streaming);
         let want = ids(&["Pleth", "II"]);
-        assert_eq!(h.wave_selection(), Some(&WaveSelection::Accepted(want.clone())));
+        assert_eq!(
+            h.wave_selection(),
+            Some(&WaveSelection::Accepted(want.clone()))
+        );
         assert_eq!(m.wave_selection(), Some(want.as_slice()));
         // Not one chunk of I, III or CO2, not even in the first wave reply.
         assert_eq!(channels(&obs), {
@@ -966,12 +967,21 @@ mod tests {
         let mut obs = Vec::new();
         run(&mut h, &mut m, 0, 3000, &mut obs);
         let mut want = ids(&super::super::waves::DEFAULT_WAVES);
-        assert_eq!(h.wave_selection(), Some(&WaveSelection::Accepted(want.clone())));
+        assert_eq!(
+            h.wave_selection(),
+            Some(&WaveSelection::Accepted(want.clone()))
+        );
         want.sort_unstable();
         assert_eq!(channels(&obs), want);
         let chunks = wave_chunks(&obs);
-        let co2: Vec<_> = chunks.iter().filter(|w| w.channel.mdc() == 0x0002_50AC).collect();
-        assert!(co2.iter().all(|w| w.unit == Unit::MmHg && w.sample_period_us == 16_000));
+        let co2: Vec<_> = chunks
+            .iter()
+            .filter(|w| w.channel.mdc() == 0x0002_50AC)
+            .collect();
+        assert!(
+            co2.iter()
+                .all(|w| w.unit == Unit::MmHg && w.sample_period_us == 16_000)
+        );
         // Einthoven: I + III = II, sample by sample, in the same reply.
         let lead = |id: u32| {
             chunks
@@ -998,7 +1008,10 @@ mod tests {
         });
         let mut obs = Vec::new();
         run(&mut h, &mut m, 0, 2000, &mut obs);
-        assert_eq!(h.wave_selection(), Some(&WaveSelection::Accepted(ids(&["II"]))));
+        assert_eq!(
+            h.wave_selection(),
+            Some(&WaveSelection::Accepted(ids(&["II"])))
+        );
         assert_eq!(channels(&obs), ids(&["II"]));
     }
 
@@ -1032,7 +1045,10 @@ mod tests {
         // A result whose list does not add up: counted, outcome unchanged.
         let bad = Pdu::SetResult {
             invoke_id: id,
-            attrs: vec![Ava::new(pdu::NOM_ATTR_POLL_RTSA_PRIO_LIST, vec![0, 9, 0, 4, 1, 2, 3, 4])],
+            attrs: vec![Ava::new(
+                pdu::NOM_ATTR_POLL_RTSA_PRIO_LIST,
+                vec![0, 9, 0, 4, 1, 2, 3, 4],
+            )],
         };
         let before = h.wave_selection().cloned();
         h.on_bytes(&frame(&bad), t(1000), &mut out);
@@ -1041,12 +1057,22 @@ mod tests {
         // A result for another invoke id is not ours.
         let other = Pdu::SetResult {
             invoke_id: id.wrapping_add(100),
-            attrs: vec![pdu::text_id_list_ava(pdu::NOM_ATTR_POLL_RTSA_PRIO_LIST, &[])],
+            attrs: vec![pdu::text_id_list_ava(
+                pdu::NOM_ATTR_POLL_RTSA_PRIO_LIST,
+                &[],
+            )],
         };
         h.on_bytes(&frame(&other), t(1000), &mut out);
         assert_eq!(h.wave_selection().cloned(), before);
         // An error answer: the monitor keeps its own list; streaming goes on.
-        h.on_bytes(&frame(&Pdu::Error { invoke_id: id, error: 3 }), t(1000), &mut out);
+        h.on_bytes(
+            &frame(&Pdu::Error {
+                invoke_id: id,
+                error: 3,
+            }),
+            t(1000),
+            &mut out,
+        );
         assert_eq!(h.wave_selection(), Some(&WaveSelection::Refused(3)));
         assert_eq!(h.counters().pdus_rejected, 1);
         let mut later = Vec::new();

@@ -401,9 +401,9 @@ impl Monitor {
                 .waves()
                 .into_iter()
                 .filter(|w| {
-                    self.selection.as_ref().is_none_or(|sel| {
-                        sel.contains(&super::waves::text_id(w.physio_id))
-                    })
+                    self.selection
+                        .as_ref()
+                        .is_none_or(|sel| sel.contains(&super::waves::text_id(w.physio_id)))
                 })
                 .collect();
             let mut polls = Vec::new();

@@ -1313,8 +1313,10 @@ mod tests {
         let wire = encode(&set);
         assert_eq!(
             wire,
-            hex("E1 00 00 02 00 01 00 22 00 01 00 05 00 1C 00 21 00 00 00 00 00 00 00 00 \
-                 00 01 00 0E 00 00 F2 3A 00 08 00 01 00 04 00 02 01 02")
+            hex(
+                "E1 00 00 02 00 01 00 22 00 01 00 05 00 1C 00 21 00 00 00 00 00 00 00 00 \
+                 00 01 00 0E 00 00 F2 3A 00 08 00 01 00 04 00 02 01 02"
+            )
         );
         assert_eq!(decode(&wire), Ok(set));
         let res = Pdu::SetResult {
@@ -1327,14 +1329,19 @@ mod tests {
         let wire = encode(&res);
         assert_eq!(
             wire,
-            hex("E1 00 00 02 00 02 00 20 00 01 00 05 00 1A 00 21 00 00 00 00 \
-                 00 01 00 10 F2 3A 00 0C 00 02 00 08 00 02 01 02 00 02 4B B4")
+            hex(
+                "E1 00 00 02 00 02 00 20 00 01 00 05 00 1A 00 21 00 00 00 00 \
+                 00 01 00 10 F2 3A 00 0C 00 02 00 08 00 02 01 02 00 02 4B B4"
+            )
         );
         assert_eq!(decode(&wire), Ok(res));
         // A truncated SET is refused, not half-read.
         let set_wire = encode(&Pdu::SetRequest {
             invoke_id: 2,
-            mods: vec![(MOD_REPLACE, Ava::new(NOM_ATTR_POLL_RTSA_PRIO_LIST, vec![0; 8]))],
+            mods: vec![(
+                MOD_REPLACE,
+                Ava::new(NOM_ATTR_POLL_RTSA_PRIO_LIST, vec![0; 8]),
+            )],
         });
         for cut in 1..set_wire.len() {
             assert!(decode(&set_wire[..cut]).is_err(), "cut at {cut}");

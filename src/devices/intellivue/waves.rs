@@ -64,7 +64,9 @@ pub fn is_ecg(physio_id: u16) -> bool {
 }
 
 pub fn by_name(name: &str) -> Option<&'static WaveName> {
-    WAVES.iter().find(|w| w.name.eq_ignore_ascii_case(name.trim()))
+    WAVES
+        .iter()
+        .find(|w| w.name.eq_ignore_ascii_case(name.trim()))
 }
 
 pub fn by_physio(physio_id: u16) -> Option<&'static WaveName> {
@@ -90,7 +92,9 @@ pub fn label_name(text_id: u32) -> String {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WaveSelectError {
-    #[error("unknown IntelliVue wave {0:?} (known: I, II, III, aVR, aVL, aVF, V1-V6, MCL, Pleth, ABP, ART, CVP, Resp, CO2)")]
+    #[error(
+        "unknown IntelliVue wave {0:?} (known: I, II, III, aVR, aVL, aVF, V1-V6, MCL, Pleth, ABP, ART, CVP, Resp, CO2)"
+    )]
     Unknown(String),
     #[error("wave {0} is listed twice")]
     Twice(String),
@@ -212,7 +216,12 @@ mod tests {
         let avail = [0x0101, 0x0102, 0x0103, 0x013D, 0x4BB4];
         assert_eq!(
             accept(&req, &avail),
-            [text_id(0x0101), text_id(0x0102), text_id(0x0103), text_id(0x4BB4)]
+            [
+                text_id(0x0101),
+                text_id(0x0102),
+                text_id(0x0103),
+                text_id(0x4BB4)
+            ]
         );
         assert!(accept(&req, &[]).is_empty());
     }
