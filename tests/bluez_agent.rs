@@ -115,6 +115,7 @@ fn in_child(name: &str, bus_address: &str) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    eprintln!("{text}");
     assert!(out.status.success(), "child failed:\n{text}");
     // The child really ran the case (a filter typo would run nothing).
     assert!(text.contains("1 passed"), "{text}");
@@ -183,6 +184,11 @@ fn props(items: Vec<(&str, Box<dyn RefArg>)>) -> PropMap {
 
 impl FakeBluez {
     fn start(address: &str, devices: Vec<FakeDev>) -> FakeBluez {
+        Self::start_with(address, devices, true)
+    }
+
+    /// `adapter: false`: bluetoothd runs but the pad has no radio.
+    fn start_with(address: &str, devices: Vec<FakeDev>, adapter: bool) -> FakeBluez {
         let mut ch = Channel::open_private(address).expect("connect to private bus");
         ch.register().expect("hello");
         let conn = Connection::from(ch);
@@ -193,7 +199,7 @@ impl FakeBluez {
         conn.start_receive(
             MatchRule::new_method_call(),
             Box::new(move |m: Message, c: &Connection| {
-                let reply = handle(&m, c, &devices, &s);
+                let reply = handle(&m, c, &devices, adapter, &s);
                 let _ = c.send(reply);
                 true
             }),
@@ -268,7 +274,13 @@ impl Drop for FakeBluez {
 }
 
 /// bluetoothd's side of one method call.
-fn handle(m: &Message, c: &Connection, devices: &[FakeDev], state: &Mutex<Seen>) -> Message {
+fn handle(
+    m: &Message,
+    c: &Connection,
+    devices: &[FakeDev],
+    adapter: bool,
+    state: &Mutex<Seen>,
+) -> Message {
     let iface = m.interface().map(|i| i.to_string()).unwrap_or_default();
     let member = m.member().map(|i| i.to_string()).unwrap_or_default();
     let path = m.path().map(|p| p.to_string()).unwrap_or_default();
@@ -296,6 +308,9 @@ fn handle(m: &Message, c: &Connection, devices: &[FakeDev], state: &Mutex<Seen>)
         }
         ("org.freedesktop.DBus.ObjectManager", "GetManagedObjects") if path == "/" => {
             let mut objects: HashMap<Path<'static>, HashMap<String, PropMap>> = HashMap::new();
+            if !adapter {
+                return m.method_return().append1(objects);
+            }
             let adapter = props(vec![
                 ("Address", v("00:11:22:33:44:55".to_string())),
                 ("Powered", v(true)),
@@ -615,4 +630,20 @@ fn bus_without_bluetoothd_fails_cleanly() {
     eprintln!("without bluetoothd: {e}");
     assert!(matches!(e, BtPairError::Unavailable(_)), "{e:?}");
     assert!(e.message_de().contains("Bluetooth nicht verfügbar"), "{e}");
+}
+
+#[test]
+fn no_adapter_is_a_clear_error() {
+    if !is_child() {
+        let bus = Bus::start();
+        return in_child("no_adapter_is_a_clear_error", &bus.address);
+    }
+    let addr = std::env::var("DBUS_SYSTEM_BUS_ADDRESS").expect("bus address");
+    let _fake = FakeBluez::start_with(&addr, Vec::new(), false);
+    let agent = PairingAgent::start(policy()).expect("agent registers without a radio");
+    let e = agent
+        .pair_device(monitor(), Duration::from_secs(5))
+        .unwrap_err();
+    assert_eq!(e, BtPairError::NoAdapter);
+    assert!(e.message_de().contains("kein Bluetooth-Adapter"), "{e}");
 }
