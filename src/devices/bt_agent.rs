@@ -64,7 +64,7 @@ pub const fn sig_uuid(short: u16) -> uuid::Uuid {
     uuid::Uuid::from_u128(((short as u128) << 96) | 0x0000_0000_0000_1000_8000_0080_5F9B_34FB)
 }
 
-/// BlueZ takes PINs of 1–16 characters.
+/// A Bluetooth PIN is at most 16 bytes (BlueZ: 1–16 characters).
 const PIN_MAX: usize = 16;
 
 /// How the pad talks to a device, which decides the services it may use.
@@ -380,9 +380,7 @@ impl PairingAgentPolicy {
     pub fn request_pin_code(&self, addr: BtAddr) -> Answer<PairingPin> {
         match self.pin_of(AgentRequest::RequestPinCode, addr) {
             Err(d) => Answer::refuse(d),
-            Ok(pin) if pin.expose().chars().count() > PIN_MAX => {
-                Answer::refuse(Decision::PinTooLong(addr))
-            }
+            Ok(pin) if pin.expose().len() > PIN_MAX => Answer::refuse(Decision::PinTooLong(addr)),
             Ok(pin) => Answer {
                 decision: Decision::PinGiven(addr),
                 value: Some(pin.clone()),
@@ -553,7 +551,7 @@ impl PairingAgent {
 
 #[cfg(feature = "bluez-agent")]
 mod bluez {
-    use super::{AgentRequest, BtPairError, Decision, PairingAgentPolicy};
+    use super::{BtPairError, Decision, PairingAgentPolicy};
     use crate::devices::pairing::BtAddr;
     use bluer::agent::{Agent, AgentHandle, ReqError, ReqResult};
     use bluer::{ErrorKind, InternalErrorKind};
@@ -814,8 +812,7 @@ mod bluez {
                 ));
             }
             if !self.shared.policy().set_expected(a, true) {
-                let d = Decision::UnknownDevice(AgentRequest::RequestPinCode, a);
-                tracing::warn!(decision = %d, "pair_device refused");
+                tracing::warn!(device = %a, "pair_device refused: not one of the pad's devices");
                 return Err(BtPairError::UnknownDevice(a));
             }
             let _expecting = Expecting(&self.shared, a);
