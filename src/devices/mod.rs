@@ -38,6 +38,7 @@ pub mod ble;
 pub mod ble_btleplug;
 pub mod ble_driver;
 pub mod ble_sim;
+pub mod bt_agent;
 pub mod datex;
 pub mod driver;
 pub mod ieee11073;

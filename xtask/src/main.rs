@@ -75,7 +75,13 @@ const DEPS: &[Dep] = &[
     Dep {
         deb: "libdbus-1-dev",
         check: Pc("dbus-1"),
-        why: "btleplug (cargo feature ble), compiled by `xtask test`'s feature check",
+        why: "btleplug (cargo feature ble) and bluer's D-Bus (feature bluez-agent), compiled by `xtask test`'s feature check and agent test",
+        group: Test,
+    },
+    Dep {
+        deb: "dbus-daemon",
+        check: Bin("dbus-daemon"),
+        why: "private bus for the BlueZ pairing agent test (tests/bluez_agent.rs)",
         group: Test,
     },
     Dep {
@@ -210,6 +216,24 @@ fn test(args: &[OsString]) -> Result<ExitCode, String> {
         .args(args)
         .status()
         .map_err(|e| format!("cannot start cargo: {e}"))?;
+    // The BlueZ pairing agent's D-Bus test needs its feature: one extra
+    // test binary (private dbus-daemon, fake bluetoothd), full runs only.
+    let agent_status = if args.is_empty() {
+        let mut agent = cargo();
+        agent.current_dir(&root);
+        if has_nextest() {
+            agent.args(["nextest", "run"]);
+        } else {
+            agent.arg("test");
+        }
+        agent
+            .args(AGENT_TEST)
+            .status()
+            .map_err(|e| format!("cannot start cargo: {e}"))?
+    } else {
+        eprintln!("xtask: test ARGS given; skipping the bluez-agent test");
+        std::process::ExitStatus::default()
+    };
     // nextest does not run doctests; run them even if the main run failed,
     // so one run reports everything.
     let doc_status = cargo()
@@ -241,6 +265,9 @@ fn test(args: &[OsString]) -> Result<ExitCode, String> {
     };
     if !main_status.success() {
         return Ok(exit_code(main_status));
+    }
+    if !agent_status.success() {
+        return Ok(exit_code(agent_status));
     }
     if !doc_status.success() {
         return Ok(exit_code(doc_status));
@@ -292,12 +319,25 @@ fn report_disk(root: &Path, stage: &str) {
 const FEATURE_CHECK: &[&str] = &[
     "clippy",
     "--features",
-    "ble,rfcomm",
+    "ble,rfcomm,bluez-agent",
     "--lib",
     "--tests",
     "--",
     "-D",
     "warnings",
+];
+
+/// `cargo nextest run …` (or `cargo test …`) for the BlueZ agent test.
+/// Without `gui`: bluer turns on `uuid/v4`, which with `gui` reaches
+/// accesskit and would rebuild the whole Slint stack; without it only
+/// bluer, the D-Bus crates, a small i-slint-core (the UI test backend, a
+/// dev-dependency) and our lib are built again.
+const AGENT_TEST: &[&str] = &[
+    "--no-default-features",
+    "--features",
+    "bluez-agent",
+    "--test",
+    "bluez_agent",
 ];
 
 fn deps(args: &[OsString]) -> Result<ExitCode, String> {
