@@ -154,6 +154,9 @@ struct Seen {
     paired: Vec<BtAddr>,
     trusted: Vec<BtAddr>,
     discovery_started: bool,
+    registrations: usize,
+    /// RequestPinCode calls made by Device1.Pair.
+    pin_requests: usize,
 }
 
 type Job = Box<dyn FnOnce(&Connection) + Send>;
@@ -292,6 +295,7 @@ fn handle(
             };
             let sender = m.sender().map(|s| s.to_string()).unwrap_or_default();
             seen.agent = Some((sender, p.to_string(), cap.to_string()));
+            seen.registrations += 1;
             m.method_return()
         }
         ("org.bluez.AgentManager1", "RequestDefaultAgent") => {
@@ -348,6 +352,9 @@ fn handle(
             let Some((sender, agent, _)) = seen.agent.clone() else {
                 return error(m, "org.bluez.Error.AuthenticationRejected", "no agent");
             };
+            if matches!(d.pairing, Pairing::Pin(_)) {
+                seen.pin_requests += 1;
+            }
             drop(seen);
             let call = |member: &str| {
                 Message::new_method_call(&sender, &agent, "org.bluez.Agent1", member)
@@ -647,4 +654,73 @@ fn no_adapter_is_a_clear_error() {
         .unwrap_err();
     assert_eq!(e, BtPairError::NoAdapter);
     assert!(e.message_de().contains("kein Bluetooth-Adapter"), "{e}");
+}
+
+#[test]
+fn rfcomm_open_pairs_through_the_pads_agent_first() {
+    if !is_child() {
+        let bus = Bus::start();
+        return in_child(
+            "rfcomm_open_pairs_through_the_pads_agent_first",
+            &bus.address,
+        );
+    }
+    use rettpad::devices::bt_agent;
+    use rettpad::devices::link::LinkError;
+    let addr = std::env::var("DBUS_SYSTEM_BUS_ADDRESS").expect("bus address");
+    let fake = FakeBluez::start(
+        &addr,
+        vec![
+            FakeDev {
+                addr: monitor(),
+                pairing: Pairing::Pin("8642"),
+            },
+            FakeDev {
+                addr: wrong_pin_dev(),
+                pairing: Pairing::Pin("2222"),
+            },
+        ],
+    );
+    assert!(bt_agent::global().is_none());
+    // What the app does at start: the tag's record becomes a known device.
+    bt_agent::ensure_global(|p| p.add_record(&sample_record())).expect("agent");
+    // A second call only teaches it another device: one registration.
+    bt_agent::ensure_global(|p| {
+        p.add(
+            wrong_pin_dev(),
+            DeviceKind::Spp,
+            Some(PairingPin::new("1111")),
+        )
+    })
+    .expect("update");
+    assert_eq!(fake.seen(|s| s.registrations), 1);
+
+    // The supervisor's connect: paired and trusted with the record's PIN
+    // first; the socket itself then fails (this kernel has no Bluetooth).
+    let e = rettpad::devices::rfcomm::open(monitor(), 1)
+        .err()
+        .expect("no radio here");
+    assert!(!matches!(e, LinkError::Pairing(_)), "{e}");
+    assert!(fake.seen(|s| s.paired.contains(&monitor()) && s.trusted.contains(&monitor())));
+    // Bonded already: the next connect does not pair again.
+    let _ = rettpad::devices::rfcomm::open(monitor(), 1);
+    assert_eq!(fake.seen(|s| s.pin_requests), 1);
+
+    // A device that wants another PIN: a pairing error the UI can name.
+    let e = rettpad::devices::rfcomm::open(wrong_pin_dev(), 1)
+        .err()
+        .expect("refused");
+    assert!(matches!(e, LinkError::Pairing(_)), "{e}");
+    assert!(
+        e.user_message_de().contains("Kopplung"),
+        "{}",
+        e.user_message_de()
+    );
+    assert!(!e.to_string().contains("1111") && !e.to_string().contains("2222"));
+    // Not one of the pad's devices: bluetoothd is not asked to pair it.
+    let e = rettpad::devices::rfcomm::open(stranger(), 1)
+        .err()
+        .expect("no radio here");
+    assert!(!matches!(e, LinkError::Pairing(_)), "{e}");
+    assert!(!fake.seen(|s| s.paired.contains(&stranger())));
 }

@@ -593,7 +593,10 @@ impl Controller {
                     .map_err(|e| e.to_string())
             });
         self.poll_peripherals();
-        self.replace_device(&rec.to_device_config(&label));
+        let dc = rec.to_device_config(&label);
+        // The agent learns the PIN before the new link's first connect.
+        teach_bt_agent(vec![dc.clone()]);
+        self.replace_device(&dc);
         match saved {
             Ok(()) => {
                 tracing::info!(
@@ -886,13 +889,54 @@ impl Controller {
         }
         // A device paired by tag is the crew's later, explicit choice: it
         // wins over the configured one.
-        let Some(d) = self
-            .paired_from_vault()
-            .or_else(|| self.cfg.devices.first().cloned())
-        else {
+        let paired = self.paired_from_vault();
+        teach_bt_agent(
+            self.cfg
+                .devices
+                .iter()
+                .cloned()
+                .chain(paired.clone())
+                .collect(),
+        );
+        let Some(d) = paired.or_else(|| self.cfg.devices.first().cloned()) else {
             return;
         };
         self.start_configured_device(&d);
+    }
+}
+
+/// Tells the pad's BlueZ agent the Bluetooth devices among `devices`, so
+/// it pairs them with their records' PINs before an RFCOMM connect; starts
+/// the agent on a worker thread (D-Bus may take a while) when none runs.
+fn teach_bt_agent(devices: Vec<crate::config::DeviceConfig>) {
+    use crate::devices::bt_agent::{self, BtPairError, PairingAgentPolicy};
+    let devices: Vec<_> = devices
+        .into_iter()
+        .filter(|d| d.address.is_some())
+        .collect();
+    if devices.is_empty() {
+        return;
+    }
+    let add = move |p: &mut PairingAgentPolicy| {
+        for d in &devices {
+            p.add_config(d);
+        }
+    };
+    if let Some(a) = bt_agent::global() {
+        a.update_policy(add);
+        return;
+    }
+    let started = std::thread::Builder::new()
+        .name("bt-agent-start".into())
+        .spawn(move || match bt_agent::ensure_global(add) {
+            Ok(()) => {}
+            Err(BtPairError::NotBuilt) => {
+                tracing::debug!("this build has no BlueZ pairing agent");
+            }
+            Err(e) => tracing::warn!(error = %e, "BlueZ pairing agent not started"),
+        });
+    if let Err(e) = started {
+        tracing::warn!(error = %e, "BlueZ pairing agent thread not started");
     }
 }
 

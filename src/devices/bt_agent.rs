@@ -521,6 +521,47 @@ impl BtPairError {
 #[cfg(feature = "bluez-agent")]
 pub use bluez::PairingAgent;
 
+/// How long one pairing before an RFCOMM connect may take (a search for
+/// the device included).
+pub const PAIR_BEFORE_CONNECT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The pad's one agent, shared by the app and the RFCOMM link.
+static GLOBAL: std::sync::Mutex<Option<std::sync::Arc<PairingAgent>>> = std::sync::Mutex::new(None);
+/// Serialises starts, so two callers never register two agents.
+static STARTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The agent the app started, if any.
+pub fn global() -> Option<std::sync::Arc<PairingAgent>> {
+    GLOBAL.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+/// Starts the pad's agent with the devices `f` adds, or, when it runs
+/// already, lets `f` change its known devices. Blocks on D-Bus: call from
+/// a worker thread. Without the `bluez-agent` feature: `NotBuilt`.
+pub fn ensure_global(f: impl FnOnce(&mut PairingAgentPolicy)) -> Result<(), BtPairError> {
+    let _one = STARTING.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(a) = global() {
+        a.update_policy(f);
+        return Ok(());
+    }
+    let mut p = PairingAgentPolicy::new();
+    f(&mut p);
+    let a = PairingAgent::start(p)?;
+    *GLOBAL.lock().unwrap_or_else(|e| e.into_inner()) = Some(std::sync::Arc::new(a));
+    Ok(())
+}
+
+/// Called by the RFCOMM link before it connects: a device the agent knows
+/// is paired and trusted first (at once when bonded already), so its PIN
+/// comes from the pairing record and never from a person. Without a
+/// running agent, or for a device it does not know, nothing happens.
+pub fn pair_before_connect(addr: BtAddr) -> Result<(), BtPairError> {
+    match global() {
+        Some(a) if a.knows(addr) => a.pair_device(addr, PAIR_BEFORE_CONNECT),
+        _ => Ok(()),
+    }
+}
+
 /// Without cargo feature `bluez-agent`: the same API, every call fails
 /// with [`BtPairError::NotBuilt`].
 #[cfg(not(feature = "bluez-agent"))]
@@ -546,6 +587,10 @@ impl PairingAgent {
 
     pub fn recent_decisions(&self) -> Vec<Decision> {
         Vec::new()
+    }
+
+    pub fn knows(&self, _addr: BtAddr) -> bool {
+        false
     }
 }
 
@@ -792,6 +837,11 @@ mod bluez {
         /// Changes the known devices (a new pairing tag, a removed one).
         pub fn update_policy(&self, f: impl FnOnce(&mut PairingAgentPolicy)) {
             f(&mut self.shared.policy());
+        }
+
+        /// Whether `a` is one of the pad's devices.
+        pub fn knows(&self, a: BtAddr) -> bool {
+            self.shared.policy().is_known(a)
         }
 
         /// The last decisions, oldest first (at most 16).

@@ -27,6 +27,9 @@ pub enum LinkError {
     Closed,
     #[error("link i/o error: {0}")]
     Io(#[from] std::io::Error),
+    /// Pairing through the BlueZ agent before an RFCOMM connect failed.
+    #[error("bluetooth pairing failed: {0}")]
+    Pairing(String),
 }
 
 impl LinkError {
@@ -36,6 +39,9 @@ impl LinkError {
                 "Verbindung zum Gerät kann nicht geöffnet werden. Gerät eingeschaltet und gekoppelt?"
             }
             LinkError::NotLoopback(_) => "Unzulässige Geräteverbindung (nur Simulator lokal).",
+            LinkError::Pairing(_) => {
+                "Bluetooth-Kopplung mit dem Gerät fehlgeschlagen. PIN der Kopplungskarte richtig, Gerät an und in Reichweite?"
+            }
             LinkError::Closed | LinkError::Io(_) => {
                 "Verbindung zum Gerät unterbrochen; es wird neu verbunden."
             }

@@ -35,6 +35,8 @@ pub fn parse_link(s: &str) -> Result<(BtAddr, u8), String> {
 pub fn open(addr: BtAddr, channel: u8) -> Result<Box<dyn Link>, LinkError> {
     #[cfg(feature = "rfcomm")]
     {
+        super::bt_agent::pair_before_connect(addr)
+            .map_err(|e| LinkError::Pairing(e.to_string()))?;
         Ok(Box::new(RfcommLink::connect(
             addr,
             channel,
