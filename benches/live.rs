@@ -1,5 +1,6 @@
 //! Live monitor page (issue 5): the CPU share of the whole process while the
-//! page shows a monitor streaming 3 ECG leads at 500 Hz plus numerics, drawn
+//! page shows a monitor streaming 3 ECG leads at 500 Hz, pleth (125 Hz), the
+//! capnogram (62.5 Hz) and numerics, drawn
 //! 10 times a second with the software renderer (every frame a full
 //! repaint: the worst case). Run: `cargo bench --bench live`.
 
@@ -35,7 +36,7 @@ fn main() {
         field("samples"),
     );
     println!(
-        "live page, 3 ECG leads at 500 Hz + numerics, 10 full software frames/s, {secs} s: \
+        "live page, 3 ECG leads at 500 Hz + pleth + capnogram + numerics, 10 full software frames/s, {secs} s: \
          CPU {:.1} % of one core ({cpu:.0} ms CPU in {wall:.0} ms; {frames:.0} frames, {samples:.0} samples, {:.1} ms CPU per frame)",
         100.0 * cpu / wall,
         cpu / frames.max(1.0)

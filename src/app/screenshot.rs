@@ -117,7 +117,7 @@ fn cpu_ms() -> f64 {
 }
 
 /// Benchmark probe: the live page for `seconds` of real time while a
-/// monitor streams 3 ECG leads at 500 Hz plus numerics each second, drawn
+/// monitor streams 3 ECG leads at 500 Hz, pleth, capnogram and numerics, drawn
 /// 10 times a second like the app does. Every frame is a full software
 /// render of the whole window (the worst case: no partial repaint).
 pub fn live_probe(seconds: u64) -> Result<LiveProbe, Error> {
@@ -184,6 +184,41 @@ pub fn live_probe(seconds: u64) -> Result<LiveProbe, Error> {
                 status: MeasStatus::default(),
             }));
             samples += 50;
+        }
+        // Pleth at 125 Hz and the capnogram at 62.5 Hz, as the default
+        // IntelliVue wave list brings them.
+        let np = if tick.is_multiple_of(2) { 13 } else { 12 };
+        let nc = if tick.is_multiple_of(4) { 7 } else { 6 };
+        for (code, period, n, unit) in [
+            (0x4BB4u32, 8_000u32, np, Unit::Dimensionless),
+            (0x50AC, 16_000, nc, Unit::MmHg),
+        ] {
+            let t = tick as f64 / 10.0;
+            obs.push(Observation::Wave(WaveChunk {
+                channel: Metric::Other((2 << 16) | code),
+                t0: ts(now - 100),
+                sample_period_us: period,
+                scale: Some(Scale {
+                    lower_abs: Reading::Value(Decimal::int(0)),
+                    upper_abs: Reading::Value(Decimal::int(100)),
+                    lower_raw: 0,
+                    upper_raw: 1000,
+                }),
+                unit,
+                samples: (0..n)
+                    .map(|i| {
+                        let ts = t + f64::from(i) * f64::from(period) / 1e6;
+                        let v = if code == 0x50AC {
+                            38.0 * crate::devices::sim::capno_level((ts * 14.0 / 60.0).fract())
+                        } else {
+                            80.0 * crate::devices::sim::pleth_level((ts * 80.0 / 60.0).fract())
+                        };
+                        (v * 10.0) as i32
+                    })
+                    .collect(),
+                status: MeasStatus::default(),
+            }));
+            samples += n as u64;
         }
         if tick.is_multiple_of(10) {
             for (m, v) in [
