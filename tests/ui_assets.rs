@@ -103,7 +103,7 @@ fn screenshot_command_renders_every_page() {
 }
 
 #[test]
-fn live_probe_streams_three_leads_and_draws_every_tenth_of_a_second() {
+fn live_probe_streams_three_leads_pleth_and_capnogram_every_tenth_of_a_second() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_rettpad"))
         .args(["--live-probe", "1"])
         .output()
@@ -122,6 +122,10 @@ fn live_probe_streams_three_leads_and_draws_every_tenth_of_a_second() {
     };
     let frames = get("frames");
     assert!((5..=11).contains(&frames), "{frames} frames in 1 s");
-    // 3 leads × 50 samples (100 ms at 500 Hz) per frame.
-    assert_eq!(get("samples"), frames * 150);
+    // Per frame (100 ms): 3 leads × 50 samples at 500 Hz, pleth at 125 Hz
+    // (13, 12, …) and the capnogram at 62.5 Hz (7, 6, 6, 6, …).
+    let want: u64 = (0..frames)
+        .map(|t| 150 + if t % 2 == 0 { 13 } else { 12 } + if t % 4 == 0 { 7 } else { 6 })
+        .sum();
+    assert_eq!(get("samples"), want);
 }
