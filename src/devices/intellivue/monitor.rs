@@ -326,6 +326,24 @@ impl Monitor {
         }
     }
 
+    /// One periodic result of the extended poll `p`.
+    fn send_ext_reply(
+        &mut self,
+        p: ExtPoll,
+        code: u16,
+        polls: Vec<(u16, Vec<Ava>)>,
+        now: HostTime,
+        out: &mut Vec<Vec<u8>>,
+    ) {
+        let reply = self.reply(true, p.poll_number, code, polls, now);
+        let pdu = Pdu::PollReply {
+            invoke_id: p.invoke_id,
+            linked: None,
+            reply,
+        };
+        Self::frame(&pdu::encode(&pdu), out);
+    }
+
     /// Timers: sends poll results that are due.
     pub fn on_tick(&mut self, now: HostTime, out: &mut Vec<Vec<u8>>) {
         if self.state != MonitorState::Ready {
@@ -354,13 +372,7 @@ impl Monitor {
                     }
                     polls.push((n.handle, attrs));
                 }
-                let reply = self.reply(true, p.poll_number, pdu::NOM_MOC_VMO_METRIC_NU, polls, now);
-                let pdu = Pdu::PollReply {
-                    invoke_id: p.invoke_id,
-                    linked: None,
-                    reply,
-                };
-                Self::frame(&pdu::encode(&pdu), out);
+                self.send_ext_reply(p, pdu::NOM_MOC_VMO_METRIC_NU, polls, now, out);
             }
         }
         if let Some(mut p) = self.alarm.filter(|p| t >= p.next_ms) {
@@ -374,19 +386,13 @@ impl Monitor {
                     pdu::alarm_list_ava(pdu::NOM_ATTR_AL_MON_P_AL_LIST, &al.patient),
                     pdu::alarm_list_ava(pdu::NOM_ATTR_AL_MON_T_AL_LIST, &al.technical),
                 ];
-                let reply = self.reply(
-                    true,
-                    p.poll_number,
+                self.send_ext_reply(
+                    p,
                     pdu::NOM_MOC_VMO_AL_MON,
                     vec![(AL_MON_HANDLE, attrs)],
                     now,
+                    out,
                 );
-                let pdu = Pdu::PollReply {
-                    invoke_id: p.invoke_id,
-                    linked: None,
-                    reply,
-                };
-                Self::frame(&pdu::encode(&pdu), out);
             }
         }
         if let Some(mut p) = self.wave.filter(|p| t >= p.next_ms) {
@@ -444,19 +450,7 @@ impl Monitor {
             if polls.is_empty() {
                 return;
             }
-            let reply = self.reply(
-                true,
-                p.poll_number,
-                pdu::NOM_MOC_VMO_METRIC_SA_RT,
-                polls,
-                now,
-            );
-            let pdu = Pdu::PollReply {
-                invoke_id: p.invoke_id,
-                linked: None,
-                reply,
-            };
-            Self::frame(&pdu::encode(&pdu), out);
+            self.send_ext_reply(p, pdu::NOM_MOC_VMO_METRIC_SA_RT, polls, now, out);
         }
     }
 
