@@ -6,8 +6,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rettpad::devices::ble;
-use rettpad::devices::obs::HostTime;
+use rettpad_devices::ble;
+use rettpad_devices::obs::HostTime;
 
 const UUIDS: [u16; 7] = [
     ble::UUID_HEART_RATE_MEASUREMENT,

@@ -1,10 +1,10 @@
 //! Card bytes → container checks → gzip (64 KiB cap) → text decoding → XML,
-//! plus the KVK template parser, through `rettpad::card::sim::fuzz_one`
+//! plus the KVK template parser, through `rettpad_card::sim::fuzz_one`
 //! (the same entry the bounded proptest in `tests/card.rs` drives).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    rettpad::card::sim::fuzz_one(data);
+    rettpad_card::sim::fuzz_one(data);
 });

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rettpad::handover::frame::{Decoder, decode_body};
+use rettpad_handover::frame::{Decoder, decode_body};
 
 fuzz_target!(|data: &[u8]| {
     let _ = decode_body(data);

@@ -6,8 +6,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rettpad::devices::intellivue::frame::{Deframer, RawDeframer};
-use rettpad::devices::intellivue::pdu::{self, Pdu};
+use rettpad_devices::intellivue::frame::{Deframer, RawDeframer};
+use rettpad_devices::intellivue::pdu::{self, Pdu};
 
 fn check_payload(p: &[u8]) {
     let Ok(decoded) = pdu::decode(p) else {

@@ -12,10 +12,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rettpad::devices::driver::{Action, Driver};
-use rettpad::devices::intellivue::frame::encode_frame;
-use rettpad::devices::intellivue::host::{Host, HostConfig};
-use rettpad::devices::obs::HostTime;
+use rettpad_devices::driver::{Action, Driver};
+use rettpad_devices::intellivue::frame::encode_frame;
+use rettpad_devices::intellivue::host::{Host, HostConfig};
+use rettpad_devices::obs::HostTime;
 
 fn take<'a>(data: &mut &'a [u8], n: usize) -> &'a [u8] {
     let (a, b) = data.split_at(n.min(data.len()));

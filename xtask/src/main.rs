@@ -81,7 +81,7 @@ const DEPS: &[Dep] = &[
     Dep {
         deb: "dbus-daemon",
         check: Bin("dbus-daemon"),
-        why: "private bus for the BlueZ pairing agent test (tests/bluez_agent.rs)",
+        why: "private bus for the BlueZ pairing agent test (crates/devices/tests/bluez_agent.rs)",
         group: Test,
     },
     Dep {
@@ -193,7 +193,7 @@ fn usage() {
 fn run(args: &[OsString]) -> Result<ExitCode, String> {
     ensure(&[Build, Runtime])?;
     let status = cargo()
-        .args(["run", "--bin", "rettpad", "--"])
+        .args(["run", "-p", "rettpad-ui", "--bin", "rettpad", "--"])
         .args(args)
         .status()
         .map_err(|e| format!("cannot start cargo: {e}"))?;
@@ -318,6 +318,8 @@ fn report_disk(root: &Path, stage: &str) {
 /// tests).
 const FEATURE_CHECK: &[&str] = &[
     "clippy",
+    "-p",
+    "rettpad-devices",
     "--features",
     "ble,rfcomm,bluez-agent",
     "--lib",
@@ -328,12 +330,11 @@ const FEATURE_CHECK: &[&str] = &[
 ];
 
 /// `cargo nextest run …` (or `cargo test …`) for the BlueZ agent test.
-/// Without `gui`: bluer turns on `uuid/v4`, which with `gui` reaches
-/// accesskit and would rebuild the whole Slint stack; without it only
-/// bluer, the D-Bus crates, a small i-slint-core (the UI test backend, a
-/// dev-dependency) and our lib are built again.
+/// Only the devices crate and what it depends on are built with the
+/// feature; nothing of the UI stack is rebuilt.
 const AGENT_TEST: &[&str] = &[
-    "--no-default-features",
+    "-p",
+    "rettpad-devices",
     "--features",
     "bluez-agent",
     "--test",

@@ -1,14 +1,14 @@
-use rettpad::devices::driver::{Action, Driver};
-use rettpad::devices::intellivue::frame::Deframer;
-use rettpad::devices::intellivue::host::{Host, HostConfig};
-use rettpad::devices::intellivue::monitor::{Monitor, MonitorConfig};
-use rettpad::devices::obs::HostTime;
-use rettpad::devices::sim::{Scenario, ScenarioPhysiology};
+use rettpad_devices::driver::{Action, Driver};
+use rettpad_devices::intellivue::frame::Deframer;
+use rettpad_devices::intellivue::host::{Host, HostConfig};
+use rettpad_devices::intellivue::monitor::{Monitor, MonitorConfig};
+use rettpad_devices::obs::HostTime;
+use rettpad_devices::sim::{Scenario, ScenarioPhysiology};
 use std::path::Path;
 
 fn packets(root: &Path) {
-    use rettpad::transfer::packet::{seal, verify};
-    use rettpad::transfer::{HpkeSecretKey, PreNotice, SealInput};
+    use rettpad_transfer::packet::{seal, verify};
+    use rettpad_transfer::{HpkeSecretKey, PreNotice, SealInput};
     let dir = root.join("packet");
     std::fs::create_dir_all(&dir).unwrap();
     let pdf = b"%PDF-1.7 synthetic seed".to_vec();
@@ -21,7 +21,7 @@ fn packets(root: &Path) {
         events_json: b"[]".to_vec(),
         mind_xml: b"<mind/>".to_vec(),
         fhir_json: b"{}".to_vec(),
-        pdf_sha256: rettpad::crypto::sha256(&pdf),
+        pdf_sha256: rettpad_crypto::sha256(&pdf),
         pdf: pdf.clone(),
         handover_summary: "synthetisch".into(),
         prenotice: Some(PreNotice {

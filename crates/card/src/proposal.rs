@@ -1,0 +1,500 @@
+//! Card data → record, as a proposal the crew confirms. Nothing is written
+//! until [`Proposal::confirm`]; a field already documented with a different
+//! value is a [`Conflict`](ItemState::Conflict) and is only overwritten when
+//! the crew picked that field explicitly. If the record changed after the
+//! proposal was shown, confirming fails and the proposal must be rebuilt.
+
+use super::data::{CardData, CardKind};
+use super::error::CardWarning;
+use rettpad_record::catalog::{self, Scope};
+use rettpad_record::value::civil_from_ms;
+use rettpad_record::{MissionState, PartialDate, PatientId, Payload, Target, Value};
+
+/// How a proposed value relates to what is documented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemState {
+    /// Nothing documented: taken over on confirmation.
+    New,
+    /// Documented with the same value: nothing to do.
+    Same,
+    /// Documented with a different value: kept unless the crew picks it.
+    Conflict,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct Item {
+    pub field: &'static str,
+    /// German label from the catalog.
+    pub label_de: &'static str,
+    pub proposed: Value,
+    /// What the record held when the proposal was built.
+    pub documented: Option<Value>,
+    pub state: ItemState,
+}
+
+impl std::fmt::Debug for Item {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Item({}, {:?})", self.field, self.state)
+    }
+}
+
+/// A card value the record could not take (too long, no field).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub field: &'static str,
+    pub reason: &'static str,
+}
+
+/// What a card read would change in one patient's record.
+#[derive(Debug, Clone)]
+pub struct Proposal {
+    pub patient: PatientId,
+    pub source: CardKind,
+    /// When the card was read (UTC ms); the `Set` events carry their own
+    /// wall time when confirmed.
+    pub read_at_ms: i64,
+    pub items: Vec<Item>,
+    pub warnings: Vec<CardWarning>,
+    pub skipped: Vec<Skipped>,
+}
+
+/// Why confirming did not produce events.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfirmError {
+    #[error("unknown or retracted patient")]
+    UnknownPatient,
+    #[error("the record changed since the proposal was shown (field {0})")]
+    Stale(&'static str),
+    #[error("field {0} is not a conflict of this proposal")]
+    NotAConflict(String),
+}
+
+impl ConfirmError {
+    pub fn user_message_de(&self) -> String {
+        match self {
+            ConfirmError::UnknownPatient => "Patient nicht gefunden.".into(),
+            ConfirmError::Stale(_) => {
+                "Die Patientendaten wurden inzwischen geändert – bitte Kartendaten erneut prüfen."
+                    .into()
+            }
+            ConfirmError::NotAConflict(_) => "Interner Fehler bei der Übernahme.".into(),
+        }
+    }
+}
+
+/// Field values from a card, in the order shown to the crew.
+pub fn card_values(card: &CardData) -> Vec<(&'static str, Value)> {
+    let p = &card.person;
+    let c = &card.coverage;
+    let mut v: Vec<(&'static str, Value)> = vec![
+        ("patient.family_name", Value::Text(p.full_family_name())),
+        ("patient.given_name", Value::Text(p.given_name.clone())),
+    ];
+    if let Some(t) = &p.title {
+        v.push(("patient.title", Value::Text(t.clone())));
+    }
+    if let Some(d) = p.birth_date {
+        v.push(("patient.birth_date", Value::Date(d)));
+    }
+    if let Some(s) = p.sex {
+        v.push(("patient.sex", Value::code(s.code())));
+    }
+    if let Some(a) = p.address() {
+        if let Some(s) = &a.street {
+            v.push(("patient.address.street", Value::Text(s.clone())));
+        }
+        if let Some(x) = &a.extra {
+            v.push(("patient.address.extra", Value::Text(x.clone())));
+        }
+        if let Some(pc) = &a.postcode {
+            v.push(("patient.address.postcode", Value::Text(pc.clone())));
+        }
+        v.push(("patient.address.city", Value::Text(a.city.clone())));
+        v.push(("patient.address.country", Value::Text(a.country.clone())));
+    }
+    if let Some(n) = &p.insurance_number {
+        v.push(("insurance.number", Value::Text(n.clone())));
+    }
+    if let Some(ik) = &c.insurer_ik {
+        v.push(("insurance.insurer_ik", Value::Text(ik.clone())));
+    }
+    v.push((
+        "insurance.insurer_name",
+        Value::Text(c.insurer_name.clone()),
+    ));
+    if let Some(k) = c.kind {
+        v.push(("insurance.type", Value::code(k.code())));
+    }
+    if let Some(e) = c.end {
+        v.push(("insurance.valid_until", Value::Date(e)));
+    }
+    v.push(("patient.id_source", Value::code(card.kind.id_source_code())));
+    v
+}
+
+impl Proposal {
+    /// Compares the card with patient `patient` of `state`. `None` when the
+    /// patient is unknown or retracted.
+    pub fn build(
+        state: &MissionState,
+        patient: PatientId,
+        card: &CardData,
+        read_at_ms: i64,
+    ) -> Option<Proposal> {
+        let ps = state.patient(patient).filter(|p| p.retracted.is_none())?;
+        let mut items = Vec::new();
+        let mut skipped = Vec::new();
+        for (field, value) in card_values(card) {
+            let def = match catalog::validate(Scope::Patient, field, &value) {
+                Ok(def) => def,
+                Err(_) => {
+                    skipped.push(Skipped {
+                        field,
+                        reason: "value does not fit the field",
+                    });
+                    continue;
+                }
+            };
+            let documented = ps.get(field).cloned();
+            let state = match &documented {
+                None => ItemState::New,
+                Some(d) if *d == value => ItemState::Same,
+                Some(_) => ItemState::Conflict,
+            };
+            items.push(Item {
+                field,
+                label_de: def.de,
+                proposed: value,
+                documented,
+                state,
+            });
+        }
+        let mut warnings = card.warnings.clone();
+        if let Some(end) = card.coverage.end {
+            let (y, m, d) = civil_from_ms(read_at_ms);
+            let today = PartialDate {
+                year: y,
+                month: m,
+                day: d,
+            };
+            if end < today {
+                warnings.push(CardWarning::Expired);
+            }
+        }
+        Some(Proposal {
+            patient,
+            source: card.kind,
+            read_at_ms,
+            items,
+            warnings,
+            skipped,
+        })
+    }
+
+    pub fn conflicts(&self) -> impl Iterator<Item = &Item> {
+        self.items.iter().filter(|i| i.state == ItemState::Conflict)
+    }
+
+    /// True when confirming would change nothing.
+    pub fn is_noop(&self) -> bool {
+        self.items.iter().all(|i| i.state == ItemState::Same)
+    }
+
+    /// Lines for the confirmation dialog: what will be taken over, what
+    /// stays, and the warnings. Shown to the crew, never logged.
+    pub fn lines_de(&self) -> Vec<String> {
+        let mut out = vec![format!(
+            "Daten von der {} übernehmen:",
+            self.source.label_de()
+        )];
+        for i in &self.items {
+            let new = show(&i.proposed);
+            match (i.state, &i.documented) {
+                (ItemState::New, _) => out.push(format!("{}: {new}", i.label_de)),
+                (ItemState::Conflict, Some(old)) => out.push(format!(
+                    "{}: dokumentiert „{}“, Karte „{new}“ – bleibt, außer ausdrücklich gewählt",
+                    i.label_de,
+                    show(old)
+                )),
+                _ => {}
+            }
+        }
+        for w in &self.warnings {
+            out.push(format!("Hinweis: {}", w.user_message_de()));
+        }
+        out
+    }
+
+    /// The events to apply after the crew's confirmation tap: every `New`
+    /// item, plus the `Conflict` items named in `overwrite`. Fails without
+    /// events if the record changed since the proposal was built, or if
+    /// `overwrite` names a field that is not a conflict.
+    pub fn confirm(
+        &self,
+        state: &MissionState,
+        overwrite: &[&str],
+    ) -> Result<Vec<Payload>, ConfirmError> {
+        let ps = state
+            .patient(self.patient)
+            .filter(|p| p.retracted.is_none())
+            .ok_or(ConfirmError::UnknownPatient)?;
+        for f in overwrite {
+            if !self.conflicts().any(|i| i.field == *f) {
+                return Err(ConfirmError::NotAConflict((*f).to_string()));
+            }
+        }
+        let mut out = Vec::new();
+        for i in &self.items {
+            if ps.get(i.field) != i.documented.as_ref() {
+                return Err(ConfirmError::Stale(i.field));
+            }
+            let take = match i.state {
+                ItemState::New => true,
+                ItemState::Conflict => overwrite.contains(&i.field),
+                ItemState::Same => false,
+            };
+            if take {
+                out.push(Payload::Set {
+                    target: Target::Patient(self.patient),
+                    field: i.field.to_string(),
+                    value: i.proposed.clone(),
+                });
+            }
+        }
+        // When the card was read, and by what: the source of these values.
+        if !out.is_empty() {
+            out.push(Payload::Set {
+                target: Target::Patient(self.patient),
+                field: "insurance.card_read_at".into(),
+                value: Value::Time(rettpad_record::TimeValue {
+                    at_ms: self.read_at_ms,
+                    source: rettpad_record::TimeSource::Device {
+                        device: self.source.label_de().to_string(),
+                    },
+                }),
+            });
+        }
+        Ok(out)
+    }
+}
+
+fn show(v: &Value) -> String {
+    match v {
+        Value::Text(s) | Value::Code(s) => s.clone(),
+        Value::Date(d) => d.to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::sample_egk_data;
+    use rettpad_record::{Author, MissionId, MissionLog};
+    use uuid::Uuid;
+
+    struct Pad {
+        log: MissionLog,
+        state: MissionState,
+        who: Author,
+    }
+
+    impl Pad {
+        fn new() -> (Pad, PatientId) {
+            let m = MissionId::new();
+            let mut pad = Pad {
+                log: MissionLog::new(m),
+                state: MissionState::new(m),
+                who: Author {
+                    device: "PAD-T".into(),
+                    crew_member: Uuid::from_u128(1),
+                },
+            };
+            let p = PatientId::new();
+            pad.apply(Payload::PatientAdded { patient: p });
+            (pad, p)
+        }
+
+        fn apply(&mut self, payload: Payload) {
+            self.state.precheck(&payload).expect("precheck");
+            let ev = self.log.prepare(&self.who, 1_795_305_600_000, 0, payload);
+            self.log.insert(ev).expect("insert");
+            self.state = MissionState::fold(self.log.mission(), self.log.events());
+            assert!(self.state.rejected.is_empty(), "{:?}", self.state.rejected);
+        }
+
+        fn set(&mut self, p: PatientId, field: &str, v: Value) {
+            self.apply(Payload::Set {
+                target: Target::Patient(p),
+                field: field.into(),
+                value: v,
+            });
+        }
+    }
+
+    const READ_AT: i64 = 1_795_305_600_000; // 2026-11-22
+
+    #[test]
+    fn empty_patient_takes_everything_and_the_record_accepts_it() {
+        let (mut pad, p) = Pad::new();
+        let card = sample_egk_data();
+        let prop = Proposal::build(&pad.state, p, &card, READ_AT).unwrap();
+        assert!(prop.items.iter().all(|i| i.state == ItemState::New));
+        assert!(prop.warnings.is_empty());
+        let fields: Vec<_> = prop.items.iter().map(|i| i.field).collect();
+        assert_eq!(
+            fields,
+            [
+                "patient.family_name",
+                "patient.given_name",
+                "patient.title",
+                "patient.birth_date",
+                "patient.sex",
+                "patient.address.street",
+                "patient.address.extra",
+                "patient.address.postcode",
+                "patient.address.city",
+                "patient.address.country",
+                "insurance.number",
+                "insurance.insurer_ik",
+                "insurance.insurer_name",
+                "insurance.type",
+                "patient.id_source",
+            ]
+        );
+        let lines = prop.lines_de();
+        assert!(lines[0].contains("eGK"));
+        assert!(lines.iter().any(|l| l == "Name: von Großmann"));
+        assert!(prop.skipped.is_empty(), "{:?}", prop.skipped);
+        for payload in prop.confirm(&pad.state, &[]).unwrap() {
+            pad.apply(payload);
+        }
+        let ps = pad.state.patient(p).unwrap();
+        assert_eq!(
+            ps.get("patient.family_name"),
+            Some(&Value::text("von Großmann"))
+        );
+        assert_eq!(ps.get("patient.sex"), Some(&Value::code("M")));
+        assert!(
+            matches!(ps.get("insurance.card_read_at"), Some(Value::Time(t)) if t.at_ms == prop.read_at_ms),
+            "the read time is recorded with the values"
+        );
+        assert_eq!(ps.get("patient.id_source"), Some(&Value::code("01")));
+        assert_eq!(ps.get("insurance.type"), Some(&Value::code("1")));
+        // Reading the same card again proposes nothing.
+        let again = Proposal::build(&pad.state, p, &card, READ_AT).unwrap();
+        assert!(again.is_noop());
+        assert!(again.confirm(&pad.state, &[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn differing_documented_value_is_never_overwritten_silently() {
+        let (mut pad, p) = Pad::new();
+        pad.set(p, "patient.given_name", Value::text("Jürgen"));
+        pad.set(p, "patient.sex", Value::code("M"));
+        let prop = Proposal::build(&pad.state, p, &sample_egk_data(), READ_AT).unwrap();
+        let c: Vec<_> = prop.conflicts().map(|i| i.field).collect();
+        assert_eq!(c, ["patient.given_name"]);
+        let sex = prop
+            .items
+            .iter()
+            .find(|i| i.field == "patient.sex")
+            .unwrap();
+        assert_eq!(sex.state, ItemState::Same);
+        assert!(
+            prop.lines_de()
+                .iter()
+                .any(|l| l.contains("dokumentiert „Jürgen“, Karte „Jürgen Karl“"))
+        );
+        // Without an explicit pick the conflict stays.
+        let payloads = prop.confirm(&pad.state, &[]).unwrap();
+        assert!(
+            payloads.iter().all(|pl| !matches!(pl,
+            Payload::Set { field, .. } if field == "patient.given_name" || field == "patient.sex"))
+        );
+        for pl in payloads {
+            pad.apply(pl);
+        }
+        assert_eq!(
+            pad.state.patient(p).unwrap().get("patient.given_name"),
+            Some(&Value::text("Jürgen"))
+        );
+        // Picked explicitly: overwritten, as a new revision.
+        let prop = Proposal::build(&pad.state, p, &sample_egk_data(), READ_AT).unwrap();
+        let payloads = prop.confirm(&pad.state, &["patient.given_name"]).unwrap();
+        // The picked name and the read time.
+        assert_eq!(payloads.len(), 2);
+        for pl in payloads {
+            pad.apply(pl);
+        }
+        let f = &pad.state.patient(p).unwrap().fields["patient.given_name"];
+        assert_eq!(f.current(), Some(&Value::text("Jürgen Karl")));
+        assert!(f.corrected());
+    }
+
+    #[test]
+    fn stale_proposal_and_bad_picks_are_refused() {
+        let (mut pad, p) = Pad::new();
+        let prop = Proposal::build(&pad.state, p, &sample_egk_data(), READ_AT).unwrap();
+        assert_eq!(
+            prop.confirm(&pad.state, &["patient.given_name"]),
+            Err(ConfirmError::NotAConflict("patient.given_name".into()))
+        );
+        // Someone documents a name after the dialog opened.
+        pad.set(p, "patient.family_name", Value::text("Meier"));
+        let e = prop.confirm(&pad.state, &[]).unwrap_err();
+        assert_eq!(e, ConfirmError::Stale("patient.family_name"));
+        assert!(e.user_message_de().contains("erneut"));
+        // Unknown patient.
+        assert!(
+            Proposal::build(&pad.state, PatientId::new(), &sample_egk_data(), READ_AT).is_none()
+        );
+        pad.apply(Payload::PatientRetracted {
+            patient: p,
+            reason: "doppelt".into(),
+        });
+        assert_eq!(
+            prop.confirm(&pad.state, &[]),
+            Err(ConfirmError::UnknownPatient)
+        );
+    }
+
+    #[test]
+    fn kvk_maps_without_sex_and_with_month_validity_and_expiry_warning() {
+        let (pad, p) = Pad::new();
+        let card =
+            crate::kvk::parse(&crate::kvk::build_template(&crate::kvk::sample_fields())).unwrap();
+        let prop = Proposal::build(&pad.state, p, &card, READ_AT).unwrap();
+        assert!(!prop.items.iter().any(|i| i.field == "patient.sex"));
+        let get = |f: &str| {
+            prop.items
+                .iter()
+                .find(|i| i.field == f)
+                .map(|i| &i.proposed)
+        };
+        assert_eq!(get("patient.id_source"), Some(&Value::code("02")));
+        assert_eq!(
+            get("insurance.valid_until"),
+            Some(&Value::Date(PartialDate {
+                year: 2028,
+                month: 12,
+                day: 31
+            }))
+        );
+        assert!(prop.warnings.is_empty());
+        // Read in 2029: the card has expired.
+        let later = Proposal::build(&pad.state, p, &card, READ_AT + 3 * 365 * 86_400_000).unwrap();
+        assert_eq!(later.warnings, vec![CardWarning::Expired]);
+        assert!(later.lines_de().iter().any(|l| l.contains("abgelaufen")));
+    }
+
+    #[test]
+    fn values_that_do_not_fit_are_skipped_not_truncated() {
+        let (pad, p) = Pad::new();
+        let mut card = sample_egk_data();
+        card.person.given_name = "x".repeat(65);
+        let prop = Proposal::build(&pad.state, p, &card, READ_AT).unwrap();
+        assert!(!prop.items.iter().any(|i| i.field == "patient.given_name"));
+        assert!(prop.skipped.iter().any(|s| s.field == "patient.given_name"));
+    }
+}

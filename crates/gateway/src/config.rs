@@ -1,0 +1,157 @@
+//! `gateway.toml`. Relative paths are relative to the file's directory.
+
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PadEntry {
+    pub serial: String,
+    pub call_sign: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HospitalEntry {
+    pub id: String,
+    pub name: String,
+    /// Hex SHA-256 of the hospital's mailbox token (the token itself is
+    /// only in the hospital's own file).
+    pub token_sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// Pad intake (mTLS). Any port.
+    pub listen: SocketAddr,
+    /// Arrival board and hospital mailboxes: plain HTTP, loopback only
+    /// (a reverse proxy with TLS fronts it in production; envelopes are
+    /// end-to-end encrypted anyway).
+    pub hospital_listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// Organisation CA (PEM) that issued the pad certificates.
+    pub ca: PathBuf,
+    #[serde(default)]
+    pub crls: Vec<PathBuf>,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// Hex P-256 private key: opens the server payload.
+    pub hpke_key: PathBuf,
+    /// Hex PKCS#8 Ed25519 key: signs receipts.
+    pub signing_key: PathBuf,
+    /// Hex 32-byte AES-256-GCM key: seals everything at rest.
+    pub storage_key: PathBuf,
+    #[serde(default = "default_retention")]
+    pub retention_days: u32,
+    #[serde(default = "default_sweep")]
+    pub sweep_interval_secs: u64,
+    #[serde(default = "default_mailbox")]
+    pub mailbox_hours: u32,
+    #[serde(default = "default_board")]
+    pub board_hours: u32,
+    /// Accept TLS 1.2 besides 1.3 (older pads); never below 1.2.
+    #[serde(default = "default_true")]
+    pub tls12: bool,
+    #[serde(default)]
+    pub pads: Vec<PadEntry>,
+    #[serde(default)]
+    pub hospitals: Vec<HospitalEntry>,
+    /// Test hook: wait this long after storing before answering (lets a
+    /// test kill the pad between send and receipt). 0 in production.
+    #[serde(default)]
+    pub debug_reply_delay_ms: u64,
+}
+
+fn default_retention() -> u32 {
+    92 // 3 months
+}
+fn default_sweep() -> u64 {
+    3600
+}
+fn default_mailbox() -> u32 {
+    24
+}
+fn default_board() -> u32 {
+    3
+}
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GwConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is invalid: {message}")]
+    Parse { path: PathBuf, message: String },
+}
+
+impl GatewayConfig {
+    pub fn load(path: &Path) -> Result<GatewayConfig, GwConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| GwConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
+        let mut c: GatewayConfig = toml::from_str(&text).map_err(|e| GwConfigError::Parse {
+            path: path.into(),
+            message: e.message().to_string(),
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        c.resolve(base);
+        c.validate().map_err(|message| GwConfigError::Parse {
+            path: path.into(),
+            message,
+        })?;
+        Ok(c)
+    }
+
+    fn resolve(&mut self, base: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        for p in [
+            &mut self.data_dir,
+            &mut self.ca,
+            &mut self.cert,
+            &mut self.key,
+            &mut self.hpke_key,
+            &mut self.signing_key,
+            &mut self.storage_key,
+        ] {
+            fix(p);
+        }
+        self.crls.iter_mut().for_each(fix);
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if !self.hospital_listen.ip().is_loopback() {
+            return Err("hospital_listen must be a loopback address".into());
+        }
+        if self.retention_days == 0 || self.mailbox_hours == 0 || self.board_hours == 0 {
+            return Err("retention_days, mailbox_hours and board_hours must be > 0".into());
+        }
+        for h in &self.hospitals {
+            if !rettpad_transfer::packet::valid_hospital_id(&h.id) {
+                return Err(format!("invalid hospital id {:?}", h.id));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+/// Reads a hex key file (trimmed).
+pub fn read_hex_file(path: &Path) -> Result<Vec<u8>, String> {
+    let t = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    hex::decode(t.trim()).map_err(|_| format!("{}: not hex", path.display()))
+}

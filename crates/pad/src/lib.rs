@@ -1,0 +1,13 @@
+//! The headless pad: typed configuration, the crew's session (shift, PIN,
+//! lock, wipe), the peripherals (card watcher, handover service), close →
+//! seal → queue, and the headless demo. No Slint: the UI crate drives it.
+
+pub mod close;
+pub mod config;
+pub mod demo;
+pub mod handover_io;
+pub mod handover_service;
+pub mod session;
+pub mod watcher;
+
+pub use handover_service::{HandoverConfig, Service, ServiceConfig, ServiceEvent};

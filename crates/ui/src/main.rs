@@ -1,0 +1,284 @@
+//! The kiosk app. Kept thin: parse arguments, set up logging and the vault,
+//! hand over to `app`.
+
+use rettpad_clock::{SharedClock, SystemClock};
+use rettpad_pad::config::Config;
+use rettpad_pad::session::Session;
+use rettpad_ui::{self as app, AppState};
+use rettpad_vault::FileKeyProvider;
+use rettpad_vault::store::{SharedStore, Store, StoreOptions};
+use slint::ComponentHandle;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+const USAGE: &str = "usage: rettpad [--config FILE] [--data-dir DIR] [--key-file FILE] [--screenshot DIR] [--headless-demo]";
+
+#[derive(Default)]
+struct Args {
+    config: Option<PathBuf>,
+    data_dir: Option<PathBuf>,
+    key_file: Option<PathBuf>,
+    screenshot: Option<PathBuf>,
+    startup_probe: Option<PathBuf>,
+    live_probe: Option<u64>,
+    headless_demo: bool,
+}
+
+fn parse_args() -> Result<Option<Args>, String> {
+    let mut a = Args::default();
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut val = |name: &str| {
+            it.next()
+                .map(PathBuf::from)
+                .ok_or(format!("{name} needs a value"))
+        };
+        match arg.as_str() {
+            "--config" => a.config = Some(val("--config")?),
+            "--data-dir" => a.data_dir = Some(val("--data-dir")?),
+            "--key-file" => a.key_file = Some(val("--key-file")?),
+            "--screenshot" => a.screenshot = Some(val("--screenshot")?),
+            "--headless-demo" => a.headless_demo = true,
+            "--startup-probe" => a.startup_probe = Some(val("--startup-probe")?),
+            "--live-probe" => {
+                let secs = val("--live-probe")?;
+                a.live_probe = Some(
+                    secs.to_str()
+                        .and_then(|s| s.parse().ok())
+                        .ok_or("--live-probe needs seconds")?,
+                );
+            }
+            "-h" | "--help" => return Ok(None),
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(Some(a))
+}
+
+fn has_display() -> bool {
+    ["DISPLAY", "WAYLAND_DISPLAY", "SLINT_BACKEND"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("{e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(dir) = &args.screenshot {
+        return screenshots(dir);
+    }
+    if let Some(secs) = args.live_probe {
+        return match app::screenshot::live_probe(secs) {
+            Ok(p) => {
+                println!(
+                    "live_probe cpu_ms={:.0} wall_ms={:.0} frames={} samples={}",
+                    p.cpu_ms, p.wall_ms, p.frames, p.samples
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("live probe failed: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if let Some(dir) = &args.startup_probe {
+        return match app::screenshot::startup_probe(dir) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("startup probe failed: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let cfg = match args.config.as_deref().map(Config::load).transpose() {
+        Ok(c) => c.unwrap_or_else(Config::demo),
+        Err(e) => {
+            eprintln!("{}\n{e}", e.user_message_de());
+            return ExitCode::from(2);
+        }
+    };
+    let dir = match cfg.data_dir(args.data_dir.as_deref()) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("{}\n{e}", e.user_message_de());
+            return ExitCode::from(2);
+        }
+    };
+    let key = cfg.key_file(args.key_file.as_deref());
+    // Private before anything (the log directory) is created inside it.
+    if let Err(e) = std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
+    {
+        eprintln!(
+            "Datenverzeichnis kann nicht angelegt werden.\ncannot create {}: {e}",
+            dir.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    let _log = match rettpad_logging::init(&dir.join("logs"), &cfg.log_level) {
+        Ok(g) => Some(g),
+        Err(e) => {
+            eprintln!("{}\n{e}", e.user_message_de());
+            None
+        }
+    };
+    if args.headless_demo || !has_display() {
+        if !args.headless_demo {
+            let shots = PathBuf::from("target/demo-shots");
+            println!(
+                "Kein Bildschirm gefunden (DISPLAY/WAYLAND_DISPLAY nicht gesetzt): die Seiten werden nach {} gerendert,\n\
+                 danach folgt der Ablauf ohne Oberfläche.\n",
+                shots.display()
+            );
+            match app::screenshot::render_all(&shots) {
+                Ok(files) => println!("{} Bildschirmfotos geschrieben.\n", files.len()),
+                Err(e) => eprintln!("Bildschirmfotos fehlgeschlagen: {e}"),
+            }
+        }
+        let mut out = std::io::stdout();
+        return match rettpad_pad::demo::run(&cfg, &dir, &key, SystemClock::shared(), &mut out) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let demo = args.config.is_none();
+    run_kiosk(cfg, &dir, &key, demo)
+}
+
+fn screenshots(dir: &Path) -> ExitCode {
+    match app::screenshot::render_all(dir) {
+        Ok(files) => {
+            for f in files {
+                println!("{}", f.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("screenshot failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_kiosk(cfg: Config, dir: &Path, key: &Path, demo: bool) -> ExitCode {
+    // The demo uploads for real: to a gateway on loopback in this process.
+    let (upload, gateway): (Option<rettpad_transfer::UploadConfig>, Option<app::Keep>) =
+        match (&cfg.upload, demo) {
+            (Some(u), _) => (Some(u.clone()), None),
+            (None, true) => match rettpad_gateway::local::start(&dir.join("demo-gateway")) {
+                Ok(g) => {
+                    println!(
+                        "Demo-Gateway: {} – Ankunftstafel: {}",
+                        g.upload.gateway_url,
+                        g.board_url()
+                    );
+                    (Some(g.upload.clone()), Some(Box::new(g)))
+                }
+                Err(e) => {
+                    eprintln!("Demo-Gateway nicht gestartet: {e}");
+                    (None, None)
+                }
+            },
+            (None, false) => (None, None),
+        };
+    let clock: SharedClock = SystemClock::shared();
+    let opts = StoreOptions {
+        snapshot_every: cfg.snapshot_every,
+        ..Default::default()
+    };
+    let store = match Store::open(
+        dir,
+        Arc::new(FileKeyProvider::new(key)),
+        clock.clone(),
+        opts,
+    ) {
+        Ok(s) => SharedStore::new(s),
+        Err(e) => {
+            // The vault stays untouched; the crew documents on paper meanwhile.
+            eprintln!("{}\n{e}", e.user_message_de());
+            return ExitCode::FAILURE;
+        }
+    };
+    let session_cfg = match cfg.session_config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{}\n{e}", e.user_message_de());
+            return ExitCode::FAILURE;
+        }
+    };
+    let session = match Session::new(session_cfg, clock.clone(), store.clone(), store.clone()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{}\n{e}", e.user_message_de());
+            return ExitCode::FAILURE;
+        }
+    };
+    let (ui, ctrl) = match app::build(cfg, clock, store, session) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("Die Oberfläche kann nicht starten: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    ctrl.borrow_mut().attach_from_config();
+    if let Some(u) = &upload {
+        ctrl.borrow_mut().attach_upload(u, gateway);
+    }
+    ui.window().set_fullscreen(true);
+    // Idle lock, clock and retries of not-yet-durable edits, once a second.
+    let ctrl_frames = ctrl.clone();
+    let timer = slint::Timer::default();
+    let weak = ui.as_weak();
+    timer.start(
+        slint::TimerMode::Repeated,
+        Duration::from_secs(1),
+        move || {
+            if let Some(ui) = weak.upgrade() {
+                let mut c = ctrl.borrow_mut();
+                if c.store().lock().pending() > 0 {
+                    let _ = c.store().lock().retry_pending();
+                }
+                c.tick();
+                c.refresh(&ui);
+                let _ = ui.global::<AppState>();
+            }
+        },
+    );
+    // The live monitor page draws the ECG at 10 frames per second.
+    let frames = slint::Timer::default();
+    let (weak, ctrl2) = (ui.as_weak(), ctrl_frames);
+    frames.start(
+        slint::TimerMode::Repeated,
+        Duration::from_millis(100),
+        move || {
+            if let Some(ui) = weak.upgrade() {
+                ctrl2.borrow_mut().live_frame(&ui);
+            }
+        },
+    );
+    match ui.run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Die Oberfläche ist beendet: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,584 @@
+//! `rettpad --screenshot DIR`: renders every page headless with the software
+//! renderer into PNGs, with demo data entered through the same callbacks a
+//! tap triggers. A fixed clock makes the pictures reproducible.
+
+use super::{
+    AppState, AppWindow, CardAdapter, CloseAdapter, EditorAdapter, KeypadAdapter, LockAdapter,
+    LoginAdapter, MissionsAdapter, SettingsAdapter, Theme,
+};
+use rettpad_clock::{SharedClock, TestClock};
+use rettpad_pad::config::Config;
+use rettpad_pad::session::Session;
+use rettpad_record::Section;
+use rettpad_vault::MemoryKeyProvider;
+use rettpad_vault::store::{SharedStore, Store, StoreOptions};
+use slint::ComponentHandle;
+use slint::platform::software_renderer::{MinimalSoftwareWindow, RepaintBufferType};
+use slint::platform::{Platform, WindowAdapter};
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+struct Headless(Rc<MinimalSoftwareWindow>);
+
+impl Platform for Headless {
+    fn create_window_adapter(&self) -> Result<Rc<dyn WindowAdapter>, slint::PlatformError> {
+        Ok(self.0.clone())
+    }
+}
+
+type Error = Box<dyn std::error::Error>;
+
+/// The app with the demo configuration on `store`, locked, as at start.
+fn demo_app(
+    clock: SharedClock,
+    store: SharedStore,
+) -> Result<(AppWindow, Rc<RefCell<super::Controller>>), Error> {
+    let cfg = Config::demo();
+    let session = Session::new(
+        cfg.session_config()?,
+        clock.clone(),
+        store.clone(),
+        store.clone(),
+    )?;
+    Ok(super::build(cfg, clock, store, session)?)
+}
+
+/// Installs the software renderer at the target tablet's 1280×800 logical px.
+fn use_headless_platform() -> Result<(), Error> {
+    let window = MinimalSoftwareWindow::new(RepaintBufferType::NewBuffer);
+    window.set_size(slint::PhysicalSize::new(1280, 800));
+    slint::platform::set_platform(Box::new(Headless(window)))
+        .map_err(|e| format!("cannot set the headless platform: {e:?}").into())
+}
+
+/// 2026-11-22 13:05 UTC (14:05 in Germany).
+pub const DEMO_TIME_MS: i64 = 1_795_305_600_000 + 13 * 3_600_000 + 5 * 60_000;
+
+fn save(ui: &AppWindow, path: &Path) -> Result<(), Error> {
+    slint::platform::update_timers_and_animations();
+    let snap = ui.window().take_snapshot()?;
+    let file = std::fs::File::create(path)?;
+    let mut enc = png::Encoder::new(std::io::BufWriter::new(file), snap.width(), snap.height());
+    enc.set_color(png::ColorType::Rgba);
+    enc.set_depth(png::BitDepth::Eight);
+    enc.write_header()?.write_image_data(snap.as_bytes())?;
+    Ok(())
+}
+
+/// Peak resident memory of this process in KiB (Linux `VmHWM`).
+pub fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Cold-start probe for the benchmark: opens a real vault in `dir`, builds
+/// the UI and renders the PIN screen once, then returns.
+pub fn startup_probe(dir: &Path) -> Result<(), Error> {
+    use_headless_platform()?;
+    let clock: SharedClock = rettpad_clock::SystemClock::shared();
+    let keys = Arc::new(rettpad_vault::FileKeyProvider::new(dir.join("device.key")));
+    let store = SharedStore::new(Store::open(
+        &dir.join("data"),
+        keys,
+        clock.clone(),
+        StoreOptions::default(),
+    )?);
+    let (ui, _ctrl) = demo_app(clock, store)?;
+    ui.show()?;
+    slint::platform::update_timers_and_animations();
+    let frame = ui.window().take_snapshot()?;
+    if frame.width() == 0 {
+        return Err("empty frame".into());
+    }
+    Ok(())
+}
+
+/// What the live page cost while streaming.
+pub struct LiveProbe {
+    pub cpu_ms: f64,
+    pub wall_ms: f64,
+    pub frames: u64,
+    pub samples: u64,
+}
+
+/// This process's CPU time (user + system) in ms.
+fn cpu_ms() -> f64 {
+    // SAFETY: getrusage only writes into the struct we pass.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) } != 0 {
+        return 0.0;
+    }
+    let ms = |t: libc::timeval| t.tv_sec as f64 * 1e3 + t.tv_usec as f64 / 1e3;
+    ms(u.ru_utime) + ms(u.ru_stime)
+}
+
+/// Benchmark probe: the live page for `seconds` of real time while a
+/// monitor streams 3 ECG leads at 500 Hz, pleth, capnogram and numerics, drawn
+/// 10 times a second like the app does. Every frame is a full software
+/// render of the whole window (the worst case: no partial repaint).
+pub fn live_probe(seconds: u64) -> Result<LiveProbe, Error> {
+    use rettpad_devices::ieee11073::Decimal;
+    use rettpad_devices::obs::{
+        HostTime, MeasStatus, Metric, Numeric, Observation, Reading, Scale, Timestamps, Unit,
+        WaveChunk,
+    };
+    use_headless_platform()?;
+    let dir = tempfile_dir("live-probe")?;
+    let clock: SharedClock = rettpad_clock::SystemClock::shared();
+    let store = SharedStore::new(Store::open(
+        &dir,
+        Arc::new(MemoryKeyProvider::new()),
+        clock.clone(),
+        StoreOptions::default(),
+    )?);
+    let (ui, ctrl) = demo_app(clock.clone(), store)?;
+    ui.show()?;
+    ui.global::<LockAdapter>().invoke_unlock("1234".into());
+    let login = ui.global::<LoginAdapter>();
+    login.invoke_set_name(0, "Anna Berger".into());
+    login.invoke_set_number(0, "4711".into());
+    login.invoke_start();
+    ui.global::<MissionsAdapter>().invoke_create();
+    ctrl.borrow_mut().show_demo_live("Monitor", &[]);
+    let ts = |ms: i64| Timestamps {
+        device: None,
+        host: HostTime {
+            wall_ms: ms,
+            mono_ms: ms.max(0) as u64,
+        },
+        seq: None,
+    };
+    let leads = [0x0101u32, 0x0102, 0x013D];
+    let mut ecg: Vec<rettpad_devices::sim::Ecgsyn> = (0..leads.len() as u64)
+        .map(|i| rettpad_devices::sim::Ecgsyn::new(80.0, i + 1))
+        .collect();
+    let (mut frames, mut samples) = (0u64, 0u64);
+    let start = std::time::Instant::now();
+    let cpu0 = cpu_ms();
+    let mut tick = 0u64;
+    while start.elapsed() < Duration::from_secs(seconds) {
+        let now = clock.wall_ms();
+        let mut obs = Vec::new();
+        for (i, &code) in leads.iter().enumerate() {
+            let Some(synth) = ecg.get_mut(i) else {
+                continue;
+            };
+            obs.push(Observation::Wave(WaveChunk {
+                channel: Metric::Other((2 << 16) | code),
+                t0: ts(now - 100),
+                sample_period_us: 2_000,
+                scale: Some(Scale {
+                    lower_abs: Reading::Value(Decimal::int(0)),
+                    upper_abs: Reading::Value(Decimal::int(1)),
+                    lower_raw: 0,
+                    upper_raw: 1000,
+                }),
+                unit: Unit::MilliVolt,
+                samples: (0..50)
+                    .map(|_| (synth.next_mv(500) * 1000.0) as i32)
+                    .collect(),
+                status: MeasStatus::default(),
+            }));
+            samples += 50;
+        }
+        // Pleth at 125 Hz and the capnogram at 62.5 Hz, as the default
+        // IntelliVue wave list brings them.
+        let np = if tick.is_multiple_of(2) { 13 } else { 12 };
+        let nc = if tick.is_multiple_of(4) { 7 } else { 6 };
+        for (code, period, n, unit) in [
+            (0x4BB4u32, 8_000u32, np, Unit::Dimensionless),
+            (0x50AC, 16_000, nc, Unit::MmHg),
+        ] {
+            let t = tick as f64 / 10.0;
+            obs.push(Observation::Wave(WaveChunk {
+                channel: Metric::Other((2 << 16) | code),
+                t0: ts(now - 100),
+                sample_period_us: period,
+                scale: Some(Scale {
+                    lower_abs: Reading::Value(Decimal::int(0)),
+                    upper_abs: Reading::Value(Decimal::int(100)),
+                    lower_raw: 0,
+                    upper_raw: 1000,
+                }),
+                unit,
+                samples: (0..n)
+                    .map(|i| {
+                        let ts = t + f64::from(i) * f64::from(period) / 1e6;
+                        let v = if code == 0x50AC {
+                            38.0 * rettpad_devices::sim::capno_level((ts * 14.0 / 60.0).fract())
+                        } else {
+                            80.0 * rettpad_devices::sim::pleth_level((ts * 80.0 / 60.0).fract())
+                        };
+                        (v * 10.0) as i32
+                    })
+                    .collect(),
+                status: MeasStatus::default(),
+            }));
+            samples += n as u64;
+        }
+        if tick.is_multiple_of(10) {
+            for (m, v) in [
+                (Metric::HeartRate, 80),
+                (Metric::SpO2, 97),
+                (Metric::RespRate, 14),
+            ] {
+                obs.push(Observation::Numeric(Numeric {
+                    metric: m,
+                    reading: Reading::Value(Decimal::int(v)),
+                    unit: Unit::PerMin,
+                    status: MeasStatus::default(),
+                    time: ts(now),
+                    episodic: false,
+                }));
+            }
+        }
+        ctrl.borrow_mut().feed_live(&obs);
+        ctrl.borrow_mut().live_frame(&ui);
+        slint::platform::update_timers_and_animations();
+        let frame = ui.window().take_snapshot()?;
+        if frame.width() == 0 {
+            return Err("empty frame".into());
+        }
+        frames += 1;
+        tick += 1;
+        let next = Duration::from_millis(100 * tick);
+        if let Some(wait) = next.checked_sub(start.elapsed()) {
+            std::thread::sleep(wait);
+        }
+    }
+    let wall_ms = start.elapsed().as_secs_f64() * 1e3;
+    let cpu = cpu_ms() - cpu0;
+    drop(ui);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(LiveProbe {
+        cpu_ms: cpu,
+        wall_ms,
+        frames,
+        samples,
+    })
+}
+
+fn tempfile_dir(name: &str) -> Result<PathBuf, Error> {
+    let d = std::env::temp_dir().join(format!("rettpad-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d)?;
+    Ok(d)
+}
+
+/// Renders all pages into `dir`; returns the files written.
+pub fn render_all(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    std::fs::create_dir_all(dir)?;
+    use_headless_platform()?;
+
+    let vault_dir = std::env::temp_dir().join(format!("rettpad-shots-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&vault_dir);
+    let clock_impl = TestClock::new(DEMO_TIME_MS);
+    let clock: SharedClock = clock_impl.clone();
+    let store = Store::open(
+        &vault_dir,
+        Arc::new(MemoryKeyProvider::new()),
+        clock.clone(),
+        StoreOptions::default(),
+    )?;
+    let store = SharedStore::new(store);
+    let (ui, ctrl) = demo_app(clock, store)?;
+    ui.show()?;
+    let mut written = Vec::new();
+    let mut shot = |name: &str, ui: &AppWindow| -> Result<(), Error> {
+        let p = dir.join(format!("{name}.png"));
+        save(ui, &p)?;
+        written.push(p);
+        Ok(())
+    };
+    let step = |by: u64| clock_impl.advance(Duration::from_secs(by));
+
+    shot("01-lock", &ui)?;
+    let lock = ui.global::<LockAdapter>();
+    lock.invoke_unlock("0000".into());
+    shot("02-lock-wrong-pin", &ui)?;
+    lock.invoke_unlock("1234".into());
+
+    let login = ui.global::<LoginAdapter>();
+    login.invoke_set_name(0, "Anna Berger".into());
+    login.invoke_set_number(0, "4711".into());
+    login.invoke_set_qualification(0, 1);
+    login.invoke_add_member();
+    login.invoke_set_name(1, "Jonas Keller".into());
+    login.invoke_set_number(1, "4712".into());
+    login.invoke_set_qualification(1, 3);
+    shot("03-shift-login", &ui)?;
+    login.invoke_start();
+
+    let missions = ui.global::<MissionsAdapter>();
+    shot("04-missions-empty", &ui)?;
+    missions.invoke_create();
+    let ed = ui.global::<EditorAdapter>();
+    let pick = |s: Section| super::view::page_of(s) as i32;
+    ed.invoke_set_text("mission.number".into(), "2026-112233".into());
+    ed.invoke_choose("mission.type".into(), "01".into());
+    ed.invoke_choose("mission.scene_type".into(), "01".into());
+    shot("05-section-mission", &ui)?;
+    ed.invoke_select_section(pick(Section::Times));
+    for (k, dt) in [
+        ("time.alarm", 0),
+        ("time.departure", 60),
+        ("time.at_scene", 480),
+        ("time.patient_contact", 60),
+    ] {
+        step(dt);
+        ed.invoke_time_now(k.into());
+    }
+    shot("06-section-times", &ui)?;
+    ed.invoke_select_section(pick(Section::Patient));
+    ed.invoke_set_text("patient.family_name".into(), "Mustermann".into());
+    ed.invoke_set_text("patient.given_name".into(), "Erika".into());
+    ed.invoke_set_text("patient.birth_date".into(), "12.08.1950".into());
+    ed.invoke_choose("patient.sex".into(), "W".into());
+    shot("07-section-patient", &ui)?;
+    // A demo eGK read while the patient page is open: the confirmation.
+    ctrl.borrow_mut().attach_sim_card();
+    ui.global::<AppState>().invoke_card_tapped();
+    shot("07a-card-confirm", &ui)?;
+    ui.global::<CardAdapter>().invoke_dismiss();
+    // A monitor that streams: vitals in one tap.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let info = rettpad_devices::obs::DeviceInfo {
+        model: Some("M8004A".into()),
+        serial: Some("DE00000001".into()),
+        ..Default::default()
+    };
+    tx.send(rettpad_devices::supervisor::SupEvent::State(
+        rettpad_devices::supervisor::DeviceState::Streaming { info },
+    ))
+    .ok();
+    ctrl.borrow_mut()
+        .attach_device("Monitor", rx, Some(Box::new(tx)));
+    ed.invoke_select_section(pick(Section::Vitals));
+    let kp = ui.global::<KeypadAdapter>();
+    for (i, set) in [
+        ["150", "95", "112", "91", "22", "130"],
+        ["135", "85", "98", "95", "18", "128"],
+    ]
+    .iter()
+    .enumerate()
+    {
+        step(300);
+        ed.invoke_new_entry();
+        for v in set.iter() {
+            for ch in v.chars() {
+                kp.invoke_press(ch.to_string().into());
+            }
+            if i == 1 && *v == "128" {
+                shot("08-keypad", &ui)?;
+            }
+            kp.invoke_ok(true);
+        }
+        kp.invoke_cancel();
+    }
+    shot("09-section-vitals", &ui)?;
+    ed.invoke_select_section(pick(Section::Findings));
+    ed.invoke_preset(0);
+    ed.invoke_choose("finding.pain_nrs".into(), "6".into());
+    ed.invoke_choose("finding.skin".into(), "02".into());
+    ed.invoke_choose("finding.skin".into(), "03".into());
+    shot("10-section-findings", &ui)?;
+    ed.invoke_select_section(pick(Section::Ecg));
+    ed.invoke_choose("ecg.rhythm".into(), "01".into());
+    shot("11-section-ecg", &ui)?;
+    ed.invoke_select_section(pick(Section::Diseases));
+    ed.invoke_choose("diagnosis.group".into(), "02".into());
+    ed.invoke_choose("diagnosis.tracer".into(), "01".into());
+    shot("12-section-diseases", &ui)?;
+    ed.invoke_select_section(pick(Section::Naca));
+    ed.invoke_choose("naca.score".into(), "4".into());
+    shot("13-section-naca", &ui)?;
+    ed.invoke_select_section(pick(Section::Measures));
+    ed.invoke_preset(0);
+    ed.invoke_preset(1);
+    shot("14-section-measures", &ui)?;
+    ed.invoke_select_section(pick(Section::Medication));
+    ed.invoke_preset(0);
+    ed.invoke_preset(1);
+    shot("15-section-medication", &ui)?;
+    ed.invoke_select_section(pick(Section::Handover));
+    ed.invoke_choose("transport.done".into(), "1".into());
+    ed.invoke_choose("transport.with_doctor".into(), "1".into());
+    shot("16-section-handover", &ui)?;
+    ed.invoke_to_close();
+    shot("17-close-blocked", &ui)?;
+    let close = ui.global::<CloseAdapter>();
+    close.invoke_goto(0);
+    shot("18-jump-to-missing-field", &ui)?;
+    ed.invoke_set_text("transport.hospital".into(), "Klinikum Mitte, ZNA".into());
+    ed.invoke_select_section(pick(Section::Outcome));
+    ed.invoke_choose("outcome.result".into(), "03".into());
+    shot("19-section-outcome", &ui)?;
+    for s in [Section::History, Section::Injuries, Section::Remarks] {
+        ed.invoke_select_section(pick(s));
+        shot(
+            &format!(
+                "20-section-{}",
+                s.label_en().to_lowercase().replace('/', "-")
+            ),
+            &ui,
+        )?;
+    }
+    ed.invoke_to_close();
+    shot("21-close-ready", &ui)?;
+    ui.global::<AppState>().invoke_back();
+    ed.invoke_select_section(pick(Section::Vitals));
+    ui.global::<SettingsAdapter>()
+        .invoke_set_language("en".into());
+    ctrl.borrow_mut().refresh(&ui);
+    shot("22-english-vitals", &ui)?;
+    ui.global::<SettingsAdapter>()
+        .invoke_set_language("de".into());
+    ui.global::<Theme>().set_night(true);
+    ctrl.borrow_mut().refresh(&ui);
+    shot("23-night-vitals", &ui)?;
+    ui.global::<Theme>().set_night(false);
+    let now = ctrl.borrow().clock_ms();
+    ctrl.borrow_mut()
+        .show_demo_live("Monitor (Demo)", &demo_monitor(now));
+    ctrl.borrow_mut().refresh(&ui);
+    shot("26-live-monitor", &ui)?;
+    ui.global::<AppState>().invoke_back();
+    close.invoke_close();
+    shot("24-missions-closed", &ui)?;
+    ctrl.borrow_mut().goto(super::Page::Settings);
+    ctrl.borrow_mut().refresh(&ui);
+    shot("25-settings", &ui)?;
+    // A device's pairing tag held to the reader: the pad asks first.
+    ctrl.borrow_mut()
+        .card_event_for_test(rettpad_pad::watcher::CardEvent::Pairing {
+            reader: "Kartenleser".into(),
+            result: Ok(Box::new(rettpad_devices::pairing::sample_record())),
+        });
+    ctrl.borrow_mut().refresh(&ui);
+    shot("27-pairing-tag", &ui)?;
+    ui.global::<CardAdapter>().invoke_dismiss();
+    drop(ui);
+    let _ = std::fs::remove_dir_all(&vault_dir);
+    if std::env::var_os("RETTPAD_REPORT_RSS").is_some() {
+        eprintln!("peak_rss_kib={}", peak_rss_kib().unwrap_or(0));
+    }
+    Ok(written)
+}
+
+/// Ten minutes of an ACS patient's numerics and the last 8 s of lead II
+/// (ECGSYN), as a monitor would send them, ending at `now`.
+fn demo_monitor(now: i64) -> Vec<rettpad_devices::obs::Observation> {
+    use rettpad_devices::ieee11073::Decimal;
+    use rettpad_devices::obs::{
+        HostTime, MeasStatus, Metric, Numeric, Observation, Reading, Scale, Timestamps, Unit,
+        WaveChunk,
+    };
+    let ts = |ms: i64| Timestamps {
+        device: None,
+        host: HostTime {
+            wall_ms: ms,
+            mono_ms: ms.max(0) as u64,
+        },
+        seq: None,
+    };
+    let mut out = Vec::new();
+    for i in 0..=60i64 {
+        let at = now - 600_000 + i * 10_000;
+        let drift = (i as f64 / 8.0).sin();
+        for (m, v, u) in [
+            (
+                Metric::HeartRate,
+                112.0 - i as f64 * 0.2 + 3.0 * drift,
+                Unit::PerMin,
+            ),
+            (Metric::SpO2, 91.0 + i as f64 * 0.07, Unit::Percent),
+            (Metric::RespRate, 22.0 - i as f64 * 0.05, Unit::PerMin),
+            (Metric::EtCo2, 36.0 + 2.0 * drift, Unit::MmHg),
+        ] {
+            out.push(Observation::Numeric(Numeric {
+                metric: m,
+                reading: Reading::Value(Decimal::int(v.round() as i64)),
+                unit: u,
+                status: MeasStatus::default(),
+                time: ts(at),
+                episodic: false,
+            }));
+        }
+    }
+    for (m, v) in [(Metric::NibpSys, 135), (Metric::NibpDia, 85)] {
+        out.push(Observation::Numeric(Numeric {
+            metric: m,
+            reading: Reading::Value(Decimal::int(v)),
+            unit: Unit::MmHg,
+            status: MeasStatus::default(),
+            time: ts(now - 95_000),
+            episodic: true,
+        }));
+    }
+    let mut ecg = rettpad_devices::sim::Ecgsyn::new(98.0, 7);
+    let (fs, chunk) = (500u32, 128usize);
+    let start = now - 8_192;
+    for c in 0..32i64 {
+        out.push(Observation::Wave(WaveChunk {
+            channel: Metric::Other((2 << 16) | 0x0102),
+            t0: ts(start + c * 256),
+            sample_period_us: 2_000,
+            scale: Some(Scale {
+                lower_abs: Reading::Value(Decimal::int(0)),
+                upper_abs: Reading::Value(Decimal::int(1)),
+                lower_raw: 0,
+                upper_raw: 1000,
+            }),
+            unit: Unit::MilliVolt,
+            samples: (0..chunk)
+                .map(|_| (ecg.next_mv(fs) * 1000.0).round() as i32)
+                .collect(),
+            status: MeasStatus::default(),
+        }));
+    }
+    // Pleth (125 Hz) and capnogram (62.5 Hz, mmHg) as the simulator sends them.
+    let mut phys =
+        rettpad_devices::sim::ScenarioPhysiology::new(rettpad_devices::sim::Scenario::Stemi, 7);
+    for w in rettpad_devices::intellivue::monitor::Physiology::waves(&phys) {
+        if rettpad_devices::intellivue::waves::is_ecg(w.physio_id) {
+            continue;
+        }
+        let per_chunk = (256_000 / w.period_us) as usize;
+        for c in 0..48i64 {
+            let from = c as u64 * per_chunk as u64;
+            let samples = rettpad_devices::intellivue::monitor::Physiology::samples(
+                &mut phys, w.handle, from, per_chunk,
+            );
+            out.push(Observation::Wave(WaveChunk {
+                channel: Metric::Other((2 << 16) | u32::from(w.physio_id)),
+                t0: ts(now - 12_288 + c * 256),
+                sample_period_us: w.period_us,
+                scale: Some(Scale {
+                    lower_abs: w.scale.lower_abs,
+                    upper_abs: w.scale.upper_abs,
+                    lower_raw: i32::from(w.scale.lower_scaled),
+                    upper_raw: i32::from(w.scale.upper_scaled),
+                }),
+                unit: rettpad_devices::intellivue::waves::unit_of(w.physio_id),
+                samples: samples.into_iter().map(i32::from).collect(),
+                status: MeasStatus::default(),
+            }));
+        }
+    }
+    // The monitor's ST alarm for this ACS patient (medium priority).
+    out.push(Observation::Event(rettpad_devices::obs::DeviceEvent {
+        kind: rettpad_devices::obs::EventKind::Alarm {
+            code: 0,
+            source: 0,
+            priority: rettpad_devices::obs::AlarmPriority::Medium,
+            physiological: Some(true),
+            text: "**ST-Multi".into(),
+        },
+        time: ts(now - 40_000),
+    }));
+    out
+}

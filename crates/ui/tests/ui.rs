@@ -1,0 +1,1422 @@
+//! UI behaviour through Slint's testing backend: elements are found by their
+//! accessible labels and tapped with their default action, the way a person
+//! (or a screen reader) reaches them.
+
+use i_slint_backend_testing::{AccessibleRole, ElementHandle};
+use rettpad_clock::{Clock, SharedClock, TestClock};
+use rettpad_pad::config::Config;
+use rettpad_pad::session::Session;
+use rettpad_record::{Author, HandoverMode, Payload, Status, Value};
+use rettpad_ui::{self as app, AppWindow, Controller, EditorAdapter, Page};
+use rettpad_vault::MemoryKeyProvider;
+use rettpad_vault::store::{SharedStore, Store, StoreOptions};
+use slint::{ComponentHandle, Model};
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+
+const T0: i64 = 1_795_305_600_000 + 13 * 3_600_000;
+
+struct Ui {
+    ui: AppWindow,
+    ctrl: Rc<RefCell<Controller>>,
+    clock: Arc<TestClock>,
+    store: SharedStore,
+    taps: usize,
+    typed: usize,
+    swipes: usize,
+    _dir: tempfile::TempDir,
+}
+
+impl Ui {
+    fn new() -> Ui {
+        Ui::with_config(Config::demo())
+    }
+
+    fn with_config(cfg: Config) -> Ui {
+        i_slint_backend_testing::init_no_event_loop();
+        let dir = tempfile::tempdir().unwrap();
+        let clock = TestClock::new(T0);
+        let shared: SharedClock = clock.clone();
+        let store = Store::open(
+            dir.path(),
+            Arc::new(MemoryKeyProvider::new()),
+            shared.clone(),
+            StoreOptions::default(),
+        )
+        .unwrap();
+        let store = SharedStore::new(store);
+        let session = Session::new(
+            cfg.session_config().unwrap(),
+            shared.clone(),
+            store.clone(),
+            store.clone(),
+        )
+        .unwrap();
+        let (ui, ctrl) = app::build(cfg, shared, store.clone(), session).unwrap();
+        ui.window().set_size(slint::PhysicalSize::new(1280, 800));
+        ui.show().unwrap();
+        Ui {
+            ui,
+            ctrl,
+            clock,
+            store,
+            taps: 0,
+            typed: 0,
+            swipes: 0,
+            _dir: dir,
+        }
+    }
+
+    fn find(&self, label: &str) -> Option<ElementHandle> {
+        ElementHandle::find_by_accessible_label(&self.ui, label)
+            .find(|e| e.accessible_role() != Some(AccessibleRole::Text))
+    }
+
+    /// A finger drag over the protocol's field list (positive `dy` scrolls down).
+    fn swipe(&mut self, dy: f32) {
+        use slint::platform::{PointerEventButton, WindowEvent};
+        let w = self.ui.window();
+        let (x, y0) = (900.0, 500.0);
+        let at = |y: f32| slint::LogicalPosition::new(x, y);
+        w.dispatch_event(WindowEvent::PointerPressed {
+            position: at(y0),
+            button: PointerEventButton::Left,
+        });
+        for i in 1..=10 {
+            w.dispatch_event(WindowEvent::PointerMoved {
+                position: at(y0 - dy * i as f32 / 10.0),
+            });
+        }
+        w.dispatch_event(WindowEvent::PointerReleased {
+            position: at(y0 - dy),
+            button: PointerEventButton::Left,
+        });
+        self.swipes += 1;
+    }
+
+    /// Finds an element, scrolling the way a person would when it is out of view.
+    fn reach(&mut self, label: &str) -> Option<ElementHandle> {
+        if let Some(e) = self.find(label) {
+            return Some(e);
+        }
+        let before = self.swipes;
+        for dy in [250.0, -250.0] {
+            for _ in 0..8 {
+                self.swipe(dy);
+                if let Some(e) = self.find(label) {
+                    eprintln!("swipes for {label:?}: {}", self.swipes - before);
+                    return Some(e);
+                }
+            }
+        }
+        None
+    }
+
+    fn tap(&mut self, label: &str) {
+        let e = self
+            .reach(label)
+            .unwrap_or_else(|| panic!("no element labelled {label:?} on page {:?}", self.page()));
+        e.invoke_accessible_default_action();
+        // Let Slint run what a frame would (change handlers, timers).
+        slint::platform::update_timers_and_animations();
+        self.taps += 1;
+    }
+
+    /// Taps a text field, types into it and presses Enter: one tap, the
+    /// characters and Enter counted as typed.
+    fn type_into(&mut self, label: &str, text: &str) {
+        let find = |ui: &AppWindow| {
+            ElementHandle::find_by_accessible_label(ui, label)
+                .find(|e| e.accessible_role() == Some(AccessibleRole::TextInput))
+        };
+        if find(&self.ui).is_none() {
+            self.reach(&format!("{label} übernehmen"));
+        }
+        let e = find(&self.ui).unwrap_or_else(|| panic!("no text input {label:?}"));
+        e.mock_single_click(slint::platform::PointerEventButton::Left); // focus
+        e.set_accessible_value(text);
+        let ret = slint::SharedString::from("\n");
+        let w = self.ui.window();
+        w.dispatch_event(slint::platform::WindowEvent::KeyPressed { text: ret.clone() });
+        w.dispatch_event(slint::platform::WindowEvent::KeyReleased { text: ret });
+        slint::platform::update_timers_and_animations();
+        self.typed += text.chars().count() + 1;
+        self.taps += 1;
+    }
+
+    fn keypad(&mut self, digits: &str) {
+        for d in digits.chars() {
+            self.tap(&format!("Taste {d}"));
+            self.taps -= 1;
+            self.typed += 1;
+        }
+    }
+
+    fn page(&self) -> Page {
+        self.ctrl.borrow().page()
+    }
+
+    fn pin(&mut self, pin: &str) {
+        for d in pin.chars() {
+            self.tap(&format!("PIN {d}"));
+        }
+        self.tap("PIN bestätigen");
+    }
+
+    fn login(&mut self) {
+        self.pin("1234");
+        self.type_into("Name 1", "Anna Berger");
+        self.type_into("Personalnummer 1", "4711");
+        self.tap("Schicht beginnen");
+        assert_eq!(self.page(), Page::Missions);
+    }
+
+    fn state(&self) -> rettpad_record::MissionState {
+        let m = self.ctrl.borrow().mission().expect("a mission is open");
+        self.store.lock().state(m).cloned().unwrap()
+    }
+
+    fn field(&self, key: &str) -> app::FieldVM {
+        let fields = self.ui.global::<EditorAdapter>().get_fields();
+        (0..fields.row_count())
+            .filter_map(|i| fields.row_data(i))
+            .find(|f| f.key == key)
+            .unwrap_or_else(|| panic!("field {key} not on this page"))
+    }
+}
+
+#[test]
+fn starts_locked_wrong_pin_counts_and_five_wrong_pins_wipe() {
+    let mut t = Ui::new();
+    assert_eq!(t.page(), Page::Lock);
+    assert_eq!(
+        t.ui.global::<app::LockAdapter>().get_hint(),
+        "Demo-Modus: PIN 1234"
+    );
+    // Something to lose: a mission documented before.
+    {
+        let mut s = t.store.lock();
+        s.set_author(Some(Author {
+            device: "PAD".into(),
+            crew_member: Uuid::from_u128(1),
+        }));
+        s.open_mission("RTW", vec![]).unwrap();
+    }
+    t.pin("0000");
+    assert_eq!(t.page(), Page::Lock);
+    assert_eq!(
+        t.ui.global::<app::LockAdapter>().get_message(),
+        "Falsche PIN, noch 4 Versuche bis zur Löschung."
+    );
+    for _ in 0..3 {
+        t.pin("9999");
+    }
+    assert!(
+        t.ui.global::<app::LockAdapter>()
+            .get_message()
+            .contains("noch 1 Versuch")
+    );
+    assert_eq!(t.store.lock().mission_ids().count(), 1);
+    t.pin("9999");
+    assert!(t.ui.global::<app::LockAdapter>().get_wiped());
+    assert!(
+        t.ui.global::<app::LockAdapter>()
+            .get_message()
+            .contains("gelöscht")
+    );
+    assert_eq!(
+        t.store.lock().mission_ids().count(),
+        0,
+        "every protocol wiped"
+    );
+    t.pin("1234");
+    assert_eq!(t.page(), Page::Login);
+}
+
+#[test]
+fn idle_time_locks_exactly_after_fifteen_minutes() {
+    let mut t = Ui::new();
+    t.login();
+    t.clock.advance(Duration::from_secs(15 * 60 - 1));
+    t.ctrl.borrow_mut().tick();
+    assert_eq!(t.page(), Page::Missions);
+    t.tap("Neuer Einsatz"); // activity postpones the lock
+    t.clock.advance(Duration::from_secs(15 * 60 - 1));
+    t.ctrl.borrow_mut().tick();
+    assert_eq!(t.page(), Page::Editor);
+    t.clock.advance(Duration::from_secs(1));
+    t.ctrl.borrow_mut().tick();
+    t.ctrl.borrow_mut().refresh(&t.ui);
+    assert_eq!(t.page(), Page::Lock);
+    assert_eq!(
+        t.ui.global::<app::AppState>().get_crew_text(),
+        "",
+        "no names on the lock screen"
+    );
+    t.pin("1234");
+    assert_eq!(t.page(), Page::Missions, "the shift survives the lock");
+}
+
+#[test]
+fn shift_login_validates_and_lock_button_locks() {
+    let mut t = Ui::new();
+    t.pin("1234");
+    t.tap("Schicht beginnen");
+    assert_eq!(t.page(), Page::Login);
+    assert!(!t.ui.global::<app::LoginAdapter>().get_error().is_empty());
+    t.type_into("Name 1", "Anna Berger");
+    t.type_into("Personalnummer 1", "4711");
+    t.tap("+ Person");
+    t.type_into("Name 2", "Jonas Keller");
+    t.type_into("Personalnummer 2", "4712");
+    t.tap("Qualifikation 2: Rettungssanitäter/-in");
+    t.tap("Schicht beginnen");
+    assert_eq!(t.page(), Page::Missions);
+    assert_eq!(
+        t.ui.global::<app::AppState>().get_crew_text(),
+        "Anna Berger, Jonas Keller"
+    );
+    t.tap("Sperren");
+    assert_eq!(t.page(), Page::Lock);
+}
+
+#[test]
+fn vitals_set_by_keypad_appears_in_the_trend_list_after_it_is_durable() {
+    let mut t = Ui::new();
+    t.login();
+    t.tap("Neuer Einsatz");
+    t.tap("Messwerte");
+    t.tap("Neue Messung");
+    assert!(t.ui.global::<app::KeypadAdapter>().get_visible());
+    // "120" cannot grow (1200 > 400): the "/" comes by itself.
+    t.keypad("120");
+    assert_eq!(
+        t.ui.global::<app::KeypadAdapter>().get_input(),
+        "120/",
+        "systolic complete"
+    );
+    t.keypad("80");
+    // 80 moved on to the heart rate by itself; a "Weiter" from habit is
+    // swallowed instead of skipping the heart rate.
+    t.tap("Weiter");
+    t.keypad("88");
+    t.tap("Fertig");
+    assert!(!t.ui.global::<app::KeypadAdapter>().get_visible());
+    let entries = t.ui.global::<EditorAdapter>().get_entries();
+    assert_eq!(entries.row_count(), 1);
+    let e = entries.row_data(0).unwrap();
+    assert!(
+        e.detail.contains("120") && e.detail.contains("88"),
+        "{}",
+        e.detail
+    );
+    assert_eq!(t.ui.global::<app::AppState>().get_toast(), "gespeichert");
+    assert_eq!(t.store.lock().pending(), 0, "acknowledged means durable");
+    // An impossible value is refused at the keypad, nothing is stored.
+    let before = t
+        .store
+        .lock()
+        .log(t.ctrl.borrow().mission().unwrap())
+        .unwrap()
+        .len();
+    t.tap("Herzfrequenz");
+    t.keypad("401");
+    t.tap("Fertig");
+    assert!(!t.ui.global::<app::KeypadAdapter>().get_error().is_empty());
+    assert_eq!(
+        t.store
+            .lock()
+            .log(t.ctrl.borrow().mission().unwrap())
+            .unwrap()
+            .len(),
+        before
+    );
+}
+
+#[test]
+fn keypad_moves_on_only_when_no_digit_can_follow() {
+    let mut t = Ui::new();
+    t.login();
+    t.tap("Neuer Einsatz");
+    t.tap("Messwerte");
+    t.tap("Neue Messung");
+    let kp = |t: &Ui| {
+        let k = t.ui.global::<app::KeypadAdapter>();
+        (k.get_label().to_string(), k.get_input().to_string())
+    };
+    // Systolic 25 could still be 250: nothing moves.
+    t.keypad("25");
+    assert_eq!(kp(&t).1, "25");
+    // "back" takes an automatic "/" away again.
+    t.tap("Taste löschen");
+    t.tap("Taste löschen");
+    t.keypad("150");
+    assert_eq!(kp(&t).1, "150/");
+    t.tap("Taste löschen");
+    assert_eq!(kp(&t).1, "150");
+    t.keypad("/95");
+    // 95/… committed both and moved on to the heart rate.
+    let (label, input) = kp(&t);
+    assert!(label.contains("Herzfrequenz"), "{label}");
+    assert!(input.is_empty());
+    // Heart rate 35 might be 350: it waits for "Weiter".
+    t.keypad("35");
+    assert!(kp(&t).0.contains("Herzfrequenz"));
+    t.tap("Weiter");
+    assert!(kp(&t).0.contains("SpO"), "{:?}", kp(&t));
+    // A "Weiter" after a manual one is not swallowed: it skips SpO2.
+    t.tap("Weiter");
+    assert!(kp(&t).0.contains("Atemfrequenz"), "{:?}", kp(&t));
+    let m = t.ctrl.borrow().mission().unwrap();
+    let st = t.store.lock().state(m).cloned().unwrap();
+    let e = st.entries.values().next().unwrap();
+    let manual = |n: i64| {
+        Value::Measured(rettpad_record::Measured::manual(rettpad_record::Num::int(
+            n,
+        )))
+    };
+    assert_eq!(e.get("vitals.bp_sys"), Some(&manual(150)));
+    assert_eq!(e.get("vitals.bp_dia"), Some(&manual(95)));
+    assert_eq!(e.get("vitals.hr"), Some(&manual(35)));
+    assert_eq!(e.get("vitals.spo2"), None);
+}
+
+#[test]
+fn correction_after_handover_is_audited_and_marked() {
+    let mut t = Ui::new();
+    t.login();
+    t.tap("Neuer Einsatz");
+    t.tap("NACA");
+    t.tap("NACA-Score: III – mittelschwer, stationär");
+    let m = t.ctrl.borrow().mission().unwrap();
+    t.store
+        .lock()
+        .apply(
+            m,
+            Payload::HandedOver {
+                mode: HandoverMode::Printed,
+                to: "ZNA".into(),
+                document_sha256: None,
+            },
+        )
+        .unwrap();
+    t.tap("NACA-Score: IV – schwer, Lebensgefahr nicht auszuschließen");
+    let st = t.state();
+    assert_eq!(st.audit.len(), 1);
+    assert_eq!(st.audit[0].original, Some(Value::code("3")));
+    assert_eq!(st.audit[0].new, Some(Value::code("4")));
+    assert!(t.field("naca.score").corrected);
+}
+
+/// The hard rules' minimum after the mission number: two times, an
+/// unknown patient, NACA and the outcome.
+fn fill_what_closing_requires(t: &mut Ui) {
+    t.tap("Einsatz/Zeiten");
+    t.tap("Alarmierung: Jetzt");
+    t.tap("Ankunft Einsatzort (Status 4): Jetzt");
+    t.tap("Patient");
+    t.tap("unbekannter Patient: ja");
+    t.tap("NACA");
+    t.tap("NACA-Score: II – leicht, ambulant");
+    t.tap("Ergebnis");
+    t.tap("Ergebnis: ambulante Versorgung vor Ort");
+}
+
+#[test]
+fn close_is_blocked_by_hard_rules_then_succeeds() {
+    let mut t = Ui::new();
+    t.login();
+    t.tap("Neuer Einsatz");
+    t.tap("Abschließen");
+    assert_eq!(t.page(), Page::Close);
+    let hard = t.ui.global::<app::CloseAdapter>().get_hard();
+    assert!(
+        hard.row_count() >= 5,
+        "mission number, times, patient, outcome, NACA"
+    );
+    t.tap("Einsatz jetzt abschließen"); // disabled: nothing happens
+    assert_eq!(t.page(), Page::Close);
+    // The first finding links to its field.
+    let first = hard.row_data(0).unwrap();
+    t.tap(&format!("{} – {}", first.section, first.message));
+    assert_eq!(t.page(), Page::Editor);
+    assert!(t.field("mission.number").missing);
+    t.type_into("Einsatznummer (Leitstelle)", "2026-4711");
+    fill_what_closing_requires(&mut t);
+    t.tap("Abschließen");
+    assert_eq!(t.ui.global::<app::CloseAdapter>().get_hard().row_count(), 0);
+    let m = t.ctrl.borrow().mission().unwrap();
+    t.tap("Einsatz jetzt abschließen");
+    assert_eq!(t.page(), Page::Missions);
+    assert_eq!(t.store.lock().state(m).unwrap().status, Status::Closed);
+}
+
+/// Waits (real time) until the simulated monitor streams numerics.
+fn wait_for_monitor(t: &mut Ui) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !t
+        .ui
+        .global::<app::AppState>()
+        .get_device_state()
+        .contains("verbunden")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "monitor never connected"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+        let mut c = t.ctrl.borrow_mut();
+        c.tick();
+        c.refresh(&t.ui);
+    }
+    std::thread::sleep(Duration::from_millis(2500));
+    let mut c = t.ctrl.borrow_mut();
+    c.tick();
+    c.refresh(&t.ui);
+}
+
+/// The standard mission of the issue, scripted; taps and typed characters
+/// are counted separately (the figures go to the README). `devices`: the patient comes from
+/// the eGK (one confirmation tap) and the vitals from the monitor.
+/// Monitor values only on "übernehmen" (the setting "nur auf Tippen"), so
+/// that each vitals set is one counted tap.
+fn ui_taking_device_values_on_tap() -> Ui {
+    Ui::with_config(Config {
+        device_record_every_min: 0,
+        ..Config::demo()
+    })
+}
+
+fn standard_mission(devices: bool) -> (usize, usize, usize) {
+    let mut t = ui_taking_device_values_on_tap();
+    if devices {
+        t.ctrl.borrow_mut().attach_from_config();
+    }
+    t.login();
+    t.taps = 0;
+    t.typed = 0;
+    t.tap("Neuer Einsatz");
+    // A new mission opens on Einsatz/Zeiten: the times one tap each.
+    for k in [
+        "Alarmierung",
+        "Ausrücken (Status 3)",
+        "Ankunft Einsatzort (Status 4)",
+        "Patientenkontakt",
+        "Abfahrt Einsatzort (Status 7)",
+        "Ankunft Zielort (Status 8)",
+    ] {
+        t.tap(&format!("{k}: Jetzt"));
+    }
+    t.type_into("Einsatznummer (Leitstelle)", "2026-112233");
+    t.tap("Patient");
+    if devices {
+        // Inserting the card is no tap; confirming it is one.
+        t.ctrl.borrow_mut().card_tapped_for_test();
+        t.ctrl.borrow_mut().refresh(&t.ui);
+        t.tap("Übernehmen");
+    } else {
+        t.type_into("Name", "Mustermann");
+        t.type_into("Vorname", "Erika");
+        t.type_into("Geburtsdatum", "12.08.1950");
+    }
+    // Two vital sets: RR, HF, SpO2, AF, BZ.
+    t.tap("Messwerte");
+    if devices {
+        wait_for_monitor(&mut t);
+        t.tap("Vom Monitor übernehmen");
+        t.clock.advance(Duration::from_secs(300));
+        wait_for_monitor(&mut t);
+        t.tap("Vom Monitor übernehmen");
+    }
+    for set in [
+        ["150/95", "112", "91", "22", "130"],
+        ["135/85", "98", "95", "18", "128"],
+    ]
+    .into_iter()
+    .filter(|_| !devices)
+    {
+        t.tap("Neue Messung");
+        // The keypad moves on by itself where no digit can follow ("112");
+        // a glucose of 130 could still become 1300, so "Fertig" ends it.
+        for v in set {
+            t.keypad(v);
+        }
+        t.tap("Fertig");
+    }
+    // GCS 15, NRS 6.
+    t.tap("Befund");
+    t.tap("GCS 15");
+    t.tap("Schmerz (NRS 0–10): 6");
+    t.tap("EKG");
+    t.tap("Rhythmus: Sinusrhythmus");
+    t.tap("Erkrankungen");
+    // ACS implies the group Herz-Kreislauf (catalog::implied).
+    t.tap("Tracerdiagnose: ACS/STEMI");
+    t.tap("NACA");
+    t.tap("NACA-Score: IV – schwer, Lebensgefahr nicht auszuschließen");
+    t.tap("Maßnahmen");
+    t.tap("i.v.-Zugang");
+    t.tap("12-Kanal-EKG");
+    t.tap("Medikamente");
+    t.tap("ASS 250 mg i.v.");
+    t.tap("Heparin 5000 IE i.v.");
+    t.tap("Übergabe/Transport");
+    // The target hospital implies "Transport: ja".
+    t.tap("mit Notarzt: ja");
+    t.tap("Zielklinik: Klinikum Mitte, ZNA");
+    t.tap("Ergebnis");
+    t.tap("Ergebnis: Transport mit NA (boden)");
+    t.tap("Abschließen");
+    let m = t.ctrl.borrow().mission().unwrap();
+    let hard = t.ui.global::<app::CloseAdapter>().get_hard();
+    let msgs: Vec<String> = (0..hard.row_count())
+        .filter_map(|i| hard.row_data(i))
+        .map(|f| f.message.to_string())
+        .collect();
+    assert!(msgs.is_empty(), "still missing: {msgs:?}");
+    t.tap("Einsatz jetzt abschließen");
+    let st = t.store.lock().state(m).cloned().unwrap();
+    assert_eq!(st.status, Status::Closed);
+    let p = st.active_patients().next().unwrap();
+    // Two sets; with the monitor also each cuff (NIBP) reading by itself.
+    let vitals = st
+        .entries_of(p.id, rettpad_record::Collection::Vitals)
+        .count();
+    if devices {
+        assert!(vitals >= 2, "{vitals}");
+    } else {
+        assert_eq!(vitals, 2);
+    }
+    assert_eq!(
+        st.entries_of(p.id, rettpad_record::Collection::Medication)
+            .count(),
+        2
+    );
+    if !devices {
+        // Every keypad value landed in its own field despite no "Weiter".
+        let manual = |n: i64| {
+            Value::Measured(rettpad_record::Measured::manual(rettpad_record::Num::int(
+                n,
+            )))
+        };
+        let sets: Vec<_> = st
+            .entries_of(p.id, rettpad_record::Collection::Vitals)
+            .collect();
+        for (e, want) in sets
+            .iter()
+            .zip([[150, 95, 112, 91, 22, 130], [135, 85, 98, 95, 18, 128]])
+        {
+            for (k, v) in [
+                "vitals.bp_sys",
+                "vitals.bp_dia",
+                "vitals.hr",
+                "vitals.spo2",
+                "vitals.rr",
+                "vitals.glucose",
+            ]
+            .into_iter()
+            .zip(want)
+            {
+                assert_eq!(e.get(k), Some(&manual(v)), "{k}");
+            }
+        }
+    }
+    let dx = st
+        .entries_of(p.id, rettpad_record::Collection::Diagnosis)
+        .next()
+        .unwrap();
+    assert_eq!(dx.get("diagnosis.group"), Some(&Value::code("02")));
+    assert_eq!(p.get("transport.done"), Some(&Value::Bool(true)));
+    (t.taps, t.swipes, t.typed)
+}
+
+#[test]
+fn standard_mission_tap_count() {
+    let (taps, swipes, typed) = standard_mission(false);
+    println!(
+        "STANDARD MISSION (by hand): {taps} taps, {swipes} swipes, {typed} typed characters (names, birth date, mission number, keypad digits)"
+    );
+    assert!(taps <= 40, "{taps} taps");
+}
+
+#[test]
+fn standard_mission_with_card_and_monitor_tap_count() {
+    let (taps, swipes, typed) = standard_mission(true);
+    println!(
+        "STANDARD MISSION (eGK + monitor): {taps} taps, {swipes} swipes, {typed} typed characters"
+    );
+    assert!(taps <= 40, "{taps} taps");
+}
+
+#[test]
+fn a_card_read_is_taken_over_after_one_tap_and_never_overwrites_silently() {
+    let mut t = Ui::new();
+    t.ctrl.borrow_mut().attach_sim_card();
+    t.login();
+    t.tap("Neuer Einsatz");
+    let card = rettpad_card::sim::sample_egk_data();
+    let family = card.person.full_family_name();
+    // The crew already wrote a different name.
+    let (m, p) = {
+        let c = t.ctrl.borrow();
+        (c.mission().unwrap(), c.patient().unwrap())
+    };
+    t.store
+        .lock()
+        .apply(
+            m,
+            Payload::Set {
+                target: rettpad_record::Target::Patient(p),
+                field: "patient.family_name".into(),
+                value: Value::text("Meier"),
+            },
+        )
+        .unwrap();
+    t.tap("Karte");
+    let (visible, lines, conflicts) = {
+        let dlg = t.ui.global::<app::CardAdapter>();
+        let lines: Vec<String> = (0..dlg.get_lines().row_count())
+            .filter_map(|i| dlg.get_lines().row_data(i))
+            .map(|s| s.to_string())
+            .collect();
+        (dlg.get_visible(), lines, dlg.get_has_conflicts())
+    };
+    assert!(visible, "the read opens the confirmation");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("Meier") && l.contains("bleibt")),
+        "{lines:?}"
+    );
+    assert!(conflicts);
+    // Nothing is written before the tap.
+    assert_eq!(
+        t.state().patient(p).unwrap().get("patient.given_name"),
+        None
+    );
+    t.tap("Übernehmen");
+    assert!(!t.ui.global::<app::CardAdapter>().get_visible());
+    let st = t.state();
+    let ps = st.patient(p).unwrap();
+    assert_eq!(ps.get("patient.family_name"), Some(&Value::text("Meier")));
+    assert_eq!(
+        ps.get("patient.given_name"),
+        Some(&Value::text(&card.person.given_name))
+    );
+    assert_eq!(ps.get("patient.id_source"), Some(&Value::code("01")));
+    // Only an explicit choice replaces the differing name.
+    t.tap("Karte");
+    t.tap("Auch abweichende übernehmen");
+    assert_eq!(
+        t.state().patient(p).unwrap().get("patient.family_name"),
+        Some(&Value::text(&family))
+    );
+}
+
+fn dialog_lines(t: &Ui) -> Vec<String> {
+    let dlg = t.ui.global::<app::CardAdapter>();
+    (0..dlg.get_lines().row_count())
+        .filter_map(|i| dlg.get_lines().row_data(i))
+        .map(|s| s.to_string())
+        .collect()
+}
+
+#[test]
+fn a_pairing_tag_pairs_its_device_after_one_tap_and_the_pairing_survives_a_restart() {
+    use rettpad_devices::pairing::{self, PairingError};
+    use rettpad_pad::watcher::CardEvent;
+    let mut t = Ui::new();
+    // The demo's simulated monitor runs; the tag's device replaces it.
+    t.ctrl.borrow_mut().attach_from_config();
+    let demo = t.ctrl.borrow().device_label().to_string();
+    assert!(!demo.is_empty());
+    let rec = pairing::sample_record();
+    let tag = |result| CardEvent::Pairing {
+        reader: "R0".into(),
+        result,
+    };
+    // Locked: a tag read waits; the dialog never shows over the PIN pad.
+    t.ctrl
+        .borrow_mut()
+        .card_event_for_test(tag(Ok(Box::new(rec.clone()))));
+    t.ctrl.borrow_mut().refresh(&t.ui);
+    assert_eq!(t.page(), Page::Lock);
+    assert!(t.find("Koppeln").is_none());
+    t.login();
+    t.ctrl.borrow_mut().refresh(&t.ui);
+    let dlg = t.ui.global::<app::CardAdapter>();
+    assert!(dlg.get_visible() && dlg.get_pairing());
+    let lines = dialog_lines(&t);
+    let all = lines.join("\n");
+    for want in [
+        "MP30",
+        "DE00000001",
+        "00:1B:DC:0F:12:34",
+        "Philips IntelliVue",
+    ] {
+        assert!(all.contains(want), "{want} missing in {lines:?}");
+    }
+    assert!(!all.contains(rec.pin.expose()), "the PIN is never shown");
+    assert!(all.contains(&format!("Ersetzt das bisherige Gerät: {demo}")));
+    // Nothing changes before the tap.
+    assert_ne!(t.ctrl.borrow().device_label(), "MP30 SN DE00000001");
+    t.tap("Koppeln");
+    assert!(!t.ui.global::<app::CardAdapter>().get_visible());
+    assert_eq!(t.ctrl.borrow().device_label(), "MP30 SN DE00000001");
+    assert_eq!(
+        t.ui.global::<app::AppState>().get_toast(),
+        "Gerät gekoppelt: MP30 SN DE00000001"
+    );
+    // Kept encrypted in the vault: a restarted app starts the same device.
+    let session = Session::new(
+        Config::demo().session_config().unwrap(),
+        t.clock.clone(),
+        t.store.clone(),
+        t.store.clone(),
+    )
+    .unwrap();
+    let (_ui2, ctrl2) =
+        app::build(Config::demo(), t.clock.clone(), t.store.clone(), session).unwrap();
+    ctrl2.borrow_mut().attach_from_config();
+    assert_eq!(ctrl2.borrow().device_label(), "MP30 SN DE00000001");
+
+    // A bad tag: a clear German message, no dialog, the device stays.
+    t.ctrl
+        .borrow_mut()
+        .card_event_for_test(tag(Err(PairingError::WrongKey)));
+    t.ctrl.borrow_mut().refresh(&t.ui);
+    assert!(!t.ui.global::<app::CardAdapter>().get_visible());
+    let toast = t.ui.global::<app::AppState>().get_toast().to_string();
+    assert!(toast.contains("falscher Schlüssel"), "{toast}");
+    assert_eq!(t.ctrl.borrow().device_label(), "MP30 SN DE00000001");
+    // "Verwerfen" keeps the current device.
+    let mut other = rec.clone();
+    other.serial = Some("DE00000002".into());
+    t.ctrl
+        .borrow_mut()
+        .card_event_for_test(tag(Ok(Box::new(other))));
+    t.ctrl.borrow_mut().refresh(&t.ui);
+    assert!(dialog_lines(&t).iter().any(|l| l.contains("Ersetzt")));
+    t.tap("Verwerfen");
+    assert_eq!(t.ctrl.borrow().device_label(), "MP30 SN DE00000001");
+}
+
+#[test]
+fn vitals_from_the_simulated_monitor_in_two_taps() {
+    let mut t = ui_taking_device_values_on_tap();
+    // Config::demo pairs the in-process simulator over loopback TCP.
+    t.ctrl.borrow_mut().attach_from_config();
+    t.login();
+    t.tap("Neuer Einsatz");
+    t.taps = 0;
+    t.tap("Messwerte");
+    assert!(t.ui.global::<EditorAdapter>().get_device_take_visible());
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let m = t.ctrl.borrow().mission().unwrap();
+    let store = t.store.clone();
+    let entries = move || {
+        store
+            .lock()
+            .state(m)
+            .unwrap()
+            .entries
+            .values()
+            .filter(|e| e.collection == rettpad_record::Collection::Vitals)
+            .count()
+    };
+    // Wait until the monitor streams and its numerics arrived.
+    while !(t.ui.global::<EditorAdapter>().get_device_take_enabled()
+        && t.ui
+            .global::<app::AppState>()
+            .get_device_state()
+            .contains("verbunden"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "monitor never connected"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+        let ui = &t.ui;
+        let mut c = t.ctrl.borrow_mut();
+        c.tick();
+        c.refresh(ui);
+    }
+    std::thread::sleep(Duration::from_millis(2500));
+    {
+        let mut c = t.ctrl.borrow_mut();
+        c.tick();
+        c.refresh(&t.ui);
+    }
+    t.tap("Vom Monitor übernehmen");
+    assert_eq!(
+        entries(),
+        1,
+        "{}",
+        t.ui.global::<app::AppState>().get_toast()
+    );
+    assert_eq!(t.taps, 2);
+    let st = t.store.lock().state(m).cloned().unwrap();
+    let e = st
+        .entries
+        .values()
+        .find(|e| e.collection == rettpad_record::Collection::Vitals)
+        .unwrap();
+    match e.get("vitals.hr") {
+        Some(Value::Measured(ms)) => assert_eq!(
+            ms.source,
+            rettpad_record::ValueSource::Device {
+                device: "Monitor".into()
+            }
+        ),
+        other => panic!("heart rate from the monitor expected, got {other:?}"),
+    }
+}
+
+#[test]
+fn handover_prompt_waits_behind_the_pin_and_allow_sends_the_mission() {
+    use rettpad_handover::frame::MissionSel;
+    use rettpad_handover::session::{Credentials, Peer};
+    use rettpad_pad::handover_service::{LinkSpec, PairedLink};
+    use rettpad_pad::{Service, ServiceConfig, ServiceEvent};
+    use rettpad_pki::{Identity, Trust, issue::Ca};
+    let mut t = Ui::new();
+    t.login();
+    t.tap("Neuer Einsatz");
+    let m = t.ctrl.borrow().mission().unwrap();
+    let cfg = Config::demo();
+    let ca = Ca::generate("Test-CA").unwrap();
+    let creds = |serial: &str, call: &str| {
+        let i = ca.issue_pad(serial, call).unwrap();
+        Credentials {
+            identity: Arc::new(
+                Identity::from_pem(i.cert_pem.as_bytes(), i.key_pem.as_bytes()).unwrap(),
+            ),
+            trust: Arc::new(Trust::from_pem(ca.cert_pem().as_bytes(), &[]).unwrap()),
+        }
+    };
+    let nef = Peer {
+        serial: "PAD-NEF-0002".into(),
+        call_sign: "NEF 3/82-1".into(),
+    };
+    let me = Peer {
+        serial: cfg.device_serial.clone(),
+        call_sign: cfg.call_sign.clone(),
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let sender = Service::start(
+        ServiceConfig {
+            own_call_sign: me.call_sign.clone(),
+            creds: creds(&me.serial, &me.call_sign),
+            paired: vec![PairedLink {
+                peer: nef.clone(),
+                link: LinkSpec::Tcp("127.0.0.1:9".parse().unwrap()),
+            }],
+            listen: Some(LinkSpec::Tcp(addr)),
+            confirm_ms: 10_000,
+        },
+        t.store.clone(),
+    )
+    .unwrap();
+    t.ctrl.borrow_mut().attach_handover(sender);
+    let dir = tempfile::tempdir().unwrap();
+    let mut rs = Store::open(
+        dir.path(),
+        Arc::new(MemoryKeyProvider::new()),
+        TestClock::new(T0),
+        StoreOptions::default(),
+    )
+    .unwrap();
+    rs.set_author(Some(Author {
+        device: nef.serial.clone(),
+        crew_member: Uuid::from_u128(9),
+    }));
+    let receiver_store = SharedStore::new(rs);
+    let receiver = Service::start(
+        ServiceConfig {
+            own_call_sign: nef.call_sign.clone(),
+            creds: creds(&nef.serial, &nef.call_sign),
+            paired: vec![PairedLink {
+                peer: me.clone(),
+                link: LinkSpec::Tcp(addr),
+            }],
+            listen: None,
+            confirm_ms: 10_000,
+        },
+        receiver_store.clone(),
+    )
+    .unwrap();
+    // The sending pad is locked when the request arrives.
+    t.tap("Sperren");
+    assert_eq!(t.page(), Page::Lock);
+    receiver.request(&me.serial, MissionSel::AllOpen);
+    let poll = |t: &mut Ui| {
+        std::thread::sleep(Duration::from_millis(50));
+        let mut c = t.ctrl.borrow_mut();
+        c.tick();
+        c.refresh(&t.ui);
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(8);
+    while t.ui.global::<app::LockAdapter>().get_banner().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no request arrived");
+        poll(&mut t);
+    }
+    let banner = t.ui.global::<app::LockAdapter>().get_banner().to_string();
+    assert!(
+        banner.contains("NEF 3/82-1") && banner.contains(" s)"),
+        "{banner}"
+    );
+    // Behind the PIN: nothing to allow yet.
+    assert!(t.find("Erlauben").is_none());
+    t.pin("1234");
+    assert_ne!(t.page(), Page::Lock);
+    let secs = t.ui.global::<app::HandoverAdapter>().get_prompt_seconds();
+    assert!((1..=10).contains(&secs), "countdown {secs}");
+    t.tap("Erlauben");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut done = None;
+    while done.is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "handover did not finish"
+        );
+        poll(&mut t);
+        while let Ok(e) = receiver.events().try_recv() {
+            match e {
+                ServiceEvent::Finished(r) => done = Some(Ok(r)),
+                ServiceEvent::Failed(f) => done = Some(Err(f)),
+                _ => {}
+            }
+        }
+    }
+    let report = done.unwrap().expect("handover finished");
+    assert_eq!(report.missions.len(), 1);
+    assert!(
+        receiver_store.lock().state(m).is_some(),
+        "the mission arrived"
+    );
+    // The sender's pill and status tell the crew.
+    for _ in 0..40 {
+        poll(&mut t);
+        if t.ui
+            .global::<app::HandoverAdapter>()
+            .get_status()
+            .contains("übergeben")
+        {
+            break;
+        }
+    }
+    // The mission's history on its handover page names the receiving pad.
+    {
+        let mut c = t.ctrl.borrow_mut();
+        c.goto(Page::Missions);
+    }
+    t.tap(&format!(
+        "Einsatz {}",
+        t.ui.global::<app::MissionsAdapter>()
+            .get_missions()
+            .row_data(0)
+            .unwrap()
+            .title
+    ));
+    t.tap("Übergabe/Transport");
+    let hint = t.ui.global::<EditorAdapter>().get_hint().to_string();
+    assert!(
+        hint.contains("An anderes Gerät übergeben: NEF 3/82-1"),
+        "{hint}"
+    );
+    assert!(
+        t.ui.global::<app::HandoverAdapter>()
+            .get_status()
+            .contains("An NEF 3/82-1 übergeben"),
+        "{}",
+        t.ui.global::<app::HandoverAdapter>().get_status()
+    );
+}
+
+#[test]
+fn closing_seals_uploads_to_the_gateway_and_deletes_only_after_the_receipt() {
+    let mut t = Ui::new();
+    let gw_dir = tempfile::tempdir().unwrap();
+    let gw = rettpad_gateway::local::start(gw_dir.path()).expect("local gateway");
+    let upload = gw.upload.clone();
+    t.ctrl
+        .borrow_mut()
+        .attach_upload(&upload, Some(Box::new(gw)));
+    t.login();
+    t.tap("Neuer Einsatz");
+    let m = t.ctrl.borrow().mission().unwrap();
+    t.type_into("Einsatznummer (Leitstelle)", "2026-4711");
+    fill_what_closing_requires(&mut t);
+    t.tap("Abschließen");
+    t.tap("Einsatz jetzt abschließen");
+    assert_eq!(t.page(), Page::Missions);
+    // Sealed into the outbox at once (durable), then sent by the uploader.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while t.store.lock().state(m).is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not uploaded: {} / {}",
+            t.ui.global::<app::AppState>().get_upload_state(),
+            t.ui.global::<app::AppState>().get_toast()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+        let mut c = t.ctrl.borrow_mut();
+        c.tick();
+        c.refresh(&t.ui);
+    }
+    use rettpad_transfer::uploader::OutboxPersist;
+    assert!(t.store.lock().outbox_entries().unwrap().is_empty());
+    for _ in 0..30 {
+        let mut c = t.ctrl.borrow_mut();
+        c.tick();
+        c.refresh(&t.ui);
+        drop(c);
+        if t.ui
+            .global::<app::AppState>()
+            .get_upload_state()
+            .contains("bestätigt")
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        t.ui.global::<app::AppState>().get_upload_state(),
+        "✓ 1 bestätigt"
+    );
+}
+
+#[test]
+fn printing_on_the_mobile_printer_sends_pcl_and_starts_the_audit() {
+    use std::io::Read;
+    let (mut master, slave) = serialport::TTYPort::pair().expect("pty pair");
+    let path = serialport::SerialPort::name(&slave).expect("pty name");
+    let mut cfg = Config::demo();
+    if let Some(m) = cfg.printers.mobile.as_mut() {
+        m.path = path;
+    }
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = got.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 65536];
+        let _ = serialport::SerialPort::set_timeout(&mut master, Duration::from_millis(200));
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while std::time::Instant::now() < deadline {
+            if let Ok(n) = master.read(&mut buf) {
+                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        }
+    });
+    let mut t = Ui::with_config(cfg);
+    t.login();
+    t.tap("Neuer Einsatz");
+    let m = t.ctrl.borrow().mission().unwrap();
+    t.tap("Übergabe/Transport");
+    t.tap("Drucken");
+    assert!(t.ui.global::<app::PrintAdapter>().get_visible());
+    t.tap("Mobildrucker RTW (mobil)");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while t.ui.global::<app::PrintAdapter>().get_status() != "Gedruckt." {
+        let status = t.ui.global::<app::PrintAdapter>().get_status();
+        assert!(
+            !t.ui.global::<app::PrintAdapter>().get_status_error(),
+            "{status}"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not printed: {status}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+        let mut c = t.ctrl.borrow_mut();
+        c.tick();
+        c.refresh(&t.ui);
+    }
+    let bytes = got.lock().unwrap().clone();
+    assert!(bytes.starts_with(b"\x1bE"), "a PCL job starts with ESC E");
+    let st = t.store.lock().state(m).cloned().unwrap();
+    let h = st.handovers.last().expect("the print is recorded");
+    assert_eq!(h.mode, HandoverMode::Printed);
+    assert!(h.document_sha256.is_some());
+    assert!(
+        st.audited_since_ms.is_some(),
+        "changes are audited from now on"
+    );
+    t.tap("Schließen");
+    assert!(!t.ui.global::<app::PrintAdapter>().get_visible());
+}
+
+#[test]
+fn live_page_shows_monitor_values_and_ecg_and_saves_a_strip_into_the_record() {
+    let mut t = ui_taking_device_values_on_tap();
+    // Config::demo pairs the in-process simulator over loopback TCP.
+    t.ctrl.borrow_mut().attach_from_config();
+    t.login();
+    t.tap("Neuer Einsatz");
+    let m = t.ctrl.borrow().mission().unwrap();
+    t.tap("Geräte");
+    assert_eq!(t.page(), Page::Live);
+    fn lv(t: &Ui) -> app::LiveAdapter<'_> {
+        t.ui.global::<app::LiveAdapter>()
+    }
+    // Real time: the simulator streams numerics each second and the ECG.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        {
+            let mut c = t.ctrl.borrow_mut();
+            c.tick();
+            c.refresh(&t.ui);
+        }
+        let tiles = lv(&t).get_tiles();
+        let hr = (0..tiles.row_count())
+            .filter_map(|i| tiles.row_data(i))
+            .find(|x| x.label == "HF");
+        if let Some(hr) = hr
+            && lv(&t).get_ecg_path().len() > 1000
+            && lv(&t).get_can_strip()
+        {
+            assert!(
+                hr.value
+                    .parse::<u32>()
+                    .is_ok_and(|v| (30..250).contains(&v)),
+                "{}",
+                hr.value
+            );
+            assert!(hr.age.starts_with("vor "), "{}", hr.age);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no live values");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(lv(&t).get_state().contains("verbunden"));
+    assert_eq!(lv(&t).get_lead(), "II");
+    // The default wave list brings pleth and the capnogram (to scale).
+    assert!(lv(&t).get_pleth_path().len() > 100);
+    assert!(lv(&t).get_co2_path().len() > 100);
+    assert_eq!(lv(&t).get_co2_scale(), "CO₂ 0–50 mmHg · 12 s");
+    assert_eq!(lv(&t).get_ecg_height(), 150.0);
+    // Before 10 s of ECG arrived a strip is refused, never padded.
+    let strips = |t: &Ui| {
+        t.store
+            .lock()
+            .state(m)
+            .unwrap()
+            .active_patients()
+            .next()
+            .map_or(0, |p| p.strips.len())
+    };
+    loop {
+        t.tap("EKG-Streifen speichern");
+        if strips(&t) == 1 {
+            break;
+        }
+        assert!(t.ui.global::<app::AppState>().get_toast_error());
+        assert!(std::time::Instant::now() < deadline, "no 10 s strip");
+        std::thread::sleep(Duration::from_millis(500));
+        let mut c = t.ctrl.borrow_mut();
+        c.tick();
+        c.refresh(&t.ui);
+    }
+    let st = t.store.lock().state(m).cloned().unwrap();
+    let p = st.active_patients().next().unwrap();
+    let r = &p.strips[0];
+    assert_eq!(r.duration_ms, 10_000);
+    // The monitor exports the limb leads I, II, III by default.
+    assert_eq!(r.leads, ["I", "II", "III"].map(String::from));
+    // The strip itself is in the vault, encrypted, and decodes.
+    let strip = t.store.lock().strip(m, &r.hash).unwrap().expect("stored");
+    assert_eq!(strip.sample_rate_hz, 500);
+    assert_eq!(strip.leads.len(), 3);
+    assert!(strip.leads.iter().all(|l| l.samples.len() == 5_000));
+    assert!(lv(&t).get_strips().contains("EKG-Streifen"));
+    // "Vitalwerte übernehmen" writes one vitals entry; "Zurück" returns.
+    t.tap("Vitalwerte übernehmen");
+    let st = t.store.lock().state(m).cloned().unwrap();
+    assert_eq!(
+        st.entries
+            .values()
+            .filter(|e| e.collection == rettpad_record::Collection::Vitals)
+            .count(),
+        1
+    );
+    t.tap("Zurück");
+    assert_eq!(t.page(), Page::Editor);
+
+    // A device alarm shows as a banner with the device's text.
+    use rettpad_devices::obs::{
+        AlarmPriority, DeviceEvent, EventKind, HostTime, Observation, Timestamps,
+    };
+    t.tap("Geräte");
+    assert_eq!(lv(&t).get_alarm(), "");
+    let wall_ms = t.clock.wall_ms();
+    t.ctrl
+        .borrow_mut()
+        .device_observation_for_test(Observation::Event(DeviceEvent {
+            kind: EventKind::Alarm {
+                code: 1,
+                source: 2,
+                priority: AlarmPriority::High,
+                physiological: Some(true),
+                text: "***VFIB/VTACH".into(),
+            },
+            time: Timestamps {
+                device: None,
+                host: HostTime {
+                    wall_ms,
+                    mono_ms: 0,
+                },
+                seq: None,
+            },
+        }));
+    t.ctrl.borrow_mut().refresh(&t.ui);
+    let a = lv(&t).get_alarm().to_string();
+    assert!(
+        a.contains("***VFIB/VTACH") && a.contains("hohe Priorität"),
+        "{a}"
+    );
+    assert!(lv(&t).get_alarm_high());
+    // Two minutes later the banner is gone.
+    t.clock.advance(Duration::from_secs(121));
+    t.ctrl.borrow_mut().refresh(&t.ui);
+    assert_eq!(lv(&t).get_alarm(), "");
+}
+
+#[test]
+fn monitor_values_go_into_the_record_by_themselves_unless_set_to_tap_only() {
+    let mut t = Ui::new(); // the demo default: the first set, then every 5 min
+    t.ctrl.borrow_mut().attach_from_config();
+    t.login();
+    t.tap("Neuer Einsatz");
+    t.taps = 0;
+    let device_sets = |t: &Ui, m| {
+        t.store
+            .lock()
+            .state(m)
+            .unwrap()
+            .entries
+            .values()
+            .filter(|e| e.collection == rettpad_record::Collection::Vitals)
+            .filter(|e| {
+                matches!(
+                    e.get("vitals.hr"),
+                    Some(Value::Measured(rettpad_record::Measured {
+                        source: rettpad_record::ValueSource::Device { .. },
+                        ..
+                    }))
+                )
+            })
+            .count()
+    };
+    // The test clock stands in for the time that passes (the importer lets
+    // a batch settle before it writes).
+    let run = |t: &mut Ui, secs: u64| {
+        for _ in 0..secs * 5 {
+            std::thread::sleep(Duration::from_millis(200));
+            t.clock.advance(Duration::from_millis(200));
+            let mut c = t.ctrl.borrow_mut();
+            c.tick();
+            c.refresh(&t.ui);
+        }
+    };
+    let m1 = t.ctrl.borrow().mission().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while device_sets(&t, m1) == 0 {
+        assert!(std::time::Instant::now() < deadline, "no set by itself");
+        run(&mut t, 1);
+    }
+    assert_eq!(t.taps, 0, "the first set needs no tap");
+    // Within the 5 minutes of monitor time: no second set.
+    run(&mut t, 3);
+    assert_eq!(device_sets(&t, m1), 1);
+    // "nur auf Tippen": a new mission gets no set by itself.
+    t.ui.global::<app::AppState>().invoke_open_settings();
+    t.tap("nur auf Tippen");
+    t.tap("Zurück");
+    assert_eq!(t.page(), Page::Editor);
+    t.ui.global::<app::AppState>().invoke_back();
+    assert_eq!(t.page(), Page::Missions);
+    t.tap("Neuer Einsatz");
+    let m2 = t.ctrl.borrow().mission().unwrap();
+    assert_ne!(m1, m2);
+    run(&mut t, 5);
+    assert_eq!(device_sets(&t, m2), 0);
+    t.tap("Messwerte");
+    t.tap("Vom Monitor übernehmen");
+    assert_eq!(device_sets(&t, m2), 1);
+}
+
+#[test]
+fn a_datex_monitor_in_the_demo_shows_live_values_and_its_ecg() {
+    let mut cfg = Config::demo();
+    cfg.device_record_every_min = 0;
+    cfg.devices = vec![rettpad_devices::DeviceConfig {
+        label: "S/5".into(),
+        protocol: "datex".into(),
+        link: "sim".into(),
+        serial: None,
+        model: Some("S/5".into()),
+        ..cfg.devices[0].clone()
+    }];
+    let mut t = Ui::with_config(cfg);
+    t.ctrl.borrow_mut().attach_from_config();
+    t.login();
+    t.tap("Neuer Einsatz");
+    let m = t.ctrl.borrow().mission().unwrap();
+    t.tap("Geräte");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        {
+            let mut c = t.ctrl.borrow_mut();
+            c.tick();
+            c.refresh(&t.ui);
+        }
+        let lv = t.ui.global::<app::LiveAdapter>();
+        let tiles = lv.get_tiles();
+        let has_hr = (0..tiles.row_count())
+            .filter_map(|i| tiles.row_data(i))
+            .any(|x| x.label == "HF" && x.value.parse::<u32>().is_ok());
+        if has_hr
+            && lv.get_lead() == "ECG1"
+            && lv.get_ecg_path().len() > 500
+            && lv.get_co2_path().len() > 100
+            && lv.get_can_take()
+        {
+            // The S/5 sends CO2 as a fraction: the box is scaled in %.
+            assert_eq!(lv.get_co2_scale(), "CO₂ 0–6,6 % · 12 s");
+            assert!(lv.get_pleth_path().len() > 100);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no live Datex values: {}",
+            lv.get_state()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    t.tap("Vitalwerte übernehmen");
+    let st = t.store.lock().state(m).cloned().unwrap();
+    let e = st
+        .entries
+        .values()
+        .find(|e| e.collection == rettpad_record::Collection::Vitals)
+        .unwrap_or_else(|| {
+            panic!(
+                "no vitals entry: {}",
+                t.ui.global::<app::AppState>().get_toast()
+            )
+        });
+    assert!(matches!(
+        e.get("vitals.hr"),
+        Some(Value::Measured(rettpad_record::Measured {
+            source: rettpad_record::ValueSource::Device { .. },
+            ..
+        }))
+    ));
+}
