@@ -11,7 +11,7 @@ use rettpad_record::{
     Status, Target, TimeSource, TimeValue, Value, ValueSource,
 };
 use rettpad_vault::store::SharedStore;
-use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
+use slint::{ComponentHandle, Model, ModelRc, SharedString, VecModel};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -101,6 +101,37 @@ fn ss(s: impl AsRef<str>) -> SharedString {
 
 fn model<T: Clone + 'static>(v: Vec<T>) -> ModelRc<T> {
     ModelRc::new(VecModel::from(v))
+}
+
+/// Makes `current` hold `rows`, touching only the rows that changed.
+/// Replacing a model under a repeater re-creates every row, and with it a
+/// focused `LineEdit` and what was typed into it: the typing defect. So a
+/// refresh updates in place, and `set` gives a new model only the first time.
+fn sync_model<T: Clone + PartialEq + 'static>(
+    current: &ModelRc<T>,
+    rows: Vec<T>,
+    set: impl FnOnce(ModelRc<T>),
+) {
+    let Some(vm) = current.as_any().downcast_ref::<VecModel<T>>() else {
+        set(model(rows));
+        return;
+    };
+    let old = vm.row_count();
+    for (i, row) in rows.iter().enumerate() {
+        if i >= old {
+            vm.push(row.clone());
+        } else if vm.row_data(i).as_ref() != Some(row) {
+            vm.set_row_data(i, row.clone());
+        }
+    }
+    while vm.row_count() > rows.len() {
+        vm.remove(vm.row_count() - 1);
+    }
+}
+
+/// Equal rows of two models (a nested model compares by pointer otherwise).
+fn same_rows<T: Clone + PartialEq + 'static>(a: &ModelRc<T>, b: &ModelRc<T>) -> bool {
+    a.row_count() == b.row_count() && a.iter().zip(b.iter()).all(|(x, y)| x == y)
 }
 
 fn tr(lang: Lang, de: &str, en: &str) -> String {
@@ -901,7 +932,8 @@ impl Controller {
 
         let login = ui.global::<LoginAdapter>();
         login.set_call_sign(ss(&self.login_call_sign));
-        login.set_crew(model(
+        sync_model(
+            &login.get_crew(),
             self.login
                 .iter()
                 .map(|r| CrewVM {
@@ -910,13 +942,16 @@ impl Controller {
                     qualification: r.qualification as i32,
                 })
                 .collect(),
-        ));
-        login.set_qualifications(model(
+            |m| login.set_crew(m),
+        );
+        sync_model(
+            &login.get_qualifications(),
             Qualification::ALL
                 .iter()
                 .map(|q| ss(self.lang.pick(q.label_de(), q.label_en())))
                 .collect(),
-        ));
+            |m| login.set_qualifications(m),
+        );
         login.set_error(ss(&self.login_error));
 
         self.refresh_missions(ui);
@@ -981,7 +1016,7 @@ impl Controller {
         } else {
             String::new()
         }));
-        m.set_missions(model(missions));
+        sync_model(&m.get_missions(), missions, |new| m.set_missions(new));
     }
 
     fn findings(&self, st: &MissionState) -> Vec<Finding> {
@@ -991,7 +1026,7 @@ impl Controller {
     fn refresh_editor(&mut self, ui: &AppWindow, st: Option<&MissionState>, findings: &[Finding]) {
         let ed = ui.global::<EditorAdapter>();
         let Some(st) = st else {
-            ed.set_fields(model(Vec::new()));
+            sync_model(&ed.get_fields(), Vec::new(), |new| ed.set_fields(new));
             return;
         };
         let lang = self.lang;
@@ -1022,7 +1057,7 @@ impl Controller {
                 }
             })
             .collect();
-        ed.set_sections(model(sections));
+        sync_model(&ed.get_sections(), sections, |new| ed.set_sections(new));
         ed.set_section(self.section as i32);
         let section = self.section();
         let number = st
@@ -1050,7 +1085,7 @@ impl Controller {
             .active_patients()
             .position(|p| Some(p.id) == self.patient)
             .map_or(-1, |i| i as i32);
-        ed.set_patients(model(patients));
+        sync_model(&ed.get_patients(), patients, |new| ed.set_patients(new));
         ed.set_patient(pidx);
         let collection = self.collection();
         ed.set_collection(collection.is_some());
@@ -1087,23 +1122,25 @@ impl Controller {
                         Collection::Measure | Collection::Medication | Collection::Vitals
                     ),
             );
-            ed.set_entries(model(entries));
+            sync_model(&ed.get_entries(), entries, |new| ed.set_entries(new));
             ed.set_new_entry_label(ss(match c {
                 Collection::Vitals => tr(lang, "Neue Messung", "New vital signs"),
                 Collection::Finding => tr(lang, "Neuer Befund", "New finding"),
                 _ => tr(lang, "Neuer Eintrag", "New entry"),
             }));
-            ed.set_presets(model(
+            sync_model(
+                &ed.get_presets(),
                 presets::presets_for(c)
                     .map(|p| PresetVM {
                         label: ss(lang.pick(p.de, p.en)),
                     })
                     .collect(),
-            ));
+                |m| ed.set_presets(m),
+            );
         } else {
             self.entry = None;
-            ed.set_entries(model(Vec::new()));
-            ed.set_presets(model(Vec::new()));
+            sync_model(&ed.get_entries(), Vec::new(), |new| ed.set_entries(new));
+            sync_model(&ed.get_presets(), Vec::new(), |new| ed.set_presets(new));
             ed.set_can_repeat(false);
         }
         ed.set_entry_selected(self.entry.is_some());
@@ -1142,7 +1179,23 @@ impl Controller {
             })
             .map(|d| self.field_vm(st, d, findings))
             .collect();
-        ed.set_fields(model(fields));
+        // Keep each row's options model while its content is the same, so
+        // an unchanged row compares equal and is left alone.
+        let old = ed.get_fields();
+        let fields = fields
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut f)| {
+                if let Some(o) = old.row_data(i)
+                    && o.key == f.key
+                    && same_rows(&o.options, &f.options)
+                {
+                    f.options = o.options;
+                }
+                f
+            })
+            .collect();
+        sync_model(&old, fields, |new| ed.set_fields(new));
     }
 
     fn field_vm(&self, st: &MissionState, d: &FieldDef, findings: &[Finding]) -> FieldVM {
@@ -1281,8 +1334,8 @@ impl Controller {
         let ca = ui.global::<CloseAdapter>();
         let Some(st) = st else {
             self.close_hard.clear();
-            ca.set_hard(model(Vec::new()));
-            ca.set_soft(model(Vec::new()));
+            sync_model(&ca.get_hard(), Vec::new(), |new| ca.set_hard(new));
+            sync_model(&ca.get_soft(), Vec::new(), |new| ca.set_soft(new));
             return;
         };
         let lang = self.lang;
@@ -1298,14 +1351,20 @@ impl Controller {
             .filter(|f| f.severity == Severity::Hard)
             .cloned()
             .collect();
-        ca.set_hard(model(self.close_hard.iter().map(vm).collect()));
-        ca.set_soft(model(
+        sync_model(
+            &ca.get_hard(),
+            self.close_hard.iter().map(vm).collect(),
+            |m| ca.set_hard(m),
+        );
+        sync_model(
+            &ca.get_soft(),
             findings
                 .iter()
                 .filter(|f| f.severity == Severity::Soft)
                 .map(vm)
                 .collect(),
-        ));
+            |m| ca.set_soft(m),
+        );
     }
 
     // ---- accessors for tests and the screenshot tool ---------------------

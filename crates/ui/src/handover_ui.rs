@@ -229,7 +229,7 @@ impl Controller {
             .as_ref()
             .map(|s| s.paired().iter().map(|p| ss(&p.call_sign)).collect())
             .unwrap_or_default();
-        h.set_pads(model(pads));
+        sync_model(&h.get_pads(), pads, |new| h.set_pads(new));
         let mut status = self.ho.status.clone();
         if let Some(until) = self.ho.waiting_until {
             let left = until.saturating_duration_since(Instant::now()).as_secs();
@@ -254,7 +254,11 @@ impl Controller {
                     .as_secs() as i32;
                 h.set_prompt_visible(true);
                 h.set_prompt_from(ss(&p.from));
-                h.set_prompt_missions(model(p.missions.iter().map(ss).collect()));
+                sync_model(
+                    &h.get_prompt_missions(),
+                    p.missions.iter().map(ss).collect(),
+                    |m| h.set_prompt_missions(m),
+                );
                 h.set_prompt_seconds(secs);
                 lock.set_banner(ss(match self.lang {
                     Lang::De => format!(

@@ -4,6 +4,7 @@
 
 mod controller;
 pub mod presets;
+#[cfg(feature = "demo")]
 pub mod screenshot;
 pub mod view;
 

@@ -14,6 +14,32 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+#[cfg(feature = "demo")]
+use app::screenshot;
+
+/// Without the `demo` feature (the product build) there are no simulators
+/// to render demo pages or probes with.
+#[cfg(not(feature = "demo"))]
+mod screenshot {
+    use std::path::{Path, PathBuf};
+    const NOT_BUILT: &str = "this build has no simulators (cargo feature `demo`)";
+    pub struct LiveProbe {
+        pub cpu_ms: f64,
+        pub wall_ms: f64,
+        pub frames: u64,
+        pub samples: u64,
+    }
+    pub fn render_all(_: &Path) -> Result<Vec<PathBuf>, String> {
+        Err(NOT_BUILT.into())
+    }
+    pub fn live_probe(_: u64) -> Result<LiveProbe, String> {
+        Err(NOT_BUILT.into())
+    }
+    pub fn startup_probe(_: &Path) -> Result<(), String> {
+        Err(NOT_BUILT.into())
+    }
+}
+
 const USAGE: &str = "usage: rettpad [--config FILE] [--data-dir DIR] [--key-file FILE] [--screenshot DIR] [--headless-demo]";
 
 #[derive(Default)]
@@ -80,7 +106,7 @@ fn main() -> ExitCode {
         return screenshots(dir);
     }
     if let Some(secs) = args.live_probe {
-        return match app::screenshot::live_probe(secs) {
+        return match screenshot::live_probe(secs) {
             Ok(p) => {
                 println!(
                     "live_probe cpu_ms={:.0} wall_ms={:.0} frames={} samples={}",
@@ -95,7 +121,7 @@ fn main() -> ExitCode {
         };
     }
     if let Some(dir) = &args.startup_probe {
-        return match app::screenshot::startup_probe(dir) {
+        return match screenshot::startup_probe(dir) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("startup probe failed: {e}");
@@ -145,7 +171,7 @@ fn main() -> ExitCode {
                  danach folgt der Ablauf ohne Oberfläche.\n",
                 shots.display()
             );
-            match app::screenshot::render_all(&shots) {
+            match screenshot::render_all(&shots) {
                 Ok(files) => println!("{} Bildschirmfotos geschrieben.\n", files.len()),
                 Err(e) => eprintln!("Bildschirmfotos fehlgeschlagen: {e}"),
             }
@@ -164,7 +190,7 @@ fn main() -> ExitCode {
 }
 
 fn screenshots(dir: &Path) -> ExitCode {
-    match app::screenshot::render_all(dir) {
+    match screenshot::render_all(dir) {
         Ok(files) => {
             for f in files {
                 println!("{}", f.display());
@@ -183,6 +209,7 @@ fn run_kiosk(cfg: Config, dir: &Path, key: &Path, demo: bool) -> ExitCode {
     let (upload, gateway): (Option<rettpad_transfer::UploadConfig>, Option<app::Keep>) =
         match (&cfg.upload, demo) {
             (Some(u), _) => (Some(u.clone()), None),
+            #[cfg(feature = "demo")]
             (None, true) => match rettpad_gateway::local::start(&dir.join("demo-gateway")) {
                 Ok(g) => {
                     println!(
@@ -197,7 +224,7 @@ fn run_kiosk(cfg: Config, dir: &Path, key: &Path, demo: bool) -> ExitCode {
                     (None, None)
                 }
             },
-            (None, false) => (None, None),
+            _ => (None, None),
         };
     let clock: SharedClock = SystemClock::shared();
     let opts = StoreOptions {

@@ -166,12 +166,7 @@ fn target_hospital(st: &MissionState) -> Option<Hospital> {
         .get("transport.hospital_id")
         .and_then(Value::as_text)
         .map(str::to_string)
-        .or_else(|| {
-            rettpad_gateway::init::DEMO_HOSPITALS
-                .iter()
-                .find(|(_, n)| *n == name)
-                .map(|(id, _)| (*id).to_string())
-        })?;
+        .or_else(|| demo_hospital_id(name))?;
     Some(Hospital {
         id,
         name: name.to_string(),
@@ -237,4 +232,18 @@ fn prenotice(st: &MissionState, now_ms: i64) -> Option<PreNotice> {
         priority: if tracer { "Schockraum" } else { "normal" }.into(),
         eta_ms: None,
     })
+}
+
+/// The demo gateway's id of a hospital it knows by name.
+#[cfg(feature = "demo")]
+fn demo_hospital_id(name: &str) -> Option<String> {
+    rettpad_gateway::init::DEMO_HOSPITALS
+        .iter()
+        .find(|(_, n)| *n == name)
+        .map(|(id, _)| (*id).to_string())
+}
+
+#[cfg(not(feature = "demo"))]
+fn demo_hospital_id(_: &str) -> Option<String> {
+    None
 }

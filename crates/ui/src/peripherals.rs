@@ -117,9 +117,16 @@ impl Controller {
             return;
         };
         let reader = "Demo-Kartenleser".to_string();
-        let mut card = rettpad_card::sim::SimCard::sample_egk(Default::default());
-        let atr = card.atr().to_vec();
-        let result = rettpad_card::read_card(&mut card, &atr).map(Box::new);
+        #[cfg(feature = "demo")]
+        let result = {
+            let mut card = rettpad_card::sim::SimCard::sample_egk(Default::default());
+            let atr = card.atr().to_vec();
+            rettpad_card::read_card(&mut card, &atr).map(Box::new)
+        };
+        #[cfg(not(feature = "demo"))]
+        let result = Err(rettpad_card::CardError::NoService(
+            "this build has no simulated card".into(),
+        ));
         let at_ms = self.clock.wall_ms();
         tx.send(CardEvent::CardInserted {
             reader: reader.clone(),
@@ -233,6 +240,7 @@ impl Controller {
     }
 
     /// Screenshots: the live page fed with given observations.
+    #[cfg(feature = "demo")]
     pub(crate) fn show_demo_live(
         &mut self,
         label: &str,
@@ -254,6 +262,7 @@ impl Controller {
     }
 
     /// Benchmarks: observations straight into the live view.
+    #[cfg(feature = "demo")]
     pub(crate) fn feed_live(&mut self, obs: &[rettpad_devices::obs::Observation]) {
         if let Some(l) = &mut self.dev.live {
             for o in obs {
@@ -374,7 +383,7 @@ impl Controller {
                 trend: ss(Live::sparkline(&v.trend, 120.0, 30.0)),
             })
             .collect();
-        lv.set_tiles(model(tiles));
+        sync_model(&lv.get_tiles(), tiles, |new| lv.set_tiles(new));
         lv.set_lead(ss(l.display_lead().unwrap_or_default()));
         let pleth = l.pleth_path(1000, 100.0, 6_000);
         // The capnogram shows whole breaths: 12 s.
@@ -856,14 +865,22 @@ impl Controller {
         c.set_pairing(self.card.pair_offer.is_some());
         if let Some(rec) = &self.card.pair_offer {
             c.set_visible(true);
-            c.set_lines(model(self.pair_lines(rec).into_iter().map(ss).collect()));
+            sync_model(
+                &c.get_lines(),
+                self.pair_lines(rec).into_iter().map(ss).collect(),
+                |m| c.set_lines(m),
+            );
             c.set_has_conflicts(false);
             return;
         }
         match &self.card.proposal {
             Some(pr) => {
                 c.set_visible(true);
-                c.set_lines(model(pr.lines_de().into_iter().map(ss).collect()));
+                sync_model(
+                    &c.get_lines(),
+                    pr.lines_de().into_iter().map(ss).collect(),
+                    |m| c.set_lines(m),
+                );
                 c.set_has_conflicts(pr.conflicts().next().is_some());
             }
             None => c.set_visible(false),
@@ -968,9 +985,11 @@ fn start_device(
     d: &rettpad_devices::DeviceConfig,
     clock: rettpad_clock::SharedClock,
 ) -> Result<(Receiver<SupEvent>, Keep), String> {
+    use rettpad_devices::ble_driver;
     use rettpad_devices::driver::Expected;
+    #[cfg(feature = "demo")]
+    use rettpad_devices::sim;
     use rettpad_devices::supervisor::{LinkSpec, Supervisor, SupervisorConfig};
-    use rettpad_devices::{ble_driver, sim};
     let expected = Expected {
         serial: d.serial.clone(),
         model: d.model.clone(),
@@ -986,6 +1005,11 @@ fn start_device(
         ),
         p => rettpad_devices::driver_for(p, expected, d.waves.as_deref())?,
     };
+    #[cfg(not(feature = "demo"))]
+    if d.link == "sim" {
+        return Err("this build has no device simulators (link = \"sim\")".into());
+    }
+    #[cfg(feature = "demo")]
     let link = if d.link == "sim" {
         // Demo: the simulator of the same protocol on a loopback port.
         let addr = match d.protocol.as_str() {
@@ -1009,6 +1033,8 @@ fn start_device(
     } else {
         LinkSpec::from_config(&d.link, settings)?
     };
+    #[cfg(not(feature = "demo"))]
+    let link = LinkSpec::from_config(&d.link, settings)?;
     let (tx, rx) = std::sync::mpsc::channel();
     let sup = Supervisor::spawn(
         SupervisorConfig {

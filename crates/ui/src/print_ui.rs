@@ -128,7 +128,8 @@ impl Controller {
         if !self.print.open {
             return;
         }
-        p.set_printers(model(
+        sync_model(
+            &p.get_printers(),
             self.print
                 .printers
                 .iter()
@@ -139,7 +140,8 @@ impl Controller {
                     })
                 })
                 .collect(),
-        ));
+            |m| p.set_printers(m),
+        );
         if let Some(img) = &self.print.preview {
             p.set_preview(img.clone());
         }

@@ -155,6 +155,37 @@ impl Ui {
         }
     }
 
+    /// Taps a text field to focus it, without typing.
+    fn focus(&mut self, label: &str) {
+        let e = ElementHandle::find_by_accessible_label(&self.ui, label)
+            .find(|e| e.accessible_role() == Some(AccessibleRole::TextInput))
+            .unwrap_or_else(|| panic!("no text input {label:?}"));
+        e.mock_single_click(slint::platform::PointerEventButton::Left);
+        slint::platform::update_timers_and_animations();
+        self.taps += 1;
+    }
+
+    /// Presses and releases one key as a hardware keyboard does, then lets
+    /// the page refresh the way the one-second timer and the device feeds
+    /// make it refresh while someone types.
+    fn key(&mut self, k: impl Into<slint::SharedString>) {
+        let k = k.into();
+        let w = self.ui.window();
+        w.dispatch_event(slint::platform::WindowEvent::KeyPressed { text: k.clone() });
+        w.dispatch_event(slint::platform::WindowEvent::KeyReleased { text: k });
+        slint::platform::update_timers_and_animations();
+        self.clock.advance(Duration::from_millis(400));
+        self.ctrl.borrow_mut().tick();
+        self.ctrl.borrow_mut().refresh(&self.ui);
+        self.typed += 1;
+    }
+
+    fn keys(&mut self, text: &str) {
+        for c in text.chars() {
+            self.key(slint::SharedString::from(c.to_string().as_str()));
+        }
+    }
+
     fn page(&self) -> Page {
         self.ctrl.borrow().page()
     }
@@ -281,6 +312,48 @@ fn shift_login_validates_and_lock_button_locks() {
     );
     t.tap("Sperren");
     assert_eq!(t.page(), Page::Lock);
+}
+
+#[test]
+fn hardware_keys_reach_the_text_fields_while_the_page_refreshes() {
+    use slint::platform::Key;
+    let mut t = Ui::new();
+    t.pin("1234");
+    // Shift page: umlauts and ß, a typo taken back, Tab to the next field.
+    t.focus("Name 1");
+    t.keys("Jörg Weißx");
+    t.key(Key::Backspace);
+    t.key(Key::Tab);
+    t.keys("4711");
+    let crew = t.ui.global::<app::LoginAdapter>().get_crew();
+    let first = crew.row_data(0).expect("one crew row");
+    assert_eq!(
+        first.name, "Jörg Weiß",
+        "every key arrived, the typo is gone"
+    );
+    assert_eq!(first.number, "4711", "Tab moved to the personnel number");
+    t.tap("Schicht beginnen");
+    assert_eq!(t.page(), Page::Missions);
+    assert_eq!(t.ui.global::<app::AppState>().get_crew_text(), "Jörg Weiß");
+    // Patient page: the name typed key by key, committed with Enter, is in
+    // the vault as one durable edit.
+    t.tap("Neuer Einsatz");
+    t.tap("Patient");
+    t.focus("Name");
+    t.keys("Müller-Lüdenscheidt");
+    assert_eq!(
+        t.field("patient.family_name").value,
+        "",
+        "nothing saved before Enter"
+    );
+    t.key(Key::Return);
+    assert_eq!(t.field("patient.family_name").value, "Müller-Lüdenscheidt");
+    let st = t.state();
+    let saved = st
+        .patients
+        .iter()
+        .any(|p| p.get("patient.family_name") == Some(&Value::Text("Müller-Lüdenscheidt".into())));
+    assert!(saved, "the typed name is in the record");
 }
 
 #[test]
