@@ -1493,3 +1493,91 @@ fn a_datex_monitor_in_the_demo_shows_live_values_and_its_ecg() {
         }))
     ));
 }
+
+/// The window at a size, as a smaller tablet or a window would give it.
+fn resize(t: &Ui, w: u32, h: u32) {
+    t.ui.window().set_size(slint::PhysicalSize::new(w, h));
+    slint::platform::update_timers_and_animations();
+}
+
+#[test]
+fn the_save_notice_goes_away_after_three_seconds_and_comes_back_on_the_next_save() {
+    use i_slint_backend_testing::mock_elapsed_time;
+    let mut t = Ui::new();
+    t.login();
+    t.tap("Neuer Einsatz");
+    let notice = |t: &Ui| {
+        ElementHandle::find_by_accessible_label(&t.ui, "Hinweis")
+            .next()
+            .and_then(|e| e.accessible_value())
+    };
+    // Opening the mission was saved: that notice too leaves.
+    mock_elapsed_time(Duration::from_millis(3_100));
+    assert_eq!(notice(&t), None);
+    t.tap("Alarmierung: Jetzt");
+    assert_eq!(notice(&t).as_deref(), Some("gespeichert"));
+    mock_elapsed_time(Duration::from_millis(2_500));
+    assert!(notice(&t).is_some(), "still there after 2.5 s");
+    // The once-a-second refresh does not bring it back.
+    t.ctrl.borrow_mut().refresh(&t.ui);
+    mock_elapsed_time(Duration::from_millis(600));
+    assert_eq!(notice(&t), None, "gone after 3 s");
+    t.ctrl.borrow_mut().refresh(&t.ui);
+    mock_elapsed_time(Duration::from_millis(100));
+    assert_eq!(notice(&t), None, "a refresh without a save keeps it gone");
+    // The next save shows it again, for 3 s from then.
+    t.tap("Ausrücken (Status 3): Jetzt");
+    assert_eq!(notice(&t).as_deref(), Some("gespeichert"));
+    mock_elapsed_time(Duration::from_millis(2_000));
+    t.tap("Ankunft Einsatzort (Status 4): Jetzt");
+    mock_elapsed_time(Duration::from_millis(2_000));
+    assert!(notice(&t).is_some(), "restarted by the later save");
+    mock_elapsed_time(Duration::from_millis(1_100));
+    assert_eq!(notice(&t), None);
+}
+
+#[test]
+fn the_status_bar_keeps_crew_call_sign_and_pills_whole_at_1024x600() {
+    let mut t = Ui::new();
+    resize(&t, 1024, 600);
+    t.pin("1234");
+    t.type_into("Name 1", "Anna Berger");
+    t.type_into("Personalnummer 1", "4711");
+    t.tap("+ Person");
+    t.type_into("Name 2", "Jonas Keller");
+    t.type_into("Personalnummer 2", "4712");
+    t.tap("Schicht beginnen");
+    t.tap("Neuer Einsatz");
+    t.tap("Alarmierung: Jetzt");
+    let bar_items = [
+        "Karte",
+        "Geräte",
+        "Upload",
+        "Übergabe",
+        "Einstellungen",
+        "Sperren",
+    ];
+    let mut right_edges = Vec::new();
+    for label in bar_items {
+        let e = t
+            .find(label)
+            .unwrap_or_else(|| panic!("{label} in the bar"));
+        let (p, s) = (e.absolute_position(), e.size());
+        assert!(s.width >= 88.0, "{label}: {s:?}");
+        assert!(
+            p.x >= 0.0 && p.x + s.width <= 1024.0,
+            "{label} inside the window: {p:?} {s:?}"
+        );
+        assert!(p.y + s.height <= 88.0 + 1.0, "{label} in the bar");
+        right_edges.push((p.x, p.x + s.width));
+    }
+    for w in right_edges.windows(2) {
+        assert!(w[0].1 <= w[1].0, "bar items overlap: {right_edges:?}");
+    }
+    // The crew and call sign keep the rest of the bar: at least 150 px.
+    let first_pill = right_edges[0].0;
+    assert!(
+        first_pill >= 12.0 + 80.0 + 150.0,
+        "crew column too narrow: {first_pill}"
+    );
+}
