@@ -7,7 +7,10 @@ pub mod config;
 pub mod demo;
 pub mod handover_io;
 pub mod handover_service;
+pub mod outbox;
 pub mod session;
 pub mod watcher;
+pub mod workflow;
 
 pub use handover_service::{HandoverConfig, Service, ServiceConfig, ServiceEvent};
+pub use workflow::{Cursor, Pad, PadEvent, Unlock};

@@ -1703,6 +1703,18 @@ pub fn input_complete(def: &FieldDef, input: &str) -> bool {
     (0..=9).all(|d| Num::parse(&format!("{input}{d}")).is_none_or(|n| n.0 > hard.max.0))
 }
 
+/// The time field an entry of `c` gets automatically ("now") when created.
+pub fn entry_time_field(c: Collection) -> Option<&'static str> {
+    match c {
+        Collection::Vitals => Some("vitals.at"),
+        Collection::Finding => Some("finding.at"),
+        Collection::Ecg => Some("ecg.at"),
+        Collection::Measure => Some("measure.at"),
+        Collection::Medication => Some("med.at"),
+        Collection::Injury | Collection::Diagnosis => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::value::{Measured, PartialDate, ValueSource};

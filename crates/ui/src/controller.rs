@@ -3,17 +3,18 @@ use super::view::{self, Lang};
 use super::*;
 use rettpad_clock::SharedClock;
 use rettpad_pad::config::Config;
-use rettpad_pad::session::{CrewMember, Pin, Qualification, Session, Shift, UnlockOutcome};
+use rettpad_pad::session::{Qualification, Session};
+use rettpad_pad::{Pad, PadEvent, Unlock};
 use rettpad_record::catalog::{self, Collection, FieldDef, Kind, Scope};
 use rettpad_record::rules::{self, Finding, Severity};
+use rettpad_record::text::{Notice, UserMessage};
 use rettpad_record::{
-    Author, CrewRef, EntryId, Measured, MissionId, MissionState, Num, PatientId, Payload, Section,
-    Status, Target, TimeSource, TimeValue, Value, ValueSource,
+    Measured, MissionId, MissionState, Num, PatientId, Payload, Section, Status, Target, Value,
+    ValueSource,
 };
 use rettpad_vault::store::SharedStore;
 use slint::{ComponentHandle, Model, ModelRc, SharedString, VecModel};
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::rc::Rc;
 
 #[path = "handover_ui.rs"]
@@ -37,8 +38,6 @@ pub enum Page {
     Handover = 6,
     Live = 7,
 }
-
-const SHIFT_META: &str = "session.shift";
 
 struct LoginRow {
     name: String,
@@ -68,17 +67,12 @@ impl KeypadState {
 
 /// The app's state between the UI and the core.
 pub struct Controller {
-    cfg: Config,
-    clock: SharedClock,
-    store: SharedStore,
-    session: Session,
+    /// The headless core: session, shift, missions, edits, sealing.
+    pad: Pad,
     lang: Lang,
     page: Page,
     back: Page,
-    mission: Option<MissionId>,
-    patient: Option<PatientId>,
     section: usize,
-    entry: Option<EntryId>,
     keypad: Option<KeypadState>,
     login: Vec<LoginRow>,
     login_call_sign: String,
@@ -91,7 +85,8 @@ pub struct Controller {
     card: peripherals::CardFeed,
     dev: peripherals::DevFeed,
     ho: handover_ui::HandoverFeed,
-    up: outbox_ui::UploadFeed,
+    /// Kept alive with the uploader (the demo's local gateway).
+    up_keep: Option<Keep>,
     print: print_ui::PrintFeed,
 }
 
@@ -152,31 +147,8 @@ fn drain<T>(rx: &mut Option<std::sync::mpsc::Receiver<T>>) -> Vec<T> {
 }
 
 impl Controller {
-    /// A mission's state, log and the ECG strips this pad holds: what the
-    /// PDF and the upload packet are made of.
-    fn document_parts(
-        &self,
-        m: MissionId,
-    ) -> Option<(
-        MissionState,
-        rettpad_record::MissionLog,
-        Vec<rettpad_record::Strip>,
-    )> {
-        let st = self.store.lock();
-        let state = st.state(m).cloned()?;
-        let log = st.log(m).cloned()?;
-        let strips = state
-            .patients
-            .iter()
-            .flat_map(|p| p.strips.iter())
-            .filter_map(|r| st.strip(m, &r.hash).ok().flatten())
-            .collect();
-        Some((state, log, strips))
-    }
-
     fn state(&self) -> Option<MissionState> {
-        let m = self.mission?;
-        self.store.lock().state(m).cloned()
+        self.pad.state()
     }
 
     fn set_toast(&mut self, msg: String, error: bool) {
@@ -184,24 +156,22 @@ impl Controller {
         self.toast_serial = self.toast_serial.wrapping_add(1);
     }
 
-    /// Records one change; the toast says "gespeichert" only after the vault has it.
+    /// Records one change of the open mission and shows the outcome.
     fn apply(&mut self, p: Payload) -> bool {
-        let Some(m) = self.mission else { return false };
-        self.session.touch();
-        let res = self.store.lock().apply(m, p);
-        match res {
-            Ok(_) => {
+        let r = self.pad.apply(p);
+        self.saved(r)
+    }
+
+    /// Shows the outcome of an edit: "gespeichert" only once the vault has it.
+    fn saved(&mut self, r: Result<(), Notice>) -> bool {
+        match r {
+            Ok(()) => {
                 let msg = tr(self.lang, "gespeichert", "saved");
                 self.set_toast(msg, false);
                 true
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "edit not saved");
-                let msg = match self.lang {
-                    Lang::De => e.user_message_de(),
-                    Lang::En => e.to_string(),
-                };
-                self.set_toast(msg, true);
+            Err(n) => {
+                self.set_toast(n.message(self.lang), true);
                 false
             }
         }
@@ -218,163 +188,34 @@ impl Controller {
             .find(|c| c.section() == self.section())
     }
 
-    /// Where an edit of `def` goes; `None` for an entry field with no entry yet.
-    fn target_for(&self, def: &FieldDef) -> Option<Target> {
-        match def.scope {
-            Scope::Mission => Some(Target::Mission),
-            Scope::Patient => self.patient.map(Target::Patient),
-            Scope::Entry(_) => self.entry.map(Target::Entry),
-        }
-    }
-
     fn current_value(&self, st: &MissionState, def: &FieldDef) -> Option<Value> {
-        match self.target_for(def)? {
-            Target::Mission => st.get(def.key).cloned(),
-            Target::Patient(p) => st.patient(p)?.get(def.key).cloned(),
-            Target::Entry(e) => st.entries.get(&e)?.get(def.key).cloned(),
-        }
+        self.pad.current_value(st, def)
     }
 
-    /// Sets a field, then the values it implies where those are still empty
-    /// (the core's `catalog::implied`: a tracer diagnosis names its group).
     fn set_field(&mut self, key: &str, value: Option<Value>) -> bool {
-        let implied = value
-            .as_ref()
-            .map(|v| catalog::implied(key, v))
-            .unwrap_or_default();
-        if !self.set_one_field(key, value) {
-            return false;
-        }
-        for (k, v) in implied {
-            let (Some(def), Some(st)) = (catalog::field(k), self.state()) else {
-                continue;
-            };
-            if self.target_for(def).is_some() && self.current_value(&st, def).is_none() {
-                self.set_one_field(k, Some(v));
-            }
-        }
-        true
-    }
-
-    /// Sets a field; on an entry page without an entry, creates the entry.
-    fn set_one_field(&mut self, key: &str, value: Option<Value>) -> bool {
-        let Some(def) = catalog::field(key) else {
-            return false;
-        };
-        if let Some(target) = self.target_for(def) {
-            let p = match value {
-                Some(value) => Payload::Set {
-                    target,
-                    field: key.to_string(),
-                    value,
-                },
-                None => Payload::Clear {
-                    target,
-                    field: key.to_string(),
-                },
-            };
-            return self.apply(p);
-        }
-        match (def.scope, value) {
-            (Scope::Entry(c), Some(v)) => self.add_entry(c, vec![(key.to_string(), v)]),
-            (Scope::Patient, _) => {
-                let msg = tr(
-                    self.lang,
-                    "Bitte zuerst einen Patienten anlegen.",
-                    "Add a patient first.",
-                );
-                self.set_toast(msg, true);
-                false
-            }
-            _ => false,
-        }
-    }
-
-    fn add_entry(&mut self, c: Collection, fields: Vec<(String, Value)>) -> bool {
-        let Some(p) = self.patient else {
-            let msg = tr(
-                self.lang,
-                "Bitte zuerst einen Patienten anlegen.",
-                "Add a patient first.",
-            );
-            self.set_toast(msg, true);
-            return false;
-        };
-        let mut map: BTreeMap<String, Value> = fields.into_iter().collect();
-        if let Some(t) = presets::time_field(c) {
-            map.entry(t.to_string())
-                .or_insert_with(|| Value::manual_time(self.clock.wall_ms()));
-        }
-        let entry = EntryId::new();
-        let ok = self.apply(Payload::EntryAdded {
-            patient: p,
-            collection: c,
-            entry,
-            fields: map,
-        });
-        if ok {
-            self.entry = Some(entry);
-        }
-        ok
+        let r = self.pad.set_field(key, value);
+        self.saved(r)
     }
 
     // ---- callbacks -------------------------------------------------------
 
     fn unlock(&mut self, pin: &str) {
-        let pin = match Pin::new(pin.to_string()) {
-            Ok(p) => p,
-            Err(e) => {
-                self.lock_message = (e.user_message_de(), true);
-                return;
-            }
-        };
-        match self.session.unlock(&pin) {
-            Ok(UnlockOutcome::Unlocked) | Ok(UnlockOutcome::AlreadyUnlocked) => {
+        match self.pad.unlock(pin) {
+            Unlock::Open { shift } => {
                 self.lock_message = (String::new(), false);
                 self.wiped = false;
-                self.restore_shift();
-                self.page = if self.session.shift().is_some() {
-                    Page::Missions
-                } else {
-                    Page::Login
-                };
+                self.page = if shift { Page::Missions } else { Page::Login };
             }
-            Ok(o @ UnlockOutcome::WrongPin { .. }) => {
-                self.lock_message = (o.user_message_de(), true)
-            }
-            Ok(o @ UnlockOutcome::Wiped) => {
-                self.lock_message = (o.user_message_de(), true);
+            Unlock::Refused(n) => self.lock_message = (n.message(self.lang), true),
+            Unlock::Wiped(n) => {
+                self.lock_message = (n.message(self.lang), true);
                 self.wiped = true;
-                self.mission = None;
-                self.patient = None;
-                self.entry = None;
-                self.store.lock().set_author(None);
-            }
-            Err(e) => self.lock_message = (e.user_message_de(), true),
-        }
-    }
-
-    /// A shift logged in before a restart comes back after the PIN.
-    fn restore_shift(&mut self) {
-        if self.session.shift().is_some() {
-            return;
-        }
-        let saved = self.store.lock().meta_get(SHIFT_META).ok().flatten();
-        if let Some(shift) = saved.and_then(|b| serde_json::from_slice::<Shift>(&b).ok()) {
-            let author = shift.crew.first().map(|m| m.id);
-            if self.session.start_shift(shift).is_ok()
-                && let Some(a) = author
-            {
-                self.store.lock().set_author(Some(Author {
-                    device: self.cfg.device_serial.clone(),
-                    crew_member: a,
-                }));
             }
         }
     }
 
     pub fn lock(&mut self) {
-        self.session.lock();
+        self.pad.lock();
         self.keypad = None;
         self.page = Page::Lock;
     }
@@ -384,207 +225,95 @@ impl Controller {
         self.poll_print();
         self.poll_peripherals();
         self.poll_handover();
-        self.queue_closed_missions();
-        if self.page != Page::Lock && self.session.tick() == rettpad_pad::session::LockState::Locked
-        {
-            self.keypad = None;
-            self.page = Page::Lock;
-            self.lock_message = (
-                tr(
-                    self.lang,
-                    "Automatisch gesperrt (Inaktivität).",
-                    "Locked after inactivity.",
-                ),
-                false,
-            );
+        for e in self.pad.tick() {
+            match e {
+                PadEvent::Locked if self.page != Page::Lock => {
+                    self.keypad = None;
+                    self.page = Page::Lock;
+                    self.lock_message = (
+                        tr(
+                            self.lang,
+                            "Automatisch gesperrt (Inaktivität).",
+                            "Locked after inactivity.",
+                        ),
+                        false,
+                    );
+                }
+                PadEvent::SealFailed(_, n) => self.set_toast(n.message(self.lang), true),
+                PadEvent::Locked | PadEvent::Queued(_) => {}
+            }
         }
     }
 
     fn start_shift(&mut self) {
-        let quals = Qualification::ALL;
-        let crew: Vec<CrewMember> = self
+        let quals = rettpad_pad::workflow::qualifications();
+        let crew: Vec<(String, String, Qualification)> = self
             .login
             .iter()
             .map(|r| {
-                CrewMember::new(
-                    &r.name,
-                    &r.number,
+                (
+                    r.name.clone(),
+                    r.number.clone(),
                     quals[r.qualification.min(quals.len() - 1)],
                 )
             })
             .collect();
-        let shift = match Shift::new(&self.cfg_call_sign(), crew, self.clock.as_ref()) {
-            Ok(s) => s,
-            Err(e) => {
-                self.login_error = e.user_message_de();
-                return;
+        let call_sign = self.login_call_sign.clone();
+        match self.pad.start_shift(&call_sign, &crew) {
+            Ok(()) => {
+                self.login_error.clear();
+                self.page = Page::Missions;
             }
-        };
-        let author = shift.crew[0].id;
-        let json = serde_json::to_vec(&shift).unwrap_or_default();
-        if let Err(e) = self.session.start_shift(shift) {
-            self.login_error = e.user_message_de();
-            return;
+            Err(n) => self.login_error = n.message(self.lang),
         }
-        let mut st = self.store.lock();
-        if let Err(e) = st.meta_put(SHIFT_META, &json) {
-            tracing::warn!(error = %e, "shift not persisted");
-        }
-        st.set_author(Some(Author {
-            device: self.cfg.device_serial.clone(),
-            crew_member: author,
-        }));
-        drop(st);
-        self.login_error.clear();
-        self.page = Page::Missions;
-    }
-
-    fn cfg_call_sign(&self) -> String {
-        self.login_call_sign.clone()
-    }
-
-    fn crew_refs(&self) -> Vec<CrewRef> {
-        self.session
-            .shift()
-            .map(Shift::crew_refs)
-            .unwrap_or_default()
     }
 
     fn create_mission(&mut self) {
-        let call_sign = self
-            .session
-            .shift()
-            .map(|s| s.call_sign.clone())
-            .unwrap_or_default();
-        let crew = self.crew_refs();
-        let res = self.store.lock().open_mission(&call_sign, crew);
-        match res {
-            Ok(m) => {
-                self.mission = Some(m);
-                let p = PatientId::new();
-                if self.apply(Payload::PatientAdded { patient: p }) {
-                    self.patient = Some(p);
-                }
+        match self.pad.create_mission() {
+            Ok(_) => {
                 self.section = 0;
-                self.entry = None;
                 self.page = Page::Editor;
             }
-            Err(e) => {
-                let msg = e.user_message_de();
-                self.set_toast(msg, true);
-            }
+            Err(n) => self.set_toast(n.message(self.lang), true),
         }
     }
 
     fn open_mission(&mut self, id: &str) {
-        let Some(m) = self
-            .store
+        let found = self
+            .pad
+            .store()
             .lock()
             .mission_ids()
-            .find(|m| m.to_string() == id)
-        else {
-            return;
-        };
-        let st = self.store.lock().state(m).cloned();
-        if st.as_ref().is_some_and(|s| s.status == Status::Closed) {
-            let msg = tr(
-                self.lang,
-                "Abgeschlossen: wartet auf das Hochladen.",
-                "Closed: waiting for upload.",
-            );
-            self.set_toast(msg, false);
-            return;
+            .find(|m| m.to_string() == id);
+        let Some(m) = found else { return };
+        match self.pad.open_mission(m) {
+            Ok(()) => {
+                self.section = 0;
+                self.page = Page::Editor;
+            }
+            Err(n) => self.set_toast(n.message(self.lang), false),
         }
-        self.mission = Some(m);
-        self.patient = st.and_then(|s| s.active_patients().next().map(|p| p.id));
-        self.section = 0;
-        self.entry = None;
-        self.page = Page::Editor;
     }
 
+    /// Tapping the selected tile again takes the value back.
     fn choose(&mut self, key: &str, code: &str) {
-        let (Some(def), Some(st)) = (catalog::field(key), self.state()) else {
-            return;
-        };
-        let current = self.current_value(&st, def);
-        let new = match def.kind {
-            Kind::Code(_) => {
-                (current.as_ref().and_then(Value::as_code) != Some(code)).then(|| Value::code(code))
-            }
-            Kind::Codes(_) => {
-                let mut list = match current {
-                    Some(Value::Codes(l)) => l,
-                    _ => Vec::new(),
-                };
-                if let Some(i) = list.iter().position(|c| c == code) {
-                    list.remove(i);
-                } else {
-                    list.push(code.to_string());
-                }
-                (!list.is_empty()).then_some(Value::Codes(list))
-            }
-            Kind::Bool => {
-                let b = code == "1";
-                (current.and_then(|v| v.as_bool()) != Some(b)).then_some(Value::Bool(b))
-            }
-            Kind::Int { .. } => {
-                let Ok(i) = code.parse::<i64>() else { return };
-                (current != Some(Value::Int(i))).then_some(Value::Int(i))
-            }
-            _ => return,
-        };
-        // Tapping the selected tile again takes the value back.
-        self.set_field(key, new);
+        let r = self.pad.choose(key, code);
+        self.saved(r);
     }
 
     fn time_now(&mut self, key: &str) {
-        let now = self.clock.wall_ms();
-        self.set_field(key, Some(Value::manual_time(now)));
+        let r = self.pad.time_now(key);
+        self.saved(r);
     }
 
     fn time_shift(&mut self, key: &str, minutes: i32) {
-        let (Some(def), Some(st)) = (catalog::field(key), self.state()) else {
-            return;
-        };
-        if let Some(Value::Time(t)) = self.current_value(&st, def) {
-            let at_ms = t.at_ms + i64::from(minutes) * 60_000;
-            self.set_field(
-                key,
-                Some(Value::Time(TimeValue {
-                    at_ms,
-                    source: TimeSource::Manual,
-                })),
-            );
-        }
+        let r = self.pad.time_shift(key, minutes);
+        self.saved(r);
     }
 
     fn set_text(&mut self, key: &str, text: &str) {
-        let Some(def) = catalog::field(key) else {
-            return;
-        };
-        let text = text.trim();
-        let value = match def.kind {
-            _ if text.is_empty() => None,
-            Kind::Date => match view::parse_date(text) {
-                Some(d) => Some(Value::Date(d)),
-                None => {
-                    let msg = tr(
-                        self.lang,
-                        "Datum als TT.MM.JJJJ eingeben (unbekannt: 00).",
-                        "Enter the date as DD.MM.YYYY (unknown: 00).",
-                    );
-                    self.set_toast(msg, true);
-                    return;
-                }
-            },
-            _ => Some(Value::text(text)),
-        };
-        if let (None, Some(st)) = (&value, self.state())
-            && self.current_value(&st, def).is_none()
-        {
-            return; // nothing to clear
-        }
-        self.set_field(key, value);
+        let r = self.pad.set_text(key, text);
+        self.saved(r);
     }
 
     fn open_keypad(&mut self, key: &str) {
@@ -748,27 +477,16 @@ impl Controller {
     }
 
     fn new_entry(&mut self) {
-        self.entry = None;
+        self.pad.cursor.entry = None;
         if self.collection() == Some(Collection::Vitals) {
             self.open_keypad(VITALS_KEYPAD_ORDER[0]);
         }
     }
 
     fn repeat_last(&mut self) {
-        let (Some(c), Some(p), Some(st)) = (self.collection(), self.patient, self.state()) else {
-            return;
-        };
-        let Some(last) = st.entries_of(p, c).last() else {
-            return;
-        };
-        let time_key = presets::time_field(c);
-        let fields: Vec<(String, Value)> = last
-            .fields
-            .iter()
-            .filter(|(k, _)| Some(k.as_str()) != time_key)
-            .filter_map(|(k, f)| f.current().map(|v| (k.clone(), v.clone())))
-            .collect();
-        self.add_entry(c, fields);
+        let Some(c) = self.collection() else { return };
+        let r = self.pad.repeat_last(c);
+        self.saved(r);
     }
 
     fn preset(&mut self, i: usize) {
@@ -781,32 +499,19 @@ impl Controller {
             .iter()
             .map(|(k, v)| (k.to_string(), v.value()))
             .collect();
-        if c == Collection::Finding && self.entry.is_some() {
-            for (k, v) in fields {
-                if !self.set_field(&k, Some(v)) {
-                    return;
-                }
-            }
-        } else {
-            self.add_entry(c, fields);
-        }
+        let r = self.pad.apply_preset(c, fields);
+        self.saved(r);
     }
 
     fn retract_entry(&mut self) {
-        if let Some(e) = self.entry {
-            let reason = tr(self.lang, "vom Anwender zurückgezogen", "retracted by user");
-            if self.apply(Payload::EntryRetracted { entry: e, reason }) {
-                self.entry = None;
-            }
-        }
+        let reason = tr(self.lang, "vom Anwender zurückgezogen", "retracted by user");
+        let r = self.pad.retract_entry(&reason);
+        self.saved(r);
     }
 
     fn add_patient(&mut self) {
-        let p = PatientId::new();
-        if self.apply(Payload::PatientAdded { patient: p }) {
-            self.patient = Some(p);
-            self.entry = None;
-        }
+        let r = self.pad.add_patient().map(|_| ());
+        self.saved(r);
     }
 
     fn show_close_page(&mut self) {
@@ -829,16 +534,16 @@ impl Controller {
         };
         match f.target {
             Target::Patient(p) => {
-                self.patient = Some(p);
-                self.entry = None;
+                self.pad.cursor.patient = Some(p);
+                self.pad.cursor.entry = None;
             }
             Target::Entry(e) => {
-                self.patient = st
+                self.pad.cursor.patient = st
                     .as_ref()
                     .and_then(|s| s.entries.get(&e))
                     .map(|x| x.patient)
-                    .or(self.patient);
-                self.entry = Some(e);
+                    .or(self.pad.cursor.patient);
+                self.pad.cursor.entry = Some(e);
             }
             Target::Mission => {}
         }
@@ -846,23 +551,25 @@ impl Controller {
         self.page = Page::Editor;
     }
 
-    fn close_mission(&mut self) {
-        let Some(st) = self.state() else { return };
-        if !rules::close_blockers(&st, self.clock.wall_ms()).is_empty() {
-            return;
+    fn end_shift(&mut self) {
+        match self.pad.end_shift() {
+            Ok(()) => self.page = Page::Login,
+            Err(n) => self.set_toast(n.message(self.lang), true),
         }
-        if self.apply(Payload::Closed) {
-            let msg = tr(
-                self.lang,
-                "Einsatz abgeschlossen – wartet verschlüsselt auf das Hochladen.",
-                "Mission closed – waiting encrypted for upload.",
-            );
-            self.set_toast(msg, false);
-            self.queue_closed_missions();
-            self.mission = None;
-            self.patient = None;
-            self.entry = None;
-            self.page = Page::Missions;
+    }
+
+    fn close_mission(&mut self) {
+        match self.pad.close_mission() {
+            Ok(()) => {
+                let msg = tr(
+                    self.lang,
+                    "Einsatz abgeschlossen – wartet verschlüsselt auf das Hochladen.",
+                    "Mission closed – waiting encrypted for upload.",
+                );
+                self.set_toast(msg, false);
+                self.page = Page::Missions;
+            }
+            Err(n) => self.set_toast(n.message(self.lang), true),
         }
     }
 
@@ -883,8 +590,8 @@ impl Controller {
         self.poll_print();
         let app = ui.global::<AppState>();
         app.set_page(self.page as i32);
-        app.set_clock_text(ss(view::clock_text(self.clock.wall_ms())));
-        let (call, crew) = match self.session.shift() {
+        app.set_clock_text(ss(view::clock_text(self.pad.clock().wall_ms())));
+        let (call, crew) = match self.pad.session().shift() {
             Some(s) => (
                 s.call_sign.clone(),
                 s.crew
@@ -894,7 +601,7 @@ impl Controller {
                     .join(", "),
             ),
             None => (
-                self.cfg.call_sign.clone(),
+                self.pad.config().call_sign.clone(),
                 tr(self.lang, "keine Schicht angemeldet", "no shift logged in"),
             ),
         };
@@ -905,7 +612,7 @@ impl Controller {
         } else {
             crew
         }));
-        let pending = self.store.lock().pending();
+        let pending = self.pad.store().lock().pending();
         app.set_upload_state(ss(if pending > 0 {
             tr(self.lang, "Speicher voll!", "storage full!")
         } else {
@@ -924,7 +631,7 @@ impl Controller {
         lock.set_message(ss(&self.lock_message.0));
         lock.set_message_error(self.lock_message.1);
         lock.set_wiped(self.wiped);
-        lock.set_hint(ss(if self.cfg.is_demo_pin() {
+        lock.set_hint(ss(if self.pad.config().is_demo_pin() {
             tr(self.lang, "Demo-Modus: PIN 1234", "Demo mode: PIN 1234")
         } else {
             String::new()
@@ -968,7 +675,7 @@ impl Controller {
     }
 
     fn refresh_missions(&self, ui: &AppWindow) {
-        let store = self.store.lock();
+        let store = self.pad.store().lock();
         let lang = self.lang;
         let mut open = 0;
         let missions: Vec<MissionVM> = store
@@ -1020,7 +727,7 @@ impl Controller {
     }
 
     fn findings(&self, st: &MissionState) -> Vec<Finding> {
-        rules::check(st, self.clock.wall_ms())
+        rules::check(st, self.pad.clock().wall_ms())
     }
 
     fn refresh_editor(&mut self, ui: &AppWindow, st: Option<&MissionState>, findings: &[Finding]) {
@@ -1076,28 +783,30 @@ impl Controller {
             .map(|(i, p)| ss(patient_label(p, i, lang)))
             .collect();
         if self
+            .pad
+            .cursor
             .patient
             .is_none_or(|p| st.patient(p).is_none_or(|x| x.retracted.is_some()))
         {
-            self.patient = st.active_patients().next().map(|p| p.id);
+            self.pad.cursor.patient = st.active_patients().next().map(|p| p.id);
         }
         let pidx = st
             .active_patients()
-            .position(|p| Some(p.id) == self.patient)
+            .position(|p| Some(p.id) == self.pad.cursor.patient)
             .map_or(-1, |i| i as i32);
         sync_model(&ed.get_patients(), patients, |new| ed.set_patients(new));
         ed.set_patient(pidx);
         let collection = self.collection();
         ed.set_collection(collection.is_some());
-        ed.set_needs_patient(self.patient.is_none());
+        ed.set_needs_patient(self.pad.cursor.patient.is_none());
         // Entries of the collection.
-        if let (Some(c), Some(p)) = (collection, self.patient) {
-            if self.entry.is_some_and(|e| {
+        if let (Some(c), Some(p)) = (collection, self.pad.cursor.patient) {
+            if self.pad.cursor.entry.is_some_and(|e| {
                 st.entries
                     .get(&e)
                     .is_none_or(|x| x.collection != c || x.patient != p)
             }) {
-                self.entry = None;
+                self.pad.cursor.entry = None;
             }
             let entries: Vec<EntryVM> = st
                 .patient(p)
@@ -1112,7 +821,7 @@ impl Controller {
                     title: ss(entry_title(e, i, lang)),
                     detail: ss(entry_detail(e, lang)),
                     retracted: e.retracted.is_some(),
-                    selected: Some(e.id) == self.entry,
+                    selected: Some(e.id) == self.pad.cursor.entry,
                 })
                 .collect();
             ed.set_can_repeat(
@@ -1138,18 +847,18 @@ impl Controller {
                 |m| ed.set_presets(m),
             );
         } else {
-            self.entry = None;
+            self.pad.cursor.entry = None;
             sync_model(&ed.get_entries(), Vec::new(), |new| ed.set_entries(new));
             sync_model(&ed.get_presets(), Vec::new(), |new| ed.set_presets(new));
             ed.set_can_repeat(false);
         }
-        ed.set_entry_selected(self.entry.is_some());
+        ed.set_entry_selected(self.pad.cursor.entry.is_some());
         ed.set_device_take_visible(
             collection == Some(Collection::Vitals) && self.device_configured(),
         );
         ed.set_device_take_enabled(self.device_values_ready());
         ed.set_print_visible(section == Section::Handover);
-        ed.set_hint(ss(match (collection, self.entry) {
+        ed.set_hint(ss(match (collection, self.pad.cursor.entry) {
             (Some(Collection::Vitals), None) if self.device_configured() => format!(
                 "{} · {}",
                 self.device_state_long().unwrap_or_default(),
@@ -1200,7 +909,7 @@ impl Controller {
 
     fn field_vm(&self, st: &MissionState, d: &FieldDef, findings: &[Finding]) -> FieldVM {
         let lang = self.lang;
-        let target = self.target_for(d);
+        let target = self.pad.target_for(d);
         let current = self.current_value(st, d);
         let history_len = match &target {
             Some(Target::Mission) => st.fields.get(d.key).map_or(0, |f| f.history.len()),
@@ -1282,7 +991,7 @@ impl Controller {
             Kind::Date => ("date", Vec::new()),
             Kind::Text { .. } => (
                 "text",
-                presets::suggestions(d.key, &self.cfg.hospitals)
+                presets::suggestions(d.key, &self.pad.config().hospitals)
                     .into_iter()
                     .map(|s| OptionVM {
                         selected: current.as_ref().and_then(Value::as_text) == Some(s.as_str()),
@@ -1374,25 +1083,25 @@ impl Controller {
     }
 
     pub fn mission(&self) -> Option<MissionId> {
-        self.mission
+        self.pad.cursor.mission
     }
 
     /// The controller's clock (wall, ms since the epoch).
     pub fn clock_ms(&self) -> i64 {
-        self.clock.wall_ms()
+        self.pad.clock().wall_ms()
     }
 
     pub fn patient(&self) -> Option<PatientId> {
-        self.patient
+        self.pad.cursor.patient
     }
 
     pub fn store(&self) -> &SharedStore {
-        &self.store
+        self.pad.store()
     }
 
     pub fn select_section(&mut self, s: Section) {
         self.section = view::page_of(s);
-        self.entry = None;
+        self.pad.cursor.entry = None;
         self.keypad = None;
     }
 
@@ -1578,17 +1287,11 @@ pub fn build(
     let cfg_call_sign = cfg.call_sign.clone();
     let device_every_min = cfg.device_record_every_min;
     let ctrl = Rc::new(RefCell::new(Controller {
-        cfg,
-        clock,
-        store,
-        session,
+        pad: Pad::new(cfg, clock, store, session),
         lang: Lang::De,
         page: Page::Lock,
         back: Page::Missions,
-        mission: None,
-        patient: None,
         section: 0,
-        entry: None,
         keypad: None,
         login,
         login_call_sign: cfg_call_sign,
@@ -1601,7 +1304,7 @@ pub fn build(
         card: Default::default(),
         dev: peripherals::DevFeed::new(device_every_min),
         ho: Default::default(),
-        up: Default::default(),
+        up_keep: None,
         print: Default::default(),
     }));
     wire(&ui, &ctrl);
@@ -1738,10 +1441,7 @@ fn wire(ui: &AppWindow, ctrl: &Rc<RefCell<Controller>>) {
         .open_mission(&id));
     on!(ui, ctrl, MissionsAdapter, on_create, |c| c.create_mission());
     on!(ui, ctrl, MissionsAdapter, on_end_shift, |c| {
-        let _ = c.session.end_shift();
-        let _ = c.store.lock().meta_put(SHIFT_META, b"null");
-        c.store.lock().set_author(None);
-        c.page = Page::Login
+        c.end_shift()
     });
     on!(ui, ctrl, EditorAdapter, on_select_section, |c, i: i32| {
         if let Some(s) = view::PAGES.get(i.max(0) as usize).and_then(|p| p.first()) {
@@ -1750,8 +1450,9 @@ fn wire(ui: &AppWindow, ctrl: &Rc<RefCell<Controller>>) {
     });
     on!(ui, ctrl, EditorAdapter, on_select_patient, |c, i: i32| {
         let st = c.state();
-        c.patient = st.and_then(|s| s.active_patients().nth(i.max(0) as usize).map(|p| p.id));
-        c.entry = None
+        c.pad.cursor.patient =
+            st.and_then(|s| s.active_patients().nth(i.max(0) as usize).map(|p| p.id));
+        c.pad.cursor.entry = None
     });
     on!(ui, ctrl, EditorAdapter, on_add_patient, |c| c.add_patient());
     on!(ui, ctrl, EditorAdapter, on_new_entry, |c| c.new_entry());
@@ -1765,7 +1466,7 @@ fn wire(ui: &AppWindow, ctrl: &Rc<RefCell<Controller>>) {
         on_select_entry,
         |c, id: SharedString| {
             let st = c.state();
-            c.entry = st.and_then(|s| {
+            c.pad.cursor.entry = st.and_then(|s| {
                 s.entries
                     .keys()
                     .find(|e| e.0.to_string() == id.as_str())

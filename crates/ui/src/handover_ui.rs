@@ -33,8 +33,8 @@ impl Controller {
     /// Starts the handover service from `[handover]`; without certificates
     /// the pad shows "nicht eingerichtet" and everything else works.
     pub fn attach_handover_from_config(&mut self) {
-        let started = ServiceConfig::from_config(&self.cfg)
-            .and_then(|c| Service::start(c, self.store.clone()));
+        let started = ServiceConfig::from_config(self.pad.config())
+            .and_then(|c| Service::start(c, self.pad.store().clone()));
         match started {
             Ok(svc) => self.ho.svc = Some(svc),
             Err(SetupError::Missing(what)) => {

@@ -101,7 +101,7 @@ impl Controller {
         self.dev.label = label.to_string();
         self.dev.live = Some(Live::new(LiveConfig {
             device_label: label.to_string(),
-            utc_offset_ms: view::berlin_offset_ms(self.clock.wall_ms()),
+            utc_offset_ms: view::berlin_offset_ms(self.pad.clock().wall_ms()),
             ..LiveConfig::default()
         }));
         self.dev._keep = keep;
@@ -127,7 +127,7 @@ impl Controller {
         let result = Err(rettpad_card::CardError::NoService(
             "this build has no simulated card".into(),
         ));
-        let at_ms = self.clock.wall_ms();
+        let at_ms = self.pad.clock().wall_ms();
         tx.send(CardEvent::CardInserted {
             reader: reader.clone(),
         })
@@ -158,10 +158,10 @@ impl Controller {
     /// What the importer says is due (the periodic set, settled episodic
     /// values, shocks): into the open patient's record.
     fn record_due_device_values(&mut self) {
-        let (Some(_), Some(p)) = (self.mission, self.patient) else {
+        let (Some(_), Some(p)) = (self.pad.cursor.mission, self.pad.cursor.patient) else {
             return;
         };
-        let now = rettpad_devices::link::host_time(&*self.clock);
+        let now = rettpad_devices::link::host_time(self.pad.clock().as_ref());
         let due = match &mut self.dev.importer {
             Some((ip, imp)) if *ip == p => imp.drain(now),
             _ => return,
@@ -200,11 +200,11 @@ impl Controller {
     /// Strips go into the open patient's record (encrypted blob + a
     /// `StripRecorded` event); without one they wait.
     fn store_waiting_strips(&mut self) {
-        let (Some(m), Some(p)) = (self.mission, self.patient) else {
+        let (Some(m), Some(p)) = (self.pad.cursor.mission, self.pad.cursor.patient) else {
             return;
         };
         while let Some(s) = self.dev.strips.front() {
-            let res = self.store.lock().put_strip(m, p, s);
+            let res = self.pad.store().lock().put_strip(m, p, s);
             match res {
                 Ok(_) => {
                     let label = s.label.clone();
@@ -277,7 +277,7 @@ impl Controller {
 
     /// "Vitalwerte übernehmen" on the live page.
     pub(super) fn live_take(&mut self) {
-        if self.patient.is_none() {
+        if self.pad.cursor.patient.is_none() {
             let msg = tr(
                 self.lang,
                 "Bitte zuerst einen Einsatz mit Patient öffnen.",
@@ -300,7 +300,7 @@ impl Controller {
         {
             Some(s) => {
                 self.queue_strip(s);
-                if self.patient.is_none() {
+                if self.pad.cursor.patient.is_none() {
                     let msg = tr(
                         self.lang,
                         "EKG-Streifen wartet: er kommt zum nächsten geöffneten Patienten.",
@@ -328,7 +328,7 @@ impl Controller {
             return;
         }
         let lv = ui.global::<LiveAdapter>();
-        let now = self.clock.wall_ms();
+        let now = self.pad.clock().wall_ms();
         let lang = self.lang;
         lv.set_state(ss(self.device_state_long().unwrap_or_default()));
         let Some(l) = &self.dev.live else { return };
@@ -505,7 +505,7 @@ impl Controller {
         if self.page != Page::Editor {
             return None;
         }
-        Some((self.mission?, self.patient?))
+        Some((self.pad.cursor.mission?, self.pad.cursor.patient?))
     }
 
     fn offer_waiting_card(&mut self) {
@@ -518,7 +518,7 @@ impl Controller {
         let Some((data, at_ms)) = self.card.waiting.take() else {
             return;
         };
-        let store = self.store.lock();
+        let store = self.pad.store().lock();
         let Some(st) = store.state(m) else {
             return;
         };
@@ -553,9 +553,11 @@ impl Controller {
         let Some(pr) = self.card.proposal.take() else {
             return;
         };
-        let Some(m) = self.mission else { return };
+        let Some(m) = self.pad.cursor.mission else {
+            return;
+        };
         let payloads = {
-            let store = self.store.lock();
+            let store = self.pad.store().lock();
             let Some(st) = store.state(m) else { return };
             let overwrite: Vec<&str> = if all {
                 pr.conflicts().map(|i| i.field).collect()
@@ -600,7 +602,8 @@ impl Controller {
         let saved = pairing::encode(&rec)
             .map_err(|e| e.to_string())
             .and_then(|bytes| {
-                self.store
+                self.pad
+                    .store()
                     .lock()
                     .meta_put(PAIRED_META, &bytes[..])
                     .map_err(|e| e.to_string())
@@ -660,7 +663,7 @@ impl Controller {
     }
 
     fn start_configured_device(&mut self, d: &rettpad_devices::DeviceConfig) {
-        match start_device(d, self.clock.clone()) {
+        match start_device(d, self.pad.clock().clone()) {
             Ok((rx, keep)) => self.attach_device(&d.label, rx, Some(keep)),
             Err(e) => {
                 tracing::error!(error = %e, "device supervisor not started");
@@ -676,7 +679,7 @@ impl Controller {
     /// The device paired by tag earlier, from the vault; `None` when there
     /// is none or it cannot be read (logged; configuration applies then).
     fn paired_from_vault(&self) -> Option<rettpad_devices::DeviceConfig> {
-        let bytes = match self.store.lock().meta_get(PAIRED_META) {
+        let bytes = match self.pad.store().lock().meta_get(PAIRED_META) {
             Ok(b) => zeroize::Zeroizing::new(b?),
             Err(e) => {
                 tracing::warn!(error = %e, "stored pairing not readable");
@@ -738,12 +741,12 @@ impl Controller {
         match ev {
             SupEvent::State(s) => self.dev.state = Some(s),
             SupEvent::Observation(o) => {
-                if let Some(p) = self.patient {
+                if let Some(p) = self.pad.cursor.patient {
                     let stale = self.dev.importer.as_ref().is_none_or(|(ip, _)| *ip != p);
                     if stale {
                         let cfg = ImportConfig {
                             device_label: self.dev.label.clone(),
-                            utc_offset_ms: view::berlin_offset_ms(self.clock.wall_ms()),
+                            utc_offset_ms: view::berlin_offset_ms(self.pad.clock().wall_ms()),
                             interval_ms: i64::from(self.dev.every_min) * 60_000,
                             ..Default::default()
                         };
@@ -781,7 +784,7 @@ impl Controller {
     pub(super) fn device_values_ready(&self) -> bool {
         self.device_streaming()
             && matches!(
-                (&self.dev.importer, self.patient),
+                (&self.dev.importer, self.pad.cursor.patient),
                 (Some((ip, imp)), Some(p)) if *ip == p && imp.has_current()
             )
     }
@@ -789,7 +792,9 @@ impl Controller {
     /// "Vom Monitor übernehmen": the monitor's current values as one vitals
     /// entry of the open patient.
     pub(super) fn take_from_device(&mut self) {
-        let Some(p) = self.patient else { return };
+        let Some(p) = self.pad.cursor.patient else {
+            return;
+        };
         let payload = match &mut self.dev.importer {
             Some((ip, imp)) if *ip == p => imp.take_now(),
             _ => None,
@@ -895,12 +900,12 @@ impl Controller {
     /// app keeps running without the peripheral.
     pub fn attach_from_config(&mut self) {
         self.attach_handover_from_config();
-        match self.cfg.card_reader.as_str() {
+        match self.pad.config().card_reader.as_str() {
             "sim" => self.attach_sim_card(),
             "pcsc" => {
                 let (tx, rx) = std::sync::mpsc::channel();
-                let mut wc = rettpad_pad::watcher::WatcherConfig::new(self.clock.clone());
-                wc.pairing = self.cfg.pairing.clone();
+                let mut wc = rettpad_pad::watcher::WatcherConfig::new(self.pad.clock().clone());
+                wc.pairing = self.pad.config().pairing.clone();
                 match rettpad_pad::watcher::Watcher::spawn(tx, wc) {
                     Ok(w) => self.attach_card(rx, Some(Box::new(w))),
                     Err(e) => tracing::error!(error = %e, "card watcher not started"),
@@ -912,14 +917,15 @@ impl Controller {
         // wins over the configured one.
         let paired = self.paired_from_vault();
         teach_bt_agent(
-            self.cfg
+            self.pad
+                .config()
                 .devices
                 .iter()
                 .cloned()
                 .chain(paired.clone())
                 .collect(),
         );
-        let Some(d) = paired.or_else(|| self.cfg.devices.first().cloned()) else {
+        let Some(d) = paired.or_else(|| self.pad.config().devices.first().cloned()) else {
             return;
         };
         self.start_configured_device(&d);

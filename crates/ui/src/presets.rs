@@ -97,17 +97,7 @@ pub fn presets_for(c: Collection) -> impl Iterator<Item = &'static Preset> {
     PRESETS.iter().filter(move |p| p.collection == c)
 }
 
-/// The time field an entry of `c` gets automatically ("now") when created.
-pub fn time_field(c: Collection) -> Option<&'static str> {
-    match c {
-        Collection::Vitals => Some("vitals.at"),
-        Collection::Finding => Some("finding.at"),
-        Collection::Ecg => Some("ecg.at"),
-        Collection::Measure => Some("measure.at"),
-        Collection::Medication => Some("med.at"),
-        Collection::Injury | Collection::Diagnosis => None,
-    }
-}
+pub use rettpad_record::catalog::entry_time_field as time_field;
 
 /// Order in which the keypad's "Weiter" walks a vital set.
 pub const VITALS_KEYPAD_ORDER: &[&str] = &[

@@ -23,8 +23,11 @@ pub(super) struct PrintFeed {
 
 impl Controller {
     pub(super) fn open_print(&mut self) {
-        let Some(m) = self.mission else { return };
-        let Some((state, log, strips)) = self.document_parts(m) else {
+        let Some(m) = self.pad.cursor.mission else {
+            return;
+        };
+        let Some((state, log, strips)) = rettpad_pad::outbox::document_parts(self.pad.store(), m)
+        else {
             return;
         };
         self.print = PrintFeed {
@@ -53,7 +56,8 @@ impl Controller {
                 .to_string()
         };
         self.print.printers = self
-            .cfg
+            .pad
+            .config()
             .printers
             .for_hospital(&text("transport.hospital"), &text("transport.hospital_id"));
     }

@@ -1,0 +1,259 @@
+//! The pad's workflows without a screen, over a real vault (SQLite files in
+//! a temp dir) and, for the upload, a real gateway on loopback.
+
+use rettpad_clock::{Clock, SharedClock, TestClock};
+use rettpad_pad::config::Config;
+use rettpad_pad::session::{Qualification, Session};
+use rettpad_pad::{Pad, PadEvent, Unlock};
+use rettpad_record::catalog::Collection;
+use rettpad_record::text::{Lang, UserMessage};
+use rettpad_record::{Measured, Num, Payload, Status, Target, Value};
+use rettpad_vault::MemoryKeyProvider;
+use rettpad_vault::store::{SharedStore, Store, StoreOptions};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const T0: i64 = 1_795_305_600_000 + 13 * 3_600_000;
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    keys: Arc<MemoryKeyProvider>,
+    clock: Arc<TestClock>,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        Fixture {
+            dir: tempfile::tempdir().unwrap(),
+            keys: Arc::new(MemoryKeyProvider::new()),
+            clock: TestClock::new(T0),
+        }
+    }
+
+    /// A pad over the fixture's vault: a second call is a restart.
+    fn pad(&self) -> Pad {
+        pad_at(self.dir.path(), self.keys.clone(), self.clock.clone())
+    }
+}
+
+fn pad_at(dir: &Path, keys: Arc<MemoryKeyProvider>, clock: SharedClock) -> Pad {
+    let cfg = Config::demo();
+    let store = Store::open(dir, keys, clock.clone(), StoreOptions::default()).unwrap();
+    let store = SharedStore::new(store);
+    let session = Session::new(
+        cfg.session_config().unwrap(),
+        clock.clone(),
+        store.clone(),
+        store.clone(),
+    )
+    .unwrap();
+    Pad::new(cfg, clock, store, session)
+}
+
+fn hr(n: i64) -> Value {
+    Value::Measured(Measured::manual(Num::parse(&n.to_string()).unwrap()))
+}
+
+fn crew() -> Vec<(String, String, Qualification)> {
+    vec![("Anna Berger".into(), "4711".into(), Qualification::ALL[1])]
+}
+
+fn logged_in(f: &Fixture) -> Pad {
+    let mut pad = f.pad();
+    assert_eq!(pad.unlock("1234"), Unlock::Open { shift: false });
+    pad.start_shift("RTW 1/83-1", &crew()).unwrap();
+    pad
+}
+
+#[test]
+fn a_shift_is_kept_across_a_restart_and_ended_for_good() {
+    let f = Fixture::new();
+    let pad = logged_in(&f);
+    assert_eq!(pad.session().shift().unwrap().crew[0].name, "Anna Berger");
+    drop(pad);
+    // Restart: the PIN brings the shift back, and edits carry its author.
+    let mut pad = f.pad();
+    assert_eq!(pad.unlock("1234"), Unlock::Open { shift: true });
+    let m = pad.create_mission().unwrap();
+    let st = pad.store().lock().state(m).cloned().unwrap();
+    assert_eq!(st.call_sign, "RTW 1/83-1");
+    assert_eq!(st.crew[0].name, "Anna Berger");
+    pad.end_shift().unwrap();
+    drop(pad);
+    let mut pad = f.pad();
+    assert_eq!(pad.unlock("1234"), Unlock::Open { shift: false });
+}
+
+#[test]
+fn a_bad_shift_or_pin_gives_a_message_in_both_languages() {
+    let f = Fixture::new();
+    let mut pad = f.pad();
+    let Unlock::Refused(n) = pad.unlock("0000") else {
+        panic!("a wrong PIN must not unlock");
+    };
+    assert!(n.message(Lang::De).contains("Falsche PIN"), "{n:?}");
+    assert_eq!(n.message(Lang::En), "Wrong PIN.");
+    assert!(matches!(pad.unlock("12a4"), Unlock::Refused(_)));
+    assert_eq!(pad.unlock("1234"), Unlock::Open { shift: false });
+    let e = pad
+        .start_shift("", &crew())
+        .expect_err("no call sign, no shift");
+    assert!(!e.de.is_empty() && !e.en.is_empty() && e.de != e.en);
+    assert!(pad.session().shift().is_none());
+    let e = pad
+        .start_shift("RTW 1", &[])
+        .expect_err("no crew, no shift");
+    assert!(!e.de.is_empty());
+}
+
+#[test]
+fn five_wrong_pins_wipe_and_leave_no_open_mission() {
+    let f = Fixture::new();
+    let mut pad = logged_in(&f);
+    pad.create_mission().unwrap();
+    pad.lock();
+    for _ in 0..4 {
+        assert!(matches!(pad.unlock("9999"), Unlock::Refused(_)));
+    }
+    assert!(matches!(pad.unlock("9999"), Unlock::Wiped(_)));
+    assert_eq!(pad.cursor.mission, None);
+    assert_eq!(pad.store().lock().mission_ids().count(), 0);
+}
+
+#[test]
+fn editing_a_mission_lands_in_the_vault() {
+    let f = Fixture::new();
+    let mut pad = logged_in(&f);
+    let m = pad.create_mission().unwrap();
+    let p = pad
+        .cursor
+        .patient
+        .expect("a new mission has its first patient");
+    pad.set_text("patient.family_name", "  Müller ").unwrap();
+    pad.set_text("patient.birth_date", "12.08.1950").unwrap();
+    let bad = pad.set_text("patient.birth_date", "12/08/50").unwrap_err();
+    assert!(bad.de.contains("TT.MM.JJJJ"), "{bad:?}");
+    pad.choose("patient.sex", "W").unwrap();
+    pad.choose("patient.sex", "W").unwrap(); // tapped again: taken back
+    pad.time_now("time.alarm").unwrap();
+    pad.time_shift("time.alarm", -5).unwrap();
+    let st = pad.state().unwrap();
+    let pat = st.patient(p).unwrap();
+    assert_eq!(pat.get("patient.family_name"), Some(&Value::text("Müller")));
+    let Some(Value::Date(d)) = pat.get("patient.birth_date") else {
+        panic!("birth date set");
+    };
+    assert_eq!(d.to_string(), "12.08.1950");
+    assert_eq!(pat.get("patient.sex"), None);
+    let Some(Value::Time(t)) = st.get("time.alarm") else {
+        panic!("alarm time set");
+    };
+    assert_eq!(t.at_ms, f.clock.wall_ms() - 5 * 60_000);
+    // Entries: the time field defaults to now; repeat and retract.
+    pad.add_entry(Collection::Vitals, vec![("vitals.hr".into(), hr(112))])
+        .unwrap();
+    pad.repeat_last(Collection::Vitals).unwrap();
+    let st = pad.state().unwrap();
+    let vitals: Vec<_> = st.entries_of(p, Collection::Vitals).collect();
+    assert_eq!(vitals.len(), 2);
+    assert!(vitals.iter().all(|e| e.get("vitals.at").is_some()));
+    pad.retract_entry("vom Anwender zurückgezogen").unwrap();
+    assert_eq!(
+        pad.state()
+            .unwrap()
+            .entries_of(p, Collection::Vitals)
+            .count(),
+        1
+    );
+    // A second patient, then the mission from the list again.
+    let p2 = pad.add_patient().unwrap();
+    assert_ne!(p, p2);
+    pad.cursor = Default::default();
+    pad.open_mission(m).unwrap();
+    assert_eq!(pad.cursor.mission, Some(m));
+    // Nothing is written without an open mission.
+    pad.cursor = Default::default();
+    assert!(pad.set_text("remarks.text", "x").is_err());
+}
+
+#[test]
+fn an_implied_value_is_set_only_where_the_field_is_empty() {
+    let f = Fixture::new();
+    let mut pad = logged_in(&f);
+    pad.create_mission().unwrap();
+    pad.set_text("transport.hospital", "Klinikum Mitte")
+        .unwrap();
+    let p = pad.cursor.patient.unwrap();
+    let st = pad.state().unwrap();
+    assert_eq!(
+        st.patient(p).unwrap().get("transport.done"),
+        Some(&Value::Bool(true)),
+        "a target hospital implies a transport"
+    );
+}
+
+#[test]
+fn a_mission_with_hard_findings_is_not_closed() {
+    let f = Fixture::new();
+    let mut pad = logged_in(&f);
+    let m = pad.create_mission().unwrap();
+    let e = pad.close_mission().unwrap_err();
+    assert!(e.de.starts_with("Abschluss nicht möglich"), "{e:?}");
+    assert_ne!(pad.store().lock().state(m).unwrap().status, Status::Closed);
+    assert_eq!(pad.cursor.mission, Some(m), "the crew stays on it");
+}
+
+#[test]
+fn a_closed_mission_is_sealed_off_the_callers_thread_uploaded_and_then_gone() {
+    let f = Fixture::new();
+    let gw_dir = tempfile::tempdir().unwrap();
+    let gw = rettpad_gateway::local::start(gw_dir.path()).unwrap();
+    // The uploader's receipts are checked against wall time.
+    let clock: SharedClock = rettpad_clock::SystemClock::shared();
+    let mut pad = pad_at(f.dir.path(), f.keys.clone(), clock.clone());
+    assert_eq!(pad.unlock("1234"), Unlock::Open { shift: false });
+    pad.start_shift("RTW 1/83-1", &crew()).unwrap();
+    let m = {
+        let mut st = pad.store().lock();
+        let m = st.open_mission("RTW 1/83-1", vec![]).unwrap();
+        st.apply(
+            m,
+            Payload::Set {
+                target: Target::Mission,
+                field: "remarks.text".into(),
+                value: Value::text("Testeinsatz"),
+            },
+        )
+        .unwrap();
+        st.apply(m, Payload::Closed).unwrap();
+        m
+    };
+    pad.attach_upload(&gw.upload, Vec::new()).unwrap();
+    // Closed before the uploader ran (a crash between close and seal):
+    // the next tick seals it, on a worker.
+    let mut queued = false;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        for e in pad.tick() {
+            match e {
+                PadEvent::Queued(q) => {
+                    assert_eq!(q, m);
+                    queued = true;
+                }
+                PadEvent::SealFailed(_, n) => panic!("sealing failed: {n:?}"),
+                PadEvent::Locked => {}
+            }
+        }
+        if queued && pad.store().lock().state(m).is_none() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(queued, "the worker reported the packet queued");
+    assert!(
+        pad.store().lock().state(m).is_none(),
+        "deleted after the gateway's receipt"
+    );
+    assert!(!pad.outbox().sealing());
+}
