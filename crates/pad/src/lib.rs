@@ -7,6 +7,7 @@ pub mod config;
 pub mod demo;
 pub mod handover_io;
 pub mod handover_service;
+pub mod intake;
 pub mod outbox;
 pub mod session;
 pub mod watcher;

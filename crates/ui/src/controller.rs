@@ -671,7 +671,7 @@ impl Controller {
         ui.global::<SettingsAdapter>()
             .set_language(ss(self.lang.code()));
         ui.global::<SettingsAdapter>()
-            .set_record_every_min(self.dev.every_min as i32);
+            .set_record_every_min(self.dev.intake.every_min() as i32);
     }
 
     fn refresh_missions(&self, ui: &AppWindow) {

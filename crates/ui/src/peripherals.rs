@@ -9,14 +9,12 @@
 
 use super::*;
 use rettpad_card::{CardData, Proposal};
-use rettpad_devices::import::{ImportConfig, Importer};
 use rettpad_devices::live::{Live, LiveConfig};
 use rettpad_devices::pairing::{self, DeviceProtocol, PairingRecord};
 use rettpad_devices::supervisor::{DeviceState, SupEvent};
+use rettpad_pad::intake::{DeviceIntake, IntakeEvent};
 use rettpad_pad::watcher::{CardEvent, ReaderStatus};
-use rettpad_record::wave::Strip;
 use std::any::Any;
-use std::collections::VecDeque;
 use std::sync::mpsc::Receiver;
 
 /// Keeps a watcher/supervisor thread alive as long as the UI holds it.
@@ -41,19 +39,12 @@ pub(super) struct DevFeed {
     rx: Option<Receiver<SupEvent>>,
     label: String,
     state: Option<DeviceState>,
-    importer: Option<(PatientId, Importer)>,
+    /// Values and strips on their way into the record (the pad core).
+    pub(super) intake: DeviceIntake,
     /// What the live page shows; also cuts the strips around shocks.
     live: Option<Live>,
-    /// Cut strips not yet in the record (no mission/patient open yet).
-    strips: VecDeque<Strip>,
-    strips_dropped: u64,
-    strips_saved: Vec<String>,
     /// The page the live page returns to.
     back: Option<Page>,
-    /// Minutes between automatic vitals sets (0: only on tap).
-    pub(super) every_min: u32,
-    /// Due device values the vault has not taken yet.
-    unsaved: VecDeque<Payload>,
     _keep: Option<Keep>,
 }
 
@@ -61,17 +52,10 @@ pub(super) struct DevFeed {
 /// PIN included, so only encrypted at rest).
 const PAIRED_META: &str = "paired_device";
 
-/// Strips waiting for a patient: beyond this the oldest is dropped (and
-/// counted) rather than memory growing without bound.
-const MAX_WAITING_STRIPS: usize = 16;
-/// Device payloads retried while the vault refuses them (about an hour of
-/// 5-minute sets with their episodic values).
-const MAX_UNSAVED: usize = 64;
-
 impl DevFeed {
     pub(super) fn new(every_min: u32) -> DevFeed {
         DevFeed {
-            every_min,
+            intake: DeviceIntake::new(every_min),
             ..DevFeed::default()
         }
     }
@@ -99,6 +83,7 @@ impl Controller {
     pub fn attach_device(&mut self, label: &str, rx: Receiver<SupEvent>, keep: Option<Keep>) {
         self.dev.rx = Some(rx);
         self.dev.label = label.to_string();
+        self.dev.intake.set_device(label);
         self.dev.live = Some(Live::new(LiveConfig {
             device_label: label.to_string(),
             utc_offset_ms: view::berlin_offset_ms(self.pad.clock().wall_ms()),
@@ -151,82 +136,40 @@ impl Controller {
             self.on_device(e);
         }
         self.offer_waiting_card();
-        self.store_waiting_strips();
-        self.record_due_device_values();
+        self.record_device_intake();
     }
 
-    /// What the importer says is due (the periodic set, settled episodic
-    /// values, shocks): into the open patient's record.
-    fn record_due_device_values(&mut self) {
-        let (Some(_), Some(p)) = (self.pad.cursor.mission, self.pad.cursor.patient) else {
-            return;
-        };
+    /// Due monitor values and waiting strips into the record (the pad
+    /// core's intake, with its retry policy).
+    fn record_device_intake(&mut self) {
         let now = rettpad_devices::link::host_time(self.pad.clock().as_ref());
-        let due = match &mut self.dev.importer {
-            Some((ip, imp)) if *ip == p => imp.drain(now),
-            _ => return,
-        };
-        self.dev.unsaved.extend(due);
-        // Kept until the vault has them (a full disk must not lose them).
-        while let Some(payload) = self.dev.unsaved.front().cloned() {
-            if !self.apply(payload) {
-                break; // the toast says why; retried on the next poll
+        let mut sink = self.pad.store().clone();
+        let cursor = self.pad.cursor;
+        for e in self.dev.intake.poll(now, cursor, &mut sink) {
+            match e {
+                IntakeEvent::ValuesSaved(_) => {}
+                IntakeEvent::StripSaved(label) => {
+                    let msg = format!(
+                        "{}: {label}",
+                        tr(self.lang, "EKG-Streifen gespeichert", "ECG strip saved")
+                    );
+                    self.set_toast(msg, false);
+                }
+                IntakeEvent::Refused(n) => self.set_toast(n.message(self.lang), true),
+                IntakeEvent::ValuesDropped(k) => {
+                    let msg = match self.lang {
+                        Lang::De => format!("{k} Gerätewerte verworfen: Speicher voll."),
+                        Lang::En => format!("{k} device values dropped: storage full."),
+                    };
+                    self.set_toast(msg, true);
+                }
             }
-            self.dev.unsaved.pop_front();
-        }
-        while self.dev.unsaved.len() > MAX_UNSAVED {
-            self.dev.unsaved.pop_front();
-            tracing::warn!("device value dropped: the vault refused it for too long");
         }
     }
 
     /// Settings: minutes between automatic vitals sets (0: only on tap).
     pub(super) fn set_device_every_min(&mut self, min: u32) {
-        self.dev.every_min = min;
-        if let Some((_, imp)) = &mut self.dev.importer {
-            imp.set_interval_ms(i64::from(min) * 60_000);
-        }
-    }
-
-    fn queue_strip(&mut self, s: Strip) {
-        if self.dev.strips.len() == MAX_WAITING_STRIPS {
-            self.dev.strips.pop_front();
-            self.dev.strips_dropped += 1;
-            tracing::warn!("device strip dropped: no patient open for too long");
-        }
-        self.dev.strips.push_back(s);
-    }
-
-    /// Strips go into the open patient's record (encrypted blob + a
-    /// `StripRecorded` event); without one they wait.
-    fn store_waiting_strips(&mut self) {
-        let (Some(m), Some(p)) = (self.pad.cursor.mission, self.pad.cursor.patient) else {
-            return;
-        };
-        while let Some(s) = self.dev.strips.front() {
-            let res = self.pad.store().lock().put_strip(m, p, s);
-            match res {
-                Ok(_) => {
-                    let label = s.label.clone();
-                    self.dev.strips.pop_front();
-                    let msg = format!(
-                        "{}: {label}",
-                        tr(self.lang, "EKG-Streifen gespeichert", "ECG strip saved")
-                    );
-                    self.dev.strips_saved.push(label);
-                    self.set_toast(msg, false);
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "device strip not saved");
-                    let msg = match self.lang {
-                        Lang::De => e.user_message_de(),
-                        Lang::En => e.to_string(),
-                    };
-                    self.set_toast(msg, true);
-                    break;
-                }
-            }
-        }
+        self.dev.intake.set_every_min(min);
     }
 
     pub(super) fn open_live(&mut self) {
@@ -255,6 +198,7 @@ impl Controller {
         }
         self.dev.live = Some(l);
         self.dev.label = label.to_string();
+        self.dev.intake.set_device(label);
         self.dev.state = Some(DeviceState::Streaming {
             info: Default::default(),
         });
@@ -299,7 +243,7 @@ impl Controller {
             .and_then(|l| l.strip_now(10_000, &label))
         {
             Some(s) => {
-                self.queue_strip(s);
+                self.dev.intake.queue_strip(s);
                 if self.pad.cursor.patient.is_none() {
                     let msg = tr(
                         self.lang,
@@ -308,7 +252,7 @@ impl Controller {
                     );
                     self.set_toast(msg, false);
                 }
-                self.store_waiting_strips();
+                self.record_device_intake();
             }
             None => {
                 let msg = tr(
@@ -408,17 +352,18 @@ impl Controller {
         lv.set_can_take(self.device_values_ready());
         lv.set_can_strip(l.display_lead().is_some());
         let mut strips = String::new();
-        if !self.dev.strips_saved.is_empty() {
+        let intake = &self.dev.intake;
+        if !intake.strips_saved().is_empty() {
             strips = format!(
                 "{}: {}",
                 tr(lang, "Im Protokoll", "In the record"),
-                self.dev.strips_saved.join(", ")
+                intake.strips_saved().join(", ")
             );
         }
-        if !self.dev.strips.is_empty() {
+        if intake.strips_waiting() > 0 {
             strips.push_str(&format!(
                 " · {} {}",
-                self.dev.strips.len(),
+                intake.strips_waiting(),
                 tr(
                     lang,
                     "wartend (kein Patient offen)",
@@ -426,10 +371,10 @@ impl Controller {
                 )
             ));
         }
-        if self.dev.strips_dropped > 0 {
+        if intake.strips_dropped() > 0 {
             strips.push_str(&format!(
                 " · {} {}",
-                self.dev.strips_dropped,
+                intake.strips_dropped(),
                 tr(lang, "verworfen", "dropped")
             ));
         }
@@ -656,7 +601,6 @@ impl Controller {
                 Err(other) => drop(other),
             }
         }
-        self.dev.importer = None;
         self.dev.live = None;
         self.dev.state = None;
         self.start_configured_device(d);
@@ -668,6 +612,7 @@ impl Controller {
             Err(e) => {
                 tracing::error!(error = %e, "device supervisor not started");
                 self.dev.label = d.label.clone();
+                self.dev.intake.set_device(&d.label);
                 self.dev.state = Some(DeviceState::LinkLost {
                     reason_de: "Gerät nicht eingerichtet",
                     retry_in_ms: 0,
@@ -741,25 +686,12 @@ impl Controller {
         match ev {
             SupEvent::State(s) => self.dev.state = Some(s),
             SupEvent::Observation(o) => {
-                if let Some(p) = self.pad.cursor.patient {
-                    let stale = self.dev.importer.as_ref().is_none_or(|(ip, _)| *ip != p);
-                    if stale {
-                        let cfg = ImportConfig {
-                            device_label: self.dev.label.clone(),
-                            utc_offset_ms: view::berlin_offset_ms(self.pad.clock().wall_ms()),
-                            interval_ms: i64::from(self.dev.every_min) * 60_000,
-                            ..Default::default()
-                        };
-                        self.dev.importer = Some((p, Importer::new(cfg, p)));
-                    }
-                }
-                if let Some((_, imp)) = &mut self.dev.importer {
-                    imp.push(&o);
-                }
+                let offset = view::berlin_offset_ms(self.pad.clock().wall_ms());
+                self.dev.intake.observe(&o, self.pad.cursor.patient, offset);
                 if let Some(l) = &mut self.dev.live {
                     l.push(&o);
                     for s in l.take_strips() {
-                        self.queue_strip(s);
+                        self.dev.intake.queue_strip(s);
                     }
                 }
             }
@@ -782,11 +714,7 @@ impl Controller {
 
     /// "übernehmen" has something to take for the open patient.
     pub(super) fn device_values_ready(&self) -> bool {
-        self.device_streaming()
-            && matches!(
-                (&self.dev.importer, self.pad.cursor.patient),
-                (Some((ip, imp)), Some(p)) if *ip == p && imp.has_current()
-            )
+        self.device_streaming() && self.dev.intake.values_ready(self.pad.cursor.patient)
     }
 
     /// "Vom Monitor übernehmen": the monitor's current values as one vitals
@@ -795,10 +723,7 @@ impl Controller {
         let Some(p) = self.pad.cursor.patient else {
             return;
         };
-        let payload = match &mut self.dev.importer {
-            Some((ip, imp)) if *ip == p => imp.take_now(),
-            _ => None,
-        };
+        let payload = self.dev.intake.take_now(p);
         match payload {
             Some(pl) => {
                 if self.apply(pl) {
