@@ -32,6 +32,16 @@ mod screenshot {
     pub fn render_all(_: &Path) -> Result<Vec<PathBuf>, String> {
         Err(NOT_BUILT.into())
     }
+    pub struct Screen;
+    impl std::str::FromStr for Screen {
+        type Err = String;
+        fn from_str(_: &str) -> Result<Self, String> {
+            Ok(Screen)
+        }
+    }
+    pub fn render_all_at(_: &Path, _: Screen) -> Result<Vec<PathBuf>, String> {
+        Err(NOT_BUILT.into())
+    }
     pub fn live_probe(_: u64) -> Result<LiveProbe, String> {
         Err(NOT_BUILT.into())
     }
@@ -40,7 +50,7 @@ mod screenshot {
     }
 }
 
-const USAGE: &str = "usage: rettpad [--config FILE] [--data-dir DIR] [--key-file FILE] [--screenshot DIR] [--headless-demo]";
+const USAGE: &str = "usage: rettpad [--config FILE] [--data-dir DIR] [--key-file FILE] [--screenshot DIR [--size WxH[@SCALE]]] [--headless-demo]";
 
 #[derive(Default)]
 struct Args {
@@ -48,6 +58,7 @@ struct Args {
     data_dir: Option<PathBuf>,
     key_file: Option<PathBuf>,
     screenshot: Option<PathBuf>,
+    size: Option<screenshot::Screen>,
     startup_probe: Option<PathBuf>,
     live_probe: Option<u64>,
     headless_demo: bool,
@@ -67,6 +78,15 @@ fn parse_args() -> Result<Option<Args>, String> {
             "--data-dir" => a.data_dir = Some(val("--data-dir")?),
             "--key-file" => a.key_file = Some(val("--key-file")?),
             "--screenshot" => a.screenshot = Some(val("--screenshot")?),
+            "--size" => {
+                let v = val("--size")?;
+                a.size = Some(
+                    v.to_str()
+                        .ok_or("--size needs WxH")?
+                        .parse()
+                        .map_err(|e: String| e)?,
+                );
+            }
             "--headless-demo" => a.headless_demo = true,
             "--startup-probe" => a.startup_probe = Some(val("--startup-probe")?),
             "--live-probe" => {
@@ -103,7 +123,7 @@ fn main() -> ExitCode {
         }
     };
     if let Some(dir) = &args.screenshot {
-        return screenshots(dir);
+        return screenshots(dir, args.size);
     }
     if let Some(secs) = args.live_probe {
         return match screenshot::live_probe(secs) {
@@ -189,8 +209,12 @@ fn main() -> ExitCode {
     run_kiosk(cfg, &dir, &key, demo)
 }
 
-fn screenshots(dir: &Path) -> ExitCode {
-    match screenshot::render_all(dir) {
+fn screenshots(dir: &Path, size: Option<screenshot::Screen>) -> ExitCode {
+    let res = match size {
+        Some(s) => screenshot::render_all_at(dir, s),
+        None => screenshot::render_all(dir),
+    };
+    match res {
         Ok(files) => {
             for f in files {
                 println!("{}", f.display());

@@ -46,12 +46,68 @@ fn demo_app(
     Ok(super::build(cfg, clock, store, session)?)
 }
 
+/// A screen to render for: physical pixels and the scale factor the
+/// compositor would apply (the target tablet: 1920×1200 at 1.5).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Screen {
+    pub width: u32,
+    pub height: u32,
+    pub scale: f32,
+}
+
+impl Default for Screen {
+    /// The target tablet's 1280×800 logical px.
+    fn default() -> Self {
+        Screen {
+            width: 1280,
+            height: 800,
+            scale: 1.0,
+        }
+    }
+}
+
+impl std::str::FromStr for Screen {
+    type Err = String;
+    /// `WxH` or `WxH@S` (scale factor), e.g. `1920x1200@1.5`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("size {s:?}: expected WxH or WxH@SCALE, e.g. 1024x600");
+        let (dims, scale) = match s.split_once('@') {
+            Some((d, f)) => (d, f.parse::<f32>().map_err(|_| bad())?),
+            None => (s, 1.0),
+        };
+        let (w, h) = dims.split_once(['x', 'X']).ok_or_else(bad)?;
+        let (width, height) = (
+            w.parse::<u32>().map_err(|_| bad())?,
+            h.parse::<u32>().map_err(|_| bad())?,
+        );
+        if !(320..=8192).contains(&width) || !(240..=8192).contains(&height) {
+            return Err(bad());
+        }
+        if !(0.5..=4.0).contains(&scale) {
+            return Err(bad());
+        }
+        Ok(Screen {
+            width,
+            height,
+            scale,
+        })
+    }
+}
+
 /// Installs the software renderer at the target tablet's 1280×800 logical px.
 fn use_headless_platform() -> Result<(), Error> {
+    use_headless_platform_at(Screen::default()).map(|_| ())
+}
+
+fn use_headless_platform_at(screen: Screen) -> Result<Rc<MinimalSoftwareWindow>, Error> {
     let window = MinimalSoftwareWindow::new(RepaintBufferType::NewBuffer);
-    window.set_size(slint::PhysicalSize::new(1280, 800));
-    slint::platform::set_platform(Box::new(Headless(window)))
-        .map_err(|e| format!("cannot set the headless platform: {e:?}").into())
+    window.dispatch_event(slint::platform::WindowEvent::ScaleFactorChanged {
+        scale_factor: screen.scale,
+    });
+    window.set_size(slint::PhysicalSize::new(screen.width, screen.height));
+    slint::platform::set_platform(Box::new(Headless(window.clone())))
+        .map_err(|e| format!("cannot set the headless platform: {e:?}"))?;
+    Ok(window)
 }
 
 /// 2026-11-22 13:05 UTC (14:05 in Germany).
@@ -269,10 +325,15 @@ fn tempfile_dir(name: &str) -> Result<PathBuf, Error> {
     Ok(d)
 }
 
-/// Renders all pages into `dir`; returns the files written.
+/// Renders all pages into `dir` at 1280×800; returns the files written.
 pub fn render_all(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    render_all_at(dir, Screen::default())
+}
+
+/// Renders all pages into `dir` at `screen`; returns the files written.
+pub fn render_all_at(dir: &Path, screen: Screen) -> Result<Vec<PathBuf>, Error> {
     std::fs::create_dir_all(dir)?;
-    use_headless_platform()?;
+    let window = use_headless_platform_at(screen)?;
 
     let vault_dir = std::env::temp_dir().join(format!("rettpad-shots-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&vault_dir);
@@ -287,6 +348,8 @@ pub fn render_all(dir: &Path) -> Result<Vec<PathBuf>, Error> {
     let store = SharedStore::new(store);
     let (ui, ctrl) = demo_app(clock, store)?;
     ui.show()?;
+    // show() may reset the size; the screen is what is asked for.
+    window.set_size(slint::PhysicalSize::new(screen.width, screen.height));
     let mut written = Vec::new();
     let mut shot = |name: &str, ui: &AppWindow| -> Result<(), Error> {
         let p = dir.join(format!("{name}.png"));

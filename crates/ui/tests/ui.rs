@@ -1581,3 +1581,54 @@ fn the_status_bar_keeps_crew_call_sign_and_pills_whole_at_1024x600() {
         "crew column too narrow: {first_pill}"
     );
 }
+
+/// The element is wholly inside a `w`×`h` window.
+fn on_screen(t: &Ui, label: &str, w: f32, h: f32) {
+    let e = t
+        .find(label)
+        .unwrap_or_else(|| panic!("{label} on page {:?}", t.page()));
+    let (p, s) = (e.absolute_position(), e.size());
+    assert!(
+        p.x >= 0.0 && p.y >= 0.0 && p.x + s.width <= w + 0.5 && p.y + s.height <= h + 0.5,
+        "{label} cut off at {w}x{h}: {p:?} {s:?}"
+    );
+    assert!(
+        s.width >= 80.0 && s.height >= 80.0,
+        "{label} smaller than a gloved finger: {s:?}"
+    );
+}
+
+/// Lock keypad, the protocol's section list and time steps, and the value
+/// keypad are whole and touch-sized at `w`×`h`.
+fn essentials_fit(w: u32, h: u32) {
+    {
+        let mut t = Ui::new();
+        resize(&t, w, h);
+        let (wf, hf) = (w as f32, h as f32);
+        for k in ["PIN 0", "PIN löschen", "PIN bestätigen"] {
+            on_screen(&t, k, wf, hf);
+        }
+        t.login();
+        t.tap("Neuer Einsatz");
+        on_screen(&t, "Abschließen", wf, hf);
+        on_screen(&t, "Alarmierung: +5", wf, hf);
+        t.tap("Messwerte");
+        t.tap("Neue Messung");
+        for k in ["Taste 0", "Taste löschen", "Abbrechen", "Weiter", "Fertig"] {
+            on_screen(&t, k, wf, hf);
+        }
+        t.tap("Abbrechen");
+        t.tap("Sperren");
+        assert_eq!(t.page(), Page::Lock, "the lock button works at {w}x{h}");
+    }
+}
+
+#[test]
+fn the_pin_keypad_and_the_protocol_buttons_stay_on_a_1024x600_screen() {
+    essentials_fit(1024, 600);
+}
+
+#[test]
+fn the_pin_keypad_and_the_protocol_buttons_stay_on_a_1366x768_screen() {
+    essentials_fit(1366, 768);
+}

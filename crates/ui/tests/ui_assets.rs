@@ -73,33 +73,56 @@ fn every_ui_string_has_an_english_translation() {
     }
 }
 
+/// Every page at the tablets' screens (logical px at scale 1) and in a
+/// 1024×600 window. The pictures are kept in `target/screenshots/WxH` to be
+/// looked at.
 #[test]
-fn screenshot_command_renders_every_page() {
-    let dir = tempfile::tempdir().unwrap();
+fn screenshot_command_renders_every_page_at_every_screen_size() {
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
+    for size in ["1280x800", "1366x768", "1920x1080", "1920x1200", "1024x600"] {
+        let dir = target.join(size);
+        let _ = std::fs::remove_dir_all(&dir);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rettpad"))
+            .arg("--screenshot")
+            .arg(&dir)
+            .args(["--size", size])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{size}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        assert!(files.len() >= 25, "{size}: {} screenshots", files.len());
+        let (w, h) = size.split_once('x').unwrap();
+        let want = (w.parse::<u32>().unwrap(), h.parse::<u32>().unwrap());
+        let mut sizes = HashSet::new();
+        for f in &files {
+            let bytes = std::fs::read(f).unwrap();
+            assert_eq!(&bytes[1..4], b"PNG", "{}", f.display());
+            assert!(bytes.len() > 10_000, "{} looks empty", f.display());
+            // IHDR: width and height, big-endian, at bytes 16..24.
+            let dim = |i: usize| u32::from_be_bytes(bytes[i..i + 4].try_into().unwrap());
+            assert_eq!((dim(16), dim(20)), want, "{}", f.display());
+            sizes.insert(bytes.len());
+        }
+        assert!(sizes.len() > files.len() / 2, "{size}: pages look alike");
+    }
+}
+
+#[test]
+fn screenshot_size_is_checked() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_rettpad"))
-        .arg("--screenshot")
-        .arg(dir.path())
+        .args(["--screenshot", "/nonexistent", "--size", "12x"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let files: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    assert!(files.len() >= 25, "{} screenshots", files.len());
-    let mut sizes = HashSet::new();
-    for f in &files {
-        let bytes = std::fs::read(f).unwrap();
-        assert_eq!(&bytes[1..4], b"PNG", "{}", f.display());
-        assert!(bytes.len() > 10_000, "{} looks empty", f.display());
-        sizes.insert(bytes.len());
-    }
-    assert!(sizes.len() > files.len() / 2, "pages look alike");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("WxH"));
 }
 
 #[test]
