@@ -1,0 +1,236 @@
+//! The live monitor page: values with their age, trends, ECG, pleth and
+//! capnogram, "übernehmen" and strips.
+
+use super::*;
+
+impl Controller {
+    pub(crate) fn open_live(&mut self) {
+        if matches!(self.page, Page::Lock | Page::Login) || !self.device_configured() {
+            return;
+        }
+        if self.page != Page::Live {
+            self.dev.back = Some(self.page);
+        }
+        self.page = Page::Live;
+    }
+
+    /// Screenshots: the live page fed with given observations.
+    #[cfg(feature = "demo")]
+    pub(crate) fn show_demo_live(
+        &mut self,
+        label: &str,
+        obs: &[rettpad_devices::obs::Observation],
+    ) {
+        let mut l = Live::new(LiveConfig {
+            device_label: label.to_string(),
+            ..LiveConfig::default()
+        });
+        for o in obs {
+            l.push(o);
+        }
+        self.dev.live = Some(l);
+        self.dev.label = label.to_string();
+        self.dev.intake.set_device(label);
+        self.dev.state = Some(DeviceState::Streaming {
+            info: Default::default(),
+        });
+        self.open_live();
+    }
+
+    /// Benchmarks: observations straight into the live view.
+    #[cfg(feature = "demo")]
+    pub(crate) fn feed_live(&mut self, obs: &[rettpad_devices::obs::Observation]) {
+        if let Some(l) = &mut self.dev.live {
+            for o in obs {
+                l.push(o);
+            }
+        }
+    }
+
+    pub(crate) fn live_back(&mut self) -> Page {
+        self.dev.back.take().unwrap_or(Page::Missions)
+    }
+
+    /// "Vitalwerte übernehmen" on the live page.
+    pub(crate) fn live_take(&mut self) {
+        if self.pad.cursor.patient.is_none() {
+            let msg = tr(
+                self.lang,
+                "Bitte zuerst einen Einsatz mit Patient öffnen.",
+                "Open a mission with a patient first.",
+            );
+            self.set_toast(msg, true);
+            return;
+        }
+        self.take_from_device();
+    }
+
+    /// "EKG-Streifen speichern": the last 10 s of every ECG lead.
+    pub(crate) fn save_strip_now(&mut self) {
+        let label = tr(self.lang, "EKG-Streifen", "ECG strip");
+        match self
+            .dev
+            .live
+            .as_mut()
+            .and_then(|l| l.strip_now(10_000, &label))
+        {
+            Some(s) => {
+                self.dev.intake.queue_strip(s);
+                if self.pad.cursor.patient.is_none() {
+                    let msg = tr(
+                        self.lang,
+                        "EKG-Streifen wartet: er kommt zum nächsten geöffneten Patienten.",
+                        "ECG strip waits: it goes to the next patient opened.",
+                    );
+                    self.set_toast(msg, false);
+                }
+                self.record_device_intake();
+            }
+            None => {
+                let msg = tr(
+                    self.lang,
+                    "Noch keine 10 s EKG vom Gerät.",
+                    "No 10 s of ECG from the device yet.",
+                );
+                self.set_toast(msg, true);
+            }
+        }
+    }
+
+    /// The live page (only filled while it is shown: the ECG path is the
+    /// most expensive thing the UI draws).
+    pub(crate) fn refresh_live(&self, ui: &AppWindow) {
+        if self.page != Page::Live {
+            return;
+        }
+        let lv = ui.global::<LiveAdapter>();
+        let now = self.pad.clock().wall_ms();
+        let lang = self.lang;
+        lv.set_state(ss(self.device_state_long().unwrap_or_default()));
+        let Some(l) = &self.dev.live else { return };
+        let (clock, warn) = match l.clock_offset_ms() {
+            Some(o) if l.clock_warning() => (
+                format!(
+                    "{} {:+} s",
+                    tr(lang, "Geräteuhr weicht ab:", "device clock off by"),
+                    o / 1000
+                ),
+                true,
+            ),
+            Some(o) => (
+                format!("{} {:+} s", tr(lang, "Geräteuhr", "device clock"), o / 1000),
+                false,
+            ),
+            None => (String::new(), false),
+        };
+        lv.set_clock(ss(clock));
+        lv.set_clock_warn(warn);
+        // The newest alarm of the last 2 minutes, as the device named it.
+        let (alarm, high) = match l.alarms().next() {
+            Some(a) if now - a.at_ms < 120_000 => {
+                let prio = lang.pick(a.priority.label_de(), a.priority.label_en());
+                let text = if a.text.is_empty() {
+                    "—"
+                } else {
+                    a.text.as_str()
+                };
+                (
+                    format!(
+                        "{} {} · {text} ({prio})",
+                        tr(lang, "Alarm", "Alarm"),
+                        view::clock_text(a.at_ms)
+                    ),
+                    a.priority == rettpad_devices::obs::AlarmPriority::High,
+                )
+            }
+            _ => (String::new(), false),
+        };
+        lv.set_alarm(ss(alarm));
+        lv.set_alarm_high(high);
+        let tiles: Vec<LiveTileVM> = l
+            .values(now)
+            .into_iter()
+            .map(|v| LiveTileVM {
+                label: ss(lang.pick(v.label_de, v.label_en)),
+                value: ss(&v.text),
+                unit: ss(v.unit),
+                age: ss(age_text(v.age_ms, lang)),
+                stale: v.stale,
+                trend: ss(Live::sparkline(&v.trend, 120.0, 30.0)),
+            })
+            .collect();
+        sync_model(&lv.get_tiles(), tiles, |new| lv.set_tiles(new));
+        lv.set_lead(ss(l.display_lead().unwrap_or_default()));
+        let pleth = l.pleth_path(1000, 100.0, 6_000);
+        // The capnogram shows whole breaths: 12 s.
+        let co2 = l.capno_path(1000, 100.0, 12_000);
+        let ecg_h = if pleth.is_empty() && co2.is_empty() {
+            200.0
+        } else {
+            150.0
+        };
+        lv.set_ecg_height(ecg_h as f32);
+        lv.set_ecg_path(ss(l.ecg_path(1000, ecg_h, 6_000, 2_000.0)));
+        lv.set_pleth_path(ss(pleth));
+        lv.set_co2_path(ss(co2));
+        lv.set_co2_scale(ss(l.capno_scale().map_or(String::new(), |(top, unit)| {
+            let top = format!("{top}");
+            let top = match lang {
+                Lang::De => top.replace('.', ","),
+                Lang::En => top,
+            };
+            format!("CO₂ 0–{top} {unit} · 12 s")
+        })));
+        lv.set_can_take(self.device_values_ready());
+        lv.set_can_strip(l.display_lead().is_some());
+        let mut strips = String::new();
+        let intake = &self.dev.intake;
+        if !intake.strips_saved().is_empty() {
+            strips = format!(
+                "{}: {}",
+                tr(lang, "Im Protokoll", "In the record"),
+                intake.strips_saved().join(", ")
+            );
+        }
+        if intake.strips_waiting() > 0 {
+            strips.push_str(&format!(
+                " · {} {}",
+                intake.strips_waiting(),
+                tr(
+                    lang,
+                    "wartend (kein Patient offen)",
+                    "waiting (no patient open)"
+                )
+            ));
+        }
+        if intake.strips_dropped() > 0 {
+            strips.push_str(&format!(
+                " · {} {}",
+                intake.strips_dropped(),
+                tr(lang, "verworfen", "dropped")
+            ));
+        }
+        lv.set_strips(ss(strips));
+    }
+
+    /// The live page's own frame (10 per second in the app): only while it
+    /// is shown, and only the peripherals and that page.
+    pub fn live_frame(&mut self, ui: &AppWindow) {
+        if self.page != Page::Live {
+            return;
+        }
+        self.poll_peripherals();
+        self.refresh_live(ui);
+    }
+}
+
+/// "vor 3 s", "vor 2 min".
+pub(crate) fn age_text(ms: i64, lang: Lang) -> String {
+    let s = ms / 1000;
+    match lang {
+        Lang::De if s < 120 => format!("vor {s} s"),
+        Lang::De => format!("vor {} min", s / 60),
+        Lang::En if s < 120 => format!("{s} s ago"),
+        Lang::En => format!("{} min ago", s / 60),
+    }
+}

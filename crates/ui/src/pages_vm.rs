@@ -1,0 +1,195 @@
+//! Pushing the state to the UI: the status bar, lock, login, mission list
+//! and close pages. Models are updated in place (`sync_model`).
+
+use super::*;
+
+impl Controller {
+    /// Pushes the whole state to the UI. Cheap: a mission is small.
+    pub fn refresh(&mut self, ui: &AppWindow) {
+        self.poll_peripherals();
+        self.poll_handover();
+        self.poll_print();
+        let app = ui.global::<AppState>();
+        app.set_page(self.page as i32);
+        app.set_clock_text(ss(view::clock_text(self.pad.clock().wall_ms())));
+        let (call, crew) = match self.pad.session().shift() {
+            Some(s) => (
+                s.call_sign.clone(),
+                s.crew
+                    .iter()
+                    .map(|m| m.name.clone())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+            None => (
+                self.pad.config().call_sign.clone(),
+                tr(self.lang, "keine Schicht angemeldet", "no shift logged in"),
+            ),
+        };
+        // Names of the crew only while unlocked.
+        app.set_call_sign(ss(call));
+        app.set_crew_text(ss(if self.page == Page::Lock {
+            String::new()
+        } else {
+            crew
+        }));
+        let pending = self.pad.store().lock().pending();
+        app.set_upload_state(ss(if pending > 0 {
+            tr(self.lang, "Speicher voll!", "storage full!")
+        } else {
+            self.upload_text()
+                .unwrap_or_else(|| tr(self.lang, "aus", "off"))
+        }));
+        self.refresh_peripherals(ui);
+        self.refresh_live(ui);
+        self.refresh_handover(ui);
+        self.refresh_print(ui);
+        app.set_toast(ss(&self.toast.0));
+        app.set_toast_error(self.toast.1);
+        app.set_toast_serial(self.toast_serial);
+
+        let lock = ui.global::<LockAdapter>();
+        lock.set_message(ss(&self.lock_message.0));
+        lock.set_message_error(self.lock_message.1);
+        lock.set_wiped(self.wiped);
+        lock.set_hint(ss(if self.pad.config().is_demo_pin() {
+            tr(self.lang, "Demo-Modus: PIN 1234", "Demo mode: PIN 1234")
+        } else {
+            String::new()
+        }));
+
+        let login = ui.global::<LoginAdapter>();
+        login.set_call_sign(ss(&self.login_call_sign));
+        sync_model(
+            &login.get_crew(),
+            self.login
+                .iter()
+                .map(|r| CrewVM {
+                    name: ss(&r.name),
+                    number: ss(&r.number),
+                    qualification: r.qualification as i32,
+                })
+                .collect(),
+            |m| login.set_crew(m),
+        );
+        sync_model(
+            &login.get_qualifications(),
+            Qualification::ALL
+                .iter()
+                .map(|q| ss(self.lang.pick(q.label_de(), q.label_en())))
+                .collect(),
+            |m| login.set_qualifications(m),
+        );
+        login.set_error(ss(&self.login_error));
+
+        self.refresh_missions(ui);
+        // One state copy and one rules pass serve the editor and the close page.
+        let st = self.state();
+        let findings = st.as_ref().map(|s| self.findings(s)).unwrap_or_default();
+        self.refresh_editor(ui, st.as_ref(), &findings);
+        self.refresh_keypad(ui);
+        self.refresh_close(ui, st.as_ref(), &findings);
+        ui.global::<SettingsAdapter>()
+            .set_language(ss(self.lang.code()));
+        ui.global::<SettingsAdapter>()
+            .set_record_every_min(self.dev.intake.every_min() as i32);
+    }
+
+    pub(super) fn refresh_missions(&self, ui: &AppWindow) {
+        let store = self.pad.store().lock();
+        let lang = self.lang;
+        let mut open = 0;
+        let missions: Vec<MissionVM> = store
+            .mission_ids()
+            .filter_map(|m| store.state(m).map(|s| (m, s)))
+            .map(|(m, s)| {
+                if s.status != Status::Closed {
+                    open += 1;
+                }
+                let number = s
+                    .get("mission.number")
+                    .and_then(Value::as_text)
+                    .map(str::to_string);
+                let when = s.opened_ms.map(view::date_time_text).unwrap_or_default();
+                let title = number.map_or_else(|| when.clone(), |n| format!("{n} · {when}"));
+                let names: Vec<String> = s
+                    .active_patients()
+                    .enumerate()
+                    .map(|(i, p)| patient_label(p, i, lang))
+                    .collect();
+                let state = match s.status {
+                    Status::Open => tr(lang, "offen", "open"),
+                    Status::HandedOver => tr(lang, "übergeben", "handed over"),
+                    Status::Closed => tr(
+                        lang,
+                        "abgeschlossen – wartet auf Upload",
+                        "closed – waiting for upload",
+                    ),
+                };
+                MissionVM {
+                    id: ss(m.to_string()),
+                    title: ss(title),
+                    patients: ss(names.join(", ")),
+                    state: ss(state),
+                }
+            })
+            .collect();
+        let m = ui.global::<MissionsAdapter>();
+        m.set_warning(ss(if open > 5 {
+            tr(
+                lang,
+                "Mehr als 5 offene Einsätze: bitte abschließen.",
+                "More than 5 open missions: please close some.",
+            )
+        } else {
+            String::new()
+        }));
+        sync_model(&m.get_missions(), missions, |new| m.set_missions(new));
+    }
+
+    pub(super) fn findings(&self, st: &MissionState) -> Vec<Finding> {
+        rules::check(st, self.pad.clock().wall_ms())
+    }
+
+    pub(super) fn refresh_close(
+        &mut self,
+        ui: &AppWindow,
+        st: Option<&MissionState>,
+        findings: &[Finding],
+    ) {
+        let ca = ui.global::<CloseAdapter>();
+        let Some(st) = st else {
+            self.close_hard.clear();
+            sync_model(&ca.get_hard(), Vec::new(), |new| ca.set_hard(new));
+            sync_model(&ca.get_soft(), Vec::new(), |new| ca.set_soft(new));
+            return;
+        };
+        let lang = self.lang;
+        let vm = |f: &Finding| FindingVM {
+            message: ss(lang.pick(&f.message_de, &f.message_en)),
+            section: ss(view::page_label(
+                view::page_of(finding_section(st, f)),
+                lang,
+            )),
+        };
+        self.close_hard = findings
+            .iter()
+            .filter(|f| f.severity == Severity::Hard)
+            .cloned()
+            .collect();
+        sync_model(
+            &ca.get_hard(),
+            self.close_hard.iter().map(vm).collect(),
+            |m| ca.set_hard(m),
+        );
+        sync_model(
+            &ca.get_soft(),
+            findings
+                .iter()
+                .filter(|f| f.severity == Severity::Soft)
+                .map(vm)
+                .collect(),
+            |m| ca.set_soft(m),
+        );
+    }
+}
