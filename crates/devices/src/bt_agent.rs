@@ -312,14 +312,8 @@ impl PairingAgentPolicy {
     /// `rfcomm:`/`ble:` link); returns whether it was. TCP, simulator and
     /// tty links without an address are not Bluetooth devices.
     pub fn add_config(&mut self, c: &DeviceConfig) -> bool {
-        let ble = c.protocol == "ble" || c.link.starts_with("ble:");
-        let from_link = if let Some(a) = c.link.strip_prefix("ble:") {
-            BtAddr::parse(a)
-        } else if c.link.starts_with("rfcomm:") {
-            super::rfcomm::parse_link(&c.link).ok().map(|(a, _)| a)
-        } else {
-            None
-        };
+        let ble = c.protocol == DeviceProtocol::Ble || matches!(c.link, crate::DeviceLink::Ble(_));
+        let from_link = c.link.bt_addr();
         let Some(address) = c.address.as_deref().and_then(BtAddr::parse).or(from_link) else {
             return false;
         };
@@ -1125,11 +1119,11 @@ mod tests {
     fn from_configuration() {
         let rec = super::super::pairing::sample_record();
         let mut tcp = rec.to_device_config("Sim");
-        tcp.link = "tcp:127.0.0.1:7400".into();
+        tcp.link = crate::DeviceLink::Tcp("127.0.0.1:7400".parse().unwrap());
         tcp.address = None;
         let mut ble = rec.to_device_config("Oxi");
-        ble.link = format!("ble:{}", oximeter());
-        ble.protocol = "ble".into();
+        ble.link = crate::DeviceLink::Ble(oximeter());
+        ble.protocol = DeviceProtocol::Ble;
         ble.address = None;
         ble.pin = None;
         let p = PairingAgentPolicy::from_configs(&[rec.to_device_config("Monitor"), tcp, ble]);

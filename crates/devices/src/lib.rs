@@ -41,7 +41,7 @@ pub mod ble_driver;
 pub mod ble_sim;
 pub mod bt_agent;
 mod config;
-pub use config::DeviceConfig;
+pub use config::{DeviceConfig, DeviceLink};
 pub mod datex;
 pub mod driver;
 pub mod ieee11073;
@@ -62,12 +62,12 @@ pub mod supervisor;
 /// The supervisor runs the driver over the link (`/dev/rfcommN` with these
 /// settings, or TCP to the simulator).
 pub fn driver_for(
-    protocol: &str,
+    protocol: pairing::DeviceProtocol,
     expected: driver::Expected,
     waves: Option<&[String]>,
 ) -> Result<(Box<dyn driver::Driver>, link::SerialSettings), String> {
     match protocol {
-        "intellivue" => {
+        pairing::DeviceProtocol::IntelliVue => {
             let mut cfg = intellivue::host::HostConfig {
                 expected,
                 ..Default::default()
@@ -80,7 +80,7 @@ pub fn driver_for(
                 link::SerialSettings::INTELLIVUE,
             ))
         }
-        "datex" => {
+        pairing::DeviceProtocol::Datex => {
             let mut cfg = datex::host::HostConfig {
                 expected,
                 ..Default::default()
@@ -93,36 +93,47 @@ pub fn driver_for(
                 link::SerialSettings::DATEX,
             ))
         }
-        p => Err(format!("protocol {p} is not supported")),
+        pairing::DeviceProtocol::Ble => {
+            Err("BLE devices use the BLE driver, not a serial link".into())
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use crate::pairing::DeviceProtocol;
+
     #[test]
     fn driver_factory_knows_the_protocols() {
         use crate::link::SerialSettings;
-        let d = super::driver_for("datex", Default::default(), None).map(|(_, s)| s);
+        let d = super::driver_for(DeviceProtocol::Datex, Default::default(), None).map(|(_, s)| s);
         assert_eq!(d, Ok(SerialSettings::DATEX));
-        let i = super::driver_for("intellivue", Default::default(), None).map(|(_, s)| s);
+        let i =
+            super::driver_for(DeviceProtocol::IntelliVue, Default::default(), None).map(|(_, s)| s);
         assert_eq!(i, Ok(SerialSettings::INTELLIVUE));
-        assert!(super::driver_for("corpuls", Default::default(), None).is_err());
+        assert!(super::driver_for(DeviceProtocol::Ble, Default::default(), None).is_err());
     }
 
     #[test]
     fn a_wave_list_the_device_cannot_export_is_refused_before_connecting() {
         let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let too_many = names(&["I", "II", "III", "V1"]);
-        let e = super::driver_for("intellivue", Default::default(), Some(&too_many))
-            .err()
-            .unwrap_or_default();
+        let e = super::driver_for(
+            DeviceProtocol::IntelliVue,
+            Default::default(),
+            Some(&too_many),
+        )
+        .err()
+        .unwrap_or_default();
         assert!(e.contains("at most 3"), "{e}");
         let ok = names(&["II", "Pleth"]);
-        assert!(super::driver_for("intellivue", Default::default(), Some(&ok)).is_ok());
+        assert!(
+            super::driver_for(DeviceProtocol::IntelliVue, Default::default(), Some(&ok)).is_ok()
+        );
         let dx = names(&["ECG1", "pleth"]);
-        assert!(super::driver_for("datex", Default::default(), Some(&dx)).is_ok());
+        assert!(super::driver_for(DeviceProtocol::Datex, Default::default(), Some(&dx)).is_ok());
         let bad = names(&["ECG1", "Pleth", "EEG"]);
-        let e = super::driver_for("datex", Default::default(), Some(&bad))
+        let e = super::driver_for(DeviceProtocol::Datex, Default::default(), Some(&bad))
             .err()
             .unwrap_or_default();
         assert!(e.contains("EEG"), "{e}");

@@ -30,6 +30,7 @@
 //! [`PairingPin::expose`]. It never reaches the UI or a log.
 
 use crate::DeviceConfig;
+use crate::config::DeviceLink;
 use crc::{CRC_16_IBM_SDLC, Crc};
 use rettpad_card::Transport;
 use rettpad_card::error::CardError;
@@ -45,8 +46,10 @@ const PIN_MAX: usize = 16;
 const TEXT_MAX: usize = 24;
 const CRC: Crc<u16> = Crc::<u16>::new(&CRC_16_IBM_SDLC);
 
-/// The device protocol a record names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The device protocol a record or the configuration names
+/// (`protocol = "intellivue" | "datex" | "ble"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum DeviceProtocol {
     IntelliVue,
     Datex,
@@ -447,8 +450,14 @@ impl PairingRecord {
     pub fn to_device_config(&self, label: &str) -> DeviceConfig {
         DeviceConfig {
             label: label.to_string(),
-            protocol: self.protocol.config_name().to_string(),
-            link: self.link(),
+            protocol: self.protocol,
+            link: match self.protocol {
+                DeviceProtocol::Ble => DeviceLink::Ble(self.address),
+                _ => DeviceLink::Rfcomm {
+                    addr: self.address,
+                    channel: self.channel,
+                },
+            },
             serial: self.serial.clone(),
             model: self.model.clone(),
             address: Some(self.address.to_string()),
@@ -510,8 +519,8 @@ mod tests {
         // load key, 2 × (auth + 3 reads)
         assert_eq!(t.1, 9);
         let dc = got.to_device_config("Monitor");
-        assert_eq!(dc.link, "rfcomm:00:1B:DC:0F:12:34:1");
-        assert_eq!(dc.protocol, "intellivue");
+        assert_eq!(dc.link.to_string(), "rfcomm:00:1B:DC:0F:12:34:1");
+        assert_eq!(dc.protocol, DeviceProtocol::IntelliVue);
         assert_eq!(dc.address.as_deref(), Some("00:1B:DC:0F:12:34"));
         assert_eq!(dc.serial.as_deref(), Some("DE00000001"));
         assert_eq!(dc.pin.as_ref().map(PairingPin::expose), Some("8642"));

@@ -79,6 +79,27 @@ impl LinkSpec {
     /// `tcp:127.0.0.1:PORT`, `rfcomm:AA:BB:CC:DD:EE:FF:CH`,
     /// `ble:AA:BB:CC:DD:EE:FF`, or a tty path.
     /// (`sim` is the app's business: it starts the simulator first.)
+    /// How to reach a configured device; `sim` has no link of its own.
+    pub fn from_link(
+        link: &crate::DeviceLink,
+        settings: SerialSettings,
+    ) -> Result<LinkSpec, String> {
+        use crate::DeviceLink as L;
+        Ok(match link {
+            L::Serial(path) => LinkSpec::Serial {
+                path: path.clone(),
+                settings,
+            },
+            L::Tcp(a) => LinkSpec::Tcp(*a),
+            L::Rfcomm { addr, channel } => LinkSpec::Rfcomm {
+                addr: *addr,
+                channel: *channel,
+            },
+            L::Ble(a) => LinkSpec::Ble(*a),
+            L::Sim => return Err("link `sim` is the demo simulator, not a device".into()),
+        })
+    }
+
     pub fn from_config(link: &str, settings: SerialSettings) -> Result<LinkSpec, String> {
         if let Some(a) = link.strip_prefix("tcp:") {
             return a

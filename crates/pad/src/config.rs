@@ -49,8 +49,8 @@ pub struct Config {
     pub handover: crate::handover_service::HandoverConfig,
     /// Card reader: `pcsc` (watch pcscd), `sim` (demo: a simulated eGK is
     /// read through the real card code when the crew asks) or `off`.
-    #[serde(default = "default_card_reader")]
-    pub card_reader: String,
+    #[serde(default)]
+    pub card_reader: CardReader,
     /// Paired monitors and defibrillators.
     #[serde(default)]
     pub devices: Vec<DeviceConfig>,
@@ -75,8 +75,17 @@ fn default_device_record_every_min() -> u32 {
     5
 }
 
-fn default_card_reader() -> String {
-    "pcsc".into()
+/// `card_reader`: where eGK/KVK and pairing tags are read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CardReader {
+    /// Watch pcscd's readers (the tablet's reader).
+    #[default]
+    Pcsc,
+    /// Demo: a simulated eGK, read through the real card code on a tap.
+    Sim,
+    /// No card reader.
+    Off,
 }
 
 fn default_idle() -> u32 {
@@ -134,12 +143,12 @@ impl Config {
             log_level: default_log_level(),
             snapshot_every: default_snapshot_every(),
             handover: Default::default(),
-            card_reader: "sim".into(),
+            card_reader: CardReader::Sim,
             device_record_every_min: default_device_record_every_min(),
             devices: vec![DeviceConfig {
                 label: "Monitor".into(),
-                protocol: "intellivue".into(),
-                link: "sim".into(),
+                protocol: rettpad_devices::pairing::DeviceProtocol::IntelliVue,
+                link: rettpad_devices::DeviceLink::Sim,
                 serial: Some("DE00000001".into()),
                 model: None,
                 address: None,
@@ -175,9 +184,22 @@ impl Config {
             path: path.into(),
             source,
         })?;
-        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        Config::parse(&text).map_err(|message| ConfigError::Parse {
             path: path.into(),
-            message: e.message().to_string(),
+            message,
+        })
+    }
+
+    /// Parses a configuration; the error names the line with its key and
+    /// what was expected (for an enum: every allowed value).
+    pub fn parse(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| {
+            let at = e.span().map(|s| {
+                let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
+                let src = text.lines().nth(line - 1).unwrap_or("").trim();
+                format!("line {line} (`{src}`): ")
+            });
+            format!("{}{}", at.unwrap_or_default(), e.message())
         })
     }
 
@@ -228,6 +250,54 @@ fn xdg_dir(var: &str, fallback: &str) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unknown_values_are_refused_with_the_line_and_the_allowed_values() {
+        let base = "device_serial = \"P1\"\ncall_sign = \"x\"\n";
+        let e = Config::parse(&format!("{base}card_reader = \"usb\"\n")).unwrap_err();
+        assert!(e.starts_with("line 3 (`card_reader = \"usb\"`)"), "{e}");
+        assert!(
+            e.contains("`pcsc`") && e.contains("`sim`") && e.contains("`off`"),
+            "{e}"
+        );
+        let dev = |protocol: &str, link: &str| {
+            format!(
+                "{base}[[devices]]\nlabel = \"M\"\nprotocol = \"{protocol}\"\nlink = \"{link}\"\n"
+            )
+        };
+        let e = Config::parse(&dev("corpuls", "/dev/rfcomm0")).unwrap_err();
+        assert!(e.contains("line 5") && e.contains("corpuls"), "{e}");
+        assert!(
+            e.contains("`intellivue`") && e.contains("`datex`") && e.contains("`ble`"),
+            "{e}"
+        );
+        let e = Config::parse(&dev("datex", "bluetooth")).unwrap_err();
+        assert!(e.contains("line 6") && e.contains("rfcomm:"), "{e}");
+        let e = Config::parse(&dev("datex", "rfcomm:00:1B:DC:0F:12:34:99")).unwrap_err();
+        assert!(e.contains("channel"), "{e}");
+        let c = Config::parse(&dev("ble", "ble:00:1B:DC:0F:12:34")).unwrap();
+        assert_eq!(c.card_reader, CardReader::Pcsc, "the default reader");
+        assert_eq!(c.devices[0].link.to_string(), "ble:00:1B:DC:0F:12:34");
+        // What is written is read back the same.
+        let demo = Config::demo();
+        let text = toml::to_string_pretty(&demo).unwrap();
+        assert_eq!(Config::parse(&text).unwrap(), demo);
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_parsed_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("pad.toml");
+        std::fs::write(
+            &f,
+            "device_serial = \"P1\"\ncall_sign = \"x\"\ncard_reader = 3\n",
+        )
+        .unwrap();
+        let e = Config::load(&f).unwrap_err();
+        let log = e.to_string();
+        assert!(log.contains("pad.toml") && log.contains("line 3"), "{log}");
+        assert!(e.user_message_de().contains("Konfiguration"));
+    }
 
     #[test]
     fn parses_and_rejects_unknown_keys() {

@@ -107,7 +107,7 @@ fn pairing_tag_good_wrong_key_corrupt_removed() {
     let rec = read_with(&[], KEY).expect("pairing record");
     assert_eq!(rec, sample_record());
     let dc = rec.to_device_config("Monitor");
-    assert_eq!(dc.link, "rfcomm:00:1B:DC:0F:12:34:1");
+    assert_eq!(dc.link.to_string(), "rfcomm:00:1B:DC:0F:12:34:1");
     assert_eq!(dc.serial.as_deref(), Some("DE00000001"));
     assert!(!format!("{dc:?}").contains("8642"));
 

@@ -2,6 +2,7 @@
 //! confirmation, the stored pairing, starting and replacing a supervisor.
 
 use super::*;
+use rettpad_pad::config::CardReader;
 
 impl Controller {
     /// "Koppeln": the tag's device replaces the current one, now and after
@@ -158,9 +159,9 @@ impl Controller {
     /// app keeps running without the peripheral.
     pub fn attach_from_config(&mut self) {
         self.attach_handover_from_config();
-        match self.pad.config().card_reader.as_str() {
-            "sim" => self.attach_sim_card(),
-            "pcsc" => {
+        match self.pad.config().card_reader {
+            CardReader::Sim => self.attach_sim_card(),
+            CardReader::Pcsc => {
                 let (tx, rx) = std::sync::mpsc::channel();
                 let mut wc = rettpad_pad::watcher::WatcherConfig::new(self.pad.clock().clone());
                 wc.pairing = self.pad.config().pairing.clone();
@@ -169,7 +170,7 @@ impl Controller {
                     Err(e) => tracing::error!(error = %e, "card watcher not started"),
                 }
             }
-            _ => {}
+            CardReader::Off => {}
         }
         // A device paired by tag is the crew's later, explicit choice: it
         // wins over the configured one.
@@ -259,8 +260,8 @@ pub(crate) fn start_device(
         model: d.model.clone(),
     };
     // The sans-IO driver for the protocol, and its serial line settings.
-    let (driver, settings) = match d.protocol.as_str() {
-        "ble" => (
+    let (driver, settings) = match d.protocol {
+        DeviceProtocol::Ble => (
             Box::new(ble_driver::BleDriver::new(
                 expected,
                 ble_driver::BleConfig::default(),
@@ -270,35 +271,35 @@ pub(crate) fn start_device(
         p => rettpad_devices::driver_for(p, expected, d.waves.as_deref())?,
     };
     #[cfg(not(feature = "demo"))]
-    if d.link == "sim" {
+    if d.link == rettpad_devices::DeviceLink::Sim {
         return Err("this build has no device simulators (link = \"sim\")".into());
     }
     #[cfg(feature = "demo")]
-    let link = if d.link == "sim" {
+    let link = if d.link == rettpad_devices::DeviceLink::Sim {
         // Demo: the simulator of the same protocol on a loopback port.
-        let addr = match d.protocol.as_str() {
-            "datex" => sim::spawn_loopback_datex(
+        let addr = match d.protocol {
+            DeviceProtocol::Datex => sim::spawn_loopback_datex(
                 Default::default(),
                 sim::Scenario::Stable,
                 1,
                 Default::default(),
             ),
-            "intellivue" => {
+            DeviceProtocol::IntelliVue => {
                 let mut mc = rettpad_devices::intellivue::monitor::MonitorConfig::default();
                 if let Some(s) = &d.serial {
                     mc.serial = s.clone();
                 }
                 sim::spawn_loopback(mc, sim::Scenario::Stable, 1, Default::default())
             }
-            p => return Err(format!("no simulator for protocol {p} in the demo")),
+            DeviceProtocol::Ble => return Err("no BLE simulator in the demo".into()),
         }
         .map_err(|e| format!("simulator: {e}"))?;
         LinkSpec::Tcp(addr)
     } else {
-        LinkSpec::from_config(&d.link, settings)?
+        LinkSpec::from_link(&d.link, settings)?
     };
     #[cfg(not(feature = "demo"))]
-    let link = LinkSpec::from_config(&d.link, settings)?;
+    let link = LinkSpec::from_link(&d.link, settings)?;
     let (tx, rx) = std::sync::mpsc::channel();
     let sup = Supervisor::spawn(
         SupervisorConfig {

@@ -1431,8 +1431,8 @@ fn a_datex_monitor_in_the_demo_shows_live_values_and_its_ecg() {
     cfg.device_record_every_min = 0;
     cfg.devices = vec![rettpad_devices::DeviceConfig {
         label: "S/5".into(),
-        protocol: "datex".into(),
-        link: "sim".into(),
+        protocol: rettpad_devices::pairing::DeviceProtocol::Datex,
+        link: rettpad_devices::DeviceLink::Sim,
         serial: None,
         model: Some("S/5".into()),
         ..cfg.devices[0].clone()
