@@ -257,3 +257,66 @@ fn a_closed_mission_is_sealed_off_the_callers_thread_uploaded_and_then_gone() {
     );
     assert!(!pad.outbox().sealing());
 }
+
+#[test]
+fn printing_renders_on_a_worker_and_yields_the_print_event() {
+    use rettpad_pad::print::{PrintUpdate, Printing};
+    use std::io::Read;
+    let f = Fixture::new();
+    let mut pad = logged_in(&f);
+    let m = pad.create_mission().unwrap();
+    let (mut master, slave) = serialport::TTYPort::pair().expect("pty pair");
+    let mut printers = pad.config().printers.clone();
+    if let Some(mp) = printers.mobile.as_mut() {
+        mp.path = serialport::SerialPort::name(&slave).expect("pty name");
+    }
+    let got = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = got.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 65536];
+        let _ = serialport::SerialPort::set_timeout(&mut master, Duration::from_millis(200));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok(n) = master.read(&mut buf) {
+                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        }
+    });
+    let mut job = Printing::open(pad.store(), m, &printers).expect("a mission to print");
+    // Returns at once: nothing printable until the worker rendered it.
+    assert!(job.busy() && !job.can_print());
+    assert!(!job.print_on(0), "no printing before the document exists");
+    let mobile = job
+        .printers()
+        .iter()
+        .position(|p| matches!(p, rettpad_report::print::Printer::Mobile(_)))
+        .expect("the vehicle's mobile printer is offered");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut printed = None;
+    while printed.is_none() && Instant::now() < deadline {
+        for u in job.poll() {
+            match u {
+                PrintUpdate::Ready(preview) => {
+                    let p = preview.expect("page 1 previewed");
+                    assert_eq!(p.rgba.len(), (p.width * p.height * 4) as usize);
+                    assert!(job.print_on(mobile));
+                }
+                PrintUpdate::RenderFailed(n) => panic!("render failed: {n:?}"),
+                PrintUpdate::Status { error, text, .. } => assert!(!error, "{text}"),
+                PrintUpdate::Printed(ev) => printed = Some(ev),
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let ev = printed.expect("printed");
+    pad.apply(ev).unwrap();
+    let st = pad.state().unwrap();
+    assert!(
+        st.audited_since_ms.is_some(),
+        "changes are audited from now on"
+    );
+    assert!(
+        got.lock().unwrap().starts_with(b"\x1bE"),
+        "PCL reached the printer"
+    );
+}
