@@ -402,6 +402,22 @@ pub fn render_all_at(dir: &Path, screen: Screen) -> Result<Vec<PathBuf>, Error> 
     ed.invoke_set_text("patient.birth_date".into(), "12.08.1950".into());
     ed.invoke_choose("patient.sex".into(), "W".into());
     shot("07-section-patient", &ui)?;
+    // Tab focuses the first text field, as a tap would: the on-screen keyboard.
+    let tab = |ui: &AppWindow| {
+        let k: slint::SharedString = slint::platform::Key::Tab.into();
+        ui.window()
+            .dispatch_event(slint::platform::WindowEvent::KeyPressed { text: k.clone() });
+        ui.window()
+            .dispatch_event(slint::platform::WindowEvent::KeyReleased { text: k });
+        ui.global::<super::OskAdapter>().set_hardware(false);
+    };
+    tab(&ui);
+    shot("07b-on-screen-keyboard", &ui)?;
+    ui.window()
+        .dispatch_event(slint::platform::WindowEvent::KeyPressed {
+            text: slint::platform::Key::Escape.into(),
+        });
+    ui.invoke_release_focus();
     // A demo eGK read while the patient page is open: the confirmation.
     ctrl.borrow_mut().attach_sim_card();
     ui.global::<AppState>().invoke_card_tapped();

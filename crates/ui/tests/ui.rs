@@ -27,6 +27,8 @@ struct Ui {
     taps: usize,
     typed: usize,
     swipes: usize,
+    // Taps on the on-screen keyboard's character keys (within `taps`).
+    osk_keys: usize,
     _dir: tempfile::TempDir,
 }
 
@@ -66,6 +68,7 @@ impl Ui {
             taps: 0,
             typed: 0,
             swipes: 0,
+            osk_keys: 0,
             _dir: dir,
         }
     }
@@ -147,6 +150,50 @@ impl Ui {
         self.taps += 1;
     }
 
+    /// Types `text` on the on-screen keyboard into the focused field, every
+    /// key (shift and layout switches too) a tap; the dots of a date come
+    /// by themselves and are not tapped.
+    fn osk_type(&mut self, text: &str) {
+        for c in text.chars() {
+            let osk = self.ui.global::<app::OskAdapter>();
+            let now = osk.get_text();
+            let digits_layout = (osk.get_layout() == "date" || osk.get_layout() == "number")
+                != osk.get_letters_override();
+            if c == '.' && osk.get_layout() == "date" && now.ends_with('.') {
+                continue;
+            }
+            let base: String = if c == ' ' {
+                "Leerzeichen".into()
+            } else {
+                c.to_lowercase().collect()
+            };
+            let label = format!("Tastatur {base}");
+            if self.find(&label).is_none() {
+                self.tap(if digits_layout {
+                    "Tastatur Buchstaben"
+                } else {
+                    "Tastatur Ziffern"
+                });
+            }
+            let osk = self.ui.global::<app::OskAdapter>();
+            let upper_now =
+                osk.get_shift() || (osk.get_layout() == "text" && osk.get_text().is_empty());
+            if c.is_alphabetic() && c != 'ß' && c.is_uppercase() != upper_now {
+                self.tap("Tastatur Umschalt");
+            }
+            self.tap(&label);
+            self.osk_keys += 1;
+        }
+        self.typed += text.chars().count();
+    }
+
+    /// The on-screen keyboard is up.
+    fn osk_visible(&self) -> bool {
+        ElementHandle::find_by_accessible_label(&self.ui, "Bildschirmtastatur")
+            .next()
+            .is_some()
+    }
+
     fn keypad(&mut self, digits: &str) {
         for d in digits.chars() {
             self.tap(&format!("Taste {d}"));
@@ -157,6 +204,13 @@ impl Ui {
 
     /// Taps a text field to focus it, without typing.
     fn focus(&mut self, label: &str) {
+        let find = |ui: &AppWindow| {
+            ElementHandle::find_by_accessible_label(ui, label)
+                .find(|e| e.accessible_role() == Some(AccessibleRole::TextInput))
+        };
+        if find(&self.ui).is_none() {
+            self.reach(&format!("{label} übernehmen"));
+        }
         let e = ElementHandle::find_by_accessible_label(&self.ui, label)
             .find(|e| e.accessible_role() == Some(AccessibleRole::TextInput))
             .unwrap_or_else(|| panic!("no text input {label:?}"));
@@ -563,8 +617,24 @@ fn ui_taking_device_values_on_tap() -> Ui {
     })
 }
 
+/// The standard mission; with `osk` its texts are typed on the on-screen
+/// keyboard (every key a tap) instead of a hardware keyboard.
 fn standard_mission(devices: bool) -> (usize, usize, usize) {
+    let (t, _) = standard_mission_typed(devices, false);
+    (t.taps, t.swipes, t.typed)
+}
+
+fn standard_mission_typed(devices: bool, osk: bool) -> (Ui, usize) {
     let mut t = ui_taking_device_values_on_tap();
+    let write = |t: &mut Ui, label: &str, text: &str| {
+        if osk {
+            t.focus(label);
+            t.osk_type(text);
+            t.tap("Tastatur Eingabe");
+        } else {
+            t.type_into(label, text);
+        }
+    };
     if devices {
         t.ctrl.borrow_mut().attach_from_config();
     }
@@ -583,7 +653,7 @@ fn standard_mission(devices: bool) -> (usize, usize, usize) {
     ] {
         t.tap(&format!("{k}: Jetzt"));
     }
-    t.type_into("Einsatznummer (Leitstelle)", "2026-112233");
+    write(&mut t, "Einsatznummer (Leitstelle)", "2026-112233");
     t.tap("Patient");
     if devices {
         // Inserting the card is no tap; confirming it is one.
@@ -591,9 +661,9 @@ fn standard_mission(devices: bool) -> (usize, usize, usize) {
         t.ctrl.borrow_mut().refresh(&t.ui);
         t.tap("Übernehmen");
     } else {
-        t.type_into("Name", "Mustermann");
-        t.type_into("Vorname", "Erika");
-        t.type_into("Geburtsdatum", "12.08.1950");
+        write(&mut t, "Name", "Mustermann");
+        write(&mut t, "Vorname", "Erika");
+        write(&mut t, "Geburtsdatum", "12.08.1950");
     }
     // Two vital sets: RR, HF, SpO2, AF, BZ.
     t.tap("Messwerte");
@@ -703,7 +773,41 @@ fn standard_mission(devices: bool) -> (usize, usize, usize) {
         .unwrap();
     assert_eq!(dx.get("diagnosis.group"), Some(&Value::code("02")));
     assert_eq!(p.get("transport.done"), Some(&Value::Bool(true)));
-    (t.taps, t.swipes, t.typed)
+    if !devices {
+        assert_eq!(
+            p.get("patient.family_name"),
+            Some(&Value::Text("Mustermann".into()))
+        );
+    }
+    assert_eq!(
+        st.get("mission.number"),
+        Some(&Value::Text("2026-112233".into()))
+    );
+    let osk_keys = t.osk_keys;
+    (t, osk_keys)
+}
+
+fn report_on_screen_keyboard_mission(devices: bool) {
+    let (t, osk_keys) = standard_mission_typed(devices, true);
+    println!(
+        "STANDARD MISSION (on-screen keyboard{}): {} taps ({} of them character keys; the others shift, layout, Enter and the mission's own taps), {} swipes, {} characters typed (incl. keypad digits)",
+        if devices { ", card and monitor" } else { "" },
+        t.taps,
+        osk_keys,
+        t.swipes,
+        t.typed
+    );
+    assert!(osk_keys > 0);
+}
+
+#[test]
+fn standard_mission_on_the_on_screen_keyboard_tap_count() {
+    report_on_screen_keyboard_mission(false);
+}
+
+#[test]
+fn standard_mission_with_card_and_monitor_on_the_on_screen_keyboard_tap_count() {
+    report_on_screen_keyboard_mission(true);
 }
 
 #[test]
@@ -1195,6 +1299,25 @@ fn printing_on_the_mobile_printer_sends_pcl_and_starts_the_audit() {
     t.tap("Übergabe/Transport");
     t.tap("Drucken");
     assert!(t.ui.global::<app::PrintAdapter>().get_visible());
+    // The protocol renders on a worker; the printers wait for it, as a
+    // person waits for the preview.
+    assert!(t.ui.global::<app::PrintAdapter>().get_busy());
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while t.ui.global::<app::PrintAdapter>().get_busy() {
+        assert!(std::time::Instant::now() < deadline, "never rendered");
+        std::thread::sleep(Duration::from_millis(20));
+        let mut c = t.ctrl.borrow_mut();
+        c.tick();
+        c.refresh(&t.ui);
+    }
+    assert!(
+        t.ui.global::<app::PrintAdapter>()
+            .get_preview()
+            .size()
+            .width
+            > 0,
+        "page 1 previewed"
+    );
     t.tap("Mobildrucker RTW (mobil)");
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while t.ui.global::<app::PrintAdapter>().get_status() != "Gedruckt." {
@@ -1631,4 +1754,121 @@ fn the_pin_keypad_and_the_protocol_buttons_stay_on_a_1024x600_screen() {
 #[test]
 fn the_pin_keypad_and_the_protocol_buttons_stay_on_a_1366x768_screen() {
     essentials_fit(1366, 768);
+}
+
+/// The focused text field is wholly above the on-screen keyboard.
+fn field_above_keyboard(t: &Ui, label: &str) {
+    let field = ElementHandle::find_by_accessible_label(&t.ui, label)
+        .find(|e| e.accessible_role() == Some(AccessibleRole::TextInput))
+        .unwrap_or_else(|| panic!("no text input {label:?}"));
+    let kb = ElementHandle::find_by_accessible_label(&t.ui, "Bildschirmtastatur")
+        .next()
+        .expect("keyboard shown");
+    let bottom = field.absolute_position().y + field.size().height;
+    assert!(
+        field.absolute_position().y >= 88.0 && bottom <= kb.absolute_position().y + 0.5,
+        "{label} at {:?}+{:?} hidden by the keyboard at {:?}",
+        field.absolute_position(),
+        field.size(),
+        kb.absolute_position()
+    );
+    // Nothing of the page's head lies over it (the list scrolls below it).
+    if let Some(head) = t.find("+ Patient") {
+        let head_bottom = head.absolute_position().y + head.size().height;
+        assert!(
+            head_bottom <= field.absolute_position().y + 0.5,
+            "{label} scrolled under the page head ({head_bottom} > {:?})",
+            field.absolute_position()
+        );
+    }
+    for k in ["Tastatur a", "Tastatur Eingabe", "Tastatur 1"] {
+        if let Some(e) = t.find(k) {
+            let s = e.size();
+            assert!(
+                s.width >= 88.0 - 0.5 && s.height >= 88.0 - 0.5,
+                "{k}: {s:?}"
+            );
+        }
+    }
+}
+
+fn on_screen_keyboard_reaches_the_vault(w: u32, h: u32) {
+    let mut t = Ui::new();
+    resize(&t, w, h);
+    t.pin("1234");
+    assert!(!t.osk_visible(), "no keyboard without a focused field");
+    // The crew's name on the on-screen keyboard, the number on the hardware one.
+    t.focus("Name 1");
+    assert!(t.osk_visible(), "a focused field brings the keyboard");
+    field_above_keyboard(&t, "Name 1");
+    t.osk_type("Jörg Weiß");
+    t.key(slint::platform::Key::Tab);
+    t.keys("4711");
+    t.tap("Schicht beginnen");
+    assert_eq!(t.page(), Page::Missions);
+    assert_eq!(t.ui.global::<app::AppState>().get_crew_text(), "Jörg Weiß");
+    t.tap("Neuer Einsatz");
+    t.focus("Einsatznummer (Leitstelle)");
+    assert!(
+        t.find("Tastatur 1").is_some(),
+        "digits for the mission number"
+    );
+    assert!(t.find("Tastatur q").is_none());
+    field_above_keyboard(&t, "Einsatznummer (Leitstelle)");
+    t.osk_type("2026-112233");
+    t.tap("Tastatur Eingabe");
+    assert!(!t.osk_visible(), "Enter commits and the keyboard goes");
+    t.tap("Patient");
+    t.focus("Name");
+    field_above_keyboard(&t, "Name");
+    t.osk_type("Müller-Lüdenscheidt");
+    t.tap("Tastatur Eingabe");
+    assert!(!t.osk_visible());
+    t.focus("Geburtsdatum");
+    assert!(t.find("Tastatur 1").is_some(), "digits for a date");
+    field_above_keyboard(&t, "Geburtsdatum");
+    t.osk_type("12.08.1950");
+    assert_eq!(
+        t.ui.global::<app::OskAdapter>().get_text(),
+        "12.08.1950",
+        "the dots came by themselves"
+    );
+    t.tap("Tastatur Eingabe");
+    let st = t.state();
+    let p = st.active_patients().next().expect("a patient");
+    assert_eq!(
+        p.get("patient.family_name"),
+        Some(&Value::Text("Müller-Lüdenscheidt".into()))
+    );
+    assert_eq!(t.field("patient.birth_date").value, "12.08.1950");
+    assert!(
+        p.get("patient.birth_date").is_some(),
+        "the date is in the record"
+    );
+    assert_eq!(
+        st.get("mission.number"),
+        Some(&Value::Text("2026-112233".into()))
+    );
+    // A known hospital from two letters and a suggestion.
+    t.tap("Übergabe/Transport");
+    t.focus("Zielklinik");
+    t.osk_type("Kl");
+    t.tap("Tastatur Vorschlag Klinikum Mitte, ZNA");
+    assert!(!t.osk_visible());
+    let st = t.state();
+    let p = st.active_patients().next().expect("a patient");
+    assert_eq!(
+        p.get("transport.hospital"),
+        Some(&Value::Text("Klinikum Mitte, ZNA".into()))
+    );
+}
+
+#[test]
+fn the_on_screen_keyboard_types_names_a_date_and_a_mission_number_into_the_vault() {
+    on_screen_keyboard_reaches_the_vault(1280, 800);
+}
+
+#[test]
+fn the_on_screen_keyboard_leaves_the_field_visible_at_1024x600() {
+    on_screen_keyboard_reaches_the_vault(1024, 600);
 }
