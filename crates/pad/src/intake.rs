@@ -35,7 +35,7 @@ impl IntakeSink for SharedStore {
         let res = self.lock().apply(m, p);
         res.map(|_| ()).map_err(|e| {
             tracing::warn!(error = %e, "device value not saved");
-            Notice::from_error(e.user_message_de(), &e)
+            Notice::of(&e)
         })
     }
 
@@ -43,7 +43,7 @@ impl IntakeSink for SharedStore {
         let res = self.lock().put_strip(m, p, s);
         res.map(|_| ()).map_err(|e| {
             tracing::warn!(error = %e, "device strip not saved");
-            Notice::from_error(e.user_message_de(), &e)
+            Notice::of(&e)
         })
     }
 }

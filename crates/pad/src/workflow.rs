@@ -5,7 +5,10 @@
 
 use crate::config::Config;
 use crate::outbox::Outbox;
-use crate::session::{CrewMember, LockState, Pin, Qualification, Session, Shift, UnlockOutcome};
+use crate::session::{
+    CrewMember, LockState, Pin, Qualification, Session, SessionError, Shift, UnlockOutcome,
+    UnlockStep,
+};
 use rettpad_clock::SharedClock;
 use rettpad_record::catalog::{self, Collection, FieldDef, Kind, Scope};
 use rettpad_record::rules;
@@ -16,6 +19,7 @@ use rettpad_record::{
 };
 use rettpad_vault::store::SharedStore;
 use std::collections::BTreeMap;
+use std::sync::mpsc::{Receiver, TryRecvError};
 
 /// Vault meta key of the logged-in shift (restored after a restart).
 const SHIFT_META: &str = "session.shift";
@@ -58,6 +62,8 @@ pub struct Pad {
     session: Session,
     pub cursor: Cursor,
     outbox: Outbox,
+    /// The counted attempt whose PIN check runs on a worker.
+    unlocking: Option<(u32, Receiver<Result<bool, SessionError>>)>,
 }
 
 fn add_patient_first() -> Notice {
@@ -76,6 +82,7 @@ impl Pad {
             session,
             cursor: Cursor::default(),
             outbox: Outbox::default(),
+            unlocking: None,
         }
     }
 
@@ -109,22 +116,89 @@ impl Pad {
 
     // ---- session --------------------------------------------------------
 
-    /// Checks the PIN; on success a shift saved before a restart comes back.
+    /// Checks the PIN on this thread; on success a shift saved before a
+    /// restart comes back. The UI uses [`Pad::start_unlock`].
     pub fn unlock(&mut self, pin: &str) -> Unlock {
         let pin = match Pin::new(pin.to_string()) {
             Ok(p) => p,
-            Err(e) => return Unlock::Refused(Notice::from_error(e.user_message_de(), &e)),
+            Err(e) => return Unlock::Refused(Notice::of(&e)),
         };
-        match self.session.unlock(&pin) {
+        let r = self.session.unlock(&pin);
+        self.unlock_outcome(r)
+    }
+
+    /// Starts an unlock: the attempt is counted durably now, and the slow
+    /// Argon2id check runs on a worker ([`Pad::poll_unlock`] brings the
+    /// result). `Some` when it was decided at once. One check at a time.
+    pub fn start_unlock(&mut self, pin: &str) -> Option<Unlock> {
+        if self.unlocking.is_some() {
+            return None;
+        }
+        let pin = match Pin::new(pin.to_string()) {
+            Ok(p) => p,
+            Err(e) => return Some(Unlock::Refused(Notice::of(&e))),
+        };
+        let check = match self.session.begin_unlock(pin) {
+            Ok(UnlockStep::Done(o)) => return Some(self.unlock_outcome(Ok(o))),
+            Ok(UnlockStep::Check(c)) => c,
+            Err(e) => return Some(self.unlock_outcome(Err(e))),
+        };
+        let attempt = check.attempt;
+        let (tx, rx) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("pin-check".into())
+            .spawn(move || {
+                let _ = tx.send(check.run());
+            });
+        match spawned {
+            Ok(_) => {
+                self.unlocking = Some((attempt, rx));
+                None
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "PIN check worker not started");
+                let r = self.session.finish_unlock(
+                    attempt,
+                    Err(SessionError::Hashing("no worker thread".into())),
+                );
+                Some(self.unlock_outcome(r))
+            }
+        }
+    }
+
+    /// A PIN check is running.
+    pub fn unlock_pending(&self) -> bool {
+        self.unlocking.is_some()
+    }
+
+    /// The result of the running PIN check, once it is there.
+    pub fn poll_unlock(&mut self) -> Option<Unlock> {
+        let (attempt, rx) = self.unlocking.as_ref()?;
+        let verified = match rx.try_recv() {
+            Ok(v) => v,
+            Err(TryRecvError::Empty) => return None,
+            Err(TryRecvError::Disconnected) => {
+                Err(SessionError::Hashing("PIN check worker died".into()))
+            }
+        };
+        let attempt = *attempt;
+        self.unlocking = None;
+        let r = self.session.finish_unlock(attempt, verified);
+        Some(self.unlock_outcome(r))
+    }
+
+    fn unlock_outcome(&mut self, r: Result<UnlockOutcome, SessionError>) -> Unlock {
+        match r {
             Ok(UnlockOutcome::Unlocked) | Ok(UnlockOutcome::AlreadyUnlocked) => {
                 self.restore_shift();
                 Unlock::Open {
                     shift: self.session.shift().is_some(),
                 }
             }
-            Ok(o @ UnlockOutcome::WrongPin { .. }) => {
-                Unlock::Refused(Notice::new(o.user_message_de(), "Wrong PIN."))
-            }
+            Ok(o @ UnlockOutcome::WrongPin { remaining }) => Unlock::Refused(Notice::new(
+                o.user_message_de(),
+                format!("Wrong PIN; {remaining} attempts left before the pad is wiped."),
+            )),
             Ok(o @ UnlockOutcome::Wiped) => {
                 self.cursor = Cursor::default();
                 self.store.lock().set_author(None);
@@ -133,7 +207,7 @@ impl Pad {
                     "Too many wrong PINs: all protocols on this pad were deleted.",
                 ))
             }
-            Err(e) => Unlock::Refused(Notice::from_error(e.user_message_de(), &e)),
+            Err(e) => Unlock::Refused(Notice::of(&e)),
         }
     }
 
@@ -168,21 +242,20 @@ impl Pad {
             .iter()
             .map(|(name, number, q)| CrewMember::new(name, number, *q))
             .collect();
-        let shift = Shift::new(call_sign, crew, self.clock.as_ref())
-            .map_err(|e| Notice::from_error(e.user_message_de(), &e))?;
+        let shift = Shift::new(call_sign, crew, self.clock.as_ref()).map_err(|e| Notice::of(&e))?;
         let json = serde_json::to_vec(&shift)
             .map_err(|e| Notice::from_error("Schicht konnte nicht gespeichert werden.", &e))?;
         let author = shift.crew[0].id;
         self.store.lock().meta_put(SHIFT_META, &json).map_err(|e| {
             tracing::warn!(error = %e, "shift not persisted");
-            Notice::from_error(e.user_message_de(), &e)
+            Notice::of(&e)
         })?;
         if let Err(e) = self.session.start_shift(shift) {
             // Keep vault and session in step: no shift that only the disk knows.
             if let Err(e) = self.store.lock().meta_put(SHIFT_META, b"") {
                 tracing::warn!(error = %e, "stale shift not cleared");
             }
-            return Err(Notice::from_error(e.user_message_de(), &e));
+            return Err(Notice::of(&e));
         }
         self.store.lock().set_author(Some(Author {
             device: self.cfg.device_serial.clone(),
@@ -219,13 +292,10 @@ impl Pad {
 
     /// Ends the shift: no author for new edits until the next login.
     pub fn end_shift(&mut self) -> Result<(), Notice> {
-        self.session
-            .end_shift()
-            .map_err(|e| Notice::from_error(e.user_message_de(), &e))?;
+        self.session.end_shift().map_err(|e| Notice::of(&e))?;
         let mut st = self.store.lock();
         st.set_author(None);
-        st.meta_put(SHIFT_META, b"")
-            .map_err(|e| Notice::from_error(e.user_message_de(), &e))?;
+        st.meta_put(SHIFT_META, b"").map_err(|e| Notice::of(&e))?;
         drop(st);
         self.cursor = Cursor::default();
         Ok(())
@@ -248,7 +318,7 @@ impl Pad {
             .store
             .lock()
             .open_mission(&call_sign, crew)
-            .map_err(|e| Notice::from_error(e.user_message_de(), &e))?;
+            .map_err(|e| Notice::of(&e))?;
         self.cursor = Cursor {
             mission: Some(m),
             patient: None,
@@ -289,7 +359,7 @@ impl Pad {
         let res = self.store.lock().apply(m, p);
         res.map(|_| ()).map_err(|e| {
             tracing::warn!(error = %e, "edit not saved");
-            Notice::from_error(e.user_message_de(), &e)
+            Notice::of(&e)
         })
     }
 

@@ -36,6 +36,25 @@ pub enum EditError {
     NotClosed,
 }
 
+impl crate::text::UserMessage for EditError {
+    fn message(&self, lang: crate::text::Lang) -> String {
+        use crate::text::Lang;
+        match (self, lang) {
+            (_, Lang::De) => self.user_message_de(),
+            // The value checks name the field and its limits in English.
+            (EditError::Value(v), Lang::En) => v.to_string(),
+            (EditError::UnknownPatient, Lang::En) => "Patient not found.".into(),
+            (EditError::UnknownEntry, Lang::En) => "Entry not found.".into(),
+            (EditError::Retracted, Lang::En) => {
+                "The entry was retracted and can no longer be changed.".into()
+            }
+            (EditError::Duplicate, Lang::En) => "The entry already exists.".into(),
+            (EditError::Closed, Lang::En) => "The mission is closed.".into(),
+            (EditError::NotClosed, Lang::En) => "The mission is not closed.".into(),
+        }
+    }
+}
+
 impl EditError {
     pub fn user_message_de(&self) -> String {
         match self {

@@ -50,6 +50,11 @@ impl Notice {
         }
     }
 
+    /// Both texts of a message that has them.
+    pub fn of(m: &dyn UserMessage) -> Notice {
+        Notice::new(m.message(Lang::De), m.message(Lang::En))
+    }
+
     /// The German text of an error, its English log line as the English text.
     pub fn from_error(de: impl Into<String>, e: &dyn std::fmt::Display) -> Notice {
         Notice::new(de, e.to_string())

@@ -190,8 +190,50 @@ impl Controller {
 
     // ---- callbacks -------------------------------------------------------
 
+    /// "OK" on the PIN pad: the check runs on a worker; the lock screen
+    /// says so until [`Controller::poll_unlock`] has the result.
     fn unlock(&mut self, pin: &str) {
-        match self.pad.unlock(pin) {
+        match self.pad.start_unlock(pin) {
+            Some(u) => self.show_unlock(u),
+            None => {
+                self.lock_message = (
+                    tr(self.lang, "PIN wird geprüft …", "Checking the PIN …"),
+                    false,
+                )
+            }
+        }
+    }
+
+    /// A PIN check is running (the UI polls it every few milliseconds).
+    pub fn unlock_pending(&self) -> bool {
+        self.pad.unlock_pending()
+    }
+
+    /// Takes the PIN check's result when it is there; true once it was.
+    pub fn poll_unlock(&mut self) -> bool {
+        match self.pad.poll_unlock() {
+            Some(u) => {
+                self.show_unlock(u);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Scripts (screenshots, benchmarks, tests): waits for the running
+    /// PIN check, as a person waits for the lock screen's answer.
+    pub fn settle_unlock(&mut self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while self.pad.unlock_pending() && std::time::Instant::now() < deadline {
+            if self.poll_unlock() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
+    fn show_unlock(&mut self, u: Unlock) {
+        match u {
             Unlock::Open { shift } => {
                 self.lock_message = (String::new(), false);
                 self.wiped = false;
@@ -213,6 +255,7 @@ impl Controller {
 
     /// Called every second by a timer (and by tests after moving the clock).
     pub fn tick(&mut self) {
+        self.poll_unlock();
         self.poll_print();
         self.poll_peripherals();
         self.poll_handover();

@@ -97,11 +97,6 @@ impl Controller {
         self.dev._keep = keep;
     }
 
-    /// Tests: a card is inserted (the demo card, through the real reader code).
-    pub fn card_tapped_for_test(&mut self) {
-        self.card_tapped();
-    }
-
     pub(super) fn card_tapped(&mut self) {
         let Some(tx) = self.card.sim.clone() else {
             return;
@@ -135,10 +130,10 @@ impl Controller {
     /// Drains the channels. Called once a second and before each refresh.
     pub(super) fn poll_peripherals(&mut self) {
         for e in drain(&mut self.card.rx) {
-            self.on_card(e);
+            self.card_event(e);
         }
         for e in drain(&mut self.dev.rx) {
-            self.on_device(e);
+            self.device_event(e);
         }
         self.offer_waiting_card();
         self.record_device_intake();
@@ -177,17 +172,8 @@ impl Controller {
         self.dev.intake.set_every_min(min);
     }
 
-    /// Tests: an observation, as if the device supervisor had sent it.
-    pub fn device_observation_for_test(&mut self, o: rettpad_devices::obs::Observation) {
-        self.on_device(SupEvent::Observation(o));
-    }
-
-    /// Tests: a watcher event, as if the card watcher had sent it.
-    pub fn card_event_for_test(&mut self, ev: CardEvent) {
-        self.on_card(ev);
-    }
-
-    fn on_card(&mut self, ev: CardEvent) {
+    /// One event of the card watcher (its channel is drained into this).
+    pub fn card_event(&mut self, ev: CardEvent) {
         self.card.status.apply(&ev);
         if let CardEvent::Pairing { result, .. } = ev {
             match result {
@@ -322,7 +308,8 @@ impl Controller {
         }
     }
 
-    fn on_device(&mut self, ev: SupEvent) {
+    /// One event of the device supervisor (its channel is drained into this).
+    pub fn device_event(&mut self, ev: SupEvent) {
         match ev {
             SupEvent::State(s) => self.dev.state = Some(s),
             SupEvent::Observation(o) => {

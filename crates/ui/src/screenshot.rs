@@ -194,6 +194,7 @@ pub fn live_probe(seconds: u64) -> Result<LiveProbe, Error> {
     let (ui, ctrl) = demo_app(clock.clone(), store)?;
     ui.show()?;
     ui.global::<LockAdapter>().invoke_unlock("1234".into());
+    ctrl.borrow_mut().settle_unlock();
     let login = ui.global::<LoginAdapter>();
     login.invoke_set_name(0, "Anna Berger".into());
     login.invoke_set_number(0, "4711".into());
@@ -362,8 +363,11 @@ pub fn render_all_at(dir: &Path, screen: Screen) -> Result<Vec<PathBuf>, Error> 
     shot("01-lock", &ui)?;
     let lock = ui.global::<LockAdapter>();
     lock.invoke_unlock("0000".into());
+    ctrl.borrow_mut().settle_unlock();
+    ctrl.borrow_mut().refresh(&ui);
     shot("02-lock-wrong-pin", &ui)?;
     lock.invoke_unlock("1234".into());
+    ctrl.borrow_mut().settle_unlock();
 
     let login = ui.global::<LoginAdapter>();
     login.invoke_set_name(0, "Anna Berger".into());
@@ -533,7 +537,7 @@ pub fn render_all_at(dir: &Path, screen: Screen) -> Result<Vec<PathBuf>, Error> 
     shot("25-settings", &ui)?;
     // A device's pairing tag held to the reader: the pad asks first.
     ctrl.borrow_mut()
-        .card_event_for_test(rettpad_pad::watcher::CardEvent::Pairing {
+        .card_event(rettpad_pad::watcher::CardEvent::Pairing {
             reader: "Kartenleser".into(),
             result: Ok(Box::new(rettpad_devices::pairing::sample_record())),
         });

@@ -108,8 +108,36 @@ fn wire(ui: &AppWindow, ctrl: &Rc<RefCell<Controller>>) {
             Page::Missions
         }
     });
-    on!(ui, ctrl, LockAdapter, on_unlock, |c, pin: SharedString| c
-        .unlock(&pin));
+    {
+        // The PIN check runs on a worker; a short timer takes its result
+        // so the screen answers within a frame of it, and then stops.
+        let weak = ui.as_weak();
+        let ctrl = ctrl.clone();
+        let timer = Rc::new(slint::Timer::default());
+        ui.global::<LockAdapter>()
+            .on_unlock(move |pin: SharedString| {
+                let Some(ui) = weak.upgrade() else { return };
+                ctrl.borrow_mut().unlock(&pin);
+                ctrl.borrow_mut().refresh(&ui);
+                if !ctrl.borrow().unlock_pending() {
+                    return;
+                }
+                let (weak, ctrl, me) = (ui.as_weak(), ctrl.clone(), Rc::downgrade(&timer));
+                timer.start(
+                    slint::TimerMode::Repeated,
+                    std::time::Duration::from_millis(5),
+                    move || {
+                        let Some(ui) = weak.upgrade() else { return };
+                        if ctrl.borrow_mut().poll_unlock() {
+                            ctrl.borrow_mut().refresh(&ui);
+                            if let Some(t) = me.upgrade() {
+                                t.stop();
+                            }
+                        }
+                    },
+                );
+            });
+    }
     on!(
         ui,
         ctrl,

@@ -249,6 +249,9 @@ impl Ui {
             self.tap(&format!("PIN {d}"));
         }
         self.tap("PIN bestätigen");
+        // The check runs on a worker; the lock screen answers when it ends.
+        self.ctrl.borrow_mut().settle_unlock();
+        self.ctrl.borrow_mut().refresh(&self.ui);
     }
 
     fn login(&mut self) {
@@ -657,7 +660,7 @@ fn standard_mission_typed(devices: bool, osk: bool) -> (Ui, usize) {
     t.tap("Patient");
     if devices {
         // Inserting the card is no tap; confirming it is one.
-        t.ctrl.borrow_mut().card_tapped_for_test();
+        t.ui.global::<app::AppState>().invoke_card_tapped();
         t.ctrl.borrow_mut().refresh(&t.ui);
         t.tap("Übernehmen");
     } else {
@@ -918,7 +921,7 @@ fn a_pairing_tag_pairs_its_device_after_one_tap_and_the_pairing_survives_a_resta
     // Locked: a tag read waits; the dialog never shows over the PIN pad.
     t.ctrl
         .borrow_mut()
-        .card_event_for_test(tag(Ok(Box::new(rec.clone()))));
+        .card_event(tag(Ok(Box::new(rec.clone()))));
     t.ctrl.borrow_mut().refresh(&t.ui);
     assert_eq!(t.page(), Page::Lock);
     assert!(t.find("Koppeln").is_none());
@@ -963,7 +966,7 @@ fn a_pairing_tag_pairs_its_device_after_one_tap_and_the_pairing_survives_a_resta
     // A bad tag: a clear German message, no dialog, the device stays.
     t.ctrl
         .borrow_mut()
-        .card_event_for_test(tag(Err(PairingError::WrongKey)));
+        .card_event(tag(Err(PairingError::WrongKey)));
     t.ctrl.borrow_mut().refresh(&t.ui);
     assert!(!t.ui.global::<app::CardAdapter>().get_visible());
     let toast = t.ui.global::<app::AppState>().get_toast().to_string();
@@ -972,9 +975,7 @@ fn a_pairing_tag_pairs_its_device_after_one_tap_and_the_pairing_survives_a_resta
     // "Verwerfen" keeps the current device.
     let mut other = rec.clone();
     other.serial = Some("DE00000002".into());
-    t.ctrl
-        .borrow_mut()
-        .card_event_for_test(tag(Ok(Box::new(other))));
+    t.ctrl.borrow_mut().card_event(tag(Ok(Box::new(other))));
     t.ctrl.borrow_mut().refresh(&t.ui);
     assert!(dialog_lines(&t).iter().any(|l| l.contains("Ersetzt")));
     t.tap("Verwerfen");
@@ -1449,12 +1450,13 @@ fn live_page_shows_monitor_values_and_ecg_and_saves_a_strip_into_the_record() {
     use rettpad_devices::obs::{
         AlarmPriority, DeviceEvent, EventKind, HostTime, Observation, Timestamps,
     };
+    use rettpad_devices::supervisor::SupEvent;
     t.tap("Geräte");
     assert_eq!(lv(&t).get_alarm(), "");
     let wall_ms = t.clock.wall_ms();
     t.ctrl
         .borrow_mut()
-        .device_observation_for_test(Observation::Event(DeviceEvent {
+        .device_event(SupEvent::Observation(Observation::Event(DeviceEvent {
             kind: EventKind::Alarm {
                 code: 1,
                 source: 2,
@@ -1470,7 +1472,7 @@ fn live_page_shows_monitor_values_and_ecg_and_saves_a_strip_into_the_record() {
                 },
                 seq: None,
             },
-        }));
+        })));
     t.ctrl.borrow_mut().refresh(&t.ui);
     let a = lv(&t).get_alarm().to_string();
     assert!(

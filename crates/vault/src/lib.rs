@@ -129,6 +129,58 @@ pub enum VaultError {
     Crypto(#[from] rettpad_crypto::CryptoError),
 }
 
+impl rettpad_record::text::UserMessage for VaultError {
+    fn message(&self, lang: rettpad_record::text::Lang) -> String {
+        use rettpad_record::text::Lang;
+        if lang == Lang::De {
+            return self.user_message_de().to_string();
+        }
+        match self {
+            VaultError::DiskFull => "Storage full: the data stays in memory and saving is retried.",
+            VaultError::Io { .. } | VaultError::Db { .. } => {
+                "The data store cannot be accessed. Data in memory is kept; please inform the administrator."
+            }
+            VaultError::KeyFile(_) => {
+                "The device key file is invalid or not protected. Data is unchanged; please inform the administrator."
+            }
+            VaultError::DeviceKeyMissing => {
+                "The device key is missing: the data store cannot be opened. Data is unchanged; please inform the administrator."
+            }
+            VaultError::WrongDeviceKey => {
+                "The device key does not fit the data store. Data is unchanged; please inform the administrator."
+            }
+            VaultError::MissionKey { .. } => {
+                "This mission's key is damaged: the mission cannot be opened. Please inform the administrator."
+            }
+            VaultError::SnapshotCorrupt { .. } => {
+                "This mission's saved state is damaged. Stop editing it; please inform the administrator."
+            }
+            VaultError::Corrupt(_) => "Stored data is damaged. Please inform the administrator.",
+            VaultError::Duplicate { .. } => "This entry is already saved.",
+            VaultError::UnknownMission { .. } => "Mission not found in the data store.",
+            VaultError::MissionExists { .. } => "The mission already exists.",
+            VaultError::SnapshotRegress { .. }
+            | VaultError::SeqOutOfRange { .. }
+            | VaultError::InvalidInput(_) => {
+                "Internal error while saving: the data stays in memory. Please inform the administrator."
+            }
+            VaultError::TooLarge { .. } => {
+                "Entry too large to save: the data stays in memory. Please inform the administrator."
+            }
+            VaultError::SchemaTooNew { .. } => {
+                "The data store comes from a newer program version. Data is unchanged; please update the program."
+            }
+            VaultError::NotAVault => {
+                "A file in the data directory does not belong to rettpad. Data is unchanged; please inform the administrator."
+            }
+            VaultError::Crypto(_) => {
+                "Encryption failed: the data stays in memory. Please inform the administrator."
+            }
+        }
+        .to_string()
+    }
+}
+
 impl VaultError {
     /// A short German message for the crew. It says whether data is safe and
     /// what to do.

@@ -73,6 +73,26 @@ pub enum StoreError {
     Strip(#[from] WaveError),
 }
 
+impl rettpad_record::text::UserMessage for StoreError {
+    fn message(&self, lang: rettpad_record::text::Lang) -> String {
+        use rettpad_record::text::Lang;
+        match (self, lang) {
+            (_, Lang::De) => self.user_message_de(),
+            (StoreError::Edit(e), Lang::En) => e.message(lang),
+            (StoreError::UnknownMission, Lang::En) => "Mission not found.".into(),
+            (StoreError::NoShift, Lang::En) => "Please log in the shift first.".into(),
+            (StoreError::NotDurable { source, .. }, Lang::En) => source.message(lang),
+            (StoreError::Vault(v), Lang::En) => v.message(lang),
+            (StoreError::Log(_), Lang::En) => {
+                "The entry does not fit the protocol's history and was not taken.".into()
+            }
+            (StoreError::Strip(_), Lang::En) => {
+                "The ECG strip is damaged and was not taken.".into()
+            }
+        }
+    }
+}
+
 impl StoreError {
     pub fn user_message_de(&self) -> String {
         match self {

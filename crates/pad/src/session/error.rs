@@ -146,3 +146,77 @@ impl SessionError {
         }
     }
 }
+
+use rettpad_record::text::{Lang, UserMessage};
+
+impl UserMessage for PinFormatError {
+    fn message(&self, lang: Lang) -> String {
+        match (self, lang) {
+            (_, Lang::De) => self.user_message_de(),
+            (PinFormatError::TooShort { min }, Lang::En) => {
+                format!("The PIN must have at least {min} digits.")
+            }
+            (PinFormatError::TooLong { max }, Lang::En) => {
+                format!("The PIN may have at most {max} digits.")
+            }
+            (PinFormatError::NotDigits, Lang::En) => "The PIN may contain digits only.".to_owned(),
+        }
+    }
+}
+
+impl UserMessage for ShiftError {
+    fn message(&self, lang: Lang) -> String {
+        match (self, lang) {
+            (_, Lang::De) => self.user_message_de(),
+            (ShiftError::EmptyCallSign, Lang::En) => "Please enter the call sign.".to_owned(),
+            (ShiftError::CallSignTooLong { max }, Lang::En) => {
+                format!("The call sign may have at most {max} characters.")
+            }
+            (ShiftError::NoCrew, Lang::En) => "Please enter at least one crew member.".to_owned(),
+            (ShiftError::TooManyCrew { max }, Lang::En) => {
+                format!("At most {max} crew members are possible.")
+            }
+            (ShiftError::EmptyName { member }, Lang::En) => {
+                format!("Crew member {member}: please enter the name.")
+            }
+            (ShiftError::EmptyPersonnelNo { member }, Lang::En) => {
+                format!("Crew member {member}: please enter the personnel number.")
+            }
+            (ShiftError::FieldTooLong { member, field, max }, Lang::En) => {
+                format!("Crew member {member}: the {field} may have at most {max} characters.")
+            }
+            (ShiftError::DuplicatePersonnelNo { member, first }, Lang::En) => format!(
+                "Crew member {member}: the personnel number is already entered for crew member {first}."
+            ),
+            (ShiftError::DuplicateId { member, first }, Lang::En) => {
+                format!("Crew member {member} is entered twice (as crew member {first}).")
+            }
+        }
+    }
+}
+
+impl UserMessage for SessionError {
+    fn message(&self, lang: Lang) -> String {
+        const ADMIN: &str = "Please inform the administrator.";
+        match (self, lang) {
+            (_, Lang::De) => self.user_message_de(),
+            (SessionError::PinFormat(e), Lang::En) => e.message(lang),
+            (SessionError::PinHashConfig(_) | SessionError::Config(_), Lang::En) => {
+                format!("The device's lock configuration is invalid. {ADMIN}")
+            }
+            (SessionError::Hashing(_) | SessionError::Rng, Lang::En) => {
+                format!("The PIN could not be checked. Please try again. {ADMIN}")
+            }
+            (SessionError::Store(_) | SessionError::StoreCorrupt(_), Lang::En) => format!(
+                "The wrong-PIN counter could not be saved; unlocking is not possible for safety. {ADMIN}"
+            ),
+            (SessionError::WipeFailed(_), Lang::En) => {
+                format!("Deleting the data failed. Do not use the device any further. {ADMIN}")
+            }
+            (SessionError::Locked, Lang::En) => {
+                "The device is locked. Please unlock it with the PIN.".to_owned()
+            }
+            (SessionError::Shift(e), Lang::En) => e.message(lang),
+        }
+    }
+}

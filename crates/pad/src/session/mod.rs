@@ -91,6 +91,35 @@ pub enum LockState {
     Unlocked,
 }
 
+/// The first half of an unlock.
+#[derive(Debug)]
+pub enum UnlockStep {
+    /// Decided without a check (already unlocked, or the wipe).
+    Done(UnlockOutcome),
+    /// The counted attempt's check, to run and hand to `finish_unlock`.
+    Check(PinCheck),
+}
+
+/// One counted PIN attempt's Argon2id check: pure and `Send`, so it can
+/// run on a worker while the UI keeps drawing.
+pub struct PinCheck {
+    pin: Pin,
+    phc: String,
+    pub attempt: u32,
+}
+
+impl PinCheck {
+    pub fn run(&self) -> Result<bool, SessionError> {
+        pin::verify_pin(&self.pin, &self.phc)
+    }
+}
+
+impl std::fmt::Debug for PinCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PinCheck(attempt {})", self.attempt)
+    }
+}
+
 /// Result of an unlock attempt with a well-formed PIN.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UnlockOutcome {
@@ -190,10 +219,24 @@ impl Session {
 
     /// Checks `pin` (see the module invariants for the counting rules).
     /// `Err` means the attempt could not be carried out safely; the session
-    /// stays locked.
+    /// stays locked. Runs the slow Argon2id check on the caller's thread:
+    /// the UI uses [`Session::begin_unlock`] and a worker instead.
     pub fn unlock(&mut self, pin: &Pin) -> Result<UnlockOutcome, SessionError> {
+        match self.begin_unlock(pin.clone())? {
+            UnlockStep::Done(o) => Ok(o),
+            UnlockStep::Check(c) => {
+                let verified = c.run();
+                self.finish_unlock(c.attempt, verified)
+            }
+        }
+    }
+
+    /// The first half of an unlock: the attempt is counted durably before
+    /// anything is checked (a crash during the check cannot give a free
+    /// guess). Returns the check to run, off the UI thread if need be.
+    pub fn begin_unlock(&mut self, pin: Pin) -> Result<UnlockStep, SessionError> {
         if self.state == LockState::Unlocked {
-            return Ok(UnlockOutcome::AlreadyUnlocked);
+            return Ok(UnlockStep::Done(UnlockOutcome::AlreadyUnlocked));
         }
         let max = self.config.max_failures;
         let before = match self.store.load_failures() {
@@ -209,7 +252,7 @@ impl Session {
                 max,
                 "wrong-PIN limit already reached; finishing wipe"
             );
-            return self.wipe();
+            return self.wipe().map(UnlockStep::Done);
         }
 
         let after = before + 1;
@@ -217,8 +260,24 @@ impl Session {
             tracing::error!(error = %e, "cannot persist wrong-PIN counter; PIN not checked");
             return Err(e);
         }
+        Ok(UnlockStep::Check(PinCheck {
+            pin,
+            phc: self.config.pin_hash.clone(),
+            attempt: after,
+        }))
+    }
 
-        if pin::verify_pin(pin, &self.config.pin_hash)? {
+    /// The second half: applies the check's result for attempt `attempt`.
+    pub fn finish_unlock(
+        &mut self,
+        attempt: u32,
+        verified: Result<bool, SessionError>,
+    ) -> Result<UnlockOutcome, SessionError> {
+        if self.state == LockState::Unlocked {
+            return Ok(UnlockOutcome::AlreadyUnlocked);
+        }
+        let max = self.config.max_failures;
+        if verified? {
             if let Err(e) = self.store.store_failures(0) {
                 // The PIN was right, so let the crew work; the stale count only
                 // brings the wipe closer, never further away.
@@ -230,16 +289,16 @@ impl Session {
             return Ok(UnlockOutcome::Unlocked);
         }
 
-        if after >= max {
+        if attempt >= max {
             tracing::warn!(
-                failures = after,
+                failures = attempt,
                 max,
                 "wrong-PIN limit reached; wiping all data"
             );
             return self.wipe();
         }
-        let remaining = max - after;
-        tracing::warn!(failures = after, remaining, "wrong PIN");
+        let remaining = max - attempt;
+        tracing::warn!(failures = attempt, remaining, "wrong PIN");
         Ok(UnlockOutcome::WrongPin { remaining })
     }
 

@@ -31,7 +31,8 @@ const SALT_LEN: usize = 16;
 
 /// A syntactically valid PIN: ASCII digits only, [`Pin::MIN_LEN`] to
 /// [`Pin::MAX_LEN`] long. The text is wiped from memory on drop and never
-/// printed.
+/// printed. A clone (for the check on a worker) is wiped the same way.
+#[derive(Clone)]
 pub struct Pin(Zeroizing<String>);
 
 impl Pin {
