@@ -133,6 +133,24 @@ const DEPS: &[Dep] = &[
         group: Test,
     },
     Dep {
+        deb: "xvfb",
+        check: Bin("Xvfb"),
+        why: "X server without a screen for the UI's end-to-end session test (crates/ui/tests/x11_session.rs)",
+        group: Test,
+    },
+    Dep {
+        deb: "matchbox-window-manager",
+        check: Bin("matchbox-window-manager"),
+        why: "small window manager in that X session, like the kiosk's",
+        group: Test,
+    },
+    Dep {
+        deb: "xdotool",
+        check: Bin("xdotool"),
+        why: "clicks and types into the app in that X session",
+        group: Test,
+    },
+    Dep {
         deb: "openssl",
         check: Bin("openssl"),
         why: "`openssl s_client -tls1_1` proves the gateway refuses TLS 1.1 (upload tests)",
