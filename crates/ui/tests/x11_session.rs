@@ -161,12 +161,12 @@ fn a_session_in_a_real_x_server_types_into_the_vault() {
     // ⌫, PIN 1234 and OK, tapped (lock page, 1280×800).
     until_logged(&data, "session unlocked", || {
         for (x_, y) in [
-            (401, 680),
-            (401, 391),
-            (533, 391),
-            (664, 391),
-            (401, 487),
-            (664, 680),
+            (508, 680),
+            (508, 391),
+            (640, 391),
+            (771, 391),
+            (508, 487),
+            (771, 680),
         ] {
             x.tap(x_, y);
         }
