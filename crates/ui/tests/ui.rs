@@ -1874,3 +1874,42 @@ fn the_on_screen_keyboard_types_names_a_date_and_a_mission_number_into_the_vault
 fn the_on_screen_keyboard_leaves_the_field_visible_at_1024x600() {
     on_screen_keyboard_reaches_the_vault(1024, 600);
 }
+
+#[test]
+fn the_on_screen_keyboard_suggests_the_card_names_and_starts_a_reused_field_empty() {
+    let mut t = Ui::new();
+    t.ctrl.borrow_mut().attach_sim_card();
+    t.login();
+    t.tap("Neuer Einsatz");
+    t.tap("Patient");
+    let card = rettpad_card::sim::sample_egk_data();
+    let family = card.person.full_family_name();
+    // Read, then not taken over: the crew types, the pad suggests.
+    t.tap("Karte");
+    t.tap("Verwerfen");
+    t.focus("Name");
+    let osk = t.ui.global::<app::OskAdapter>();
+    let suggestions: Vec<String> = osk
+        .get_suggestions()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert!(
+        suggestions.contains(&family),
+        "{family:?} in {suggestions:?}"
+    );
+    t.tap(&format!("Tastatur Vorschlag {family}"));
+    assert_eq!(t.field("patient.family_name").value, family.as_str());
+    // A birth date typed here; on the next page the row that showed it is
+    // another field and starts empty.
+    t.focus("Geburtsdatum");
+    t.osk_type("01.02.1960");
+    t.tap("Tastatur Eingabe");
+    t.tap("Übergabe/Transport");
+    t.focus("Zielklinik");
+    assert_eq!(
+        t.ui.global::<app::OskAdapter>().get_text(),
+        "",
+        "no text left over from the patient page"
+    );
+}
