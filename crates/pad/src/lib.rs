@@ -9,6 +9,7 @@ pub mod handover_io;
 pub mod handover_service;
 pub mod intake;
 pub mod outbox;
+pub mod pairing_store;
 pub mod print;
 pub mod session;
 pub mod watcher;

@@ -3,6 +3,7 @@
 
 use super::*;
 use rettpad_pad::config::CardReader;
+use rettpad_pad::pairing_store::protocol_label;
 
 impl Controller {
     /// "Koppeln": the tag's device replaces the current one, now and after
@@ -12,44 +13,20 @@ impl Controller {
         let Some(rec) = self.card.pair_offer.take() else {
             return;
         };
-        let label = paired_label(&rec);
-        let saved = pairing::encode(&rec)
-            .map_err(|e| e.to_string())
-            .and_then(|bytes| {
-                self.pad
-                    .store()
-                    .lock()
-                    .meta_put(PAIRED_META, &bytes[..])
-                    .map_err(|e| e.to_string())
-            });
+        let (dc, saved) = rettpad_pad::pairing_store::save(self.pad.store(), &rec);
         self.poll_peripherals();
-        let dc = rec.to_device_config(&label);
         // The agent learns the PIN before the new link's first connect.
         teach_bt_agent(vec![dc.clone()]);
         self.replace_device(&dc);
         match saved {
             Ok(()) => {
-                tracing::info!(
-                    protocol = rec.protocol.config_name(),
-                    "device paired by tag"
-                );
                 let msg = match self.lang {
-                    Lang::De => format!("Gerät gekoppelt: {label}"),
-                    Lang::En => format!("Device paired: {label}"),
+                    Lang::De => format!("Gerät gekoppelt: {}", dc.label),
+                    Lang::En => format!("Device paired: {}", dc.label),
                 };
                 self.set_toast(msg, false);
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "pairing not stored");
-                self.set_toast(
-                    tr(
-                        self.lang,
-                        "Gerät gekoppelt, aber nicht gespeichert: nach einem Neustart Karte erneut auflegen.",
-                        "Device paired but not stored: hold the tag again after a restart.",
-                    ),
-                    true,
-                );
-            }
+            Err(n) => self.set_toast(n.message(self.lang), true),
         }
     }
 
@@ -93,20 +70,7 @@ impl Controller {
     /// The device paired by tag earlier, from the vault; `None` when there
     /// is none or it cannot be read (logged; configuration applies then).
     pub(crate) fn paired_from_vault(&self) -> Option<rettpad_devices::DeviceConfig> {
-        let bytes = match self.pad.store().lock().meta_get(PAIRED_META) {
-            Ok(b) => zeroize::Zeroizing::new(b?),
-            Err(e) => {
-                tracing::warn!(error = %e, "stored pairing not readable");
-                return None;
-            }
-        };
-        match pairing::decode(&bytes) {
-            Ok(rec) => Some(rec.to_device_config(&paired_label(&rec))),
-            Err(e) => {
-                tracing::warn!(error = %e, "stored pairing invalid");
-                None
-            }
-        }
+        rettpad_pad::pairing_store::load(self.pad.store())
     }
 
     /// The lines of the pairing dialog. The PIN is never shown.
@@ -223,26 +187,6 @@ pub(crate) fn teach_bt_agent(devices: Vec<rettpad_devices::DeviceConfig>) {
         });
     if let Err(e) = started {
         tracing::warn!(error = %e, "BlueZ pairing agent thread not started");
-    }
-}
-
-/// "MP30 SN DE00000001": the model (or the protocol) and the serial.
-pub(crate) fn paired_label(rec: &PairingRecord) -> String {
-    let name = rec
-        .model
-        .clone()
-        .unwrap_or_else(|| protocol_label(rec.protocol).to_string());
-    match &rec.serial {
-        Some(sn) => format!("{name} SN {sn}"),
-        None => name,
-    }
-}
-
-pub(crate) fn protocol_label(p: DeviceProtocol) -> &'static str {
-    match p {
-        DeviceProtocol::IntelliVue => "Philips IntelliVue",
-        DeviceProtocol::Datex => "GE Datex-Ohmeda S/5",
-        DeviceProtocol::Ble => "Bluetooth LE",
     }
 }
 

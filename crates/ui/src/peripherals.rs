@@ -10,7 +10,7 @@
 use super::*;
 use rettpad_card::{CardData, Proposal};
 use rettpad_devices::live::{Live, LiveConfig};
-use rettpad_devices::pairing::{self, DeviceProtocol, PairingRecord};
+use rettpad_devices::pairing::{DeviceProtocol, PairingRecord};
 use rettpad_devices::supervisor::{DeviceState, SupEvent};
 use rettpad_pad::intake::{DeviceIntake, IntakeEvent};
 use rettpad_pad::watcher::{CardEvent, ReaderStatus};
@@ -52,10 +52,6 @@ pub(super) struct DevFeed {
     back: Option<Page>,
     _keep: Option<Keep>,
 }
-
-/// Vault meta key of the device paired by tag (the 96-byte tag record,
-/// PIN included, so only encrypted at rest).
-const PAIRED_META: &str = "paired_device";
 
 impl DevFeed {
     pub(super) fn new(every_min: u32) -> DevFeed {
