@@ -435,13 +435,22 @@ pub fn read_any_reader(cfg: Option<&PairingConfig>) -> Result<PairingRecord, Pai
 }
 
 impl PairingRecord {
-    /// The link string for [`DeviceConfig::link`]: `rfcomm:ADDR:CHANNEL`
-    /// for SPP devices, `ble:ADDR` for BLE.
-    pub fn link(&self) -> String {
+    /// The link for [`DeviceConfig::link`]: RFCOMM for SPP devices, BLE
+    /// for BLE ones.
+    pub fn device_link(&self) -> DeviceLink {
         match self.protocol {
-            DeviceProtocol::Ble => format!("ble:{}", self.address),
-            _ => format!("rfcomm:{}:{}", self.address, self.channel),
+            DeviceProtocol::Ble => DeviceLink::Ble(self.address),
+            _ => DeviceLink::Rfcomm {
+                addr: self.address,
+                channel: self.channel,
+            },
         }
+    }
+
+    /// The link as written in the configuration (`rfcomm:ADDR:CHANNEL`,
+    /// `ble:ADDR`).
+    pub fn link(&self) -> String {
+        self.device_link().to_string()
     }
 
     /// The paired device as configuration (label chosen by the crew or the
@@ -451,13 +460,7 @@ impl PairingRecord {
         DeviceConfig {
             label: label.to_string(),
             protocol: self.protocol,
-            link: match self.protocol {
-                DeviceProtocol::Ble => DeviceLink::Ble(self.address),
-                _ => DeviceLink::Rfcomm {
-                    addr: self.address,
-                    channel: self.channel,
-                },
-            },
+            link: self.device_link(),
             serial: self.serial.clone(),
             model: self.model.clone(),
             address: Some(self.address.to_string()),

@@ -79,6 +79,11 @@ impl LinkSpec {
     /// `tcp:127.0.0.1:PORT`, `rfcomm:AA:BB:CC:DD:EE:FF:CH`,
     /// `ble:AA:BB:CC:DD:EE:FF`, or a tty path.
     /// (`sim` is the app's business: it starts the simulator first.)
+    pub fn from_config(link: &str, settings: SerialSettings) -> Result<LinkSpec, String> {
+        let link = crate::DeviceLink::try_from(link.to_string())?;
+        LinkSpec::from_link(&link, settings)
+    }
+
     /// How to reach a configured device; `sim` has no link of its own.
     pub fn from_link(
         link: &crate::DeviceLink,
@@ -98,31 +103,6 @@ impl LinkSpec {
             L::Ble(a) => LinkSpec::Ble(*a),
             L::Sim => return Err("link `sim` is the demo simulator, not a device".into()),
         })
-    }
-
-    pub fn from_config(link: &str, settings: SerialSettings) -> Result<LinkSpec, String> {
-        if let Some(a) = link.strip_prefix("tcp:") {
-            return a
-                .parse()
-                .map(LinkSpec::Tcp)
-                .map_err(|e| format!("bad address {a}: {e}"));
-        }
-        if link.starts_with("rfcomm:") {
-            let (addr, channel) = parse_link(link)?;
-            return Ok(LinkSpec::Rfcomm { addr, channel });
-        }
-        if let Some(a) = link.strip_prefix("ble:") {
-            return BtAddr::parse(a)
-                .map(LinkSpec::Ble)
-                .ok_or_else(|| format!("bad Bluetooth address in {link}"));
-        }
-        if link.starts_with('/') {
-            return Ok(LinkSpec::Serial {
-                path: link.to_string(),
-                settings,
-            });
-        }
-        Err(format!("unknown device link {link}"))
     }
 }
 

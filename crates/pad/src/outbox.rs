@@ -130,7 +130,7 @@ impl Outbox {
     }
 
     /// Results of finished sealing workers.
-    pub fn poll(&mut self, _store: &SharedStore) -> Vec<PadEvent> {
+    pub fn poll(&mut self) -> Vec<PadEvent> {
         let mut out = Vec::new();
         while let Ok((m, r)) = self.rx.try_recv() {
             self.busy.retain(|b| *b != m);

@@ -49,7 +49,6 @@ type Rendered = Result<(Document, Option<Preview>), Notice>;
 /// One print dialog: its document, printers and running job.
 #[derive(Default)]
 pub struct Printing {
-    mission: Option<MissionId>,
     printers: Vec<Printer>,
     doc: Option<Document>,
     render: Option<Receiver<Rendered>>,
@@ -93,7 +92,6 @@ impl Printing {
             return None;
         }
         Some(Printing {
-            mission: Some(m),
             printers,
             doc: None,
             render: Some(rx),
@@ -205,10 +203,6 @@ impl Printing {
             }
         }
         out
-    }
-
-    pub fn mission(&self) -> Option<MissionId> {
-        self.mission
     }
 }
 

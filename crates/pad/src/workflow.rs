@@ -223,7 +223,7 @@ impl Pad {
     /// Called about once a second: the idle lock, finished seal workers and
     /// closed missions not yet queued.
     pub fn tick(&mut self) -> Vec<PadEvent> {
-        let mut out = self.outbox.poll(&self.store);
+        let mut out = self.outbox.poll();
         self.queue_closed_missions();
         if self.session.tick() == LockState::Locked {
             out.push(PadEvent::Locked);
@@ -634,9 +634,4 @@ impl Pad {
         self.outbox
             .queue_closed(&self.store, &self.cfg.device_serial, &self.clock);
     }
-}
-
-/// The qualifications offered at login, in form order.
-pub fn qualifications() -> &'static [Qualification] {
-    &Qualification::ALL
 }

@@ -280,7 +280,7 @@ impl Controller {
     }
 
     fn start_shift(&mut self) {
-        let quals = rettpad_pad::workflow::qualifications();
+        let quals = Qualification::ALL;
         let crew: Vec<(String, String, Qualification)> = self
             .login
             .iter()
