@@ -7,6 +7,7 @@
 use super::data::{CardData, CardKind};
 use super::error::CardWarning;
 use rettpad_record::catalog::{self, Scope};
+use rettpad_record::keys;
 use rettpad_record::value::civil_from_ms;
 use rettpad_record::{MissionState, PartialDate, PatientId, Payload, Target, Value};
 
@@ -87,48 +88,57 @@ pub fn card_values(card: &CardData) -> Vec<(&'static str, Value)> {
     let p = &card.person;
     let c = &card.coverage;
     let mut v: Vec<(&'static str, Value)> = vec![
-        ("patient.family_name", Value::Text(p.full_family_name())),
-        ("patient.given_name", Value::Text(p.given_name.clone())),
+        (
+            keys::patient::FAMILY_NAME,
+            Value::Text(p.full_family_name()),
+        ),
+        (keys::patient::GIVEN_NAME, Value::Text(p.given_name.clone())),
     ];
     if let Some(t) = &p.title {
-        v.push(("patient.title", Value::Text(t.clone())));
+        v.push((keys::patient::TITLE, Value::Text(t.clone())));
     }
     if let Some(d) = p.birth_date {
-        v.push(("patient.birth_date", Value::Date(d)));
+        v.push((keys::patient::BIRTH_DATE, Value::Date(d)));
     }
     if let Some(s) = p.sex {
-        v.push(("patient.sex", Value::code(s.code())));
+        v.push((keys::patient::SEX, Value::code(s.code())));
     }
     if let Some(a) = p.address() {
         if let Some(s) = &a.street {
-            v.push(("patient.address.street", Value::Text(s.clone())));
+            v.push((keys::patient::ADDRESS_STREET, Value::Text(s.clone())));
         }
         if let Some(x) = &a.extra {
-            v.push(("patient.address.extra", Value::Text(x.clone())));
+            v.push((keys::patient::ADDRESS_EXTRA, Value::Text(x.clone())));
         }
         if let Some(pc) = &a.postcode {
-            v.push(("patient.address.postcode", Value::Text(pc.clone())));
+            v.push((keys::patient::ADDRESS_POSTCODE, Value::Text(pc.clone())));
         }
-        v.push(("patient.address.city", Value::Text(a.city.clone())));
-        v.push(("patient.address.country", Value::Text(a.country.clone())));
+        v.push((keys::patient::ADDRESS_CITY, Value::Text(a.city.clone())));
+        v.push((
+            keys::patient::ADDRESS_COUNTRY,
+            Value::Text(a.country.clone()),
+        ));
     }
     if let Some(n) = &p.insurance_number {
-        v.push(("insurance.number", Value::Text(n.clone())));
+        v.push((keys::insurance::NUMBER, Value::Text(n.clone())));
     }
     if let Some(ik) = &c.insurer_ik {
-        v.push(("insurance.insurer_ik", Value::Text(ik.clone())));
+        v.push((keys::insurance::INSURER_IK, Value::Text(ik.clone())));
     }
     v.push((
-        "insurance.insurer_name",
+        keys::insurance::INSURER_NAME,
         Value::Text(c.insurer_name.clone()),
     ));
     if let Some(k) = c.kind {
-        v.push(("insurance.type", Value::code(k.code())));
+        v.push((keys::insurance::TYPE, Value::code(k.code())));
     }
     if let Some(e) = c.end {
-        v.push(("insurance.valid_until", Value::Date(e)));
+        v.push((keys::insurance::VALID_UNTIL, Value::Date(e)));
     }
-    v.push(("patient.id_source", Value::code(card.kind.id_source_code())));
+    v.push((
+        keys::patient::ID_SOURCE,
+        Value::code(card.kind.id_source_code()),
+    ));
     v
 }
 
@@ -265,7 +275,7 @@ impl Proposal {
         if !out.is_empty() {
             out.push(Payload::Set {
                 target: Target::Patient(self.patient),
-                field: "insurance.card_read_at".into(),
+                field: keys::insurance::CARD_READ_AT.into(),
                 value: Value::Time(rettpad_record::TimeValue {
                     at_ms: self.read_at_ms,
                     source: rettpad_record::TimeSource::Device {
@@ -345,21 +355,21 @@ mod tests {
         assert_eq!(
             fields,
             [
-                "patient.family_name",
-                "patient.given_name",
-                "patient.title",
-                "patient.birth_date",
-                "patient.sex",
-                "patient.address.street",
-                "patient.address.extra",
-                "patient.address.postcode",
-                "patient.address.city",
-                "patient.address.country",
-                "insurance.number",
-                "insurance.insurer_ik",
-                "insurance.insurer_name",
-                "insurance.type",
-                "patient.id_source",
+                keys::patient::FAMILY_NAME,
+                keys::patient::GIVEN_NAME,
+                keys::patient::TITLE,
+                keys::patient::BIRTH_DATE,
+                keys::patient::SEX,
+                keys::patient::ADDRESS_STREET,
+                keys::patient::ADDRESS_EXTRA,
+                keys::patient::ADDRESS_POSTCODE,
+                keys::patient::ADDRESS_CITY,
+                keys::patient::ADDRESS_COUNTRY,
+                keys::insurance::NUMBER,
+                keys::insurance::INSURER_IK,
+                keys::insurance::INSURER_NAME,
+                keys::insurance::TYPE,
+                keys::patient::ID_SOURCE,
             ]
         );
         let lines = prop.lines_de();
@@ -371,16 +381,16 @@ mod tests {
         }
         let ps = pad.state.patient(p).unwrap();
         assert_eq!(
-            ps.get("patient.family_name"),
+            ps.get(keys::patient::FAMILY_NAME),
             Some(&Value::text("von Großmann"))
         );
-        assert_eq!(ps.get("patient.sex"), Some(&Value::code("M")));
+        assert_eq!(ps.get(keys::patient::SEX), Some(&Value::code("M")));
         assert!(
-            matches!(ps.get("insurance.card_read_at"), Some(Value::Time(t)) if t.at_ms == prop.read_at_ms),
+            matches!(ps.get(keys::insurance::CARD_READ_AT), Some(Value::Time(t)) if t.at_ms == prop.read_at_ms),
             "the read time is recorded with the values"
         );
-        assert_eq!(ps.get("patient.id_source"), Some(&Value::code("01")));
-        assert_eq!(ps.get("insurance.type"), Some(&Value::code("1")));
+        assert_eq!(ps.get(keys::patient::ID_SOURCE), Some(&Value::code("01")));
+        assert_eq!(ps.get(keys::insurance::TYPE), Some(&Value::code("1")));
         // Reading the same card again proposes nothing.
         let again = Proposal::build(&pad.state, p, &card, READ_AT).unwrap();
         assert!(again.is_noop());
@@ -390,15 +400,15 @@ mod tests {
     #[test]
     fn differing_documented_value_is_never_overwritten_silently() {
         let (mut pad, p) = Pad::new();
-        pad.set(p, "patient.given_name", Value::text("Jürgen"));
-        pad.set(p, "patient.sex", Value::code("M"));
+        pad.set(p, keys::patient::GIVEN_NAME, Value::text("Jürgen"));
+        pad.set(p, keys::patient::SEX, Value::code("M"));
         let prop = Proposal::build(&pad.state, p, &sample_egk_data(), READ_AT).unwrap();
         let c: Vec<_> = prop.conflicts().map(|i| i.field).collect();
-        assert_eq!(c, ["patient.given_name"]);
+        assert_eq!(c, [keys::patient::GIVEN_NAME]);
         let sex = prop
             .items
             .iter()
-            .find(|i| i.field == "patient.sex")
+            .find(|i| i.field == keys::patient::SEX)
             .unwrap();
         assert_eq!(sex.state, ItemState::Same);
         assert!(
@@ -410,24 +420,26 @@ mod tests {
         let payloads = prop.confirm(&pad.state, &[]).unwrap();
         assert!(
             payloads.iter().all(|pl| !matches!(pl,
-            Payload::Set { field, .. } if field == "patient.given_name" || field == "patient.sex"))
+            Payload::Set { field, .. } if field == keys::patient::GIVEN_NAME || field == keys::patient::SEX))
         );
         for pl in payloads {
             pad.apply(pl);
         }
         assert_eq!(
-            pad.state.patient(p).unwrap().get("patient.given_name"),
+            pad.state.patient(p).unwrap().get(keys::patient::GIVEN_NAME),
             Some(&Value::text("Jürgen"))
         );
         // Picked explicitly: overwritten, as a new revision.
         let prop = Proposal::build(&pad.state, p, &sample_egk_data(), READ_AT).unwrap();
-        let payloads = prop.confirm(&pad.state, &["patient.given_name"]).unwrap();
+        let payloads = prop
+            .confirm(&pad.state, &[keys::patient::GIVEN_NAME])
+            .unwrap();
         // The picked name and the read time.
         assert_eq!(payloads.len(), 2);
         for pl in payloads {
             pad.apply(pl);
         }
-        let f = &pad.state.patient(p).unwrap().fields["patient.given_name"];
+        let f = &pad.state.patient(p).unwrap().fields[keys::patient::GIVEN_NAME];
         assert_eq!(f.current(), Some(&Value::text("Jürgen Karl")));
         assert!(f.corrected());
     }
@@ -437,13 +449,13 @@ mod tests {
         let (mut pad, p) = Pad::new();
         let prop = Proposal::build(&pad.state, p, &sample_egk_data(), READ_AT).unwrap();
         assert_eq!(
-            prop.confirm(&pad.state, &["patient.given_name"]),
-            Err(ConfirmError::NotAConflict("patient.given_name".into()))
+            prop.confirm(&pad.state, &[keys::patient::GIVEN_NAME]),
+            Err(ConfirmError::NotAConflict(keys::patient::GIVEN_NAME.into()))
         );
         // Someone documents a name after the dialog opened.
-        pad.set(p, "patient.family_name", Value::text("Meier"));
+        pad.set(p, keys::patient::FAMILY_NAME, Value::text("Meier"));
         let e = prop.confirm(&pad.state, &[]).unwrap_err();
-        assert_eq!(e, ConfirmError::Stale("patient.family_name"));
+        assert_eq!(e, ConfirmError::Stale(keys::patient::FAMILY_NAME));
         assert!(e.user_message_de().contains("erneut"));
         // Unknown patient.
         assert!(
@@ -465,16 +477,16 @@ mod tests {
         let card =
             crate::kvk::parse(&crate::kvk::build_template(&crate::kvk::sample_fields())).unwrap();
         let prop = Proposal::build(&pad.state, p, &card, READ_AT).unwrap();
-        assert!(!prop.items.iter().any(|i| i.field == "patient.sex"));
+        assert!(!prop.items.iter().any(|i| i.field == keys::patient::SEX));
         let get = |f: &str| {
             prop.items
                 .iter()
                 .find(|i| i.field == f)
                 .map(|i| &i.proposed)
         };
-        assert_eq!(get("patient.id_source"), Some(&Value::code("02")));
+        assert_eq!(get(keys::patient::ID_SOURCE), Some(&Value::code("02")));
         assert_eq!(
-            get("insurance.valid_until"),
+            get(keys::insurance::VALID_UNTIL),
             Some(&Value::Date(PartialDate {
                 year: 2028,
                 month: 12,
@@ -494,7 +506,16 @@ mod tests {
         let mut card = sample_egk_data();
         card.person.given_name = "x".repeat(65);
         let prop = Proposal::build(&pad.state, p, &card, READ_AT).unwrap();
-        assert!(!prop.items.iter().any(|i| i.field == "patient.given_name"));
-        assert!(prop.skipped.iter().any(|s| s.field == "patient.given_name"));
+        assert!(
+            !prop
+                .items
+                .iter()
+                .any(|i| i.field == keys::patient::GIVEN_NAME)
+        );
+        assert!(
+            prop.skipped
+                .iter()
+                .any(|s| s.field == keys::patient::GIVEN_NAME)
+        );
     }
 }

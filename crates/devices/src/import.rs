@@ -17,6 +17,7 @@
 
 use super::obs::{EventKind, HostTime, MeasStatus, Metric, Numeric, Observation, Reading, Unit};
 use rettpad_record::catalog::{self, Scope};
+use rettpad_record::keys;
 use rettpad_record::{
     Collection, EntryId, Measured, Num, PatientId, Payload, TimeSource, TimeValue, Value,
     ValueSource,
@@ -91,14 +92,14 @@ pub const SETTLE_MS: u64 = 300;
 
 fn field_of(m: Metric) -> Option<&'static str> {
     Some(match m {
-        Metric::HeartRate | Metric::PulseRate => "vitals.hr",
-        Metric::SpO2 => "vitals.spo2",
-        Metric::NibpSys => "vitals.bp_sys",
-        Metric::NibpDia => "vitals.bp_dia",
-        Metric::RespRate => "vitals.rr",
-        Metric::EtCo2 => "vitals.etco2",
-        Metric::Temperature => "vitals.temp",
-        Metric::Glucose => "vitals.glucose",
+        Metric::HeartRate | Metric::PulseRate => keys::vitals::HR,
+        Metric::SpO2 => keys::vitals::SPO2,
+        Metric::NibpSys => keys::vitals::BP_SYS,
+        Metric::NibpDia => keys::vitals::BP_DIA,
+        Metric::RespRate => keys::vitals::RR,
+        Metric::EtCo2 => keys::vitals::ETCO2,
+        Metric::Temperature => keys::vitals::TEMP,
+        Metric::Glucose => keys::vitals::GLUCOSE,
         _ => return None,
     })
 }
@@ -130,23 +131,25 @@ fn scaled(m: i64, e: i8, p: i128, q: i128) -> Option<i64> {
 fn convert(field: &str, d: super::obs::Decimal, unit: Unit) -> Result<Num, ()> {
     let (m, e) = (d.mantissa, d.exponent);
     let v = match (field, unit) {
-        ("vitals.hr" | "vitals.rr", Unit::PerMin) => scaled(m, e, 1, 1),
-        ("vitals.spo2", Unit::Percent) => scaled(m, e, 1, 1),
-        ("vitals.bp_sys" | "vitals.bp_dia" | "vitals.etco2", Unit::MmHg) => scaled(m, e, 1, 1),
+        (keys::vitals::HR | keys::vitals::RR, Unit::PerMin) => scaled(m, e, 1, 1),
+        (keys::vitals::SPO2, Unit::Percent) => scaled(m, e, 1, 1),
+        (keys::vitals::BP_SYS | keys::vitals::BP_DIA | keys::vitals::ETCO2, Unit::MmHg) => {
+            scaled(m, e, 1, 1)
+        }
         // 101.325 kPa = 760 mmHg
-        ("vitals.bp_sys" | "vitals.bp_dia" | "vitals.etco2", Unit::KPa) => {
+        (keys::vitals::BP_SYS | keys::vitals::BP_DIA | keys::vitals::ETCO2, Unit::KPa) => {
             scaled(m, e, 760_000, 101_325)
         }
-        ("vitals.temp", Unit::Celsius) => scaled(m, e, 1, 1),
-        ("vitals.temp", Unit::Fahrenheit) => scaled(m, e, 1, 1)
+        (keys::vitals::TEMP, Unit::Celsius) => scaled(m, e, 1, 1),
+        (keys::vitals::TEMP, Unit::Fahrenheit) => scaled(m, e, 1, 1)
             .and_then(|f| (f - 32_000).checked_mul(5))
             .map(|x| {
                 let r = x % 9;
                 x / 9 + if r.abs() * 2 >= 9 { x.signum() } else { 0 }
             }),
         // 1 kg/L = 10^5 mg/dl; 1 mol/L glucose = 180.16 g/L = 18016 mg/dl
-        ("vitals.glucose", Unit::KgPerL) => scaled(m, e, 100_000, 1),
-        ("vitals.glucose", Unit::MolPerL) => scaled(m, e, 18_016, 1),
+        (keys::vitals::GLUCOSE, Unit::KgPerL) => scaled(m, e, 100_000, 1),
+        (keys::vitals::GLUCOSE, Unit::MolPerL) => scaled(m, e, 18_016, 1),
         _ => return Err(()),
     };
     v.map(Num).ok_or(())
@@ -210,14 +213,18 @@ impl Importer {
                     return;
                 }
                 let mut fields = BTreeMap::new();
-                fields.insert("measure.kind".to_string(), Value::code(code));
-                fields.insert("measure.at".to_string(), self.time(at_ms));
+                fields.insert(keys::measure::KIND.to_string(), Value::code(code));
+                fields.insert(keys::measure::AT.to_string(), self.time(at_ms));
                 if let Some(j) = energy {
                     let v = Value::Int(i64::from(j));
-                    if catalog::validate(Scope::Entry(Collection::Measure), "measure.energy_j", &v)
-                        .is_ok()
+                    if catalog::validate(
+                        Scope::Entry(Collection::Measure),
+                        keys::measure::ENERGY_J,
+                        &v,
+                    )
+                    .is_ok()
                     {
-                        fields.insert("measure.energy_j".to_string(), v);
+                        fields.insert(keys::measure::ENERGY_J.to_string(), v);
                     } else {
                         self.stats.out_of_range += 1;
                     }
@@ -339,7 +346,7 @@ impl Importer {
 
     fn entry(&mut self, at_ms: i64, items: &[Item]) -> Payload {
         let mut fields = BTreeMap::new();
-        fields.insert("vitals.at".to_string(), self.time(at_ms));
+        fields.insert(keys::vitals::AT.to_string(), self.time(at_ms));
         for i in items {
             fields.insert(i.field.to_string(), Value::Measured(i.value.clone()));
         }
@@ -494,13 +501,13 @@ mod tests {
         assert_eq!(out.len(), 1);
         let f = fields(&out[0]);
         assert_eq!(
-            f["vitals.hr"],
+            f[keys::vitals::HR],
             Value::Measured(Measured::device(Num(72_000), "MP50 DE1"))
         );
-        assert_eq!(f["vitals.spo2"].as_num(), Some(Num(97_500)));
+        assert_eq!(f[keys::vitals::SPO2].as_num(), Some(Num(97_500)));
         // device civil time minus the zone offset, device as source
         assert_eq!(
-            f["vitals.at"],
+            f[keys::vitals::AT],
             Value::Time(TimeValue {
                 at_ms: t0 - 3_600_000,
                 source: TimeSource::Device {
@@ -527,9 +534,12 @@ mod tests {
         ));
         let out = settle(&mut i);
         assert_eq!(out.len(), 1);
-        assert_eq!(fields(&out[0])["vitals.hr"].as_num(), Some(Num(90_000)));
+        assert_eq!(
+            fields(&out[0])[keys::vitals::HR].as_num(),
+            Some(Num(90_000))
+        );
         // SpO2 is 5 min old: not carried into the new entry
-        assert!(!fields(&out[0]).contains_key("vitals.spo2"));
+        assert!(!fields(&out[0]).contains_key(keys::vitals::SPO2));
     }
 
     #[test]
@@ -572,8 +582,8 @@ mod tests {
         assert_eq!(out.len(), 1);
         let f = fields(&out[0]);
         // 16.0 kPa = 120.0095 mmHg
-        assert_eq!(f["vitals.bp_sys"].as_num(), Some(Num(120_010)));
-        assert_eq!(f["vitals.bp_dia"].as_num(), Some(Num(80_000)));
+        assert_eq!(f[keys::vitals::BP_SYS].as_num(), Some(Num(120_010)));
+        assert_eq!(f[keys::vitals::BP_DIA].as_num(), Some(Num(80_000)));
         assert_eq!(i.stats.duplicates, 4);
     }
 
@@ -590,8 +600,8 @@ mod tests {
         i.push(&n(Metric::NibpDia, v(80, 0), Unit::MmHg, t, true));
         let out = i.drain(LATER);
         assert_eq!(out.len(), 1);
-        assert!(fields(&out[0]).contains_key("vitals.bp_sys"));
-        assert!(fields(&out[0]).contains_key("vitals.bp_dia"));
+        assert!(fields(&out[0]).contains_key(keys::vitals::BP_SYS));
+        assert!(fields(&out[0]).contains_key(keys::vitals::BP_DIA));
         assert!(settle(&mut i).is_empty());
     }
 
@@ -609,8 +619,8 @@ mod tests {
         assert!(i.drain(at(1)).is_empty());
         let out = i.drain(at(SETTLE_MS));
         assert_eq!(out.len(), 1);
-        assert!(fields(&out[0]).contains_key("vitals.hr"));
-        assert!(fields(&out[0]).contains_key("vitals.spo2"));
+        assert!(fields(&out[0]).contains_key(keys::vitals::HR));
+        assert!(fields(&out[0]).contains_key(keys::vitals::SPO2));
     }
 
     #[test]
@@ -628,31 +638,31 @@ mod tests {
         let out = settle(&mut i);
         let f = fields(&out[0]);
         assert_eq!(
-            f["vitals.spo2"],
+            f[keys::vitals::SPO2],
             Value::Measured(Measured::not_measurable(ValueSource::Device {
                 device: "MP50 DE1".into()
             }))
         );
-        assert!(!f.contains_key("vitals.hr"));
+        assert!(!f.contains_key(keys::vitals::HR));
         assert_eq!(i.stats.out_of_range, 1);
     }
 
     #[test]
     fn conversions_and_ranges() {
         assert_eq!(
-            convert("vitals.temp", Decimal::new(975, -1), Unit::Fahrenheit),
+            convert(keys::vitals::TEMP, Decimal::new(975, -1), Unit::Fahrenheit),
             Ok(Num(36_389))
         );
         assert_eq!(
-            convert("vitals.glucose", Decimal::new(120, -5), Unit::KgPerL),
+            convert(keys::vitals::GLUCOSE, Decimal::new(120, -5), Unit::KgPerL),
             Ok(Num(120_000))
         );
         assert_eq!(
-            convert("vitals.glucose", Decimal::new(67, -4), Unit::MolPerL),
+            convert(keys::vitals::GLUCOSE, Decimal::new(67, -4), Unit::MolPerL),
             Ok(Num(120_707))
         );
         assert_eq!(
-            convert("vitals.hr", Decimal::new(72, 0), Unit::Percent),
+            convert(keys::vitals::HR, Decimal::new(72, 0), Unit::Percent),
             Err(())
         );
         let mut i = imp();
@@ -703,7 +713,7 @@ mod tests {
             panic!()
         };
         assert_eq!(*collection, Collection::Measure);
-        assert_eq!(fields["measure.kind"], Value::code("14"));
-        assert_eq!(fields["measure.energy_j"], Value::Int(200));
+        assert_eq!(fields[keys::measure::KIND], Value::code("14"));
+        assert_eq!(fields[keys::measure::ENERGY_J], Value::Int(200));
     }
 }

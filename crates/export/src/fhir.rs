@@ -17,6 +17,7 @@ use super::{
 };
 use rettpad_record::catalog::{self, Collection, FieldDef, Kind, Scope, Section};
 use rettpad_record::codes::{self, CodeList};
+use rettpad_record::keys;
 use rettpad_record::state::{EntryState, FieldState, Fields, MissionState, PatientState, Status};
 use rettpad_record::wave::{StripKind, StripRef};
 use rettpad_record::{Num, PatientId, Value, ValueSource};
@@ -320,7 +321,7 @@ impl<'a> Doc<'a> {
                         e,
                         concept(vec![loinc(ECG_STUDY)], Some("EKG")),
                         "procedure",
-                        "ecg.at",
+                        keys::ecg::AT,
                         &[],
                     )?,
                     Collection::Injury => d.component_obs(
@@ -420,11 +421,11 @@ impl<'a> Doc<'a> {
         let text = |k: &str| get(k).and_then(Value::as_text);
         let url = self.patient_url.clone().unwrap_or_default();
         let mut identifiers = Vec::new();
-        if let Some(nr) = text("insurance.number") {
-            let assigner = text("insurance.insurer_ik").map(|ik| {
+        if let Some(nr) = text(keys::insurance::NUMBER) {
+            let assigner = text(keys::insurance::INSURER_IK).map(|ik| {
                 O::new()
                     .set("identifier", O::new().set("system", IKNR).set("value", ik))
-                    .opt("display", text("insurance.insurer_name"))
+                    .opt("display", text(keys::insurance::INSURER_NAME))
             });
             // The KVNR system demands its format; anything else stays a
             // plain identifier rather than a false KVNR.
@@ -444,8 +445,8 @@ impl<'a> Doc<'a> {
             identifiers.push(id.set("value", nr).opt("assigner", assigner));
         }
         let name = {
-            let family = text("patient.family_name");
-            let given = text("patient.given_name");
+            let family = text(keys::patient::FAMILY_NAME);
+            let given = text(keys::patient::GIVEN_NAME);
             (family.is_some() || given.is_some()).then(|| {
                 vec![
                     O::new()
@@ -455,7 +456,7 @@ impl<'a> Doc<'a> {
                 ]
             })
         };
-        let (gender, amtlich) = match get("patient.sex").and_then(Value::as_code) {
+        let (gender, amtlich) = match get(keys::patient::SEX).and_then(Value::as_code) {
             Some(c) => {
                 let (g, a) = gender(c);
                 (Some(g), a)
@@ -472,16 +473,16 @@ impl<'a> Doc<'a> {
                 ],
             )
         });
-        let birth = match get("patient.birth_date") {
+        let birth = match get(keys::patient::BIRTH_DATE) {
             Some(Value::Date(d)) => Some(iso_date(d)),
             _ => None,
         };
         let address = {
             let a = O::new()
-                .opt("line", text("patient.address.street").map(|s| vec![s]))
-                .opt("city", text("patient.address.city"))
-                .opt("postalCode", text("patient.address.postcode"))
-                .opt("country", text("patient.address.country"));
+                .opt("line", text(keys::patient::ADDRESS_STREET).map(|s| vec![s]))
+                .opt("city", text(keys::patient::ADDRESS_CITY))
+                .opt("postalCode", text(keys::patient::ADDRESS_POSTCODE))
+                .opt("country", text(keys::patient::ADDRESS_COUNTRY));
             (!a.is_empty()).then(|| vec![a.set("use", "home")])
         };
         let res = O::resource("Patient")
@@ -500,17 +501,17 @@ impl<'a> Doc<'a> {
         let f = &self.state.fields;
         let first = |keys: &[&str]| keys.iter().find_map(|k| time_of(f, k));
         let start = first(&[
-            "time.alarm",
-            "time.departure",
-            "time.at_scene",
-            "time.patient_contact",
+            keys::time::ALARM,
+            keys::time::DEPARTURE,
+            keys::time::AT_SCENE,
+            keys::time::PATIENT_CONTACT,
         ])
         .or(self.state.opened_ms);
         let end = first(&[
-            "time.handover",
-            "time.at_destination",
-            "time.available",
-            "time.end",
+            keys::time::HANDOVER,
+            keys::time::AT_DESTINATION,
+            keys::time::AVAILABLE,
+            keys::time::END,
         ])
         // A period must not end before it starts (rules warn about such times).
         .filter(|e| start.is_none_or(|s| *e >= s));
@@ -518,7 +519,7 @@ impl<'a> Doc<'a> {
             .opt("start", start.map(iso_time).transpose()?)
             .opt("end", end.map(iso_time).transpose()?);
         let number = f
-            .get("mission.number")
+            .get(keys::mission::NUMBER)
             .and_then(FieldState::current)
             .and_then(Value::as_text);
         let status = if self.state.status == Status::Closed {
@@ -577,9 +578,19 @@ impl<'a> Doc<'a> {
 
     fn patient_observations(&mut self, p: &PatientState) -> Result<(), ExportError> {
         let simple: [(&str, (&str, &str), &str, Section); 3] = [
-            ("patient.weight_kg", BODY_WEIGHT, "kg", Section::Patient),
-            ("patient.height_cm", BODY_HEIGHT, "cm", Section::Patient),
-            ("patient.age_years", AGE, "a", Section::Patient),
+            (
+                keys::patient::WEIGHT_KG,
+                BODY_WEIGHT,
+                "kg",
+                Section::Patient,
+            ),
+            (
+                keys::patient::HEIGHT_CM,
+                BODY_HEIGHT,
+                "cm",
+                Section::Patient,
+            ),
+            (keys::patient::AGE_YEARS, AGE, "a", Section::Patient),
         ];
         for (key, code, unit, section) in simple {
             let Some(fs) = p.fields.get(key) else {
@@ -590,7 +601,7 @@ impl<'a> Doc<'a> {
             };
             let id = derived_id(&[b"Observation", p.id.0.as_bytes(), key.as_bytes()]);
             let documented = fs.history.last().map(|r| r.wall_ms);
-            let cat = if key == "patient.age_years" {
+            let cat = if key == keys::patient::AGE_YEARS {
                 "survey"
             } else {
                 "vital-signs"
@@ -607,10 +618,16 @@ impl<'a> Doc<'a> {
                 .set("valueQuantity", quantity(n, unit)?);
             self.push(section, urn(id), o);
         }
-        if let (Some(fs), Some(def)) = (p.fields.get("naca.score"), catalog::field("naca.score"))
-            && let Some(v) = fs.current()
+        if let (Some(fs), Some(def)) = (
+            p.fields.get(keys::naca::SCORE),
+            catalog::field(keys::naca::SCORE),
+        ) && let Some(v) = fs.current()
         {
-            let id = derived_id(&[b"Observation", p.id.0.as_bytes(), b"naca.score"]);
+            let id = derived_id(&[
+                b"Observation",
+                p.id.0.as_bytes(),
+                keys::naca::SCORE.as_bytes(),
+            ]);
             let mut o = self.observation(
                 id,
                 status_of(&[fs]),
@@ -628,14 +645,17 @@ impl<'a> Doc<'a> {
     }
 
     fn vitals(&mut self, e: &EntryState) -> Result<(), ExportError> {
-        let at = time_of(&e.fields, "vitals.at").unwrap_or(e.created_ms);
+        let at = time_of(&e.fields, keys::vitals::AT).unwrap_or(e.created_ms);
         let eid = e.id.0;
         let measured = |key: &str| -> Option<(&FieldDef, &FieldState)> {
             let def = catalog::field(key)?;
             let fs = e.fields.get(key)?;
             matches!(fs.current(), Some(Value::Measured(_))).then_some((def, fs))
         };
-        let (sys, dia) = (measured("vitals.bp_sys"), measured("vitals.bp_dia"));
+        let (sys, dia) = (
+            measured(keys::vitals::BP_SYS),
+            measured(keys::vitals::BP_DIA),
+        );
         if sys.is_some() || dia.is_some() {
             let id = derived_id(&[b"Observation", eid.as_bytes(), b"bp"]);
             let mut comps = Vec::new();
@@ -663,7 +683,7 @@ impl<'a> Doc<'a> {
             let Kind::Measured { loinc: code, .. } = def.kind else {
                 continue;
             };
-            if matches!(def.key, "vitals.bp_sys" | "vitals.bp_dia") {
+            if matches!(def.key, keys::vitals::BP_SYS | keys::vitals::BP_DIA) {
                 continue;
             }
             let Some((def, fs)) = measured(def.key) else {
@@ -724,15 +744,15 @@ impl<'a> Doc<'a> {
     }
 
     fn finding(&mut self, e: &EntryState) -> Result<(), ExportError> {
-        let at = time_of(&e.fields, "finding.at").unwrap_or(e.created_ms);
+        let at = time_of(&e.fields, keys::finding::AT).unwrap_or(e.created_ms);
         let eid = e.id.0;
         let gcs_parts = [
-            ("finding.gcs_eyes", GCS_EYES),
-            ("finding.gcs_verbal", GCS_VERBAL),
-            ("finding.gcs_motor", GCS_MOTOR),
+            (keys::finding::GCS_EYES, GCS_EYES),
+            (keys::finding::GCS_VERBAL, GCS_VERBAL),
+            (keys::finding::GCS_MOTOR, GCS_MOTOR),
         ];
         let part = |k: &str| -> Option<i64> { e.get(k)?.as_code()?.parse().ok() };
-        let qualifier = e.get("finding.gcs_qualifier").and_then(Value::as_code);
+        let qualifier = e.get(keys::finding::GCS_QUALIFIER).and_then(Value::as_code);
         let any_gcs =
             gcs_parts.iter().any(|(k, _)| e.fields.contains_key(*k)) || qualifier.is_some();
         if any_gcs {
@@ -778,7 +798,10 @@ impl<'a> Doc<'a> {
             if let Some(q) = qual_text {
                 notes.push(format!("GCS: {q}"));
             }
-            if e.get("finding.gcs_paediatric").and_then(Value::as_bool) == Some(true) {
+            if e.get(keys::finding::GCS_PAEDIATRIC)
+                .and_then(Value::as_bool)
+                == Some(true)
+            {
                 notes.push("pädiatrische GCS".to_string());
             }
             o = o
@@ -786,10 +809,14 @@ impl<'a> Doc<'a> {
                 .opt("component", Some(comps));
             self.push(Section::Findings, urn(id), o);
         }
-        if let Some(fs) = e.fields.get("finding.pain_nrs")
+        if let Some(fs) = e.fields.get(keys::finding::PAIN_NRS)
             && let Some(Value::Int(n)) = fs.current()
         {
-            let id = derived_id(&[b"Observation", eid.as_bytes(), b"finding.pain_nrs"]);
+            let id = derived_id(&[
+                b"Observation",
+                eid.as_bytes(),
+                keys::finding::PAIN_NRS.as_bytes(),
+            ]);
             let o = self
                 .observation(
                     id,
@@ -809,14 +836,14 @@ impl<'a> Doc<'a> {
                 Some("Befund"),
             ),
             "exam",
-            "finding.at",
+            keys::finding::AT,
             &[
-                "finding.gcs_eyes",
-                "finding.gcs_verbal",
-                "finding.gcs_motor",
-                "finding.gcs_qualifier",
-                "finding.gcs_paediatric",
-                "finding.pain_nrs",
+                keys::finding::GCS_EYES,
+                keys::finding::GCS_VERBAL,
+                keys::finding::GCS_MOTOR,
+                keys::finding::GCS_QUALIFIER,
+                keys::finding::GCS_PAEDIATRIC,
+                keys::finding::PAIN_NRS,
             ],
         )
     }
@@ -915,15 +942,15 @@ impl<'a> Doc<'a> {
     fn condition(&mut self, e: &EntryState) -> Result<(), ExportError> {
         let id = derived_id(&[b"Condition", e.id.0.as_bytes()]);
         let mut codings = Vec::new();
-        if let Some(icd) = e.get("diagnosis.icd10").and_then(Value::as_text) {
+        if let Some(icd) = e.get(keys::diagnosis::ICD10).and_then(Value::as_text) {
             codings.push(coding(ICD10GM, icd.trim(), None));
         }
-        let group = e.get("diagnosis.group").and_then(Value::as_code);
+        let group = e.get(keys::diagnosis::GROUP).and_then(Value::as_code);
         if let Some(g) = group {
             codings.push(list_coding(&codes::DISEASE_GROUP, g));
         }
         let text = e
-            .get("diagnosis.text")
+            .get(keys::diagnosis::TEXT)
             .and_then(Value::as_text)
             .map(str::to_string)
             .or_else(|| {
@@ -932,7 +959,11 @@ impl<'a> Doc<'a> {
                     .map(|c| c.de.to_string())
             })
             .unwrap_or_else(|| "Diagnose".to_string());
-        let used = ["diagnosis.icd10", "diagnosis.group", "diagnosis.text"];
+        let used = [
+            keys::diagnosis::ICD10,
+            keys::diagnosis::GROUP,
+            keys::diagnosis::TEXT,
+        ];
         let o = O::resource("Condition")
             .set("id", id.to_string())
             .set(
@@ -975,7 +1006,7 @@ impl<'a> Doc<'a> {
 
     fn procedure(&mut self, e: &EntryState) -> Result<(), ExportError> {
         let id = derived_id(&[b"Procedure", e.id.0.as_bytes()]);
-        let kind = e.get("measure.kind").and_then(Value::as_code);
+        let kind = e.get(keys::measure::KIND).and_then(Value::as_code);
         let code = match kind {
             Some(k) => concept(
                 vec![list_coding(&codes::MEASURE, k)],
@@ -983,21 +1014,24 @@ impl<'a> Doc<'a> {
             ),
             None => concept(vec![], Some("Maßnahme")),
         };
-        let performer = match e.get("measure.performer").and_then(Value::as_text) {
+        let performer = match e.get(keys::measure::PERFORMER).and_then(Value::as_text) {
             Some(p) => Some(O::new().set("display", p)),
             None => self.practitioner(e.created_by),
         };
-        let outcome = e.get("measure.result").and_then(Value::as_code).map(|r| {
-            concept(
-                vec![list_coding(&codes::MEASURE_RESULT, r)],
-                codes::MEASURE_RESULT.get(r).map(|c| c.de),
-            )
-        });
+        let outcome = e
+            .get(keys::measure::RESULT)
+            .and_then(Value::as_code)
+            .map(|r| {
+                concept(
+                    vec![list_coding(&codes::MEASURE_RESULT, r)],
+                    codes::MEASURE_RESULT.get(r).map(|c| c.de),
+                )
+            });
         let used = [
-            "measure.kind",
-            "measure.at",
-            "measure.performer",
-            "measure.result",
+            keys::measure::KIND,
+            keys::measure::AT,
+            keys::measure::PERFORMER,
+            keys::measure::RESULT,
         ];
         let o = O::resource("Procedure")
             .set("id", id.to_string())
@@ -1007,7 +1041,9 @@ impl<'a> Doc<'a> {
             .set("encounter", reference(&self.encounter_url))
             .opt(
                 "performedDateTime",
-                time_of(&e.fields, "measure.at").map(iso_time).transpose()?,
+                time_of(&e.fields, keys::measure::AT)
+                    .map(iso_time)
+                    .transpose()?,
             )
             .opt(
                 "performer",
@@ -1025,17 +1061,19 @@ impl<'a> Doc<'a> {
     fn medication(&mut self, e: &EntryState) -> Result<(), ExportError> {
         let id = derived_id(&[b"MedicationAdministration", e.id.0.as_bytes()]);
         let text = |k: &str| e.get(k).and_then(Value::as_text);
-        let product = text("med.product");
+        let product = text(keys::med::PRODUCT);
         let pzn = product.filter(|p| is_pzn(p.trim()));
-        let name = text("med.substance").or(product).unwrap_or("Medikament");
+        let name = text(keys::med::SUBSTANCE)
+            .or(product)
+            .unwrap_or("Medikament");
         let medication = concept(
             pzn.map(|p| coding(PZN, p.trim(), None))
                 .into_iter()
                 .collect(),
             Some(name),
         );
-        let at = time_of(&e.fields, "med.at");
-        let until = time_of(&e.fields, "med.until").filter(|u| at.is_some_and(|a| *u >= a));
+        let at = time_of(&e.fields, keys::med::AT);
+        let until = time_of(&e.fields, keys::med::UNTIL).filter(|u| at.is_some_and(|a| *u >= a));
         let mut o = O::resource("MedicationAdministration")
             .set("id", id.to_string())
             .set("status", "completed")
@@ -1064,18 +1102,18 @@ impl<'a> Doc<'a> {
                 ),
             ),
         };
-        let performer = match text("med.given_by") {
+        let performer = match text(keys::med::GIVEN_BY) {
             Some(p) => Some(O::new().set("display", p)),
             None => self.practitioner(e.created_by),
         };
-        let route = e.get("med.route").and_then(Value::as_code).map(|r| {
+        let route = e.get(keys::med::ROUTE).and_then(Value::as_code).map(|r| {
             concept(
                 vec![list_coding(&codes::ROUTE, r)],
                 Some(codes::ROUTE.get(r).map_or(r, |c| c.de)),
             )
         });
-        let unit = e.get("med.unit").and_then(Value::as_code);
-        let dose = match (e.get("med.dose").and_then(Value::as_num), unit) {
+        let unit = e.get(keys::med::UNIT).and_then(Value::as_code);
+        let dose = match (e.get(keys::med::DOSE).and_then(Value::as_num), unit) {
             (Some(n), Some(u)) => {
                 Some(quantity(n, u)?.set("unit", codes::DOSE_UNIT.get(u).map_or(u, |c| c.de)))
             }
@@ -1083,22 +1121,22 @@ impl<'a> Doc<'a> {
             (None, _) => None,
         };
         let mut used = vec![
-            "med.substance",
-            "med.at",
-            "med.given_by",
-            "med.reason",
-            "med.route",
-            "med.dose",
+            keys::med::SUBSTANCE,
+            keys::med::AT,
+            keys::med::GIVEN_BY,
+            keys::med::REASON,
+            keys::med::ROUTE,
+            keys::med::DOSE,
         ];
-        if pzn.is_some() || text("med.substance").is_none() {
-            used.push("med.product");
+        if pzn.is_some() || text(keys::med::SUBSTANCE).is_none() {
+            used.push(keys::med::PRODUCT);
         }
         if dose.is_some() {
-            used.push("med.unit");
+            used.push(keys::med::UNIT);
         }
         // An end before the start (or without one) stays visible in the note.
         if until.is_some() {
-            used.push("med.until");
+            used.push(keys::med::UNTIL);
         }
         let dosage = O::new().opt("route", route).opt("dose", dose);
         o = o
@@ -1108,7 +1146,7 @@ impl<'a> Doc<'a> {
             )
             .opt(
                 "reasonCode",
-                text("med.reason").map(|r| vec![concept(vec![], Some(r))]),
+                text(keys::med::REASON).map(|r| vec![concept(vec![], Some(r))]),
             )
             .opt(
                 "note",
@@ -1136,7 +1174,7 @@ impl<'a> Doc<'a> {
         }
         let number = self
             .state
-            .get("mission.number")
+            .get(keys::mission::NUMBER)
             .and_then(Value::as_text)
             .map(|n| format!(" {n}"))
             .unwrap_or_default();

@@ -10,6 +10,7 @@ use quick_xml::Reader;
 use quick_xml::events::Event as XmlEvent;
 use rettpad_export::{self as export, ExportContext, ExportError, Hospital, fhir, mind};
 use rettpad_record::catalog::{self, Scope};
+use rettpad_record::keys;
 use rettpad_record::{
     Collection, CrewRef, EntryId, Event, EventId, Hash, Measured, MissionId, MissionState, Num,
     PartialDate, PatientId, Payload, Target, TimeSource, TimeValue, Value, ValueSource,
@@ -171,47 +172,52 @@ fn small() -> Mission {
     m.set(
         T0 + 1,
         mt.clone(),
-        "mission.number",
+        keys::mission::NUMBER,
         Value::text("2026-112233"),
     );
-    m.set(T0 + 2, mt.clone(), "mission.type", code("01"));
-    m.set(T0 + 3, mt.clone(), "mission.unit_type", code("02"));
-    m.set(T0 + 4, mt.clone(), "mission.keyword", Value::text(KEYWORD));
+    m.set(T0 + 2, mt.clone(), keys::mission::TYPE, code("01"));
+    m.set(T0 + 3, mt.clone(), keys::mission::UNIT_TYPE, code("02"));
+    m.set(
+        T0 + 4,
+        mt.clone(),
+        keys::mission::KEYWORD,
+        Value::text(KEYWORD),
+    );
     m.set(
         T0 + 5,
         mt.clone(),
-        "mission.address.street",
+        keys::mission::ADDRESS_STREET,
         Value::text("Hauptstraße 5"),
     );
     m.set(
         T0 + 6,
         mt.clone(),
-        "mission.address.city",
+        keys::mission::ADDRESS_CITY,
         Value::text("München"),
     );
     m.set(
         T0 + 7,
         mt.clone(),
-        "mission.gps.lat",
+        keys::mission::GPS_LAT,
         Value::Num(Num::new(48, 137)),
     );
-    m.set(T0 + 8, mt.clone(), "time.alarm", dispatch(T0, None));
+    m.set(T0 + 8, mt.clone(), keys::time::ALARM, dispatch(T0, None));
     m.set(
         T0 + 9,
         mt.clone(),
-        "time.departure",
+        keys::time::DEPARTURE,
         dispatch(T0 + MIN, Some(3)),
     );
     m.set(
         T0 + 10,
         mt.clone(),
-        "time.at_scene",
+        keys::time::AT_SCENE,
         dispatch(T0 + 8 * MIN, Some(4)),
     );
     m.set(
         T0 + 11,
         mt.clone(),
-        "time.patient_contact",
+        keys::time::PATIENT_CONTACT,
         Value::manual_time(T0 + 9 * MIN),
     );
     let p = m.patient(T0 + 9 * MIN);
@@ -219,13 +225,13 @@ fn small() -> Mission {
     m.set(
         T0 + 9 * MIN,
         pt.clone(),
-        "patient.family_name",
+        keys::patient::FAMILY_NAME,
         Value::text(FAMILY),
     );
     m.set(
         T0 + 9 * MIN,
         pt.clone(),
-        "patient.given_name",
+        keys::patient::GIVEN_NAME,
         Value::text("Jürgen \"Jo\""),
     );
     let birth = PartialDate {
@@ -236,56 +242,56 @@ fn small() -> Mission {
     m.set(
         T0 + 9 * MIN,
         pt.clone(),
-        "patient.birth_date",
+        keys::patient::BIRTH_DATE,
         Value::Date(birth),
     );
-    m.set(T0 + 9 * MIN, pt.clone(), "patient.sex", code("D"));
+    m.set(T0 + 9 * MIN, pt.clone(), keys::patient::SEX, code("D"));
     m.set(
         T0 + 9 * MIN,
         pt.clone(),
-        "patient.address.street",
+        keys::patient::ADDRESS_STREET,
         Value::text("Lindenweg 3a"),
     );
     m.set(
         T0 + 9 * MIN,
         pt.clone(),
-        "patient.address.postcode",
+        keys::patient::ADDRESS_POSTCODE,
         Value::text("80331"),
     );
     m.set(
         T0 + 9 * MIN,
         pt.clone(),
-        "patient.address.city",
+        keys::patient::ADDRESS_CITY,
         Value::text("München"),
     );
     m.set(
         T0 + 9 * MIN,
         pt.clone(),
-        "insurance.number",
+        keys::insurance::NUMBER,
         Value::text("A123456789"),
     );
     m.set(
         T0 + 9 * MIN,
         pt.clone(),
-        "insurance.insurer_ik",
+        keys::insurance::INSURER_IK,
         Value::text("108310400"),
     );
     m.set(
         T0 + 9 * MIN,
         pt.clone(),
-        "insurance.insurer_name",
+        keys::insurance::INSURER_NAME,
         Value::text("AOK Bayern"),
     );
     m.set(
         T0 + 9 * MIN,
         pt.clone(),
-        "patient.weight_kg",
+        keys::patient::WEIGHT_KG,
         Value::Num(Num::new(82, 500)),
     );
     m.set(
         T0 + 10 * MIN,
         pt.clone(),
-        "history.event",
+        keys::history::EVENT,
         Value::text(
             "Druck auf der Brust seit 30 min,\nÜbelkeit; Nitro-Spray <2 Hub> ohne Besserung",
         ),
@@ -295,14 +301,14 @@ fn small() -> Mission {
         p,
         Collection::Finding,
         vec![
-            ("finding.at", Value::manual_time(T0 + 10 * MIN)),
-            ("finding.gcs_eyes", code("4")),
-            ("finding.gcs_verbal", code("5")),
-            ("finding.gcs_motor", code("6")),
-            ("finding.pain_nrs", Value::Int(7)),
-            ("finding.avpu", code("A")),
-            ("finding.breathing", codes(&["02", "05"])),
-            ("finding.skin", codes(&["02", "03"])),
+            (keys::finding::AT, Value::manual_time(T0 + 10 * MIN)),
+            (keys::finding::GCS_EYES, code("4")),
+            (keys::finding::GCS_VERBAL, code("5")),
+            (keys::finding::GCS_MOTOR, code("6")),
+            (keys::finding::PAIN_NRS, Value::Int(7)),
+            (keys::finding::AVPU, code("A")),
+            (keys::finding::BREATHING, codes(&["02", "05"])),
+            (keys::finding::SKIN, codes(&["02", "03"])),
         ],
     );
     let device_time = Value::Time(TimeValue {
@@ -316,20 +322,20 @@ fn small() -> Mission {
         p,
         Collection::Vitals,
         vec![
-            ("vitals.at", device_time),
-            ("vitals.hr", dev(112)),
-            ("vitals.bp_sys", dev(95)),
-            ("vitals.bp_dia", dev(60)),
-            ("vitals.spo2", dev(91)),
-            ("vitals.temp", nm()),
-            ("vitals.glucose", man(Num::int(134))),
+            (keys::vitals::AT, device_time),
+            (keys::vitals::HR, dev(112)),
+            (keys::vitals::BP_SYS, dev(95)),
+            (keys::vitals::BP_DIA, dev(60)),
+            (keys::vitals::SPO2, dev(91)),
+            (keys::vitals::TEMP, nm()),
+            (keys::vitals::GLUCOSE, man(Num::int(134))),
         ],
     );
     let wrong = m.entry(
         T0 + 12 * MIN,
         p,
         Collection::Vitals,
-        vec![("vitals.hr", man(Num::int(11)))],
+        vec![(keys::vitals::HR, man(Num::int(11)))],
     );
     m.ev(
         T0 + 12 * MIN + 1,
@@ -343,12 +349,12 @@ fn small() -> Mission {
         p,
         Collection::Vitals,
         vec![
-            ("vitals.at", Value::manual_time(T0 + 16 * MIN)),
-            ("vitals.hr", man(Num::int(96))),
-            ("vitals.bp_sys", man(Num::int(118))),
-            ("vitals.bp_dia", nm()),
-            ("vitals.rr", man(Num::int(18))),
-            ("vitals.temp", man(Num::new(36, 800))),
+            (keys::vitals::AT, Value::manual_time(T0 + 16 * MIN)),
+            (keys::vitals::HR, man(Num::int(96))),
+            (keys::vitals::BP_SYS, man(Num::int(118))),
+            (keys::vitals::BP_DIA, nm()),
+            (keys::vitals::RR, man(Num::int(18))),
+            (keys::vitals::TEMP, man(Num::new(36, 800))),
         ],
     );
     m.entry(
@@ -356,11 +362,11 @@ fn small() -> Mission {
         p,
         Collection::Ecg,
         vec![
-            ("ecg.at", Value::manual_time(T0 + 12 * MIN)),
-            ("ecg.rhythm", code("13")),
-            ("ecg.twelve_lead", Value::Bool(true)),
-            ("ecg.stemi", Value::Bool(true)),
-            ("ecg.stemi_site", codes(&["02"])),
+            (keys::ecg::AT, Value::manual_time(T0 + 12 * MIN)),
+            (keys::ecg::RHYTHM, code("13")),
+            (keys::ecg::TWELVE_LEAD, Value::Bool(true)),
+            (keys::ecg::STEMI, Value::Bool(true)),
+            (keys::ecg::STEMI_SITE, codes(&["02"])),
         ],
     );
     m.entry(
@@ -368,11 +374,14 @@ fn small() -> Mission {
         p,
         Collection::Diagnosis,
         vec![
-            ("diagnosis.text", Value::text("V. a. STEMI (Hinterwand)")),
-            ("diagnosis.icd10", Value::text("I21.1")),
-            ("diagnosis.kind", code("01")),
-            ("diagnosis.group", code("02")),
-            ("diagnosis.tracer", code("01")),
+            (
+                keys::diagnosis::TEXT,
+                Value::text("V. a. STEMI (Hinterwand)"),
+            ),
+            (keys::diagnosis::ICD10, Value::text("I21.1")),
+            (keys::diagnosis::KIND, code("01")),
+            (keys::diagnosis::GROUP, code("02")),
+            (keys::diagnosis::TRACER, code("01")),
         ],
     );
     m.entry(
@@ -380,10 +389,10 @@ fn small() -> Mission {
         p,
         Collection::Measure,
         vec![
-            ("measure.kind", code("01")),
-            ("measure.at", Value::manual_time(T0 + 13 * MIN)),
-            ("measure.detail", Value::text("20 G, Handrücken links")),
-            ("measure.result", code("01")),
+            (keys::measure::KIND, code("01")),
+            (keys::measure::AT, Value::manual_time(T0 + 13 * MIN)),
+            (keys::measure::DETAIL, Value::text("20 G, Handrücken links")),
+            (keys::measure::RESULT, code("01")),
         ],
     );
     m.entry(
@@ -391,13 +400,13 @@ fn small() -> Mission {
         p,
         Collection::Medication,
         vec![
-            ("med.substance", Value::text("Acetylsalicylsäure")),
-            ("med.product", Value::text("Aspirin i.v. 500 mg")),
-            ("med.dose", Value::Num(Num::int(250))),
-            ("med.unit", code("mg")),
-            ("med.route", code("iv")),
-            ("med.at", Value::manual_time(T0 + 14 * MIN)),
-            ("med.ordered_by", code("02")),
+            (keys::med::SUBSTANCE, Value::text("Acetylsalicylsäure")),
+            (keys::med::PRODUCT, Value::text("Aspirin i.v. 500 mg")),
+            (keys::med::DOSE, Value::Num(Num::int(250))),
+            (keys::med::UNIT, code("mg")),
+            (keys::med::ROUTE, code("iv")),
+            (keys::med::AT, Value::manual_time(T0 + 14 * MIN)),
+            (keys::med::ORDERED_BY, code("02")),
         ],
     );
     m.entry(
@@ -405,58 +414,63 @@ fn small() -> Mission {
         p,
         Collection::Medication,
         vec![
-            ("med.substance", Value::text("Heparin")),
-            ("med.product", Value::text("03029843")),
-            ("med.dose", Value::Num(Num::int(5000))),
-            ("med.unit", code("IE")),
-            ("med.route", code("iv")),
-            ("med.at", Value::manual_time(T0 + 14 * MIN)),
+            (keys::med::SUBSTANCE, Value::text("Heparin")),
+            (keys::med::PRODUCT, Value::text("03029843")),
+            (keys::med::DOSE, Value::Num(Num::int(5000))),
+            (keys::med::UNIT, code("IE")),
+            (keys::med::ROUTE, code("iv")),
+            (keys::med::AT, Value::manual_time(T0 + 14 * MIN)),
         ],
     );
-    m.set(T0 + 15 * MIN, pt.clone(), "naca.score", code("4"));
-    m.set(T0 + 20 * MIN, pt.clone(), "naca.score", code("5"));
+    m.set(T0 + 15 * MIN, pt.clone(), keys::naca::SCORE, code("4"));
+    m.set(T0 + 20 * MIN, pt.clone(), keys::naca::SCORE, code("5"));
     m.set(
         T0 + 20 * MIN,
         pt.clone(),
-        "transport.done",
+        keys::transport::DONE,
         Value::Bool(true),
     );
     m.set(
         T0 + 20 * MIN,
         pt.clone(),
-        "transport.hospital",
+        keys::transport::HOSPITAL,
         Value::text("Klinikum Großhadern"),
     );
     m.set(
         T0 + 20 * MIN,
         pt.clone(),
-        "transport.department",
+        keys::transport::DEPARTMENT,
         code("04"),
     );
     m.set(
         T0 + 21 * MIN,
         mt.clone(),
-        "time.left_scene",
+        keys::time::LEFT_SCENE,
         dispatch(T0 + 21 * MIN, Some(7)),
     );
     m.set(
         T0 + 35 * MIN,
         mt.clone(),
-        "time.at_destination",
+        keys::time::AT_DESTINATION,
         dispatch(T0 + 35 * MIN, Some(8)),
     );
     m.set(
         T0 + 40 * MIN,
         mt.clone(),
-        "time.handover",
+        keys::time::HANDOVER,
         Value::manual_time(T0 + 40 * MIN),
     );
-    m.set(T0 + 40 * MIN, pt.clone(), "handover.condition", code("01"));
-    m.set(T0 + 40 * MIN, pt.clone(), "outcome.result", code("02"));
+    m.set(
+        T0 + 40 * MIN,
+        pt.clone(),
+        keys::handover::CONDITION,
+        code("01"),
+    );
+    m.set(T0 + 40 * MIN, pt.clone(), keys::outcome::RESULT, code("02"));
     m.set(
         T0 + 41 * MIN,
         mt,
-        "remarks.text",
+        keys::remarks::TEXT,
         Value::text("Angehörige informiert – Schlüssel bei Nachbarin (Fr. Weiß)."),
     );
     m.ev(T0 + 45 * MIN, Payload::Closed);
@@ -825,7 +839,7 @@ fn fhir_vitals_are_loinc_ucum_with_bp_panel_and_not_measurable() {
     assert_eq!(weight["valueQuantity"]["value"], 82.5);
     let naca = obs
         .iter()
-        .find(|o| codes_of(o).contains(&("urn:rettpad:cs:field".into(), "naca.score".into())))
+        .find(|o| codes_of(o).contains(&("urn:rettpad:cs:field".into(), keys::naca::SCORE.into())))
         .unwrap();
     assert_eq!(naca["valueCodeableConcept"]["coding"][0]["code"], "5");
     assert_eq!(naca["status"], "amended", "NACA was corrected from 4 to 5");
@@ -842,7 +856,7 @@ fn fhir_vitals_are_loinc_ucum_with_bp_panel_and_not_measurable() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|c| c["code"]["coding"][0]["code"] == "finding.breathing")
+        .filter(|c| c["code"]["coding"][0]["code"] == keys::finding::BREATHING)
         .count();
     assert_eq!(breathing, 2);
 }
@@ -919,13 +933,21 @@ fn partial_birth_dates() {
             month,
             day,
         };
-        m.set(T0, Target::Patient(p), "patient.birth_date", Value::Date(d));
+        m.set(
+            T0,
+            Target::Patient(p),
+            keys::patient::BIRTH_DATE,
+            Value::Date(d),
+        );
         let st = m.state();
         let b = json(&fhir::bundle(&st, &ctx(&m)).unwrap());
         check_bundle(&b);
         assert_eq!(of_type(&b, "Patient")[0]["birthDate"], want);
         let x = parse_xml(&mind::xml(&st, &ctx(&m)).unwrap());
-        let bd = x.iter().find(|(n, _)| n == "patient.birth_date").unwrap();
+        let bd = x
+            .iter()
+            .find(|(n, _)| n == keys::patient::BIRTH_DATE)
+            .unwrap();
         assert_eq!(bd.1, want);
     }
 }
@@ -1037,9 +1059,9 @@ fn mind_xml_is_well_formed_and_holds_every_documented_field() {
             .map(|(_, v)| v.as_str())
             .unwrap()
     };
-    assert_eq!(val("mission.keyword"), KEYWORD);
-    assert_eq!(val("patient.family_name"), FAMILY);
-    assert_eq!(val("time.departure"), "2026-11-22T15:01:00+01:00");
+    assert_eq!(val(keys::mission::KEYWORD), KEYWORD);
+    assert_eq!(val(keys::patient::FAMILY_NAME), FAMILY);
+    assert_eq!(val(keys::time::DEPARTURE), "2026-11-22T15:01:00+01:00");
     assert!(text.contains("<time.departure source=\"dispatch\" fms=\"3\">"));
     assert!(text.contains(
         "<vitals.temp unit=\"°C\" loinc=\"8310-5\" source=\"manual\" notMeasurable=\"true\"/>"
@@ -1049,7 +1071,7 @@ fn mind_xml_is_well_formed_and_holds_every_documented_field() {
     assert!(text.contains("<naca.score corrected=\"true\" list=\"naca\" mind=\"NACA\""));
     assert!(text.contains("<patient.birth_date precision=\"year\">1950</patient.birth_date>"));
     assert_eq!(
-        val("history.event"),
+        val(keys::history::EVENT),
         "Druck auf der Brust seit 30 min,\nÜbelkeit; Nitro-Spray <2 Hub> ohne Besserung"
     );
     // Every documented value appears (by content) in its element.
@@ -1073,7 +1095,7 @@ fn control_characters_never_break_the_xml() {
     m.set(
         T0,
         Target::Mission,
-        "remarks.text",
+        keys::remarks::TEXT,
         Value::text("a\u{1}b\u{1b}[31m\u{7f}c\tö\r\nx"),
     );
     m.ev(
@@ -1091,7 +1113,11 @@ fn control_characters_never_break_the_xml() {
     let st = m.state();
     let x = mind::xml(&st, &ctx(&m)).unwrap();
     let els = parse_xml(&x);
-    let v = &els.iter().find(|(n, _)| n == "remarks.text").unwrap().1;
+    let v = &els
+        .iter()
+        .find(|(n, _)| n == keys::remarks::TEXT)
+        .unwrap()
+        .1;
     assert_eq!(
         v, "a\u{FFFD}b\u{FFFD}[31m\u{7f}c\tö\r\nx",
         "CR kept, controls replaced"
@@ -1114,13 +1140,13 @@ fn several_patients_need_a_choice() {
     m.set(
         T0 + 2,
         Target::Patient(p1),
-        "patient.family_name",
+        keys::patient::FAMILY_NAME,
         Value::text("Eins"),
     );
     m.set(
         T0 + 3,
         Target::Patient(p2),
-        "patient.family_name",
+        keys::patient::FAMILY_NAME,
         Value::text("Zwei"),
     );
     let st = m.state();
@@ -1219,7 +1245,9 @@ fn sample_missions_export_cleanly() {
             // One BP panel per vital set that has a blood pressure.
             let with_bp = st
                 .entries_of(p, Collection::Vitals)
-                .filter(|e| e.get("vitals.bp_sys").is_some() || e.get("vitals.bp_dia").is_some())
+                .filter(|e| {
+                    e.get(keys::vitals::BP_SYS).is_some() || e.get(keys::vitals::BP_DIA).is_some()
+                })
                 .count();
             assert_eq!(
                 obs.iter().filter(|o| has_loinc(o, "85354-9")).count(),

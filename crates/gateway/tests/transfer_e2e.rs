@@ -7,6 +7,7 @@ use rettpad_crypto::sha256;
 use rettpad_gateway::{GatewayConfig, GatewayStore, SqliteStore};
 use rettpad_pad::close::close_and_queue;
 use rettpad_pad::config::Config;
+use rettpad_record::keys;
 use rettpad_record::{Author, MissionId, Payload, Target, Value};
 use rettpad_transfer::packet::{self, PacketError};
 use rettpad_transfer::uploader::OutboxPersist;
@@ -149,7 +150,7 @@ fn closed_mission(s: &mut Store) -> MissionId {
         m,
         Payload::Set {
             target: Target::Mission,
-            field: "remarks.text".into(),
+            field: keys::remarks::TEXT.into(),
             value: Value::Text("Testeinsatz".into()),
         },
     )

@@ -940,6 +940,7 @@ fn verify_strip(a: &StripAsm) -> Result<Vec<u8>, Failure> {
 mod tests {
     use super::*;
     use crate::frame::{self, Decoder};
+    use rettpad_record::keys;
     use rettpad_record::{Author, MissionLog, Payload, Target, Value};
     use std::collections::HashMap;
 
@@ -1081,7 +1082,7 @@ mod tests {
                 0,
                 Payload::Set {
                     target: Target::Mission,
-                    field: "remarks.text".into(),
+                    field: keys::remarks::TEXT.into(),
                     value: Value::Text(format!("r{i}")),
                 },
             );

@@ -5,6 +5,7 @@
 use crate::config::{Config, DEMO_PIN};
 use crate::session::{CrewMember, Pin, Qualification, Session, Shift, UnlockOutcome};
 use rettpad_clock::SharedClock;
+use rettpad_record::keys;
 use rettpad_record::rules::{self, Severity};
 use rettpad_record::value::civil_from_ms;
 use rettpad_record::{
@@ -143,42 +144,46 @@ pub fn run(
         &mut st,
         set(
             Target::Mission,
-            "mission.number",
+            keys::mission::NUMBER,
             Value::text("2026-112233"),
         ),
     )?;
     apply(
         &mut st,
-        set(Target::Mission, "mission.type", Value::code("01")),
+        set(Target::Mission, keys::mission::TYPE, Value::code("01")),
     )?;
     apply(
         &mut st,
-        set(Target::Mission, "time.alarm", dispatch(0, None)),
+        set(Target::Mission, keys::time::ALARM, dispatch(0, None)),
     )?;
     apply(
         &mut st,
-        set(Target::Mission, "time.departure", dispatch(1, Some(3))),
+        set(Target::Mission, keys::time::DEPARTURE, dispatch(1, Some(3))),
     )?;
     apply(
         &mut st,
-        set(Target::Mission, "time.at_scene", dispatch(9, Some(4))),
+        set(Target::Mission, keys::time::AT_SCENE, dispatch(9, Some(4))),
     )?;
     let p = PatientId::new();
     apply(&mut st, Payload::PatientAdded { patient: p })?;
     let pt = Target::Patient(p);
     apply(
         &mut st,
-        set(pt.clone(), "patient.family_name", Value::text("Mustermann")),
+        set(
+            pt.clone(),
+            keys::patient::FAMILY_NAME,
+            Value::text("Mustermann"),
+        ),
     )?;
     apply(
         &mut st,
-        set(pt.clone(), "patient.given_name", Value::text("Erika")),
+        set(pt.clone(), keys::patient::GIVEN_NAME, Value::text("Erika")),
     )?;
     apply(
         &mut st,
         set(
             pt.clone(),
-            "patient.birth_date",
+            keys::patient::BIRTH_DATE,
             Value::Date(PartialDate {
                 year: 1950,
                 month: 0,
@@ -196,26 +201,26 @@ pub fn run(
             device: "SIM-DEFI-01".into(),
         };
         fields.insert(
-            "vitals.at".into(),
+            keys::vitals::AT.into(),
             Value::Time(TimeValue {
                 at_ms: at,
                 source: src,
             }),
         );
         fields.insert(
-            "vitals.hr".into(),
+            keys::vitals::HR.into(),
             Value::Measured(Measured::device(Num::int(hr), "SIM-DEFI-01")),
         );
         fields.insert(
-            "vitals.bp_sys".into(),
+            keys::vitals::BP_SYS.into(),
             Value::Measured(Measured::device(Num::int(sys), "SIM-DEFI-01")),
         );
         fields.insert(
-            "vitals.spo2".into(),
+            keys::vitals::SPO2.into(),
             Value::Measured(Measured::device(Num::int(spo2), "SIM-DEFI-01")),
         );
         fields.insert(
-            "vitals.temp".into(),
+            keys::vitals::TEMP.into(),
             Value::Measured(Measured::not_measurable(ValueSource::Manual)),
         );
         let entry = EntryId::new();
@@ -230,11 +235,11 @@ pub fn run(
         )?;
     }
     let mut med = BTreeMap::new();
-    med.insert("med.substance".into(), Value::text("Sauerstoff"));
-    med.insert("med.dose".into(), Value::Num(Num::int(6)));
-    med.insert("med.unit".into(), Value::code("l/min"));
-    med.insert("med.route".into(), Value::code("inh"));
-    med.insert("med.at".into(), Value::manual_time(t(13)));
+    med.insert(keys::med::SUBSTANCE.into(), Value::text("Sauerstoff"));
+    med.insert(keys::med::DOSE.into(), Value::Num(Num::int(6)));
+    med.insert(keys::med::UNIT.into(), Value::code("l/min"));
+    med.insert(keys::med::ROUTE.into(), Value::code("inh"));
+    med.insert(keys::med::AT.into(), Value::manual_time(t(13)));
     apply(
         &mut st,
         Payload::EntryAdded {
@@ -263,16 +268,19 @@ pub fn run(
         };
         writeln!(out, "  {sev}: {}", f.message_de)?;
     }
-    apply(&mut st, set(pt.clone(), "naca.score", Value::code("3")))?;
     apply(
         &mut st,
-        set(pt.clone(), "outcome.result", Value::code("02")),
+        set(pt.clone(), keys::naca::SCORE, Value::code("3")),
+    )?;
+    apply(
+        &mut st,
+        set(pt.clone(), keys::outcome::RESULT, Value::code("02")),
     )?;
     apply(
         &mut st,
         set(
             pt.clone(),
-            "transport.hospital",
+            keys::transport::HOSPITAL,
             Value::text("Klinikum Mitte, ZNA"),
         ),
     )?;
@@ -284,7 +292,10 @@ pub fn run(
             document_sha256: None,
         },
     )?;
-    apply(&mut st, set(pt.clone(), "naca.score", Value::code("4")))?;
+    apply(
+        &mut st,
+        set(pt.clone(), keys::naca::SCORE, Value::code("4")),
+    )?;
     let state = st
         .state(m)
         .ok_or(anyhow_like::Error::msg("mission vanished"))?;

@@ -5,6 +5,7 @@
 use rettpad_handover::frame::{DoneEntry, HaveEntry, ManifestEntry, MissionSel};
 use rettpad_handover::proto::{AfterHandover, Sink, Source};
 use rettpad_handover::{MissionSummary, PatientSummary};
+use rettpad_record::keys;
 use rettpad_record::{Event, HandoverMode, Hash, MissionId, MissionState, Payload, Status, Value};
 use rettpad_vault::store::{SharedStore, Store};
 use std::collections::BTreeMap;
@@ -38,8 +39,8 @@ pub fn summarize(st: &MissionState, events: usize) -> MissionSummary {
             .patients
             .iter()
             .map(|p| {
-                let family = text(p.get("patient.family_name")).unwrap_or_default();
-                let given = text(p.get("patient.given_name")).unwrap_or_default();
+                let family = text(p.get(keys::patient::FAMILY_NAME)).unwrap_or_default();
+                let given = text(p.get(keys::patient::GIVEN_NAME)).unwrap_or_default();
                 let name = match (family.is_empty(), given.is_empty()) {
                     (true, true) => String::new(),
                     (false, true) => family,
@@ -48,7 +49,7 @@ pub fn summarize(st: &MissionState, events: usize) -> MissionSummary {
                 };
                 PatientSummary {
                     name,
-                    birth_date: text(p.get("patient.birth_date")),
+                    birth_date: text(p.get(keys::patient::BIRTH_DATE)),
                     retracted: p.retracted.is_some(),
                 }
             })

@@ -227,6 +227,7 @@ mod tests {
     use rettpad_devices::obs::{
         DeviceTime, MeasStatus, Metric, Numeric, Reading, Timestamps, Unit,
     };
+    use rettpad_record::keys;
     use rettpad_record::wave::{Lead, StripKind};
 
     /// A vault that refuses while `full` is set (a full disk) and keeps
@@ -342,7 +343,7 @@ mod tests {
             .values
             .iter()
             .filter_map(|(_, pl)| match pl {
-                Payload::EntryAdded { fields, .. } => match fields.get("vitals.at") {
+                Payload::EntryAdded { fields, .. } => match fields.get(keys::vitals::AT) {
                     Some(rettpad_record::Value::Time(t)) => Some(t.at_ms),
                     _ => None,
                 },

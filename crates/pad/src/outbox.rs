@@ -10,6 +10,7 @@ use crate::workflow::PadEvent;
 use rettpad_clock::SharedClock;
 use rettpad_export::{self as export, ExportContext, Hospital};
 use rettpad_record::catalog::Collection;
+use rettpad_record::keys;
 use rettpad_record::text::Notice;
 use rettpad_record::{MissionId, MissionLog, MissionState, Status, Strip, Value};
 use rettpad_report::{self as report, ReportInput};
@@ -245,9 +246,9 @@ fn seal(
 /// of a hospital known by that name.
 fn target_hospital(st: &MissionState, known: &[(String, String)]) -> Option<Hospital> {
     let p = st.active_patients().next()?;
-    let name = p.get("transport.hospital").and_then(Value::as_text)?;
+    let name = p.get(keys::transport::HOSPITAL).and_then(Value::as_text)?;
     let id = p
-        .get("transport.hospital_id")
+        .get(keys::transport::HOSPITAL_ID)
         .and_then(Value::as_text)
         .map(str::to_string)
         .or_else(|| {
@@ -269,15 +270,15 @@ fn handover_summary(st: &MissionState) -> String {
         let text = |k: &str| p.get(k).and_then(Value::as_text).unwrap_or("").to_string();
         out.push_str(&format!(
             "Patient: {} {}\n",
-            text("patient.given_name"),
-            text("patient.family_name")
+            text(keys::patient::GIVEN_NAME),
+            text(keys::patient::FAMILY_NAME)
         ));
         for e in st.entries_of(p.id, Collection::Diagnosis) {
-            if let Some(d) = e.get("diagnosis.text").and_then(Value::as_text) {
+            if let Some(d) = e.get(keys::diagnosis::TEXT).and_then(Value::as_text) {
                 out.push_str(&format!("Diagnose: {d}\n"));
             }
         }
-        if let Some(n) = p.get("naca.score").and_then(Value::as_code) {
+        if let Some(n) = p.get(keys::naca::SCORE).and_then(Value::as_code) {
             out.push_str(&format!("NACA: {n}\n"));
         }
     }
@@ -287,9 +288,9 @@ fn handover_summary(st: &MissionState) -> String {
 /// The arrival board entry: no name, only what the emergency room needs.
 fn prenotice(st: &MissionState, now_ms: i64) -> Option<PreNotice> {
     let p = st.active_patients().next()?;
-    let age = match p.get("patient.age_years") {
+    let age = match p.get(keys::patient::AGE_YEARS) {
         Some(Value::Int(a)) => u16::try_from(*a).ok(),
-        _ => match p.get("patient.birth_date") {
+        _ => match p.get(keys::patient::BIRTH_DATE) {
             Some(Value::Date(d)) if d.year > 0 => {
                 let (y, _, _) = rettpad_record::value::civil_from_ms(now_ms);
                 y.checked_sub(d.year)
@@ -297,7 +298,7 @@ fn prenotice(st: &MissionState, now_ms: i64) -> Option<PreNotice> {
             _ => None,
         },
     };
-    let sex = match p.get("patient.sex").and_then(Value::as_code) {
+    let sex = match p.get(keys::patient::SEX).and_then(Value::as_code) {
         Some("M") => "m",
         Some("W") => "w",
         Some("D") | Some("X") => "d",
@@ -306,14 +307,14 @@ fn prenotice(st: &MissionState, now_ms: i64) -> Option<PreNotice> {
     let diag = st
         .entries_of(p.id, Collection::Diagnosis)
         .find_map(|e| {
-            e.get("diagnosis.text")
+            e.get(keys::diagnosis::TEXT)
                 .and_then(Value::as_text)
                 .map(str::to_string)
         })
         .unwrap_or_default();
     let tracer = st
         .entries_of(p.id, Collection::Diagnosis)
-        .any(|e| e.get("diagnosis.tracer").is_some());
+        .any(|e| e.get(keys::diagnosis::TRACER).is_some());
     Some(PreNotice {
         age_years: age,
         sex: sex.into(),

@@ -5,6 +5,7 @@
 //! on every change is audited. Nothing here blocks the caller's thread.
 
 use crate::outbox::document_parts;
+use rettpad_record::keys;
 use rettpad_record::text::Notice;
 use rettpad_record::{MissionId, Payload, Value};
 use rettpad_report::print::{PrintJob, PrintStatus, Printer, Printers};
@@ -67,8 +68,10 @@ impl Printing {
                 .unwrap_or("")
                 .to_string()
         };
-        let printers =
-            printers.for_hospital(&text("transport.hospital"), &text("transport.hospital_id"));
+        let printers = printers.for_hospital(
+            &text(keys::transport::HOSPITAL),
+            &text(keys::transport::HOSPITAL_ID),
+        );
         let (tx, rx) = channel();
         let spawned = std::thread::Builder::new()
             .name("render".into())

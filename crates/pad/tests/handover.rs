@@ -14,6 +14,7 @@ use rettpad_handover::{Failure, Report, conflicts};
 use rettpad_pad::handover_io::{StoreSink, StoreSource};
 use rettpad_pki::issue::{Ca, Issued};
 use rettpad_pki::{Identity, Trust};
+use rettpad_record::keys;
 use rettpad_record::{Author, Event, HandoverMode, MissionId, Payload, Status, Target, Value};
 use rettpad_sim::sample;
 use rettpad_vault::FileKeyProvider;
@@ -104,7 +105,7 @@ fn nef_pad(dir: &Path) -> (SharedStore, MissionId) {
             m,
             Payload::Set {
                 target: Target::Mission,
-                field: "remarks.text".into(),
+                field: keys::remarks::TEXT.into(),
                 value: Value::Text("Notarzt fährt nicht mit".into()),
             },
         )
@@ -279,7 +280,7 @@ fn check_confirmed(run: &Run, send: &SharedStore, recv: &SharedStore, m: Mission
     assert_eq!(rs.entries, ss.entries);
     assert_eq!(rs.opened_ms, ss.opened_ms);
     assert!(rs.rejected.is_empty(), "{:?}", rs.rejected);
-    let remark = rs.fields["remarks.text"].history.last().unwrap();
+    let remark = rs.fields[keys::remarks::TEXT].history.last().unwrap();
     assert_eq!(remark.device, NEF.0, "the remark stays the NEF pad's");
     assert_eq!(remark.author, Uuid::from_u128(NEF.0.len() as u128));
     // Every sender event arrived unchanged (author, device, chain).
@@ -515,7 +516,7 @@ fn both_crews_edit_the_same_mission_and_the_conflict_is_shown() {
                 m,
                 Payload::Set {
                     target: Target::Mission,
-                    field: "remarks.text".into(),
+                    field: keys::remarks::TEXT.into(),
                     value: Value::Text(text.into()),
                 },
             )
@@ -527,7 +528,7 @@ fn both_crews_edit_the_same_mission_and_the_conflict_is_shown() {
     run.recv.unwrap();
     let r = rtw.lock();
     let st = r.state(m).unwrap();
-    let hist = &st.fields["remarks.text"].history;
+    let hist = &st.fields[keys::remarks::TEXT].history;
     let texts: Vec<String> = hist
         .iter()
         .filter_map(|h| match &h.value {
@@ -540,7 +541,7 @@ fn both_crews_edit_the_same_mission_and_the_conflict_is_shown() {
     let c = conflicts(st);
     let remark = c
         .iter()
-        .find(|c| c.field == "remarks.text")
+        .find(|c| c.field == keys::remarks::TEXT)
         .expect("conflict shown");
     let devices: Vec<&str> = remark.values.iter().map(|v| v.device.as_str()).collect();
     assert!(devices.contains(&NEF.0) && devices.contains(&RTW.0));

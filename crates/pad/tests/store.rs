@@ -3,6 +3,7 @@
 
 use rettpad_clock::{SharedClock, TestClock};
 use rettpad_pad::session::{Pin, Session, SessionConfig, UnlockOutcome, hash_pin};
+use rettpad_record::keys;
 use rettpad_record::{Author, MissionId, Payload, Target, Value};
 use rettpad_vault::store::{SharedStore, Store, StoreError, StoreOptions};
 use rettpad_vault::{DropReason, FileKeyProvider, JournalOptions, KeyProvider, VaultError};
@@ -34,7 +35,7 @@ fn open(dir: &Path, clock: SharedClock, max_pages: Option<u32>) -> Store {
 fn remark(i: usize) -> Payload {
     Payload::Set {
         target: Target::Mission,
-        field: "remarks.text".into(),
+        field: keys::remarks::TEXT.into(),
         value: Value::Text(format!("{i}: {}", "x".repeat(900))),
     }
 }
@@ -74,7 +75,7 @@ fn full_disk_keeps_edits_in_ram_in_order_and_retries() {
     assert_eq!(
         s.state(m)
             .unwrap()
-            .get("remarks.text")
+            .get(keys::remarks::TEXT)
             .and_then(Value::as_text)
             .map(|t| t.starts_with("9999")),
         Some(true)
@@ -133,7 +134,7 @@ fn mission_meta_is_readable_without_plaintext_on_disk() {
         m,
         Payload::Set {
             target: Target::Mission,
-            field: "mission.number".into(),
+            field: keys::mission::NUMBER.into(),
             value: Value::text("GEHEIM-4711"),
         },
     )

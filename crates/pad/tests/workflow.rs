@@ -6,6 +6,7 @@ use rettpad_pad::config::Config;
 use rettpad_pad::session::{Qualification, Session};
 use rettpad_pad::{Pad, PadEvent, Unlock};
 use rettpad_record::catalog::Collection;
+use rettpad_record::keys;
 use rettpad_record::text::{Lang, UserMessage};
 use rettpad_record::{Measured, Num, Payload, Status, Target, Value};
 use rettpad_vault::MemoryKeyProvider;
@@ -193,34 +194,41 @@ fn editing_a_mission_lands_in_the_vault() {
         .cursor
         .patient
         .expect("a new mission has its first patient");
-    pad.set_text("patient.family_name", "  Müller ").unwrap();
-    pad.set_text("patient.birth_date", "12.08.1950").unwrap();
-    let bad = pad.set_text("patient.birth_date", "12/08/50").unwrap_err();
+    pad.set_text(keys::patient::FAMILY_NAME, "  Müller ")
+        .unwrap();
+    pad.set_text(keys::patient::BIRTH_DATE, "12.08.1950")
+        .unwrap();
+    let bad = pad
+        .set_text(keys::patient::BIRTH_DATE, "12/08/50")
+        .unwrap_err();
     assert!(bad.de.contains("TT.MM.JJJJ"), "{bad:?}");
-    pad.choose("patient.sex", "W").unwrap();
-    pad.choose("patient.sex", "W").unwrap(); // tapped again: taken back
-    pad.time_now("time.alarm").unwrap();
-    pad.time_shift("time.alarm", -5).unwrap();
+    pad.choose(keys::patient::SEX, "W").unwrap();
+    pad.choose(keys::patient::SEX, "W").unwrap(); // tapped again: taken back
+    pad.time_now(keys::time::ALARM).unwrap();
+    pad.time_shift(keys::time::ALARM, -5).unwrap();
     let st = pad.state().unwrap();
     let pat = st.patient(p).unwrap();
-    assert_eq!(pat.get("patient.family_name"), Some(&Value::text("Müller")));
-    let Some(Value::Date(d)) = pat.get("patient.birth_date") else {
+    assert_eq!(
+        pat.get(keys::patient::FAMILY_NAME),
+        Some(&Value::text("Müller"))
+    );
+    let Some(Value::Date(d)) = pat.get(keys::patient::BIRTH_DATE) else {
         panic!("birth date set");
     };
     assert_eq!(d.to_string(), "12.08.1950");
-    assert_eq!(pat.get("patient.sex"), None);
-    let Some(Value::Time(t)) = st.get("time.alarm") else {
+    assert_eq!(pat.get(keys::patient::SEX), None);
+    let Some(Value::Time(t)) = st.get(keys::time::ALARM) else {
         panic!("alarm time set");
     };
     assert_eq!(t.at_ms, f.clock.wall_ms() - 5 * 60_000);
     // Entries: the time field defaults to now; repeat and retract.
-    pad.add_entry(Collection::Vitals, vec![("vitals.hr".into(), hr(112))])
+    pad.add_entry(Collection::Vitals, vec![(keys::vitals::HR.into(), hr(112))])
         .unwrap();
     pad.repeat_last(Collection::Vitals).unwrap();
     let st = pad.state().unwrap();
     let vitals: Vec<_> = st.entries_of(p, Collection::Vitals).collect();
     assert_eq!(vitals.len(), 2);
-    assert!(vitals.iter().all(|e| e.get("vitals.at").is_some()));
+    assert!(vitals.iter().all(|e| e.get(keys::vitals::AT).is_some()));
     pad.retract_entry("vom Anwender zurückgezogen").unwrap();
     assert_eq!(
         pad.state()
@@ -237,7 +245,7 @@ fn editing_a_mission_lands_in_the_vault() {
     assert_eq!(pad.cursor.mission, Some(m));
     // Nothing is written without an open mission.
     pad.cursor = Default::default();
-    assert!(pad.set_text("remarks.text", "x").is_err());
+    assert!(pad.set_text(keys::remarks::TEXT, "x").is_err());
 }
 
 #[test]
@@ -245,12 +253,12 @@ fn an_implied_value_is_set_only_where_the_field_is_empty() {
     let f = Fixture::new();
     let mut pad = logged_in(&f);
     pad.create_mission().unwrap();
-    pad.set_text("transport.hospital", "Klinikum Mitte")
+    pad.set_text(keys::transport::HOSPITAL, "Klinikum Mitte")
         .unwrap();
     let p = pad.cursor.patient.unwrap();
     let st = pad.state().unwrap();
     assert_eq!(
-        st.patient(p).unwrap().get("transport.done"),
+        st.patient(p).unwrap().get(keys::transport::DONE),
         Some(&Value::Bool(true)),
         "a target hospital implies a transport"
     );
@@ -284,7 +292,7 @@ fn a_closed_mission_is_sealed_off_the_callers_thread_uploaded_and_then_gone() {
             m,
             Payload::Set {
                 target: Target::Mission,
-                field: "remarks.text".into(),
+                field: keys::remarks::TEXT.into(),
                 value: Value::text("Testeinsatz"),
             },
         )

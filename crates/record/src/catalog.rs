@@ -6,6 +6,7 @@
 
 use super::codes::{self, CodeList};
 use super::value::{Num, Value};
+use crate::keys;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -254,21 +255,21 @@ use Section as S;
 
 /// Mission times in the order they must occur (soft rule `times-ordered`).
 pub const MISSION_TIMES_IN_ORDER: &[&str] = &[
-    "time.alarm",
-    "time.departure",
-    "time.at_scene",
-    "time.patient_contact",
-    "time.left_scene",
-    "time.at_destination",
-    "time.handover",
-    "time.available",
-    "time.end",
+    keys::time::ALARM,
+    keys::time::DEPARTURE,
+    keys::time::AT_SCENE,
+    keys::time::PATIENT_CONTACT,
+    keys::time::LEFT_SCENE,
+    keys::time::AT_DESTINATION,
+    keys::time::HANDOVER,
+    keys::time::AVAILABLE,
+    keys::time::END,
 ];
 
 pub static FIELDS: &[FieldDef] = &[
     // A. Einsatztechnische Daten
     f(
-        "mission.number",
+        keys::mission::NUMBER,
         M,
         S::Mission,
         txt(32),
@@ -276,7 +277,7 @@ pub static FIELDS: &[FieldDef] = &[
         "dispatch mission number",
     ),
     f(
-        "mission.dispatch_center",
+        keys::mission::DISPATCH_CENTER,
         M,
         S::Mission,
         txt(64),
@@ -284,7 +285,7 @@ pub static FIELDS: &[FieldDef] = &[
         "dispatch centre",
     ),
     f(
-        "mission.call_sign",
+        keys::mission::CALL_SIGN,
         M,
         S::Mission,
         txt(32),
@@ -292,7 +293,7 @@ pub static FIELDS: &[FieldDef] = &[
         "call sign",
     ),
     f(
-        "mission.station",
+        keys::mission::STATION,
         M,
         S::Mission,
         txt(64),
@@ -300,7 +301,7 @@ pub static FIELDS: &[FieldDef] = &[
         "station",
     ),
     f(
-        "mission.unit_type",
+        keys::mission::UNIT_TYPE,
         M,
         S::Mission,
         Kind::Code(&codes::RESCUE_UNIT_TYPE),
@@ -308,7 +309,7 @@ pub static FIELDS: &[FieldDef] = &[
         "unit type",
     ),
     f(
-        "mission.first_on_scene",
+        keys::mission::FIRST_ON_SCENE,
         M,
         S::Mission,
         Kind::Code(&codes::FIRST_ON_SCENE),
@@ -316,7 +317,7 @@ pub static FIELDS: &[FieldDef] = &[
         "first on scene",
     ),
     f(
-        "mission.type",
+        keys::mission::TYPE,
         M,
         S::Mission,
         Kind::Code(&codes::MISSION_TYPE),
@@ -324,7 +325,7 @@ pub static FIELDS: &[FieldDef] = &[
         "mission type",
     ),
     f(
-        "mission.keyword",
+        keys::mission::KEYWORD,
         M,
         S::Mission,
         txt(64),
@@ -332,7 +333,7 @@ pub static FIELDS: &[FieldDef] = &[
         "dispatch keyword",
     ),
     f(
-        "mission.scene_type",
+        keys::mission::SCENE_TYPE,
         M,
         S::Mission,
         Kind::Code(&codes::SCENE_TYPE),
@@ -340,7 +341,7 @@ pub static FIELDS: &[FieldDef] = &[
         "scene type",
     ),
     f(
-        "mission.address.street",
+        keys::mission::ADDRESS_STREET,
         M,
         S::Mission,
         txt(96),
@@ -348,7 +349,7 @@ pub static FIELDS: &[FieldDef] = &[
         "street",
     ),
     f(
-        "mission.address.postcode",
+        keys::mission::ADDRESS_POSTCODE,
         M,
         S::Mission,
         txt(10),
@@ -356,7 +357,7 @@ pub static FIELDS: &[FieldDef] = &[
         "postcode",
     ),
     f(
-        "mission.address.city",
+        keys::mission::ADDRESS_CITY,
         M,
         S::Mission,
         txt(64),
@@ -364,7 +365,7 @@ pub static FIELDS: &[FieldDef] = &[
         "city",
     ),
     f(
-        "mission.gps.lat",
+        keys::mission::GPS_LAT,
         M,
         S::Mission,
         Kind::Num {
@@ -376,7 +377,7 @@ pub static FIELDS: &[FieldDef] = &[
         "latitude",
     ),
     f(
-        "mission.gps.lon",
+        keys::mission::GPS_LON,
         M,
         S::Mission,
         Kind::Num {
@@ -388,7 +389,7 @@ pub static FIELDS: &[FieldDef] = &[
         "longitude",
     ),
     f(
-        "mission.doctor_requested",
+        keys::mission::DOCTOR_REQUESTED,
         M,
         S::Mission,
         Kind::Bool,
@@ -396,7 +397,7 @@ pub static FIELDS: &[FieldDef] = &[
         "doctor requested",
     ),
     f(
-        "mission.follow_up",
+        keys::mission::FOLLOW_UP,
         M,
         S::Mission,
         Kind::Bool,
@@ -404,7 +405,7 @@ pub static FIELDS: &[FieldDef] = &[
         "follow-up mission",
     ),
     f(
-        "mission.false_mission",
+        keys::mission::FALSE_MISSION,
         M,
         S::Mission,
         Kind::Code(&codes::FALSE_MISSION),
@@ -412,7 +413,7 @@ pub static FIELDS: &[FieldDef] = &[
         "false mission",
     ),
     f(
-        "mission.doctor_specialty",
+        keys::mission::DOCTOR_SPECIALTY,
         M,
         S::Mission,
         Kind::Code(&codes::DOCTOR_SPECIALTY),
@@ -420,59 +421,59 @@ pub static FIELDS: &[FieldDef] = &[
         "doctor specialty",
     ),
     // B. Zeiten (FMS status where one sets the time)
-    t("time.alarm", None, "Alarmierung", "unit notified"),
+    t(keys::time::ALARM, None, "Alarmierung", "unit notified"),
     t(
-        "time.departure",
+        keys::time::DEPARTURE,
         Some(3),
         "Ausrücken (Status 3)",
         "en route",
     ),
     t(
-        "time.at_scene",
+        keys::time::AT_SCENE,
         Some(4),
         "Ankunft Einsatzort (Status 4)",
         "arrived on scene",
     ),
     t(
-        "time.patient_contact",
+        keys::time::PATIENT_CONTACT,
         None,
         "Patientenkontakt",
         "patient contact",
     ),
     t(
-        "time.left_scene",
+        keys::time::LEFT_SCENE,
         Some(7),
         "Abfahrt Einsatzort (Status 7)",
         "left scene",
     ),
     t(
-        "time.at_destination",
+        keys::time::AT_DESTINATION,
         Some(8),
         "Ankunft Zielort (Status 8)",
         "arrived at destination",
     ),
     t(
-        "time.handover",
+        keys::time::HANDOVER,
         None,
         "Übergabe Patient",
         "transfer of care",
     ),
     t(
-        "time.available",
+        keys::time::AVAILABLE,
         Some(1),
         "Einsatzbereit (Status 1/2)",
         "back in service",
     ),
-    t("time.end", Some(2), "Einsatzende", "mission end"),
+    t(keys::time::END, Some(2), "Einsatzende", "mission end"),
     t(
-        "time.doctor_requested",
+        keys::time::DOCTOR_REQUESTED,
         None,
         "NA-Nachforderung",
         "doctor requested at",
     ),
     // C. Patient
     f(
-        "patient.unknown",
+        keys::patient::UNKNOWN,
         P,
         S::Patient,
         Kind::Bool,
@@ -480,7 +481,7 @@ pub static FIELDS: &[FieldDef] = &[
         "unknown patient",
     ),
     f(
-        "patient.family_name",
+        keys::patient::FAMILY_NAME,
         P,
         S::Patient,
         txt(64),
@@ -488,7 +489,7 @@ pub static FIELDS: &[FieldDef] = &[
         "family name",
     ),
     f(
-        "patient.given_name",
+        keys::patient::GIVEN_NAME,
         P,
         S::Patient,
         txt(64),
@@ -496,7 +497,7 @@ pub static FIELDS: &[FieldDef] = &[
         "given name",
     ),
     f(
-        "patient.title",
+        keys::patient::TITLE,
         P,
         S::Patient,
         txt(32),
@@ -504,7 +505,7 @@ pub static FIELDS: &[FieldDef] = &[
         "academic title",
     ),
     f(
-        "patient.birth_date",
+        keys::patient::BIRTH_DATE,
         P,
         S::Patient,
         Kind::Date,
@@ -512,7 +513,7 @@ pub static FIELDS: &[FieldDef] = &[
         "date of birth",
     ),
     f(
-        "patient.age_years",
+        keys::patient::AGE_YEARS,
         P,
         S::Patient,
         Kind::Int { min: 0, max: 130 },
@@ -520,7 +521,7 @@ pub static FIELDS: &[FieldDef] = &[
         "age (years)",
     ),
     f(
-        "patient.sex",
+        keys::patient::SEX,
         P,
         S::Patient,
         Kind::Code(&codes::SEX),
@@ -528,7 +529,7 @@ pub static FIELDS: &[FieldDef] = &[
         "sex",
     ),
     f(
-        "patient.address.street",
+        keys::patient::ADDRESS_STREET,
         P,
         S::Patient,
         txt(96),
@@ -536,7 +537,7 @@ pub static FIELDS: &[FieldDef] = &[
         "street",
     ),
     f(
-        "patient.address.extra",
+        keys::patient::ADDRESS_EXTRA,
         P,
         S::Patient,
         txt(96),
@@ -544,7 +545,7 @@ pub static FIELDS: &[FieldDef] = &[
         "address supplement",
     ),
     f(
-        "patient.address.postcode",
+        keys::patient::ADDRESS_POSTCODE,
         P,
         S::Patient,
         txt(10),
@@ -552,7 +553,7 @@ pub static FIELDS: &[FieldDef] = &[
         "postcode",
     ),
     f(
-        "patient.address.city",
+        keys::patient::ADDRESS_CITY,
         P,
         S::Patient,
         txt(64),
@@ -560,7 +561,7 @@ pub static FIELDS: &[FieldDef] = &[
         "city",
     ),
     f(
-        "patient.address.country",
+        keys::patient::ADDRESS_COUNTRY,
         P,
         S::Patient,
         txt(3),
@@ -568,7 +569,7 @@ pub static FIELDS: &[FieldDef] = &[
         "country code",
     ),
     f(
-        "patient.id_source",
+        keys::patient::ID_SOURCE,
         P,
         S::Patient,
         Kind::Code(&codes::ID_SOURCE),
@@ -576,7 +577,7 @@ pub static FIELDS: &[FieldDef] = &[
         "identified by",
     ),
     f(
-        "patient.weight_kg",
+        keys::patient::WEIGHT_KG,
         P,
         S::Patient,
         Kind::Num {
@@ -588,7 +589,7 @@ pub static FIELDS: &[FieldDef] = &[
         "weight",
     ),
     f(
-        "patient.height_cm",
+        keys::patient::HEIGHT_CM,
         P,
         S::Patient,
         Kind::Num {
@@ -600,7 +601,7 @@ pub static FIELDS: &[FieldDef] = &[
         "height",
     ),
     f(
-        "insurance.insurer_name",
+        keys::insurance::INSURER_NAME,
         P,
         S::Patient,
         txt(64),
@@ -608,7 +609,7 @@ pub static FIELDS: &[FieldDef] = &[
         "insurer",
     ),
     f(
-        "insurance.insurer_ik",
+        keys::insurance::INSURER_IK,
         P,
         S::Patient,
         txt(9),
@@ -616,7 +617,7 @@ pub static FIELDS: &[FieldDef] = &[
         "insurer IK",
     ),
     f(
-        "insurance.number",
+        keys::insurance::NUMBER,
         P,
         S::Patient,
         txt(12),
@@ -624,7 +625,7 @@ pub static FIELDS: &[FieldDef] = &[
         "insurance number",
     ),
     f(
-        "insurance.type",
+        keys::insurance::TYPE,
         P,
         S::Patient,
         Kind::Code(&codes::INSURANCE_TYPE),
@@ -632,7 +633,7 @@ pub static FIELDS: &[FieldDef] = &[
         "insurance type",
     ),
     f(
-        "insurance.valid_until",
+        keys::insurance::VALID_UNTIL,
         P,
         S::Patient,
         Kind::Date,
@@ -640,7 +641,7 @@ pub static FIELDS: &[FieldDef] = &[
         "card valid until",
     ),
     f(
-        "insurance.card_read_at",
+        keys::insurance::CARD_READ_AT,
         P,
         S::Patient,
         Kind::Time,
@@ -649,7 +650,7 @@ pub static FIELDS: &[FieldDef] = &[
     ),
     // D. Notfallgeschehen / Anamnese
     f(
-        "history.event",
+        keys::history::EVENT,
         P,
         S::History,
         txt(2000),
@@ -657,7 +658,7 @@ pub static FIELDS: &[FieldDef] = &[
         "what happened",
     ),
     f(
-        "history.symptom_onset",
+        keys::history::SYMPTOM_ONSET,
         P,
         S::History,
         Kind::Time,
@@ -665,7 +666,7 @@ pub static FIELDS: &[FieldDef] = &[
         "symptom onset",
     ),
     f(
-        "history.previous_illnesses",
+        keys::history::PREVIOUS_ILLNESSES,
         P,
         S::History,
         txt(1000),
@@ -673,7 +674,7 @@ pub static FIELDS: &[FieldDef] = &[
         "previous illnesses",
     ),
     f(
-        "history.home_medication",
+        keys::history::HOME_MEDICATION,
         P,
         S::History,
         txt(1000),
@@ -681,7 +682,7 @@ pub static FIELDS: &[FieldDef] = &[
         "home medication",
     ),
     f(
-        "history.allergies",
+        keys::history::ALLERGIES,
         P,
         S::History,
         txt(500),
@@ -689,7 +690,7 @@ pub static FIELDS: &[FieldDef] = &[
         "allergies",
     ),
     f(
-        "history.pretreatment",
+        keys::history::PRETREATMENT,
         P,
         S::History,
         txt(500),
@@ -697,7 +698,7 @@ pub static FIELDS: &[FieldDef] = &[
         "pre-treatment",
     ),
     f(
-        "history.arrest",
+        keys::history::ARREST,
         P,
         S::History,
         Kind::Bool,
@@ -705,7 +706,7 @@ pub static FIELDS: &[FieldDef] = &[
         "cardiac arrest",
     ),
     f(
-        "history.arrest_witnessed",
+        keys::history::ARREST_WITNESSED,
         P,
         S::History,
         Kind::Code(&codes::ARREST_WITNESS),
@@ -713,7 +714,7 @@ pub static FIELDS: &[FieldDef] = &[
         "collapse witnessed",
     ),
     f(
-        "history.collapse_time",
+        keys::history::COLLAPSE_TIME,
         P,
         S::History,
         Kind::Time,
@@ -721,7 +722,7 @@ pub static FIELDS: &[FieldDef] = &[
         "collapse",
     ),
     f(
-        "history.bystander_cpr",
+        keys::history::BYSTANDER_CPR,
         P,
         S::History,
         Kind::Code(&codes::YES_NO_UNKNOWN),
@@ -729,7 +730,7 @@ pub static FIELDS: &[FieldDef] = &[
         "bystander CPR",
     ),
     f(
-        "history.aed_used",
+        keys::history::AED_USED,
         P,
         S::History,
         Kind::Code(&codes::YES_NO_UNKNOWN),
@@ -737,16 +738,23 @@ pub static FIELDS: &[FieldDef] = &[
         "bystander AED",
     ),
     f(
-        "history.cpr_start",
+        keys::history::CPR_START,
         P,
         S::History,
         Kind::Time,
         "CPR-Beginn",
         "CPR start",
     ),
-    f("history.rosc", P, S::History, Kind::Time, "ROSC", "ROSC"),
     f(
-        "history.pregnancy",
+        keys::history::ROSC,
+        P,
+        S::History,
+        Kind::Time,
+        "ROSC",
+        "ROSC",
+    ),
+    f(
+        keys::history::PREGNANCY,
         P,
         S::History,
         Kind::Code(&codes::YES_NO_UNKNOWN),
@@ -754,7 +762,7 @@ pub static FIELDS: &[FieldDef] = &[
         "pregnancy",
     ),
     f(
-        "history.infection",
+        keys::history::INFECTION,
         P,
         S::History,
         txt(200),
@@ -762,7 +770,7 @@ pub static FIELDS: &[FieldDef] = &[
         "infection status",
     ),
     f(
-        "history.advance_directive",
+        keys::history::ADVANCE_DIRECTIVE,
         P,
         S::History,
         Kind::Code(&codes::YES_NO_UNKNOWN),
@@ -770,7 +778,7 @@ pub static FIELDS: &[FieldDef] = &[
         "advance directive",
     ),
     f(
-        "history.injury_mechanism",
+        keys::history::INJURY_MECHANISM,
         P,
         S::History,
         Kind::Codes(&codes::INJURY_MECHANISM),
@@ -779,7 +787,7 @@ pub static FIELDS: &[FieldDef] = &[
     ),
     // E. Befund (repeatable)
     f(
-        "finding.at",
+        keys::finding::AT,
         e(C::Finding),
         S::Findings,
         Kind::Time,
@@ -787,7 +795,7 @@ pub static FIELDS: &[FieldDef] = &[
         "time",
     ),
     f(
-        "finding.gcs_eyes",
+        keys::finding::GCS_EYES,
         e(C::Finding),
         S::Findings,
         Kind::Code(&codes::GCS_EYES),
@@ -795,7 +803,7 @@ pub static FIELDS: &[FieldDef] = &[
         "GCS eyes",
     ),
     f(
-        "finding.gcs_verbal",
+        keys::finding::GCS_VERBAL,
         e(C::Finding),
         S::Findings,
         Kind::Code(&codes::GCS_VERBAL),
@@ -803,7 +811,7 @@ pub static FIELDS: &[FieldDef] = &[
         "GCS verbal",
     ),
     f(
-        "finding.gcs_motor",
+        keys::finding::GCS_MOTOR,
         e(C::Finding),
         S::Findings,
         Kind::Code(&codes::GCS_MOTOR),
@@ -811,7 +819,7 @@ pub static FIELDS: &[FieldDef] = &[
         "GCS motor",
     ),
     f(
-        "finding.pain_nrs",
+        keys::finding::PAIN_NRS,
         e(C::Finding),
         S::Findings,
         Kind::Int { min: 0, max: 10 },
@@ -819,7 +827,7 @@ pub static FIELDS: &[FieldDef] = &[
         "pain (NRS 0-10)",
     ),
     f(
-        "finding.gcs_qualifier",
+        keys::finding::GCS_QUALIFIER,
         e(C::Finding),
         S::Findings,
         Kind::Code(&codes::GCS_QUALIFIER),
@@ -827,7 +835,7 @@ pub static FIELDS: &[FieldDef] = &[
         "GCS qualifier",
     ),
     f(
-        "finding.gcs_paediatric",
+        keys::finding::GCS_PAEDIATRIC,
         e(C::Finding),
         S::Findings,
         Kind::Bool,
@@ -835,7 +843,7 @@ pub static FIELDS: &[FieldDef] = &[
         "paediatric GCS",
     ),
     f(
-        "finding.avpu",
+        keys::finding::AVPU,
         e(C::Finding),
         S::Findings,
         Kind::Code(&codes::AVPU),
@@ -843,7 +851,7 @@ pub static FIELDS: &[FieldDef] = &[
         "AVPU",
     ),
     f(
-        "finding.pupil_left_size",
+        keys::finding::PUPIL_LEFT_SIZE,
         e(C::Finding),
         S::Findings,
         Kind::Code(&codes::PUPIL_SIZE),
@@ -851,7 +859,7 @@ pub static FIELDS: &[FieldDef] = &[
         "left pupil",
     ),
     f(
-        "finding.pupil_left_shape",
+        keys::finding::PUPIL_LEFT_SHAPE,
         e(C::Finding),
         S::Findings,
         Kind::Code(&codes::PUPIL_SHAPE),
@@ -859,7 +867,7 @@ pub static FIELDS: &[FieldDef] = &[
         "left shape",
     ),
     f(
-        "finding.pupil_left_reaction",
+        keys::finding::PUPIL_LEFT_REACTION,
         e(C::Finding),
         S::Findings,
         Kind::Code(&codes::PUPIL_REACTION),
@@ -867,7 +875,7 @@ pub static FIELDS: &[FieldDef] = &[
         "left reaction",
     ),
     f(
-        "finding.pupil_right_size",
+        keys::finding::PUPIL_RIGHT_SIZE,
         e(C::Finding),
         S::Findings,
         Kind::Code(&codes::PUPIL_SIZE),
@@ -875,7 +883,7 @@ pub static FIELDS: &[FieldDef] = &[
         "right pupil",
     ),
     f(
-        "finding.pupil_right_shape",
+        keys::finding::PUPIL_RIGHT_SHAPE,
         e(C::Finding),
         S::Findings,
         Kind::Code(&codes::PUPIL_SHAPE),
@@ -883,7 +891,7 @@ pub static FIELDS: &[FieldDef] = &[
         "right shape",
     ),
     f(
-        "finding.pupil_right_reaction",
+        keys::finding::PUPIL_RIGHT_REACTION,
         e(C::Finding),
         S::Findings,
         Kind::Code(&codes::PUPIL_REACTION),
@@ -891,7 +899,7 @@ pub static FIELDS: &[FieldDef] = &[
         "right reaction",
     ),
     f(
-        "finding.psych",
+        keys::finding::PSYCH,
         e(C::Finding),
         S::Findings,
         Kind::Codes(&codes::PSYCH),
@@ -899,7 +907,7 @@ pub static FIELDS: &[FieldDef] = &[
         "mental state",
     ),
     f(
-        "finding.airway",
+        keys::finding::AIRWAY,
         e(C::Finding),
         S::Findings,
         Kind::Code(&codes::AIRWAY),
@@ -907,7 +915,7 @@ pub static FIELDS: &[FieldDef] = &[
         "airway",
     ),
     f(
-        "finding.breathing",
+        keys::finding::BREATHING,
         e(C::Finding),
         S::Findings,
         Kind::Codes(&codes::BREATHING),
@@ -915,7 +923,7 @@ pub static FIELDS: &[FieldDef] = &[
         "breathing",
     ),
     f(
-        "finding.pulse_quality",
+        keys::finding::PULSE_QUALITY,
         e(C::Finding),
         S::Findings,
         Kind::Codes(&codes::PULSE_QUALITY),
@@ -923,7 +931,7 @@ pub static FIELDS: &[FieldDef] = &[
         "pulse",
     ),
     f(
-        "finding.skin",
+        keys::finding::SKIN,
         e(C::Finding),
         S::Findings,
         Kind::Codes(&codes::SKIN),
@@ -931,7 +939,7 @@ pub static FIELDS: &[FieldDef] = &[
         "skin",
     ),
     f(
-        "finding.fast_face",
+        keys::finding::FAST_FACE,
         e(C::Finding),
         S::Findings,
         Kind::Code(&codes::YES_NO_UNKNOWN),
@@ -939,7 +947,7 @@ pub static FIELDS: &[FieldDef] = &[
         "FAST face",
     ),
     f(
-        "finding.fast_arm",
+        keys::finding::FAST_ARM,
         e(C::Finding),
         S::Findings,
         Kind::Code(&codes::YES_NO_UNKNOWN),
@@ -947,7 +955,7 @@ pub static FIELDS: &[FieldDef] = &[
         "FAST arm",
     ),
     f(
-        "finding.fast_speech",
+        keys::finding::FAST_SPEECH,
         e(C::Finding),
         S::Findings,
         Kind::Code(&codes::YES_NO_UNKNOWN),
@@ -955,7 +963,7 @@ pub static FIELDS: &[FieldDef] = &[
         "FAST speech",
     ),
     f(
-        "finding.meningism",
+        keys::finding::MENINGISM,
         e(C::Finding),
         S::Findings,
         Kind::Bool,
@@ -963,7 +971,7 @@ pub static FIELDS: &[FieldDef] = &[
         "meningism",
     ),
     f(
-        "finding.note",
+        keys::finding::NOTE,
         e(C::Finding),
         S::Findings,
         txt(500),
@@ -972,7 +980,7 @@ pub static FIELDS: &[FieldDef] = &[
     ),
     // F. Messwerte (repeatable vital sets)
     f(
-        "vitals.at",
+        keys::vitals::AT,
         e(C::Vitals),
         S::Vitals,
         Kind::Time,
@@ -980,7 +988,7 @@ pub static FIELDS: &[FieldDef] = &[
         "time",
     ),
     f(
-        "vitals.bp_sys",
+        keys::vitals::BP_SYS,
         e(C::Vitals),
         S::Vitals,
         meas("mmHg", "8480-6", r(0, 400), r(40, 250)),
@@ -988,7 +996,7 @@ pub static FIELDS: &[FieldDef] = &[
         "systolic BP",
     ),
     f(
-        "vitals.bp_dia",
+        keys::vitals::BP_DIA,
         e(C::Vitals),
         S::Vitals,
         meas("mmHg", "8462-4", r(0, 300), r(20, 150)),
@@ -996,7 +1004,7 @@ pub static FIELDS: &[FieldDef] = &[
         "diastolic BP",
     ),
     f(
-        "vitals.hr",
+        keys::vitals::HR,
         e(C::Vitals),
         S::Vitals,
         meas("/min", "8867-4", r(0, 400), r(20, 250)),
@@ -1004,7 +1012,7 @@ pub static FIELDS: &[FieldDef] = &[
         "heart rate",
     ),
     f(
-        "vitals.spo2",
+        keys::vitals::SPO2,
         e(C::Vitals),
         S::Vitals,
         meas("%", "59408-5", r(0, 100), r(50, 100)),
@@ -1012,7 +1020,7 @@ pub static FIELDS: &[FieldDef] = &[
         "SpO2",
     ),
     f(
-        "vitals.rr",
+        keys::vitals::RR,
         e(C::Vitals),
         S::Vitals,
         meas("/min", "9279-1", r(0, 100), r(4, 60)),
@@ -1020,7 +1028,7 @@ pub static FIELDS: &[FieldDef] = &[
         "respiratory rate",
     ),
     f(
-        "vitals.etco2",
+        keys::vitals::ETCO2,
         e(C::Vitals),
         S::Vitals,
         meas("mmHg", "19889-5", r(0, 200), r(10, 80)),
@@ -1028,7 +1036,7 @@ pub static FIELDS: &[FieldDef] = &[
         "etCO2",
     ),
     f(
-        "vitals.glucose",
+        keys::vitals::GLUCOSE,
         e(C::Vitals),
         S::Vitals,
         meas("mg/dl", "2339-0", r(0, 2000), r(40, 500)),
@@ -1036,7 +1044,7 @@ pub static FIELDS: &[FieldDef] = &[
         "blood glucose",
     ),
     f(
-        "vitals.temp",
+        keys::vitals::TEMP,
         e(C::Vitals),
         S::Vitals,
         meas("°C", "8310-5", r(15, 46), r(32, 41)),
@@ -1044,9 +1052,16 @@ pub static FIELDS: &[FieldDef] = &[
         "temperature",
     ),
     // G. EKG
-    f("ecg.at", e(C::Ecg), S::Ecg, Kind::Time, "Zeitpunkt", "time"),
     f(
-        "ecg.rhythm",
+        keys::ecg::AT,
+        e(C::Ecg),
+        S::Ecg,
+        Kind::Time,
+        "Zeitpunkt",
+        "time",
+    ),
+    f(
+        keys::ecg::RHYTHM,
         e(C::Ecg),
         S::Ecg,
         Kind::Code(&codes::ECG_RHYTHM),
@@ -1054,7 +1069,7 @@ pub static FIELDS: &[FieldDef] = &[
         "rhythm",
     ),
     f(
-        "ecg.twelve_lead",
+        keys::ecg::TWELVE_LEAD,
         e(C::Ecg),
         S::Ecg,
         Kind::Bool,
@@ -1062,7 +1077,7 @@ pub static FIELDS: &[FieldDef] = &[
         "12-lead ECG",
     ),
     f(
-        "ecg.stemi",
+        keys::ecg::STEMI,
         e(C::Ecg),
         S::Ecg,
         Kind::Bool,
@@ -1070,7 +1085,7 @@ pub static FIELDS: &[FieldDef] = &[
         "ST elevation / STEMI",
     ),
     f(
-        "ecg.stemi_site",
+        keys::ecg::STEMI_SITE,
         e(C::Ecg),
         S::Ecg,
         Kind::Codes(&codes::STEMI_SITE),
@@ -1078,7 +1093,7 @@ pub static FIELDS: &[FieldDef] = &[
         "STEMI site",
     ),
     f(
-        "ecg.bundle_branch_block",
+        keys::ecg::BUNDLE_BRANCH_BLOCK,
         e(C::Ecg),
         S::Ecg,
         Kind::Code(&codes::BUNDLE_BRANCH_BLOCK),
@@ -1086,7 +1101,7 @@ pub static FIELDS: &[FieldDef] = &[
         "bundle branch block",
     ),
     f(
-        "ecg.device_record",
+        keys::ecg::DEVICE_RECORD,
         e(C::Ecg),
         S::Ecg,
         txt(64),
@@ -1094,7 +1109,7 @@ pub static FIELDS: &[FieldDef] = &[
         "device recording id",
     ),
     f(
-        "ecg.note",
+        keys::ecg::NOTE,
         e(C::Ecg),
         S::Ecg,
         txt(500),
@@ -1103,7 +1118,7 @@ pub static FIELDS: &[FieldDef] = &[
     ),
     // H. Verletzungen
     f(
-        "injury.region",
+        keys::injury::REGION,
         e(C::Injury),
         S::Injuries,
         Kind::Code(&codes::INJURY_REGION),
@@ -1111,7 +1126,7 @@ pub static FIELDS: &[FieldDef] = &[
         "region",
     ),
     f(
-        "injury.severity",
+        keys::injury::SEVERITY,
         e(C::Injury),
         S::Injuries,
         Kind::Code(&codes::INJURY_SEVERITY),
@@ -1119,7 +1134,7 @@ pub static FIELDS: &[FieldDef] = &[
         "severity",
     ),
     f(
-        "injury.open",
+        keys::injury::OPEN,
         e(C::Injury),
         S::Injuries,
         Kind::Bool,
@@ -1127,7 +1142,7 @@ pub static FIELDS: &[FieldDef] = &[
         "open",
     ),
     f(
-        "injury.burn_degree",
+        keys::injury::BURN_DEGREE,
         e(C::Injury),
         S::Injuries,
         Kind::Code(&codes::BURN_DEGREE),
@@ -1135,7 +1150,7 @@ pub static FIELDS: &[FieldDef] = &[
         "burn degree",
     ),
     f(
-        "injury.burn_tbsa",
+        keys::injury::BURN_TBSA,
         e(C::Injury),
         S::Injuries,
         Kind::Num {
@@ -1147,7 +1162,7 @@ pub static FIELDS: &[FieldDef] = &[
         "burned TBSA",
     ),
     f(
-        "injury.note",
+        keys::injury::NOTE,
         e(C::Injury),
         S::Injuries,
         txt(500),
@@ -1156,7 +1171,7 @@ pub static FIELDS: &[FieldDef] = &[
     ),
     // I. Erkrankungen / Diagnose
     f(
-        "diagnosis.group",
+        keys::diagnosis::GROUP,
         e(C::Diagnosis),
         S::Diseases,
         Kind::Code(&codes::DISEASE_GROUP),
@@ -1164,7 +1179,7 @@ pub static FIELDS: &[FieldDef] = &[
         "disease group",
     ),
     f(
-        "diagnosis.text",
+        keys::diagnosis::TEXT,
         e(C::Diagnosis),
         S::Diseases,
         txt(200),
@@ -1172,7 +1187,7 @@ pub static FIELDS: &[FieldDef] = &[
         "diagnosis",
     ),
     f(
-        "diagnosis.icd10",
+        keys::diagnosis::ICD10,
         e(C::Diagnosis),
         S::Diseases,
         txt(8),
@@ -1180,7 +1195,7 @@ pub static FIELDS: &[FieldDef] = &[
         "ICD-10-GM",
     ),
     f(
-        "diagnosis.kind",
+        keys::diagnosis::KIND,
         e(C::Diagnosis),
         S::Diseases,
         Kind::Code(&codes::DIAGNOSIS_KIND),
@@ -1188,7 +1203,7 @@ pub static FIELDS: &[FieldDef] = &[
         "kind",
     ),
     f(
-        "diagnosis.tracer",
+        keys::diagnosis::TRACER,
         e(C::Diagnosis),
         S::Diseases,
         Kind::Code(&codes::TRACER),
@@ -1197,7 +1212,7 @@ pub static FIELDS: &[FieldDef] = &[
     ),
     // J. NACA
     f(
-        "naca.score",
+        keys::naca::SCORE,
         P,
         S::Naca,
         Kind::Code(&codes::NACA),
@@ -1206,7 +1221,7 @@ pub static FIELDS: &[FieldDef] = &[
     ),
     // K. Maßnahmen
     f(
-        "measure.kind",
+        keys::measure::KIND,
         e(C::Measure),
         S::Measures,
         Kind::Code(&codes::MEASURE),
@@ -1214,7 +1229,7 @@ pub static FIELDS: &[FieldDef] = &[
         "measure",
     ),
     f(
-        "measure.at",
+        keys::measure::AT,
         e(C::Measure),
         S::Measures,
         Kind::Time,
@@ -1222,7 +1237,7 @@ pub static FIELDS: &[FieldDef] = &[
         "time",
     ),
     f(
-        "measure.performer",
+        keys::measure::PERFORMER,
         e(C::Measure),
         S::Measures,
         txt(64),
@@ -1230,7 +1245,7 @@ pub static FIELDS: &[FieldDef] = &[
         "performed by",
     ),
     f(
-        "measure.detail",
+        keys::measure::DETAIL,
         e(C::Measure),
         S::Measures,
         txt(200),
@@ -1238,7 +1253,7 @@ pub static FIELDS: &[FieldDef] = &[
         "details",
     ),
     f(
-        "measure.attempts",
+        keys::measure::ATTEMPTS,
         e(C::Measure),
         S::Measures,
         Kind::Int { min: 1, max: 20 },
@@ -1246,7 +1261,7 @@ pub static FIELDS: &[FieldDef] = &[
         "attempts",
     ),
     f(
-        "measure.result",
+        keys::measure::RESULT,
         e(C::Measure),
         S::Measures,
         Kind::Code(&codes::MEASURE_RESULT),
@@ -1254,7 +1269,7 @@ pub static FIELDS: &[FieldDef] = &[
         "result",
     ),
     f(
-        "measure.energy_j",
+        keys::measure::ENERGY_J,
         e(C::Measure),
         S::Measures,
         Kind::Int { min: 0, max: 400 },
@@ -1263,7 +1278,7 @@ pub static FIELDS: &[FieldDef] = &[
     ),
     // L. Medikamente
     f(
-        "med.substance",
+        keys::med::SUBSTANCE,
         e(C::Medication),
         S::Medication,
         txt(96),
@@ -1271,7 +1286,7 @@ pub static FIELDS: &[FieldDef] = &[
         "substance",
     ),
     f(
-        "med.product",
+        keys::med::PRODUCT,
         e(C::Medication),
         S::Medication,
         txt(96),
@@ -1279,7 +1294,7 @@ pub static FIELDS: &[FieldDef] = &[
         "product / PZN",
     ),
     f(
-        "med.dose",
+        keys::med::DOSE,
         e(C::Medication),
         S::Medication,
         Kind::Num {
@@ -1291,7 +1306,7 @@ pub static FIELDS: &[FieldDef] = &[
         "dose",
     ),
     f(
-        "med.unit",
+        keys::med::UNIT,
         e(C::Medication),
         S::Medication,
         Kind::Code(&codes::DOSE_UNIT),
@@ -1299,7 +1314,7 @@ pub static FIELDS: &[FieldDef] = &[
         "unit",
     ),
     f(
-        "med.route",
+        keys::med::ROUTE,
         e(C::Medication),
         S::Medication,
         Kind::Code(&codes::ROUTE),
@@ -1307,7 +1322,7 @@ pub static FIELDS: &[FieldDef] = &[
         "route",
     ),
     f(
-        "med.at",
+        keys::med::AT,
         e(C::Medication),
         S::Medication,
         Kind::Time,
@@ -1315,7 +1330,7 @@ pub static FIELDS: &[FieldDef] = &[
         "time",
     ),
     f(
-        "med.until",
+        keys::med::UNTIL,
         e(C::Medication),
         S::Medication,
         Kind::Time,
@@ -1323,7 +1338,7 @@ pub static FIELDS: &[FieldDef] = &[
         "until (infusion)",
     ),
     f(
-        "med.reason",
+        keys::med::REASON,
         e(C::Medication),
         S::Medication,
         txt(200),
@@ -1331,7 +1346,7 @@ pub static FIELDS: &[FieldDef] = &[
         "reason",
     ),
     f(
-        "med.given_by",
+        keys::med::GIVEN_BY,
         e(C::Medication),
         S::Medication,
         txt(64),
@@ -1339,7 +1354,7 @@ pub static FIELDS: &[FieldDef] = &[
         "given by",
     ),
     f(
-        "med.ordered_by",
+        keys::med::ORDERED_BY,
         e(C::Medication),
         S::Medication,
         Kind::Code(&codes::ORDERED_BY),
@@ -1347,7 +1362,7 @@ pub static FIELDS: &[FieldDef] = &[
         "ordered by",
     ),
     f(
-        "med.controlled",
+        keys::med::CONTROLLED,
         e(C::Medication),
         S::Medication,
         Kind::Bool,
@@ -1355,7 +1370,7 @@ pub static FIELDS: &[FieldDef] = &[
         "controlled substance",
     ),
     f(
-        "med.batch",
+        keys::med::BATCH,
         e(C::Medication),
         S::Medication,
         txt(32),
@@ -1364,7 +1379,7 @@ pub static FIELDS: &[FieldDef] = &[
     ),
     // M. Übergabe / Transport
     f(
-        "transport.done",
+        keys::transport::DONE,
         P,
         S::Handover,
         Kind::Bool,
@@ -1372,7 +1387,7 @@ pub static FIELDS: &[FieldDef] = &[
         "transported",
     ),
     f(
-        "transport.with_doctor",
+        keys::transport::WITH_DOCTOR,
         P,
         S::Handover,
         Kind::Bool,
@@ -1380,7 +1395,7 @@ pub static FIELDS: &[FieldDef] = &[
         "with doctor",
     ),
     f(
-        "transport.emergency_lights",
+        keys::transport::EMERGENCY_LIGHTS,
         P,
         S::Handover,
         Kind::Bool,
@@ -1388,7 +1403,7 @@ pub static FIELDS: &[FieldDef] = &[
         "lights and siren",
     ),
     f(
-        "transport.positioning",
+        keys::transport::POSITIONING,
         P,
         S::Handover,
         txt(100),
@@ -1396,7 +1411,7 @@ pub static FIELDS: &[FieldDef] = &[
         "positioning",
     ),
     f(
-        "transport.hospital",
+        keys::transport::HOSPITAL,
         P,
         S::Handover,
         txt(96),
@@ -1404,7 +1419,7 @@ pub static FIELDS: &[FieldDef] = &[
         "destination hospital",
     ),
     f(
-        "transport.hospital_id",
+        keys::transport::HOSPITAL_ID,
         P,
         S::Handover,
         txt(32),
@@ -1412,7 +1427,7 @@ pub static FIELDS: &[FieldDef] = &[
         "hospital id",
     ),
     f(
-        "transport.department",
+        keys::transport::DEPARTMENT,
         P,
         S::Handover,
         Kind::Code(&codes::DEPARTMENT),
@@ -1420,7 +1435,7 @@ pub static FIELDS: &[FieldDef] = &[
         "department",
     ),
     f(
-        "transport.pzc",
+        keys::transport::PZC,
         P,
         S::Handover,
         txt(12),
@@ -1428,7 +1443,7 @@ pub static FIELDS: &[FieldDef] = &[
         "PZC (IVENA)",
     ),
     f(
-        "transport.prenotified_at",
+        keys::transport::PRENOTIFIED_AT,
         P,
         S::Handover,
         Kind::Time,
@@ -1436,7 +1451,7 @@ pub static FIELDS: &[FieldDef] = &[
         "pre-notified at",
     ),
     f(
-        "handover.to",
+        keys::handover::TO,
         P,
         S::Handover,
         txt(96),
@@ -1444,7 +1459,7 @@ pub static FIELDS: &[FieldDef] = &[
         "handed over to",
     ),
     f(
-        "handover.condition",
+        keys::handover::CONDITION,
         P,
         S::Handover,
         Kind::Code(&codes::CONDITION_CHANGE),
@@ -1452,7 +1467,7 @@ pub static FIELDS: &[FieldDef] = &[
         "condition at handover",
     ),
     f(
-        "handover.valuables",
+        keys::handover::VALUABLES,
         P,
         S::Handover,
         txt(200),
@@ -1460,7 +1475,7 @@ pub static FIELDS: &[FieldDef] = &[
         "valuables",
     ),
     f(
-        "handover.refusal_informed",
+        keys::handover::REFUSAL_INFORMED,
         P,
         S::Handover,
         Kind::Bool,
@@ -1469,7 +1484,7 @@ pub static FIELDS: &[FieldDef] = &[
     ),
     // N. Ergebnis
     f(
-        "outcome.result",
+        keys::outcome::RESULT,
         P,
         S::Outcome,
         Kind::Code(&codes::OUTCOME),
@@ -1477,7 +1492,7 @@ pub static FIELDS: &[FieldDef] = &[
         "outcome",
     ),
     f(
-        "outcome.death_time",
+        keys::outcome::DEATH_TIME,
         P,
         S::Outcome,
         Kind::Time,
@@ -1486,7 +1501,7 @@ pub static FIELDS: &[FieldDef] = &[
     ),
     // O. Bemerkungen
     f(
-        "remarks.text",
+        keys::remarks::TEXT,
         M,
         S::Remarks,
         txt(4000),
@@ -1494,7 +1509,7 @@ pub static FIELDS: &[FieldDef] = &[
         "remarks",
     ),
     f(
-        "remarks.infection_protection",
+        keys::remarks::INFECTION_PROTECTION,
         M,
         S::Remarks,
         Kind::Bool,
@@ -1502,7 +1517,7 @@ pub static FIELDS: &[FieldDef] = &[
         "infection precautions",
     ),
     f(
-        "remarks.disinfection",
+        keys::remarks::DISINFECTION,
         M,
         S::Remarks,
         Kind::Bool,
@@ -1510,7 +1525,7 @@ pub static FIELDS: &[FieldDef] = &[
         "vehicle disinfection",
     ),
     f(
-        "remarks.violence",
+        keys::remarks::VIOLENCE,
         M,
         S::Remarks,
         Kind::Bool,
@@ -1518,7 +1533,7 @@ pub static FIELDS: &[FieldDef] = &[
         "violence against crew",
     ),
     f(
-        "remarks.violence_note",
+        keys::remarks::VIOLENCE_NOTE,
         M,
         S::Remarks,
         txt(1000),
@@ -1658,13 +1673,13 @@ pub fn unit(def: &FieldDef) -> Option<&'static str> {
 /// patient was transported.
 pub fn implied(key: &str, value: &Value) -> Vec<(&'static str, Value)> {
     match (key, value) {
-        ("diagnosis.tracer", Value::Code(c)) => match c.as_str() {
-            "01" => vec![("diagnosis.group", Value::code("02"))], // ACS → Herz-Kreislauf
-            "02" => vec![("diagnosis.group", Value::code("01"))], // Schlaganfall → ZNS
+        (keys::diagnosis::TRACER, Value::Code(c)) => match c.as_str() {
+            "01" => vec![(keys::diagnosis::GROUP, Value::code("02"))], // ACS → Herz-Kreislauf
+            "02" => vec![(keys::diagnosis::GROUP, Value::code("01"))], // Schlaganfall → ZNS
             _ => Vec::new(),
         },
-        ("transport.hospital", Value::Text(t)) if !t.trim().is_empty() => {
-            vec![("transport.done", Value::Bool(true))]
+        (keys::transport::HOSPITAL, Value::Text(t)) if !t.trim().is_empty() => {
+            vec![(keys::transport::DONE, Value::Bool(true))]
         }
         _ => Vec::new(),
     }
@@ -1706,11 +1721,11 @@ pub fn input_complete(def: &FieldDef, input: &str) -> bool {
 /// The time field an entry of `c` gets automatically ("now") when created.
 pub fn entry_time_field(c: Collection) -> Option<&'static str> {
     match c {
-        Collection::Vitals => Some("vitals.at"),
-        Collection::Finding => Some("finding.at"),
-        Collection::Ecg => Some("ecg.at"),
-        Collection::Measure => Some("measure.at"),
-        Collection::Medication => Some("med.at"),
+        Collection::Vitals => Some(keys::vitals::AT),
+        Collection::Finding => Some(keys::finding::AT),
+        Collection::Ecg => Some(keys::ecg::AT),
+        Collection::Measure => Some(keys::measure::AT),
+        Collection::Medication => Some(keys::med::AT),
         Collection::Injury | Collection::Diagnosis => None,
     }
 }
@@ -1724,23 +1739,23 @@ mod tests {
     #[test]
     fn implied_values_follow_the_clinical_meaning() {
         assert_eq!(
-            implied("diagnosis.tracer", &Value::code("01")),
-            vec![("diagnosis.group", Value::code("02"))]
+            implied(keys::diagnosis::TRACER, &Value::code("01")),
+            vec![(keys::diagnosis::GROUP, Value::code("02"))]
         );
         assert_eq!(
-            implied("diagnosis.tracer", &Value::code("02")),
-            vec![("diagnosis.group", Value::code("01"))]
+            implied(keys::diagnosis::TRACER, &Value::code("02")),
+            vec![(keys::diagnosis::GROUP, Value::code("01"))]
         );
         // Cardiac arrest has many causes: no group is implied.
-        assert!(implied("diagnosis.tracer", &Value::code("05")).is_empty());
+        assert!(implied(keys::diagnosis::TRACER, &Value::code("05")).is_empty());
         assert_eq!(
-            implied("transport.hospital", &Value::text("Klinikum Mitte")),
-            vec![("transport.done", Value::Bool(true))]
+            implied(keys::transport::HOSPITAL, &Value::text("Klinikum Mitte")),
+            vec![(keys::transport::DONE, Value::Bool(true))]
         );
-        assert!(implied("transport.hospital", &Value::text("  ")).is_empty());
-        for (k, v) in implied("diagnosis.tracer", &Value::code("01"))
+        assert!(implied(keys::transport::HOSPITAL, &Value::text("  ")).is_empty());
+        for (k, v) in implied(keys::diagnosis::TRACER, &Value::code("01"))
             .into_iter()
-            .chain(implied("transport.hospital", &Value::text("X")))
+            .chain(implied(keys::transport::HOSPITAL, &Value::text("X")))
         {
             let def = field(k).expect(k);
             validate(def.scope, k, &v).expect("an implied value is valid");
@@ -1750,7 +1765,7 @@ mod tests {
     #[test]
     fn keypad_input_is_complete_only_when_no_digit_can_follow() {
         let f = |k: &str| field(k).expect(k);
-        let hr = f("vitals.hr"); // hard 0..400
+        let hr = f(keys::vitals::HR); // hard 0..400
         assert!(input_complete(hr, "112"));
         assert!(input_complete(hr, "98"));
         assert!(!input_complete(hr, "35"), "350 is still possible");
@@ -1760,20 +1775,20 @@ mod tests {
             !input_complete(hr, "401"),
             "out of range stays for the error"
         );
-        let spo2 = f("vitals.spo2"); // 0..100
+        let spo2 = f(keys::vitals::SPO2); // 0..100
         assert!(input_complete(spo2, "91"));
         assert!(!input_complete(spo2, "10"));
         assert!(input_complete(spo2, "100"));
         // Glucose: decided on the hard range 0..2000, so 600 stays typeable.
-        let bz = f("vitals.glucose");
+        let bz = f(keys::vitals::GLUCOSE);
         assert!(!input_complete(bz, "60"));
         assert!(!input_complete(bz, "130"));
         assert!(input_complete(bz, "201"));
         // Decimal fields never move on by themselves: 36 may become 36,5.
-        assert!(!input_complete(f("vitals.temp"), "36"));
+        assert!(!input_complete(f(keys::vitals::TEMP), "36"));
         assert!(!input_complete(hr, "9,"));
         assert!(!input_complete(hr, ""));
-        assert!(!input_complete(f("patient.family_name"), "12"));
+        assert!(!input_complete(f(keys::patient::FAMILY_NAME), "12"));
     }
 
     #[test]
@@ -1800,17 +1815,20 @@ mod tests {
     #[test]
     fn validation() {
         let v = |k: &str, sc: Scope, val: Value| validate(sc, k, &val).map(|_| ());
-        assert_eq!(v("naca.score", Scope::Patient, Value::code("4")), Ok(()));
+        assert_eq!(
+            v(keys::naca::SCORE, Scope::Patient, Value::code("4")),
+            Ok(())
+        );
         assert!(matches!(
-            v("naca.score", Scope::Patient, Value::code("9")),
+            v(keys::naca::SCORE, Scope::Patient, Value::code("9")),
             Err(ValueError::UnknownCode { .. })
         ));
         assert!(matches!(
-            v("naca.score", Scope::Mission, Value::code("4")),
+            v(keys::naca::SCORE, Scope::Mission, Value::code("4")),
             Err(ValueError::WrongScope { .. })
         ));
         assert!(matches!(
-            v("naca.score", Scope::Patient, Value::Int(4)),
+            v(keys::naca::SCORE, Scope::Patient, Value::Int(4)),
             Err(ValueError::WrongKind { .. })
         ));
         assert!(matches!(
@@ -1820,7 +1838,7 @@ mod tests {
         let hr = Scope::Entry(Collection::Vitals);
         assert_eq!(
             v(
-                "vitals.hr",
+                keys::vitals::HR,
                 hr,
                 Value::Measured(Measured::manual(Num::int(300)))
             ),
@@ -1828,7 +1846,7 @@ mod tests {
         );
         assert!(matches!(
             v(
-                "vitals.hr",
+                keys::vitals::HR,
                 hr,
                 Value::Measured(Measured::manual(Num::int(401)))
             ),
@@ -1836,7 +1854,7 @@ mod tests {
         ));
         assert_eq!(
             v(
-                "vitals.hr",
+                keys::vitals::HR,
                 hr,
                 Value::Measured(Measured::not_measurable(ValueSource::Manual))
             ),
@@ -1848,12 +1866,12 @@ mod tests {
             source: ValueSource::Manual,
         };
         assert!(matches!(
-            v("vitals.hr", hr, Value::Measured(bad)),
+            v(keys::vitals::HR, hr, Value::Measured(bad)),
             Err(ValueError::MeasuredShape { .. })
         ));
         let long = "x".repeat(33);
         assert!(matches!(
-            v("mission.number", Scope::Mission, Value::Text(long)),
+            v(keys::mission::NUMBER, Scope::Mission, Value::Text(long)),
             Err(ValueError::TooLong { .. })
         ));
         let d = PartialDate {
@@ -1862,7 +1880,7 @@ mod tests {
             day: 30,
         };
         assert!(matches!(
-            v("patient.birth_date", Scope::Patient, Value::Date(d)),
+            v(keys::patient::BIRTH_DATE, Scope::Patient, Value::Date(d)),
             Err(ValueError::InvalidDate { .. })
         ));
     }

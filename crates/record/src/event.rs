@@ -296,6 +296,7 @@ pub fn next_hlc(max_seen: u64, wall_ms: i64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys;
 
     #[test]
     fn hlc_is_monotonic_under_clock_jumps() {
@@ -331,7 +332,7 @@ mod tests {
             hlc: 3,
             payload: Payload::Set {
                 target: Target::Mission,
-                field: "mission.number".into(),
+                field: keys::mission::NUMBER.into(),
                 value: Value::text("1"),
             },
         };

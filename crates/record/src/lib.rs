@@ -19,6 +19,7 @@
 pub mod catalog;
 pub mod codes;
 pub mod event;
+pub mod keys;
 pub mod log;
 pub mod rules;
 pub mod state;

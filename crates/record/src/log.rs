@@ -307,6 +307,7 @@ mod tests {
     use super::super::event::{Payload, Target};
     use super::super::value::Value;
     use super::*;
+    use crate::keys;
 
     fn author(d: &str) -> Author {
         Author {
@@ -318,7 +319,7 @@ mod tests {
     fn set(n: u32) -> Payload {
         Payload::Set {
             target: Target::Mission,
-            field: "remarks.text".into(),
+            field: keys::remarks::TEXT.into(),
             value: Value::Text(n.to_string()),
         }
     }

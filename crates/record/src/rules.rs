@@ -9,6 +9,7 @@ use super::codes;
 use super::event::Target;
 use super::state::{Fields, MissionState, PatientState};
 use super::value::{Value, civil_from_ms};
+use crate::keys;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
@@ -72,21 +73,21 @@ pub static RULES: &[Rule] = &[
     Rule {
         id: "mission-number",
         severity: Hard,
-        check: MissionRequired("mission.number"),
+        check: MissionRequired(keys::mission::NUMBER),
         de: "Pflichtangabe fehlt",
         en: "required field missing",
     },
     Rule {
         id: "time-alarm",
         severity: Hard,
-        check: MissionRequired("time.alarm"),
+        check: MissionRequired(keys::time::ALARM),
         de: "Pflichtangabe fehlt",
         en: "required field missing",
     },
     Rule {
         id: "time-at-scene",
         severity: Hard,
-        check: MissionRequired("time.at_scene"),
+        check: MissionRequired(keys::time::AT_SCENE),
         de: "Pflichtangabe fehlt",
         en: "required field missing",
     },
@@ -108,7 +109,7 @@ pub static RULES: &[Rule] = &[
         id: "outcome",
         severity: Hard,
         check: PatientRequired {
-            field: "outcome.result",
+            field: keys::outcome::RESULT,
             when: When::Always,
         },
         de: "Pflichtangabe fehlt",
@@ -118,7 +119,7 @@ pub static RULES: &[Rule] = &[
         id: "naca",
         severity: Hard,
         check: PatientRequired {
-            field: "naca.score",
+            field: keys::naca::SCORE,
             when: When::PatientContact,
         },
         de: "Pflichtangabe fehlt",
@@ -128,7 +129,7 @@ pub static RULES: &[Rule] = &[
         id: "destination",
         severity: Hard,
         check: PatientRequired {
-            field: "transport.hospital",
+            field: keys::transport::HOSPITAL,
             when: When::Transported,
         },
         de: "Pflichtangabe fehlt",
@@ -140,11 +141,11 @@ pub static RULES: &[Rule] = &[
         check: EntryRequired {
             collection: Collection::Medication,
             fields: &[
-                "med.substance",
-                "med.dose",
-                "med.unit",
-                "med.route",
-                "med.at",
+                keys::med::SUBSTANCE,
+                keys::med::DOSE,
+                keys::med::UNIT,
+                keys::med::ROUTE,
+                keys::med::AT,
             ],
         },
         de: "Medikamentengabe unvollständig",
@@ -155,7 +156,7 @@ pub static RULES: &[Rule] = &[
         severity: Hard,
         check: EntryRequired {
             collection: Collection::Measure,
-            fields: &["measure.kind", "measure.at"],
+            fields: &[keys::measure::KIND, keys::measure::AT],
         },
         de: "Maßnahme unvollständig",
         en: "measure incomplete",
@@ -165,7 +166,7 @@ pub static RULES: &[Rule] = &[
         severity: Hard,
         check: EntryRequired {
             collection: Collection::Vitals,
-            fields: &["vitals.at"],
+            fields: &[keys::vitals::AT],
         },
         de: "Messwerte ohne Zeitpunkt",
         en: "vital signs without time",
@@ -214,11 +215,11 @@ pub struct Finding {
 }
 
 fn false_mission(s: &MissionState) -> bool {
-    s.get("mission.false_mission").is_some()
+    s.get(keys::mission::FALSE_MISSION).is_some()
 }
 
 fn applies(p: &PatientState, when: When) -> bool {
-    let outcome = p.get("outcome.result").and_then(Value::as_code);
+    let outcome = p.get(keys::outcome::RESULT).and_then(Value::as_code);
     match when {
         When::Always => true,
         When::PatientContact => outcome != Some(codes::OUTCOME_NO_PATIENT),
@@ -283,14 +284,15 @@ pub fn check(s: &MissionState, now_ms: i64) -> Vec<Finding> {
             }
             PatientIdentified => {
                 for p in s.active_patients() {
-                    let unknown = p.get("patient.unknown").and_then(Value::as_bool) == Some(true);
-                    let named = p.get("patient.family_name").is_some()
-                        && p.get("patient.birth_date").is_some();
+                    let unknown =
+                        p.get(keys::patient::UNKNOWN).and_then(Value::as_bool) == Some(true);
+                    let named = p.get(keys::patient::FAMILY_NAME).is_some()
+                        && p.get(keys::patient::BIRTH_DATE).is_some();
                     if !unknown && !named && applies(p, When::PatientContact) {
                         out.push(hit(
                             rule,
                             Target::Patient(p.id),
-                            Some("patient.family_name"),
+                            Some(keys::patient::FAMILY_NAME),
                         ));
                     }
                 }
@@ -346,7 +348,7 @@ pub fn check(s: &MissionState, now_ms: i64) -> Vec<Finding> {
                     for (k, fs) in fields {
                         let future = match fs.current() {
                             Some(Value::Time(t)) => t.at_ms > limit,
-                            Some(Value::Date(d)) if k == "patient.birth_date" => {
+                            Some(Value::Date(d)) if k == keys::patient::BIRTH_DATE => {
                                 let (y, m, day) = civil_from_ms(now_ms);
                                 (d.year, d.month, d.day) > (y, m, day)
                             }
@@ -361,12 +363,12 @@ pub fn check(s: &MissionState, now_ms: i64) -> Vec<Finding> {
             DiastolicBelowSystolic => {
                 for p in s.active_patients() {
                     for e in s.entries_of(p.id, Collection::Vitals) {
-                        let sys = e.get("vitals.bp_sys").and_then(Value::as_num);
-                        let dia = e.get("vitals.bp_dia").and_then(Value::as_num);
+                        let sys = e.get(keys::vitals::BP_SYS).and_then(Value::as_num);
+                        let dia = e.get(keys::vitals::BP_DIA).and_then(Value::as_num);
                         if let (Some(sys), Some(dia)) = (sys, dia)
                             && dia >= sys
                         {
-                            out.push(hit(rule, Target::Entry(e.id), Some("vitals.bp_dia")));
+                            out.push(hit(rule, Target::Entry(e.id), Some(keys::vitals::BP_DIA)));
                         }
                     }
                 }

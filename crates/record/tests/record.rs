@@ -2,6 +2,7 @@
 
 use proptest::prelude::*;
 use rettpad_record::event::HandoverMode;
+use rettpad_record::keys;
 use rettpad_record::log::{self, merge};
 use rettpad_record::rules::{self, Severity};
 use rettpad_record::{
@@ -77,11 +78,21 @@ fn correction_keeps_original_and_audit_starts_at_handover() {
     let p = PatientId::new();
     pad.edit(T0 + 1, Payload::PatientAdded { patient: p })
         .unwrap();
-    pad.set(T0 + 2, Target::Patient(p), "naca.score", Value::code("3"))
-        .unwrap();
-    pad.set(T0 + 3, Target::Patient(p), "naca.score", Value::code("4"))
-        .unwrap();
-    let f = &pad.state.patient(p).unwrap().fields["naca.score"];
+    pad.set(
+        T0 + 2,
+        Target::Patient(p),
+        keys::naca::SCORE,
+        Value::code("3"),
+    )
+    .unwrap();
+    pad.set(
+        T0 + 3,
+        Target::Patient(p),
+        keys::naca::SCORE,
+        Value::code("4"),
+    )
+    .unwrap();
+    let f = &pad.state.patient(p).unwrap().fields[keys::naca::SCORE];
     assert_eq!(f.current(), Some(&Value::code("4")));
     assert_eq!(f.history.len(), 2);
     assert_eq!(f.history[0].value, Some(Value::code("3")));
@@ -97,13 +108,18 @@ fn correction_keeps_original_and_audit_starts_at_handover() {
     )
     .unwrap();
     assert_eq!(pad.state.status, Status::HandedOver);
-    pad.set(T0 + 20, Target::Patient(p), "naca.score", Value::code("5"))
-        .unwrap();
+    pad.set(
+        T0 + 20,
+        Target::Patient(p),
+        keys::naca::SCORE,
+        Value::code("5"),
+    )
+    .unwrap();
     pad.edit(
         T0 + 21,
         Payload::Clear {
             target: Target::Patient(p),
-            field: "naca.score".into(),
+            field: keys::naca::SCORE.into(),
         },
     )
     .unwrap();
@@ -116,7 +132,7 @@ fn correction_keeps_original_and_audit_starts_at_handover() {
     assert_eq!(a[1].original, Some(Value::code("5")));
     assert_eq!(a[1].new, None);
     assert_eq!(
-        pad.state.patient(p).unwrap().fields["naca.score"]
+        pad.state.patient(p).unwrap().fields[keys::naca::SCORE]
             .history
             .len(),
         4
@@ -129,17 +145,17 @@ fn precheck_refuses_invalid_edits() {
     let mut pad = Pad::new(m, "PAD-1");
     let p = PatientId::new();
     assert_eq!(
-        pad.set(T0, Target::Patient(p), "naca.score", Value::code("4"))
+        pad.set(T0, Target::Patient(p), keys::naca::SCORE, Value::code("4"))
             .unwrap_err(),
         EditError::UnknownPatient
     );
     pad.edit(T0, Payload::PatientAdded { patient: p }).unwrap();
     assert!(matches!(
-        pad.set(T0, Target::Patient(p), "naca.score", Value::code("8")),
+        pad.set(T0, Target::Patient(p), keys::naca::SCORE, Value::code("8")),
         Err(EditError::Value(_))
     ));
     assert!(matches!(
-        pad.set(T0, Target::Mission, "naca.score", Value::code("4")),
+        pad.set(T0, Target::Mission, keys::naca::SCORE, Value::code("4")),
         Err(EditError::Value(_))
     ));
     assert_eq!(
@@ -150,7 +166,7 @@ fn precheck_refuses_invalid_edits() {
     assert_eq!(pad.log.len(), 1, "refused edits never reach the log");
     pad.edit(T0, Payload::Closed).unwrap();
     assert_eq!(
-        pad.set(T0, Target::Mission, "remarks.text", Value::text("x"))
+        pad.set(T0, Target::Mission, keys::remarks::TEXT, Value::text("x"))
             .unwrap_err(),
         EditError::Closed
     );
@@ -168,7 +184,7 @@ fn fold_rejects_foreign_invalid_events_but_keeps_them_in_the_log() {
         0,
         Payload::Set {
             target: Target::Mission,
-            field: "naca.score".into(),
+            field: keys::naca::SCORE.into(),
             value: Value::code("4"),
         },
     );
@@ -187,9 +203,9 @@ fn retracted_entries_stay_visible() {
     pad.edit(T0, Payload::PatientAdded { patient: p }).unwrap();
     let e = EntryId::new();
     let mut fields = BTreeMap::new();
-    fields.insert("vitals.at".to_string(), Value::manual_time(T0));
+    fields.insert(keys::vitals::AT.to_string(), Value::manual_time(T0));
     fields.insert(
-        "vitals.hr".to_string(),
+        keys::vitals::HR.to_string(),
         Value::Measured(Measured::manual(Num::int(88))),
     );
     pad.edit(
@@ -218,14 +234,14 @@ fn retracted_entries_stay_visible() {
         Some("falscher Patient")
     );
     assert_eq!(
-        kept.get("vitals.hr").and_then(Value::as_num),
+        kept.get(keys::vitals::HR).and_then(Value::as_num),
         Some(Num::int(88))
     );
     assert_eq!(
         pad.set(
             T0 + 2,
             Target::Entry(e),
-            "vitals.hr",
+            keys::vitals::HR,
             Value::Measured(Measured::manual(Num::int(90)))
         )
         .unwrap_err(),
@@ -255,16 +271,21 @@ fn hard_rules_block_close_until_complete() {
     pad.set(
         T0,
         Target::Mission,
-        "mission.number",
+        keys::mission::NUMBER,
         Value::text("2026-11-22-0042"),
     )
     .unwrap();
-    pad.set(T0, Target::Mission, "time.alarm", Value::manual_time(T0))
-        .unwrap();
     pad.set(
         T0,
         Target::Mission,
-        "time.at_scene",
+        keys::time::ALARM,
+        Value::manual_time(T0),
+    )
+    .unwrap();
+    pad.set(
+        T0,
+        Target::Mission,
+        keys::time::AT_SCENE,
         Value::manual_time(T0 + 600_000),
     )
     .unwrap();
@@ -273,20 +294,30 @@ fn hard_rules_block_close_until_complete() {
     let hard = rule_ids(&pad.state, T0 + 700_000, Severity::Hard);
     assert_eq!(hard, vec!["patient-identified", "outcome", "naca"]);
 
-    pad.set(T0, Target::Patient(p), "patient.unknown", Value::Bool(true))
-        .unwrap();
-    pad.set(T0, Target::Patient(p), "outcome.result", Value::code("03"))
-        .unwrap();
+    pad.set(
+        T0,
+        Target::Patient(p),
+        keys::patient::UNKNOWN,
+        Value::Bool(true),
+    )
+    .unwrap();
+    pad.set(
+        T0,
+        Target::Patient(p),
+        keys::outcome::RESULT,
+        Value::code("03"),
+    )
+    .unwrap();
     assert_eq!(
         rule_ids(&pad.state, T0 + 700_000, Severity::Hard),
         vec!["naca", "destination"]
     );
-    pad.set(T0, Target::Patient(p), "naca.score", Value::code("4"))
+    pad.set(T0, Target::Patient(p), keys::naca::SCORE, Value::code("4"))
         .unwrap();
     pad.set(
         T0,
         Target::Patient(p),
-        "transport.hospital",
+        keys::transport::HOSPITAL,
         Value::text("Klinikum Mitte"),
     )
     .unwrap();
@@ -295,7 +326,7 @@ fn hard_rules_block_close_until_complete() {
     // an incomplete medication blocks again, pointing at the missing field
     let e = EntryId::new();
     let mut fields = BTreeMap::new();
-    fields.insert("med.substance".to_string(), Value::text("Adrenalin"));
+    fields.insert(keys::med::SUBSTANCE.to_string(), Value::text("Adrenalin"));
     pad.edit(
         T0,
         Payload::EntryAdded {
@@ -309,7 +340,7 @@ fn hard_rules_block_close_until_complete() {
     let b = rules::close_blockers(&pad.state, T0 + 700_000);
     assert_eq!(b.len(), 1);
     assert_eq!(b[0].target, Target::Entry(e));
-    assert_eq!(b[0].field, Some("med.dose"));
+    assert_eq!(b[0].field, Some(keys::med::DOSE));
     assert!(b[0].message_de.contains("Dosis"), "{}", b[0].message_de);
 }
 
@@ -320,7 +351,7 @@ fn false_mission_needs_no_patient() {
     pad.set(
         T0,
         Target::Mission,
-        "mission.false_mission",
+        keys::mission::FALSE_MISSION,
         Value::code("03"),
     )
     .unwrap();
@@ -334,16 +365,21 @@ fn soft_rules_warn_on_ranges_order_and_future() {
     pad.set(
         T0,
         Target::Mission,
-        "time.alarm",
+        keys::time::ALARM,
         Value::manual_time(T0 + 60_000),
     )
     .unwrap();
-    pad.set(T0, Target::Mission, "time.at_scene", Value::manual_time(T0))
-        .unwrap();
     pad.set(
         T0,
         Target::Mission,
-        "time.end",
+        keys::time::AT_SCENE,
+        Value::manual_time(T0),
+    )
+    .unwrap();
+    pad.set(
+        T0,
+        Target::Mission,
+        keys::time::END,
         Value::manual_time(T0 + 10 * 3_600_000),
     )
     .unwrap();
@@ -352,7 +388,7 @@ fn soft_rules_warn_on_ranges_order_and_future() {
     pad.set(
         T0,
         Target::Patient(p),
-        "patient.birth_date",
+        keys::patient::BIRTH_DATE,
         Value::Date(PartialDate {
             year: 2030,
             month: 0,
@@ -362,17 +398,17 @@ fn soft_rules_warn_on_ranges_order_and_future() {
     .unwrap();
     let e = EntryId::new();
     let mut fields = BTreeMap::new();
-    fields.insert("vitals.at".to_string(), Value::manual_time(T0));
+    fields.insert(keys::vitals::AT.to_string(), Value::manual_time(T0));
     fields.insert(
-        "vitals.hr".to_string(),
+        keys::vitals::HR.to_string(),
         Value::Measured(Measured::manual(Num::int(290))),
     );
     fields.insert(
-        "vitals.bp_sys".to_string(),
+        keys::vitals::BP_SYS.to_string(),
         Value::Measured(Measured::manual(Num::int(80))),
     );
     fields.insert(
-        "vitals.bp_dia".to_string(),
+        keys::vitals::BP_DIA.to_string(),
         Value::Measured(Measured::manual(Num::int(90))),
     );
     pad.edit(
@@ -390,12 +426,12 @@ fn soft_rules_warn_on_ranges_order_and_future() {
         soft.iter()
             .any(|f| f.rule == rule && f.field == Some(field))
     };
-    assert!(has("times-ordered", "time.at_scene"), "{soft:#?}");
-    assert!(has("future-time", "time.end"));
-    assert!(has("future-time", "patient.birth_date"));
-    assert!(has("range", "vitals.hr"));
-    assert!(has("bp-dia-sys", "vitals.bp_dia"));
-    assert!(!has("range", "vitals.bp_sys"), "80 mmHg is plausible");
+    assert!(has("times-ordered", keys::time::AT_SCENE), "{soft:#?}");
+    assert!(has("future-time", keys::time::END));
+    assert!(has("future-time", keys::patient::BIRTH_DATE));
+    assert!(has("range", keys::vitals::HR));
+    assert!(has("bp-dia-sys", keys::vitals::BP_DIA));
+    assert!(!has("range", keys::vitals::BP_SYS), "80 mmHg is plausible");
 }
 
 // ---- merge properties -------------------------------------------------
@@ -410,10 +446,10 @@ fn two_logs(script: &[(bool, u8, i64)]) -> (Vec<Event>, Vec<Event>) {
     for (on_a, field, dt) in script {
         wall += dt;
         let keys = [
-            "remarks.text",
-            "mission.keyword",
-            "mission.station",
-            "mission.number",
+            keys::remarks::TEXT,
+            keys::mission::KEYWORD,
+            keys::mission::STATION,
+            keys::mission::NUMBER,
         ];
         let p = Payload::Set {
             target: Target::Mission,

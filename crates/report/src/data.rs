@@ -8,6 +8,7 @@
 use super::ecg;
 use super::{ReportInput, Strip};
 use rettpad_record::catalog::{self, Collection, FieldDef, Kind, Scope, Section};
+use rettpad_record::keys;
 use rettpad_record::state::{AuditEntry, EntryState, FieldState, Fields, PatientState};
 use rettpad_record::text::{self as view, Lang};
 use rettpad_record::value::civil_from_ms;
@@ -128,11 +129,11 @@ fn items(ctx: &Ctx, scope: Scope, fields: &Fields, sections: &[Section]) -> Vec<
 
 fn entry_time(e: &EntryState) -> i64 {
     let key = match e.collection {
-        Collection::Vitals => "vitals.at",
-        Collection::Finding => "finding.at",
-        Collection::Ecg => "ecg.at",
-        Collection::Measure => "measure.at",
-        Collection::Medication => "med.at",
+        Collection::Vitals => keys::vitals::AT,
+        Collection::Finding => keys::finding::AT,
+        Collection::Ecg => keys::ecg::AT,
+        Collection::Measure => keys::measure::AT,
+        Collection::Medication => keys::med::AT,
         Collection::Injury | Collection::Diagnosis => "",
     };
     e.get(key)
@@ -186,9 +187,9 @@ fn code_num(e: &EntryState, key: &str) -> Option<i64> {
 fn finding_json(ctx: &Ctx, e: &EntryState) -> J {
     let mut j = entry_json(ctx, e);
     let parts = [
-        code_num(e, "finding.gcs_eyes"),
-        code_num(e, "finding.gcs_verbal"),
-        code_num(e, "finding.gcs_motor"),
+        code_num(e, keys::finding::GCS_EYES),
+        code_num(e, keys::finding::GCS_VERBAL),
+        code_num(e, keys::finding::GCS_MOTOR),
     ];
     // Code 0 means "nicht dokumentiert": no total then.
     let total = match parts {
@@ -210,7 +211,7 @@ fn finding_json(ctx: &Ctx, e: &EntryState) -> J {
 fn vitals_json(ctx: &Ctx, p: &PatientState) -> J {
     let list = entries(ctx, p, Collection::Vitals);
     let cols: Vec<&FieldDef> = catalog::fields_of(Scope::Entry(Collection::Vitals))
-        .filter(|d| d.key != "vitals.at")
+        .filter(|d| d.key != keys::vitals::AT)
         .filter(|d| list.iter().any(|e| e.get(d.key).is_some()))
         .collect();
     let columns: Vec<J> = cols
@@ -271,11 +272,11 @@ fn chart_json(list: &[&EntryState]) -> J {
         .map(|i| json!({"f": fy((i * 50) as f64), "label": (i * 50).to_string()}))
         .collect();
     let series = [
-        ("vitals.bp_sys", "RR sys", "sys"),
-        ("vitals.bp_dia", "RR dia", "dia"),
-        ("vitals.hr", "HF", "hr"),
-        ("vitals.spo2", "SpO₂", "spo2"),
-        ("vitals.etco2", "etCO₂", "etco2"),
+        (keys::vitals::BP_SYS, "RR sys", "sys"),
+        (keys::vitals::BP_DIA, "RR dia", "dia"),
+        (keys::vitals::HR, "HF", "hr"),
+        (keys::vitals::SPO2, "SpO₂", "spo2"),
+        (keys::vitals::ETCO2, "etCO₂", "etco2"),
     ];
     let series: Vec<J> = series
         .iter()
@@ -320,11 +321,11 @@ fn patient_json(ctx: &Ctx, p: &PatientState, n: usize, strips: &HashMap<Hash, &S
         .collect();
     let name = {
         let fam = p
-            .get("patient.family_name")
+            .get(keys::patient::FAMILY_NAME)
             .and_then(Value::as_text)
             .unwrap_or("");
         let giv = p
-            .get("patient.given_name")
+            .get(keys::patient::GIVEN_NAME)
             .and_then(Value::as_text)
             .unwrap_or("");
         match (fam.is_empty(), giv.is_empty()) {
@@ -343,8 +344,8 @@ fn patient_json(ctx: &Ctx, p: &PatientState, n: usize, strips: &HashMap<Hash, &S
     let measures: Vec<J> = entries(ctx, p, Collection::Measure)
         .into_iter()
         .map(|e| {
-            let mut detail = text_of(e, "measure.detail");
-            let energy = text_of(e, "measure.energy_j");
+            let mut detail = text_of(e, keys::measure::DETAIL);
+            let energy = text_of(e, keys::measure::ENERGY_J);
             if !energy.is_empty() {
                 detail = if detail.is_empty() {
                     energy
@@ -352,16 +353,16 @@ fn patient_json(ctx: &Ctx, p: &PatientState, n: usize, strips: &HashMap<Hash, &S
                     format!("{detail}, {energy}")
                 };
             }
-            let attempts = text_of(e, "measure.attempts");
+            let attempts = text_of(e, keys::measure::ATTEMPTS);
             if !attempts.is_empty() {
                 detail = format!("{detail} ({attempts} Versuche)").trim().to_string();
             }
             json!({
                 "time": view::clock_text(entry_time(e)),
-                "what": text_of(e, "measure.kind"),
+                "what": text_of(e, keys::measure::KIND),
                 "detail": detail,
-                "result": text_of(e, "measure.result"),
-                "performer": text_of(e, "measure.performer"),
+                "result": text_of(e, keys::measure::RESULT),
+                "performer": text_of(e, keys::measure::PERFORMER),
                 "by": ctx.who(&e.created_by),
             })
         })
@@ -369,29 +370,29 @@ fn patient_json(ctx: &Ctx, p: &PatientState, n: usize, strips: &HashMap<Hash, &S
     let meds: Vec<J> = entries(ctx, p, Collection::Medication)
         .into_iter()
         .map(|e| {
-            let dose = [text_of(e, "med.dose"), text_of(e, "med.unit")]
+            let dose = [text_of(e, keys::med::DOSE), text_of(e, keys::med::UNIT)]
                 .join(" ")
                 .trim()
                 .to_string();
             let mut time = view::clock_text(entry_time(e));
-            if let Some(t) = e.get("med.until").and_then(Value::as_time) {
+            if let Some(t) = e.get(keys::med::UNTIL).and_then(Value::as_time) {
                 time = format!("{time}–{}", view::clock_text(t.at_ms));
             }
-            let mut substance = text_of(e, "med.substance");
-            let product = text_of(e, "med.product");
+            let mut substance = text_of(e, keys::med::SUBSTANCE);
+            let product = text_of(e, keys::med::PRODUCT);
             if !product.is_empty() {
                 substance = format!("{substance} ({product})");
             }
-            let controlled = e.get("med.controlled").and_then(Value::as_bool) == Some(true);
+            let controlled = e.get(keys::med::CONTROLLED).and_then(Value::as_bool) == Some(true);
             json!({
                 "time": time,
                 "substance": substance,
                 "dose": dose,
-                "route": text_of(e, "med.route"),
-                "reason": text_of(e, "med.reason"),
-                "given_by": text_of(e, "med.given_by"),
-                "ordered_by": text_of(e, "med.ordered_by"),
-                "btm": if controlled { format!("BtM {}", text_of(e, "med.batch")).trim().to_string() } else { text_of(e, "med.batch") },
+                "route": text_of(e, keys::med::ROUTE),
+                "reason": text_of(e, keys::med::REASON),
+                "given_by": text_of(e, keys::med::GIVEN_BY),
+                "ordered_by": text_of(e, keys::med::ORDERED_BY),
+                "btm": if controlled { format!("BtM {}", text_of(e, keys::med::BATCH)).trim().to_string() } else { text_of(e, keys::med::BATCH) },
                 "by": ctx.who(&e.created_by),
             })
         })
@@ -504,7 +505,7 @@ pub fn build(input: &ReportInput<'_>) -> J {
             .unwrap_or_default()
     };
     let call_sign = {
-        let c = text("mission.call_sign");
+        let c = text(keys::mission::CALL_SIGN);
         if c.is_empty() {
             st.call_sign.clone()
         } else {
@@ -569,7 +570,7 @@ pub fn build(input: &ReportInput<'_>) -> J {
         "version": DATA_VERSION,
         "mission": {
             "id": st.id.to_string(),
-            "number": text("mission.number"),
+            "number": text(keys::mission::NUMBER),
             "call_sign": call_sign,
             "date": date_text(st.opened_ms.unwrap_or(created_ms)),
             "status": status,

@@ -1,5 +1,6 @@
 //! The protocol PDF: content, determinism, hash, pages.
 
+use rettpad_record::keys;
 use rettpad_record::{Author, HandoverMode, MissionLog, MissionState, Payload, Target, Value};
 use rettpad_report::{self as report, ReportInput, Strip};
 use rettpad_sim::sample;
@@ -44,7 +45,7 @@ impl Mission {
         let p = self.state.patients[0].id;
         self.push(Payload::Set {
             target: Target::Patient(p),
-            field: "naca.score".into(),
+            field: keys::naca::SCORE.into(),
             value: Value::code("5"),
         });
         self
@@ -119,7 +120,7 @@ fn any_change_changes_the_document_hash() {
     // One more event: new content, new hash.
     a.push(Payload::Set {
         target: Target::Mission,
-        field: "remarks.text".into(),
+        field: keys::remarks::TEXT.into(),
         value: Value::text("Nachtrag"),
     });
     let d2 = report::render(&input(&a)).expect("render");
@@ -161,9 +162,9 @@ fn the_pdf_says_what_the_record_says() {
     let text = |v: Option<&Value>| v.and_then(Value::as_text).unwrap_or_default().to_string();
     let mut needles = vec![
         "Notfallprotokoll".to_string(),
-        text(st.get("mission.number")),
+        text(st.get(keys::mission::NUMBER)),
         st.call_sign.clone(),
-        text(p.get("patient.family_name")),
+        text(p.get(keys::patient::FAMILY_NAME)),
         st.crew[0].name.clone(),
         "12-Kanal-EKG".into(),
         "25 mm/s · 10 mm/mV".into(),
@@ -176,7 +177,7 @@ fn the_pdf_says_what_the_record_says() {
     ];
     // Every medication substance and every diagnosis text is there.
     for e in st.entries.values() {
-        for k in ["med.substance", "diagnosis.text"] {
+        for k in [keys::med::SUBSTANCE, keys::diagnosis::TEXT] {
             if let Some(v) = e.get(k) {
                 needles.push(text(Some(v)));
             }

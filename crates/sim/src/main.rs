@@ -3,6 +3,7 @@
 //! the crash test. Peer pad and dispatch simulators come with their issues.
 
 use rettpad_clock::SystemClock;
+use rettpad_record::keys;
 use rettpad_record::{
     Author, Collection, EntryId, Measured, MissionId, Num, PatientId, Payload, Status, Target,
     Value,
@@ -143,12 +144,12 @@ fn crash_worker(args: &[String]) -> ExitCode {
                     let p = patients[rng.below(patients.len() as u64) as usize];
                     let mut fields = BTreeMap::new();
                     fields.insert(
-                        "vitals.at".to_string(),
+                        keys::vitals::AT.to_string(),
                         Value::manual_time(1_795_305_600_000),
                     );
                     let hr = 40 + rng.below(120) as i64;
                     fields.insert(
-                        "vitals.hr".to_string(),
+                        keys::vitals::HR.to_string(),
                         Value::Measured(Measured::device(Num::int(hr), "SIM")),
                     );
                     Payload::EntryAdded {
@@ -161,7 +162,7 @@ fn crash_worker(args: &[String]) -> ExitCode {
                     let text = format!("edit {}", rng.next());
                     Payload::Set {
                         target: Target::Mission,
-                        field: "remarks.text".into(),
+                        field: keys::remarks::TEXT.into(),
                         value: Value::Text(text),
                     }
                 };

@@ -11,6 +11,7 @@
 //!   airway, drugs, ROSC, two 12-lead ECGs and rhythm strips; the emergency
 //!   doctor documents on a second pad (NEF), merged into the RTW's log.
 
+use rettpad_record::keys;
 use rettpad_record::log::Author;
 use rettpad_record::wave::{Lead, Strip, StripKind};
 use rettpad_record::{
@@ -247,17 +248,20 @@ fn mission_header(
 ) {
     let m = Target::Mission;
     for (f, v) in [
-        ("mission.number", text(number)),
-        ("mission.dispatch_center", text("ILS Musterstadt")),
-        ("mission.call_sign", text(RTW_CALL_SIGN)),
-        ("mission.station", text("Rettungswache 3 Musterstadt-Nord")),
-        ("mission.unit_type", code("02")),
-        ("mission.type", code("01")),
-        ("mission.keyword", text(keyword)),
-        ("mission.scene_type", code("01")),
-        ("mission.address.street", text(street)),
-        ("mission.address.postcode", text("12345")),
-        ("mission.address.city", text("Musterstadt")),
+        (keys::mission::NUMBER, text(number)),
+        (keys::mission::DISPATCH_CENTER, text("ILS Musterstadt")),
+        (keys::mission::CALL_SIGN, text(RTW_CALL_SIGN)),
+        (
+            keys::mission::STATION,
+            text("Rettungswache 3 Musterstadt-Nord"),
+        ),
+        (keys::mission::UNIT_TYPE, code("02")),
+        (keys::mission::TYPE, code("01")),
+        (keys::mission::KEYWORD, text(keyword)),
+        (keys::mission::SCENE_TYPE, code("01")),
+        (keys::mission::ADDRESS_STREET, text(street)),
+        (keys::mission::ADDRESS_POSTCODE, text("12345")),
+        (keys::mission::ADDRESS_CITY, text("Musterstadt")),
     ] {
         g.set(who, t0 + MIN, m.clone(), f, v);
     }
@@ -274,7 +278,7 @@ fn mission_header(
         who,
         t0 + end_min * MIN,
         m,
-        "time.end",
+        keys::time::END,
         manual(t0 + end_min * MIN),
     );
 }
@@ -316,14 +320,14 @@ pub fn standard_at(seed: u64) -> Sample {
         "Lindenallee 12",
         75,
         &[
-            ("time.alarm", 0, 2),
-            ("time.departure", 1, 3),
-            ("time.at_scene", 9, 4),
-            ("time.patient_contact", 10, 4),
-            ("time.left_scene", 35, 7),
-            ("time.at_destination", 52, 8),
-            ("time.handover", 55, 8),
-            ("time.available", 70, 1),
+            (keys::time::ALARM, 0, 2),
+            (keys::time::DEPARTURE, 1, 3),
+            (keys::time::AT_SCENE, 9, 4),
+            (keys::time::PATIENT_CONTACT, 10, 4),
+            (keys::time::LEFT_SCENE, 35, 7),
+            (keys::time::AT_DESTINATION, 52, 8),
+            (keys::time::HANDOVER, 55, 8),
+            (keys::time::AVAILABLE, 70, 1),
         ],
     );
     let p = PatientId(g.id(t0 + 10 * MIN));
@@ -331,29 +335,29 @@ pub fn standard_at(seed: u64) -> Sample {
     let pt = Target::Patient(p);
     let at = t0 + 12 * MIN;
     for (f, v) in [
-        ("patient.family_name", text("Müller")),
-        ("patient.given_name", text("Jürgen")),
+        (keys::patient::FAMILY_NAME, text("Müller")),
+        (keys::patient::GIVEN_NAME, text("Jürgen")),
         (
-            "patient.birth_date",
+            keys::patient::BIRTH_DATE,
             Value::Date(PartialDate {
                 year: 1958,
                 month: 7,
                 day: 3,
             }),
         ),
-        ("patient.sex", code("M")),
-        ("patient.address.street", text("Lindenallee 12")),
-        ("patient.address.postcode", text("12345")),
-        ("patient.address.city", text("Musterstadt")),
-        ("patient.address.country", text("D")),
-        ("patient.id_source", code("01")),
-        ("patient.weight_kg", Value::Num(Num(92_000))),
-        ("insurance.insurer_name", text("AOK Nordost")),
-        ("insurance.insurer_ik", text("109519005")),
-        ("insurance.number", text("A123456780")),
-        ("insurance.type", code("1")),
+        (keys::patient::SEX, code("M")),
+        (keys::patient::ADDRESS_STREET, text("Lindenallee 12")),
+        (keys::patient::ADDRESS_POSTCODE, text("12345")),
+        (keys::patient::ADDRESS_CITY, text("Musterstadt")),
+        (keys::patient::ADDRESS_COUNTRY, text("D")),
+        (keys::patient::ID_SOURCE, code("01")),
+        (keys::patient::WEIGHT_KG, Value::Num(Num(92_000))),
+        (keys::insurance::INSURER_NAME, text("AOK Nordost")),
+        (keys::insurance::INSURER_IK, text("109519005")),
+        (keys::insurance::NUMBER, text("A123456780")),
+        (keys::insurance::TYPE, code("1")),
         (
-            "insurance.valid_until",
+            keys::insurance::VALID_UNTIL,
             Value::Date(PartialDate {
                 year: 2029,
                 month: 12,
@@ -365,22 +369,22 @@ pub fn standard_at(seed: u64) -> Sample {
     }
     for (f, v) in [
         (
-            "history.event",
+            keys::history::EVENT,
             text(
                 "Seit ca. 40 min drückender retrosternaler Schmerz mit Ausstrahlung in den \
                  linken Arm, Übelkeit, Kaltschweißigkeit. Beim Frühstück begonnen.",
             ),
         ),
-        ("history.symptom_onset", manual(t0 - 40 * MIN)),
+        (keys::history::SYMPTOM_ONSET, manual(t0 - 40 * MIN)),
         (
-            "history.previous_illnesses",
+            keys::history::PREVIOUS_ILLNESSES,
             text("arterielle Hypertonie, Diabetes mellitus Typ 2, Nikotinabusus"),
         ),
         (
-            "history.home_medication",
+            keys::history::HOME_MEDICATION,
             text("Ramipril 5 mg 1-0-0, Metformin 1000 mg 1-0-1"),
         ),
-        ("history.allergies", text("keine bekannt")),
+        (keys::history::ALLERGIES, text("keine bekannt")),
     ] {
         g.set(&a, t0 + 11 * MIN, pt.clone(), f, v);
     }
@@ -390,17 +394,17 @@ pub fn standard_at(seed: u64) -> Sample {
         p,
         Collection::Finding,
         vec![
-            ("finding.at", manual(t0 + 11 * MIN)),
-            ("finding.gcs_eyes", code("4")),
-            ("finding.gcs_verbal", code("5")),
-            ("finding.gcs_motor", code("6")),
-            ("finding.pain_nrs", Value::Int(7)),
-            ("finding.pupil_left_size", code("02")),
-            ("finding.pupil_left_reaction", code("01")),
-            ("finding.pupil_right_size", code("02")),
-            ("finding.pupil_right_reaction", code("01")),
-            ("finding.breathing", codes(&["01"])),
-            ("finding.skin", codes(&["02", "03"])),
+            (keys::finding::AT, manual(t0 + 11 * MIN)),
+            (keys::finding::GCS_EYES, code("4")),
+            (keys::finding::GCS_VERBAL, code("5")),
+            (keys::finding::GCS_MOTOR, code("6")),
+            (keys::finding::PAIN_NRS, Value::Int(7)),
+            (keys::finding::PUPIL_LEFT_SIZE, code("02")),
+            (keys::finding::PUPIL_LEFT_REACTION, code("01")),
+            (keys::finding::PUPIL_RIGHT_SIZE, code("02")),
+            (keys::finding::PUPIL_RIGHT_REACTION, code("01")),
+            (keys::finding::BREATHING, codes(&["01"])),
+            (keys::finding::SKIN, codes(&["02", "03"])),
         ],
     );
     // Vitals from the monitor every 5 min, one hour.
@@ -412,7 +416,7 @@ pub fn standard_at(seed: u64) -> Sample {
         let spo2 = 94 + (k / 3).min(4);
         let mut f = vec![
             (
-                "vitals.at",
+                keys::vitals::AT,
                 time(
                     at,
                     TimeSource::Device {
@@ -420,18 +424,18 @@ pub fn standard_at(seed: u64) -> Sample {
                     },
                 ),
             ),
-            ("vitals.hr", dev(hr)),
-            ("vitals.bp_sys", dev(sys)),
-            ("vitals.bp_dia", dev(dia)),
-            ("vitals.spo2", dev(spo2)),
-            ("vitals.rr", dev(18 - (k / 4))),
+            (keys::vitals::HR, dev(hr)),
+            (keys::vitals::BP_SYS, dev(sys)),
+            (keys::vitals::BP_DIA, dev(dia)),
+            (keys::vitals::SPO2, dev(spo2)),
+            (keys::vitals::RR, dev(18 - (k / 4))),
         ];
         if k == 0 {
             f.push((
-                "vitals.glucose",
+                keys::vitals::GLUCOSE,
                 Value::Measured(Measured::manual(Num(142_000))),
             ));
-            f.push(("vitals.temp", dev_tenths(366)));
+            f.push((keys::vitals::TEMP, dev_tenths(366)));
         }
         g.entry(&j, at, p, Collection::Vitals, f);
     }
@@ -442,13 +446,13 @@ pub fn standard_at(seed: u64) -> Sample {
         p,
         Collection::Ecg,
         vec![
-            ("ecg.at", manual(ecg_at)),
-            ("ecg.rhythm", code("01")),
-            ("ecg.twelve_lead", Value::Bool(true)),
-            ("ecg.stemi", Value::Bool(true)),
-            ("ecg.stemi_site", codes(&["01"])),
+            (keys::ecg::AT, manual(ecg_at)),
+            (keys::ecg::RHYTHM, code("01")),
+            (keys::ecg::TWELVE_LEAD, Value::Bool(true)),
+            (keys::ecg::STEMI, Value::Bool(true)),
+            (keys::ecg::STEMI_SITE, codes(&["01"])),
             (
-                "ecg.note",
+                keys::ecg::NOTE,
                 text("ST-Hebungen V1–V4 bis 3 mm, spiegelbildliche Senkungen II, III, aVF"),
             ),
         ],
@@ -461,14 +465,17 @@ pub fn standard_at(seed: u64) -> Sample {
         p,
         Collection::Diagnosis,
         vec![
-            ("diagnosis.group", code("02")),
-            ("diagnosis.text", text("akuter Vorderwandinfarkt (STEMI)")),
-            ("diagnosis.icd10", text("I21.0")),
-            ("diagnosis.kind", code("02")),
-            ("diagnosis.tracer", code("01")),
+            (keys::diagnosis::GROUP, code("02")),
+            (
+                keys::diagnosis::TEXT,
+                text("akuter Vorderwandinfarkt (STEMI)"),
+            ),
+            (keys::diagnosis::ICD10, text("I21.0")),
+            (keys::diagnosis::KIND, code("02")),
+            (keys::diagnosis::TRACER, code("01")),
         ],
     );
-    g.set(&a, t0 + 15 * MIN, pt.clone(), "naca.score", code("4"));
+    g.set(&a, t0 + 15 * MIN, pt.clone(), keys::naca::SCORE, code("4"));
     for (min, kind, detail, who) in [
         (14, "17", "Übermittlung an Herzkatheterlabor", &a),
         (16, "01", "20 G, Handrücken links", &j),
@@ -480,10 +487,10 @@ pub fn standard_at(seed: u64) -> Sample {
             p,
             Collection::Measure,
             vec![
-                ("measure.kind", code(kind)),
-                ("measure.at", manual(t0 + min * MIN)),
-                ("measure.detail", text(detail)),
-                ("measure.result", code("01")),
+                (keys::measure::KIND, code(kind)),
+                (keys::measure::AT, manual(t0 + min * MIN)),
+                (keys::measure::DETAIL, text(detail)),
+                (keys::measure::RESULT, code("01")),
             ],
         );
     }
@@ -494,32 +501,32 @@ pub fn standard_at(seed: u64) -> Sample {
         (25, "Metoclopramid", 10_000, "mg", false),
     ] {
         let mut f = vec![
-            ("med.substance", text(substance)),
-            ("med.dose", Value::Num(Num(dose))),
-            ("med.unit", code(unit)),
-            ("med.route", code("iv")),
-            ("med.at", manual(t0 + min * MIN)),
-            ("med.given_by", text("Anna Berger")),
-            ("med.ordered_by", code("02")),
+            (keys::med::SUBSTANCE, text(substance)),
+            (keys::med::DOSE, Value::Num(Num(dose))),
+            (keys::med::UNIT, code(unit)),
+            (keys::med::ROUTE, code("iv")),
+            (keys::med::AT, manual(t0 + min * MIN)),
+            (keys::med::GIVEN_BY, text("Anna Berger")),
+            (keys::med::ORDERED_BY, code("02")),
         ];
         if controlled {
-            f.push(("med.controlled", Value::Bool(true)));
-            f.push(("med.batch", text("MO2419")));
+            f.push((keys::med::CONTROLLED, Value::Bool(true)));
+            f.push((keys::med::BATCH, text("MO2419")));
         }
         g.entry(&a, t0 + min * MIN, p, Collection::Medication, f);
     }
     for (f, v) in [
-        ("transport.done", Value::Bool(true)),
-        ("transport.with_doctor", Value::Bool(false)),
-        ("transport.emergency_lights", Value::Bool(true)),
-        ("transport.positioning", text("Oberkörperhochlagerung")),
-        ("transport.hospital", text("Klinikum Musterstadt")),
-        ("transport.hospital_id", text("KLINIKUM-MS")),
-        ("transport.department", code("04")),
-        ("transport.prenotified_at", manual(t0 + 33 * MIN)),
-        ("handover.to", text("Dr. Schmidt, Kardiologie")),
-        ("handover.condition", code("01")),
-        ("outcome.result", code("02")),
+        (keys::transport::DONE, Value::Bool(true)),
+        (keys::transport::WITH_DOCTOR, Value::Bool(false)),
+        (keys::transport::EMERGENCY_LIGHTS, Value::Bool(true)),
+        (keys::transport::POSITIONING, text("Oberkörperhochlagerung")),
+        (keys::transport::HOSPITAL, text("Klinikum Musterstadt")),
+        (keys::transport::HOSPITAL_ID, text("KLINIKUM-MS")),
+        (keys::transport::DEPARTMENT, code("04")),
+        (keys::transport::PRENOTIFIED_AT, manual(t0 + 33 * MIN)),
+        (keys::handover::TO, text("Dr. Schmidt, Kardiologie")),
+        (keys::handover::CONDITION, code("01")),
+        (keys::outcome::RESULT, code("02")),
     ] {
         g.set(&a, t0 + 55 * MIN, pt.clone(), f, v);
     }
@@ -527,7 +534,7 @@ pub fn standard_at(seed: u64) -> Sample {
         &a,
         t0 + 56 * MIN,
         Target::Mission,
-        "remarks.text",
+        keys::remarks::TEXT,
         text("Patient bei Übergabe schmerzfrei (NRS 2). Brille und Geldbörse beim Patienten."),
     );
     g.finish()
@@ -582,21 +589,21 @@ pub fn resuscitation_at(seed: u64) -> Sample {
         "Marktplatz 1",
         90,
         &[
-            ("time.alarm", 0, 2),
-            ("time.departure", 1, 3),
-            ("time.at_scene", 7, 4),
-            ("time.patient_contact", 8, 4),
-            ("time.left_scene", 48, 7),
-            ("time.at_destination", 61, 8),
-            ("time.handover", 64, 8),
-            ("time.available", 85, 1),
+            (keys::time::ALARM, 0, 2),
+            (keys::time::DEPARTURE, 1, 3),
+            (keys::time::AT_SCENE, 7, 4),
+            (keys::time::PATIENT_CONTACT, 8, 4),
+            (keys::time::LEFT_SCENE, 48, 7),
+            (keys::time::AT_DESTINATION, 61, 8),
+            (keys::time::HANDOVER, 64, 8),
+            (keys::time::AVAILABLE, 85, 1),
         ],
     );
     g.set(
         &a,
         t0 + MIN,
         Target::Mission,
-        "mission.doctor_requested",
+        keys::mission::DOCTOR_REQUESTED,
         Value::Bool(false),
     );
     let p = PatientId(g.id(t0 + 8 * MIN));
@@ -604,28 +611,28 @@ pub fn resuscitation_at(seed: u64) -> Sample {
     let pt = Target::Patient(p);
     g.push(&l, t0 + 11 * MIN, Payload::CrewJoined { crew: vec![lena] });
     for (f, v) in [
-        ("patient.family_name", text("Schäfer")),
-        ("patient.given_name", text("Gerda")),
+        (keys::patient::FAMILY_NAME, text("Schäfer")),
+        (keys::patient::GIVEN_NAME, text("Gerda")),
         (
-            "patient.birth_date",
+            keys::patient::BIRTH_DATE,
             Value::Date(PartialDate {
                 year: 1959,
                 month: 0,
                 day: 0,
             }),
         ),
-        ("patient.age_years", Value::Int(67)),
-        ("patient.sex", code("W")),
-        ("patient.id_source", code("05")),
-        ("history.arrest", Value::Bool(true)),
-        ("history.arrest_witnessed", code("02")),
-        ("history.collapse_time", manual(t0 - 4 * MIN)),
-        ("history.bystander_cpr", code("01")),
-        ("history.aed_used", code("02")),
-        ("history.cpr_start", manual(t0 + 8 * MIN)),
-        ("history.rosc", manual(t0 + 22 * MIN)),
+        (keys::patient::AGE_YEARS, Value::Int(67)),
+        (keys::patient::SEX, code("W")),
+        (keys::patient::ID_SOURCE, code("05")),
+        (keys::history::ARREST, Value::Bool(true)),
+        (keys::history::ARREST_WITNESSED, code("02")),
+        (keys::history::COLLAPSE_TIME, manual(t0 - 4 * MIN)),
+        (keys::history::BYSTANDER_CPR, code("01")),
+        (keys::history::AED_USED, code("02")),
+        (keys::history::CPR_START, manual(t0 + 8 * MIN)),
+        (keys::history::ROSC, manual(t0 + 22 * MIN)),
         (
-            "history.event",
+            keys::history::EVENT,
             text("Beim Einkaufen zusammengebrochen, Passant beginnt sofort Thoraxkompressionen."),
         ),
     ] {
@@ -636,7 +643,10 @@ pub fn resuscitation_at(seed: u64) -> Sample {
         t0 + 8 * MIN,
         p,
         Collection::Ecg,
-        vec![("ecg.at", manual(t0 + 8 * MIN)), ("ecg.rhythm", code("10"))],
+        vec![
+            (keys::ecg::AT, manual(t0 + 8 * MIN)),
+            (keys::ecg::RHYTHM, code("10")),
+        ],
     );
     // Shocks: VF before each, strip of the pads lead.
     for (k, (min, joules)) in [(9i64, 200i64), (11, 200), (13, 300)]
@@ -659,9 +669,9 @@ pub fn resuscitation_at(seed: u64) -> Sample {
             p,
             Collection::Measure,
             vec![
-                ("measure.kind", code("14")),
+                (keys::measure::KIND, code("14")),
                 (
-                    "measure.at",
+                    keys::measure::AT,
                     time(
                         at,
                         TimeSource::Device {
@@ -669,8 +679,11 @@ pub fn resuscitation_at(seed: u64) -> Sample {
                         },
                     ),
                 ),
-                ("measure.energy_j", Value::Int(joules)),
-                ("measure.detail", text("biphasisch, Pads anterior-lateral")),
+                (keys::measure::ENERGY_J, Value::Int(joules)),
+                (
+                    keys::measure::DETAIL,
+                    text("biphasisch, Pads anterior-lateral"),
+                ),
             ],
         );
     }
@@ -686,10 +699,10 @@ pub fn resuscitation_at(seed: u64) -> Sample {
             p,
             Collection::Measure,
             vec![
-                ("measure.kind", code(kind)),
-                ("measure.at", manual(t0 + min * MIN)),
-                ("measure.detail", text(detail)),
-                ("measure.result", code("01")),
+                (keys::measure::KIND, code(kind)),
+                (keys::measure::AT, manual(t0 + min * MIN)),
+                (keys::measure::DETAIL, text(detail)),
+                (keys::measure::RESULT, code("01")),
             ],
         );
     }
@@ -705,13 +718,13 @@ pub fn resuscitation_at(seed: u64) -> Sample {
             p,
             Collection::Medication,
             vec![
-                ("med.substance", text(substance)),
-                ("med.dose", Value::Num(Num(dose))),
-                ("med.unit", code(unit)),
-                ("med.route", code(route)),
-                ("med.at", manual(t0 + min * MIN)),
-                ("med.given_by", text("Dr. med. Lena Vogt")),
-                ("med.ordered_by", code("01")),
+                (keys::med::SUBSTANCE, text(substance)),
+                (keys::med::DOSE, Value::Num(Num(dose))),
+                (keys::med::UNIT, code(unit)),
+                (keys::med::ROUTE, code(route)),
+                (keys::med::AT, manual(t0 + min * MIN)),
+                (keys::med::GIVEN_BY, text("Dr. med. Lena Vogt")),
+                (keys::med::ORDERED_BY, code("01")),
             ],
         );
     }
@@ -724,11 +737,11 @@ pub fn resuscitation_at(seed: u64) -> Sample {
             p,
             Collection::Ecg,
             vec![
-                ("ecg.at", manual(at)),
-                ("ecg.rhythm", code("13")),
-                ("ecg.twelve_lead", Value::Bool(true)),
-                ("ecg.stemi", Value::Bool(true)),
-                ("ecg.stemi_site", codes(&["02"])),
+                (keys::ecg::AT, manual(at)),
+                (keys::ecg::RHYTHM, code("13")),
+                (keys::ecg::TWELVE_LEAD, Value::Bool(true)),
+                (keys::ecg::STEMI, Value::Bool(true)),
+                (keys::ecg::STEMI_SITE, codes(&["02"])),
             ],
         );
         let label = format!("12-Kanal-EKG {} nach ROSC", k + 1);
@@ -747,7 +760,7 @@ pub fn resuscitation_at(seed: u64) -> Sample {
             Collection::Vitals,
             vec![
                 (
-                    "vitals.at",
+                    keys::vitals::AT,
                     time(
                         at,
                         TimeSource::Device {
@@ -755,11 +768,11 @@ pub fn resuscitation_at(seed: u64) -> Sample {
                         },
                     ),
                 ),
-                ("vitals.hr", dev(118 - 3 * k)),
-                ("vitals.bp_sys", dev(92 + 3 * k)),
-                ("vitals.bp_dia", dev(55 + k)),
-                ("vitals.spo2", dev(91 + (k / 2).min(6))),
-                ("vitals.etco2", dev(32 + (k % 3))),
+                (keys::vitals::HR, dev(118 - 3 * k)),
+                (keys::vitals::BP_SYS, dev(92 + 3 * k)),
+                (keys::vitals::BP_DIA, dev(55 + k)),
+                (keys::vitals::SPO2, dev(91 + (k / 2).min(6))),
+                (keys::vitals::ETCO2, dev(32 + (k % 3))),
             ],
         );
     }
@@ -769,28 +782,31 @@ pub fn resuscitation_at(seed: u64) -> Sample {
         p,
         Collection::Diagnosis,
         vec![
-            ("diagnosis.group", code("02")),
+            (keys::diagnosis::GROUP, code("02")),
             (
-                "diagnosis.text",
+                keys::diagnosis::TEXT,
                 text("präklinische Reanimation bei Kammerflimmern, ROSC; V. a. Hinterwandinfarkt"),
             ),
-            ("diagnosis.icd10", text("I46.0")),
-            ("diagnosis.kind", code("02")),
-            ("diagnosis.tracer", code("05")),
+            (keys::diagnosis::ICD10, text("I46.0")),
+            (keys::diagnosis::KIND, code("02")),
+            (keys::diagnosis::TRACER, code("05")),
         ],
     );
-    g.set(&l, t0 + 30 * MIN, pt.clone(), "naca.score", code("6"));
+    g.set(&l, t0 + 30 * MIN, pt.clone(), keys::naca::SCORE, code("6"));
     for (f, v) in [
-        ("transport.done", Value::Bool(true)),
-        ("transport.with_doctor", Value::Bool(true)),
-        ("transport.emergency_lights", Value::Bool(true)),
-        ("transport.hospital", text("Klinikum Musterstadt")),
-        ("transport.hospital_id", text("KLINIKUM-MS")),
-        ("transport.department", code("04")),
-        ("transport.prenotified_at", manual(t0 + 42 * MIN)),
-        ("handover.to", text("Prof. Dr. Weiß, Herzkatheterlabor")),
-        ("handover.condition", code("01")),
-        ("outcome.result", code("03")),
+        (keys::transport::DONE, Value::Bool(true)),
+        (keys::transport::WITH_DOCTOR, Value::Bool(true)),
+        (keys::transport::EMERGENCY_LIGHTS, Value::Bool(true)),
+        (keys::transport::HOSPITAL, text("Klinikum Musterstadt")),
+        (keys::transport::HOSPITAL_ID, text("KLINIKUM-MS")),
+        (keys::transport::DEPARTMENT, code("04")),
+        (keys::transport::PRENOTIFIED_AT, manual(t0 + 42 * MIN)),
+        (
+            keys::handover::TO,
+            text("Prof. Dr. Weiß, Herzkatheterlabor"),
+        ),
+        (keys::handover::CONDITION, code("01")),
+        (keys::outcome::RESULT, code("03")),
     ] {
         g.set(&l, t0 + 64 * MIN, pt.clone(), f, v);
     }

@@ -8,6 +8,7 @@ use rettpad_card::pcsc_io::{self, read_reader};
 use rettpad_card::{CardError, CardKind, Proposal};
 use rettpad_clock::{SharedClock, TestClock};
 use rettpad_pad::watcher::{CardEvent, ReaderStatus, Watcher, WatcherConfig};
+use rettpad_record::keys;
 use rettpad_record::{Author, PatientId, Payload, Target, Value};
 use rettpad_sim::vpcd::{Pcscd, PcscdLock, VPCD_READER};
 use rettpad_vault::FileKeyProvider;
@@ -119,7 +120,7 @@ fn store(dir: &std::path::Path) -> (Store, rettpad_record::MissionId, PatientId)
         m,
         Payload::Set {
             target: Target::Patient(p),
-            field: "patient.given_name".into(),
+            field: keys::patient::GIVEN_NAME.into(),
             value: Value::text("Jürgen"),
         },
     )
@@ -176,7 +177,7 @@ fn normal_egk_read_into_the_record_after_confirmation() {
     // Nothing is written before the confirmation.
     assert_eq!(s.log(m).expect("log").len(), before);
     let conflicts: Vec<_> = prop.conflicts().map(|i| i.field).collect();
-    assert_eq!(conflicts, ["patient.given_name"]);
+    assert_eq!(conflicts, [keys::patient::GIVEN_NAME]);
     let payloads = prop
         .confirm(s.state(m).expect("state"), &[])
         .expect("confirm");
@@ -184,13 +185,19 @@ fn normal_egk_read_into_the_record_after_confirmation() {
         s.apply(m, pl).expect("durable");
     }
     let ps = s.state(m).expect("state").patient(p).expect("patient");
-    assert_eq!(ps.get("patient.given_name"), Some(&Value::text("Jürgen")));
     assert_eq!(
-        ps.get("patient.family_name"),
+        ps.get(keys::patient::GIVEN_NAME),
+        Some(&Value::text("Jürgen"))
+    );
+    assert_eq!(
+        ps.get(keys::patient::FAMILY_NAME),
         Some(&Value::text("von Großmann"))
     );
-    assert_eq!(ps.get("insurance.number"), Some(&Value::text("M223344550")));
-    assert_eq!(ps.get("patient.id_source"), Some(&Value::code("01")));
+    assert_eq!(
+        ps.get(keys::insurance::NUMBER),
+        Some(&Value::text("M223344550"))
+    );
+    assert_eq!(ps.get(keys::patient::ID_SOURCE), Some(&Value::code("01")));
 }
 
 #[test]

@@ -13,6 +13,7 @@ use rettpad_devices::import::{ImportConfig, Importer};
 use rettpad_devices::link::{self as link, Event, Exit, SerialLink, SerialSettings, TcpLink};
 use rettpad_devices::obs::{AlarmPriority, EventKind, HostTime, Metric, Observation, Reading};
 use rettpad_devices::sim::{Faults, Rng, Scenario, serve};
+use rettpad_record::keys;
 use rettpad_record::{Collection, Num, PatientId, Payload, Value};
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -197,13 +198,16 @@ fn datex_over_a_pty_reaches_the_record() {
     assert_eq!(vitals.len(), 2, "{vitals:#?}");
     let nibp = vitals
         .iter()
-        .find(|f| f.contains_key("vitals.bp_sys"))
+        .find(|f| f.contains_key(keys::vitals::BP_SYS))
         .unwrap();
-    assert_eq!(nibp["vitals.bp_sys"].as_num(), Some(Num::int(128)));
-    assert_eq!(nibp["vitals.bp_dia"].as_num(), Some(Num::int(82)));
-    let set = vitals.iter().find(|f| f.contains_key("vitals.hr")).unwrap();
-    assert_eq!(set["vitals.rr"].as_num(), Some(Num::int(14)));
-    assert!(matches!(&set["vitals.spo2"], Value::Measured(m) if m.value.is_some()));
+    assert_eq!(nibp[keys::vitals::BP_SYS].as_num(), Some(Num::int(128)));
+    assert_eq!(nibp[keys::vitals::BP_DIA].as_num(), Some(Num::int(82)));
+    let set = vitals
+        .iter()
+        .find(|f| f.contains_key(keys::vitals::HR))
+        .unwrap();
+    assert_eq!(set[keys::vitals::RR].as_num(), Some(Num::int(14)));
+    assert!(matches!(&set[keys::vitals::SPO2], Value::Measured(m) if m.value.is_some()));
     assert!(
         imp.stats.duplicates > 0,
         "duplicated frames must be recognised by device time"

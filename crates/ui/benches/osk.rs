@@ -9,6 +9,7 @@ use rettpad_clock::{SharedClock, TestClock};
 use rettpad_pad::config::Config;
 use rettpad_pad::session::Session;
 use rettpad_record::Section;
+use rettpad_record::keys;
 use rettpad_ui::{EditorAdapter, LockAdapter, LoginAdapter, MissionsAdapter, OskAdapter};
 use rettpad_vault::MemoryKeyProvider;
 use rettpad_vault::store::{SharedStore, Store, StoreOptions};
@@ -100,7 +101,7 @@ fn tap_to_keyboard(c: &mut Criterion) {
                 total += t.elapsed();
                 assert_eq!(
                     osk.get_field(),
-                    "patient.family_name",
+                    keys::patient::FAMILY_NAME,
                     "the tap hit the field"
                 );
                 // The frame shows the keyboard: its panel at the bottom, not the page.

@@ -2,6 +2,7 @@
 //! fields generated from the catalog.
 
 use super::*;
+use rettpad_record::keys;
 
 impl Controller {
     pub(super) fn refresh_editor(
@@ -47,7 +48,7 @@ impl Controller {
         ed.set_section(self.section as i32);
         let section = self.section();
         let number = st
-            .get("mission.number")
+            .get(keys::mission::NUMBER)
             .and_then(Value::as_text)
             .unwrap_or("")
             .to_string();
@@ -300,6 +301,7 @@ impl Controller {
                 .map(|f| lang.pick(&f.message_de, &f.message_en).to_string())
                 .unwrap_or_default()),
             corrected: history_len > 1,
+            osk: ss(crate::keyboard::layout_for(d)),
         }
     }
 }
@@ -352,9 +354,9 @@ pub(super) fn patient_label(
     i: usize,
     lang: Lang,
 ) -> String {
-    match p.get("patient.family_name").and_then(Value::as_text) {
+    match p.get(keys::patient::FAMILY_NAME).and_then(Value::as_text) {
         Some(n) => n.to_string(),
-        None if p.get("patient.unknown").and_then(Value::as_bool) == Some(true) => {
+        None if p.get(keys::patient::UNKNOWN).and_then(Value::as_bool) == Some(true) => {
             format!("{} {}", lang.pick("Unbekannt", "Unknown"), i + 1)
         }
         None => format!("{} {}", lang.pick("Patient", "Patient"), i + 1),
@@ -380,17 +382,17 @@ pub(super) fn entry_detail(e: &rettpad_record::state::EntryState, lang: Lang) ->
     let mut parts: Vec<String> = Vec::new();
     match e.collection {
         Collection::Vitals => {
-            if let Some(sys) = num("vitals.bp_sys") {
+            if let Some(sys) = num(keys::vitals::BP_SYS) {
                 parts.push(format!(
                     "RR {sys}/{}",
-                    num("vitals.bp_dia").unwrap_or_else(|| "–".into())
+                    num(keys::vitals::BP_DIA).unwrap_or_else(|| "–".into())
                 ));
             }
             for (k, short) in [
-                ("vitals.hr", "HF"),
-                ("vitals.spo2", "SpO₂"),
-                ("vitals.rr", "AF"),
-                ("vitals.glucose", "BZ"),
+                (keys::vitals::HR, "HF"),
+                (keys::vitals::SPO2, "SpO₂"),
+                (keys::vitals::RR, "AF"),
+                (keys::vitals::GLUCOSE, "BZ"),
             ] {
                 if let Some(v) = num(k) {
                     parts.push(format!("{short} {v}"));
@@ -404,9 +406,9 @@ pub(super) fn entry_detail(e: &rettpad_record::state::EntryState, lang: Lang) ->
                     .and_then(|c| c.parse::<u32>().ok())
             };
             let gcs: Option<u32> = [
-                "finding.gcs_eyes",
-                "finding.gcs_verbal",
-                "finding.gcs_motor",
+                keys::finding::GCS_EYES,
+                keys::finding::GCS_VERBAL,
+                keys::finding::GCS_MOTOR,
             ]
             .iter()
             .map(|k| score(k))
@@ -414,17 +416,17 @@ pub(super) fn entry_detail(e: &rettpad_record::state::EntryState, lang: Lang) ->
             if let Some(g) = gcs {
                 parts.push(format!("GCS {g}"));
             }
-            if let Some(n) = num("finding.pain_nrs") {
+            if let Some(n) = num(keys::finding::PAIN_NRS) {
                 parts.push(format!("NRS {n}"));
             }
         }
         c => {
             let keys: &[&str] = match c {
-                Collection::Ecg => &["ecg.rhythm"],
-                Collection::Injury => &["injury.region", "injury.severity"],
-                Collection::Diagnosis => &["diagnosis.tracer", "diagnosis.group"],
-                Collection::Measure => &["measure.kind"],
-                _ => &["med.substance", "med.dose"],
+                Collection::Ecg => &[keys::ecg::RHYTHM],
+                Collection::Injury => &[keys::injury::REGION, keys::injury::SEVERITY],
+                Collection::Diagnosis => &[keys::diagnosis::TRACER, keys::diagnosis::GROUP],
+                Collection::Measure => &[keys::measure::KIND],
+                _ => &[keys::med::SUBSTANCE, keys::med::DOSE],
             };
             parts.extend(keys.iter().filter_map(|k| num(k)));
         }

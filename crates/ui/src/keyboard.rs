@@ -4,6 +4,7 @@
 //! it suggests words the pad already knows for the focused field.
 
 use super::{AppState, AppWindow, CardAdapter, LoginAdapter, OskAdapter};
+use rettpad_record::{catalog, keys};
 use slint::platform::{Key, WindowEvent};
 use slint::{ComponentHandle, Model, ModelRc, SharedString, VecModel};
 use std::rc::Rc;
@@ -24,7 +25,7 @@ impl Words {
         let mut substances: Vec<String> = crate::presets::PRESETS
             .iter()
             .flat_map(|p| p.fields.iter())
-            .filter(|(k, _)| *k == "med.substance")
+            .filter(|(k, _)| *k == keys::med::SUBSTANCE)
             .filter_map(|(_, v)| match v {
                 crate::presets::PresetValue::Text(s) => Some((*s).to_string()),
                 _ => None,
@@ -39,6 +40,16 @@ impl Words {
 }
 
 /// Wires the keyboard's callbacks; call once after the window is built.
+/// The keyboard layout a field opens with: digits for dates and the
+/// mission number, letters for everything else.
+pub fn layout_for(d: &catalog::FieldDef) -> &'static str {
+    match d.kind {
+        catalog::Kind::Date => "date",
+        _ if d.key == keys::mission::NUMBER => "number",
+        _ => "text",
+    }
+}
+
 pub fn attach(ui: &AppWindow, words: Words) {
     let osk = ui.global::<OskAdapter>();
     let words = Rc::new(words);
@@ -119,10 +130,10 @@ fn replace_and_commit(ui: &AppWindow, s: &str) {
 /// ("Name: Mustermann" or "Name: dokumentiert „A“, Karte „B“ – …").
 fn card_values(ui: &AppWindow, field: &str) -> Vec<String> {
     let label = match field {
-        "patient.family_name" => "Name",
-        "patient.given_name" => "Vorname",
-        "patient.birth_date" => "Geburtsdatum",
-        "patient.title" => "Titel",
+        keys::patient::FAMILY_NAME => "Name",
+        keys::patient::GIVEN_NAME => "Vorname",
+        keys::patient::BIRTH_DATE => "Geburtsdatum",
+        keys::patient::TITLE => "Titel",
         _ => return Vec::new(),
     };
     let lines = ui.global::<CardAdapter>().get_lines();
@@ -161,8 +172,8 @@ fn crew_names(ui: &AppWindow) -> Vec<String> {
 pub fn words_for(ui: &AppWindow, words: &Words) -> Vec<String> {
     let field = ui.global::<OskAdapter>().get_field();
     match field.as_str() {
-        "transport.hospital" => words.hospitals.clone(),
-        "med.substance" => words.substances.clone(),
+        keys::transport::HOSPITAL => words.hospitals.clone(),
+        keys::med::SUBSTANCE => words.substances.clone(),
         "crew.name" => crew_names(ui),
         f if f.starts_with("patient.") => card_values(ui, f),
         f if f.contains("name") || f.contains("handover") => crew_names(ui),

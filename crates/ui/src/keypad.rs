@@ -2,6 +2,7 @@
 //! no further digit can give a valid value, and committing through the core.
 
 use super::*;
+use rettpad_record::keys;
 
 pub(super) struct KeypadState {
     pub(super) key: &'static str,
@@ -39,7 +40,9 @@ impl Controller {
                 kp.input.pop();
             }
             "," if kp.input.contains(',') => {}
-            "/" if kp.key != "vitals.bp_sys" || kp.input.contains('/') || kp.input.is_empty() => {}
+            "/" if kp.key != keys::vitals::BP_SYS
+                || kp.input.contains('/')
+                || kp.input.is_empty() => {}
             _ if kp.input.chars().count() >= 9 => {}
             d if d == ","
                 || d == "/"
@@ -66,15 +69,14 @@ impl Controller {
         };
         let key = kp.key;
         let complete = match (key, kp.input.split_once('/')) {
-            ("vitals.bp_sys", None) => {
+            (keys::vitals::BP_SYS, None) => {
                 if catalog::field(key).is_some_and(|d| catalog::input_complete(d, &kp.input)) {
                     kp.input.push('/');
                 }
                 false
             }
-            ("vitals.bp_sys", Some((_, dia))) => {
-                catalog::field("vitals.bp_dia").is_some_and(|d| catalog::input_complete(d, dia))
-            }
+            (keys::vitals::BP_SYS, Some((_, dia))) => catalog::field(keys::vitals::BP_DIA)
+                .is_some_and(|d| catalog::input_complete(d, dia)),
             _ => catalog::field(key).is_some_and(|d| catalog::input_complete(d, &kp.input)),
         };
         if !complete {
@@ -148,14 +150,14 @@ impl Controller {
             if self.keypad.is_some() {
                 return; // the systolic value was refused; the error is shown
             }
-            let mut next_key = "vitals.bp_dia";
+            let mut next_key = keys::vitals::BP_DIA;
             if let Some(d) = both {
-                self.keypad = Some(KeypadState::new("vitals.bp_dia"));
+                self.keypad = Some(KeypadState::new(keys::vitals::BP_DIA));
                 self.keypad_commit(d, false);
                 if self.keypad.is_some() {
                     return;
                 }
-                next_key = "vitals.hr";
+                next_key = keys::vitals::HR;
             }
             if next {
                 self.keypad = Some(KeypadState::new(next_key));
@@ -196,7 +198,7 @@ impl Controller {
                 kp.set_unit(ss(def.and_then(catalog::unit).unwrap_or("")));
                 kp.set_measured(matches!(def.map(|d| d.kind), Some(Kind::Measured { .. })));
                 kp.set_has_next(next_keypad_field(k.key).is_some());
-                kp.set_slash(k.key == "vitals.bp_sys");
+                kp.set_slash(k.key == keys::vitals::BP_SYS);
                 kp.set_input(ss(&k.input));
                 kp.set_error(ss(&k.error));
             }

@@ -2,6 +2,7 @@
 //! and close pages. Models are updated in place (`sync_model`).
 
 use super::*;
+use rettpad_record::keys;
 
 impl Controller {
     /// Pushes the whole state to the UI. Cheap: a mission is small.
@@ -107,7 +108,7 @@ impl Controller {
                     open += 1;
                 }
                 let number = s
-                    .get("mission.number")
+                    .get(keys::mission::NUMBER)
                     .and_then(Value::as_text)
                     .map(str::to_string);
                 let when = s.opened_ms.map(view::date_time_text).unwrap_or_default();

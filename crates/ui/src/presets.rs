@@ -1,6 +1,7 @@
 //! One-tap presets: common medications and measures, and suggestion lists.
 //! Data, so that a service provider can adapt them without code changes.
 
+use rettpad_record::keys;
 use rettpad_record::{Collection, Num, Value};
 
 pub struct Preset {
@@ -35,10 +36,10 @@ pub static PRESETS: &[Preset] = &[
         de: "ASS 250 mg i.v.",
         en: "ASA 250 mg IV",
         fields: &[
-            ("med.substance", Text("Acetylsalicylsäure (ASS)")),
-            ("med.dose", Number(250)),
-            ("med.unit", Code("mg")),
-            ("med.route", Code("iv")),
+            (keys::med::SUBSTANCE, Text("Acetylsalicylsäure (ASS)")),
+            (keys::med::DOSE, Number(250)),
+            (keys::med::UNIT, Code("mg")),
+            (keys::med::ROUTE, Code("iv")),
         ],
     },
     Preset {
@@ -46,10 +47,10 @@ pub static PRESETS: &[Preset] = &[
         de: "Heparin 5000 IE i.v.",
         en: "Heparin 5000 IU IV",
         fields: &[
-            ("med.substance", Text("Heparin")),
-            ("med.dose", Number(5000)),
-            ("med.unit", Code("IE")),
-            ("med.route", Code("iv")),
+            (keys::med::SUBSTANCE, Text("Heparin")),
+            (keys::med::DOSE, Number(5000)),
+            (keys::med::UNIT, Code("IE")),
+            (keys::med::ROUTE, Code("iv")),
         ],
     },
     Preset {
@@ -57,38 +58,38 @@ pub static PRESETS: &[Preset] = &[
         de: "O₂ 6 l/min",
         en: "O₂ 6 l/min",
         fields: &[
-            ("med.substance", Text("Sauerstoff")),
-            ("med.dose", Number(6)),
-            ("med.unit", Code("l/min")),
-            ("med.route", Code("inh")),
+            (keys::med::SUBSTANCE, Text("Sauerstoff")),
+            (keys::med::DOSE, Number(6)),
+            (keys::med::UNIT, Code("l/min")),
+            (keys::med::ROUTE, Code("inh")),
         ],
     },
     Preset {
         collection: Collection::Measure,
         de: "i.v.-Zugang",
         en: "IV access",
-        fields: &[("measure.kind", Code("01"))],
+        fields: &[(keys::measure::KIND, Code("01"))],
     },
     Preset {
         collection: Collection::Measure,
         de: "12-Kanal-EKG",
         en: "12-lead ECG",
-        fields: &[("measure.kind", Code("17"))],
+        fields: &[(keys::measure::KIND, Code("17"))],
     },
     Preset {
         collection: Collection::Measure,
         de: "Monitoring/BZ",
         en: "Glucose check",
-        fields: &[("measure.kind", Code("27"))],
+        fields: &[(keys::measure::KIND, Code("27"))],
     },
     Preset {
         collection: Collection::Finding,
         de: "GCS 15",
         en: "GCS 15",
         fields: &[
-            ("finding.gcs_eyes", Code("4")),
-            ("finding.gcs_verbal", Code("5")),
-            ("finding.gcs_motor", Code("6")),
+            (keys::finding::GCS_EYES, Code("4")),
+            (keys::finding::GCS_VERBAL, Code("5")),
+            (keys::finding::GCS_MOTOR, Code("6")),
         ],
     },
 ];
@@ -101,20 +102,20 @@ pub use rettpad_record::catalog::entry_time_field as time_field;
 
 /// Order in which the keypad's "Weiter" walks a vital set.
 pub const VITALS_KEYPAD_ORDER: &[&str] = &[
-    "vitals.bp_sys",
-    "vitals.bp_dia",
-    "vitals.hr",
-    "vitals.spo2",
-    "vitals.rr",
-    "vitals.glucose",
-    "vitals.etco2",
-    "vitals.temp",
+    keys::vitals::BP_SYS,
+    keys::vitals::BP_DIA,
+    keys::vitals::HR,
+    keys::vitals::SPO2,
+    keys::vitals::RR,
+    keys::vitals::GLUCOSE,
+    keys::vitals::ETCO2,
+    keys::vitals::TEMP,
 ];
 
 /// Text fields that offer suggestion tiles.
 pub fn suggestions(key: &str, hospitals: &[String]) -> Vec<String> {
     match key {
-        "transport.hospital" => hospitals.to_vec(),
+        keys::transport::HOSPITAL => hospitals.to_vec(),
         _ => Vec::new(),
     }
 }

@@ -10,6 +10,7 @@ use rettpad_clock::{SharedClock, TestClock};
 use rettpad_pad::config::Config;
 use rettpad_pad::session::Session;
 use rettpad_record::Section;
+use rettpad_record::keys;
 use rettpad_vault::MemoryKeyProvider;
 use rettpad_vault::store::{SharedStore, Store, StoreOptions};
 use slint::ComponentHandle;
@@ -194,26 +195,26 @@ pub fn render_all_at(dir: &Path, screen: Screen) -> Result<Vec<PathBuf>, Error> 
     missions.invoke_create();
     let ed = ui.global::<EditorAdapter>();
     let pick = |s: Section| super::view::page_of(s) as i32;
-    ed.invoke_set_text("mission.number".into(), "2026-112233".into());
-    ed.invoke_choose("mission.type".into(), "01".into());
-    ed.invoke_choose("mission.scene_type".into(), "01".into());
+    ed.invoke_set_text(keys::mission::NUMBER.into(), "2026-112233".into());
+    ed.invoke_choose(keys::mission::TYPE.into(), "01".into());
+    ed.invoke_choose(keys::mission::SCENE_TYPE.into(), "01".into());
     shot("05-section-mission", &ui)?;
     ed.invoke_select_section(pick(Section::Times));
     for (k, dt) in [
-        ("time.alarm", 0),
-        ("time.departure", 60),
-        ("time.at_scene", 480),
-        ("time.patient_contact", 60),
+        (keys::time::ALARM, 0),
+        (keys::time::DEPARTURE, 60),
+        (keys::time::AT_SCENE, 480),
+        (keys::time::PATIENT_CONTACT, 60),
     ] {
         step(dt);
         ed.invoke_time_now(k.into());
     }
     shot("06-section-times", &ui)?;
     ed.invoke_select_section(pick(Section::Patient));
-    ed.invoke_set_text("patient.family_name".into(), "Mustermann".into());
-    ed.invoke_set_text("patient.given_name".into(), "Erika".into());
-    ed.invoke_set_text("patient.birth_date".into(), "12.08.1950".into());
-    ed.invoke_choose("patient.sex".into(), "W".into());
+    ed.invoke_set_text(keys::patient::FAMILY_NAME.into(), "Mustermann".into());
+    ed.invoke_set_text(keys::patient::GIVEN_NAME.into(), "Erika".into());
+    ed.invoke_set_text(keys::patient::BIRTH_DATE.into(), "12.08.1950".into());
+    ed.invoke_choose(keys::patient::SEX.into(), "W".into());
     shot("07-section-patient", &ui)?;
     // Tab focuses the first text field, as a tap would: the on-screen keyboard.
     let tab = |ui: &AppWindow| {
@@ -274,19 +275,19 @@ pub fn render_all_at(dir: &Path, screen: Screen) -> Result<Vec<PathBuf>, Error> 
     shot("09-section-vitals", &ui)?;
     ed.invoke_select_section(pick(Section::Findings));
     ed.invoke_preset(0);
-    ed.invoke_choose("finding.pain_nrs".into(), "6".into());
-    ed.invoke_choose("finding.skin".into(), "02".into());
-    ed.invoke_choose("finding.skin".into(), "03".into());
+    ed.invoke_choose(keys::finding::PAIN_NRS.into(), "6".into());
+    ed.invoke_choose(keys::finding::SKIN.into(), "02".into());
+    ed.invoke_choose(keys::finding::SKIN.into(), "03".into());
     shot("10-section-findings", &ui)?;
     ed.invoke_select_section(pick(Section::Ecg));
-    ed.invoke_choose("ecg.rhythm".into(), "01".into());
+    ed.invoke_choose(keys::ecg::RHYTHM.into(), "01".into());
     shot("11-section-ecg", &ui)?;
     ed.invoke_select_section(pick(Section::Diseases));
-    ed.invoke_choose("diagnosis.group".into(), "02".into());
-    ed.invoke_choose("diagnosis.tracer".into(), "01".into());
+    ed.invoke_choose(keys::diagnosis::GROUP.into(), "02".into());
+    ed.invoke_choose(keys::diagnosis::TRACER.into(), "01".into());
     shot("12-section-diseases", &ui)?;
     ed.invoke_select_section(pick(Section::Naca));
-    ed.invoke_choose("naca.score".into(), "4".into());
+    ed.invoke_choose(keys::naca::SCORE.into(), "4".into());
     shot("13-section-naca", &ui)?;
     ed.invoke_select_section(pick(Section::Measures));
     ed.invoke_preset(0);
@@ -297,17 +298,20 @@ pub fn render_all_at(dir: &Path, screen: Screen) -> Result<Vec<PathBuf>, Error> 
     ed.invoke_preset(1);
     shot("15-section-medication", &ui)?;
     ed.invoke_select_section(pick(Section::Handover));
-    ed.invoke_choose("transport.done".into(), "1".into());
-    ed.invoke_choose("transport.with_doctor".into(), "1".into());
+    ed.invoke_choose(keys::transport::DONE.into(), "1".into());
+    ed.invoke_choose(keys::transport::WITH_DOCTOR.into(), "1".into());
     shot("16-section-handover", &ui)?;
     ed.invoke_to_close();
     shot("17-close-blocked", &ui)?;
     let close = ui.global::<CloseAdapter>();
     close.invoke_goto(0);
     shot("18-jump-to-missing-field", &ui)?;
-    ed.invoke_set_text("transport.hospital".into(), "Klinikum Mitte, ZNA".into());
+    ed.invoke_set_text(
+        keys::transport::HOSPITAL.into(),
+        "Klinikum Mitte, ZNA".into(),
+    );
     ed.invoke_select_section(pick(Section::Outcome));
-    ed.invoke_choose("outcome.result".into(), "03".into());
+    ed.invoke_choose(keys::outcome::RESULT.into(), "03".into());
     shot("19-section-outcome", &ui)?;
     for s in [Section::History, Section::Injuries, Section::Remarks] {
         ed.invoke_select_section(pick(s));

@@ -6,6 +6,7 @@ use i_slint_backend_testing::{AccessibleRole, ElementHandle};
 use rettpad_clock::{Clock, SharedClock, TestClock};
 use rettpad_pad::config::Config;
 use rettpad_pad::session::Session;
+use rettpad_record::keys;
 use rettpad_record::{Author, HandoverMode, Payload, Status, Value};
 use rettpad_ui::{self as app, AppWindow, Controller, EditorAdapter, Page};
 use rettpad_vault::MemoryKeyProvider;
@@ -399,17 +400,19 @@ fn hardware_keys_reach_the_text_fields_while_the_page_refreshes() {
     t.focus("Name");
     t.keys("Müller-Lüdenscheidt");
     assert_eq!(
-        t.field("patient.family_name").value,
+        t.field(keys::patient::FAMILY_NAME).value,
         "",
         "nothing saved before Enter"
     );
     t.key(Key::Return);
-    assert_eq!(t.field("patient.family_name").value, "Müller-Lüdenscheidt");
+    assert_eq!(
+        t.field(keys::patient::FAMILY_NAME).value,
+        "Müller-Lüdenscheidt"
+    );
     let st = t.state();
-    let saved = st
-        .patients
-        .iter()
-        .any(|p| p.get("patient.family_name") == Some(&Value::Text("Müller-Lüdenscheidt".into())));
+    let saved = st.patients.iter().any(|p| {
+        p.get(keys::patient::FAMILY_NAME) == Some(&Value::Text("Müller-Lüdenscheidt".into()))
+    });
     assert!(saved, "the typed name is in the record");
 }
 
@@ -508,10 +511,10 @@ fn keypad_moves_on_only_when_no_digit_can_follow() {
             n,
         )))
     };
-    assert_eq!(e.get("vitals.bp_sys"), Some(&manual(150)));
-    assert_eq!(e.get("vitals.bp_dia"), Some(&manual(95)));
-    assert_eq!(e.get("vitals.hr"), Some(&manual(35)));
-    assert_eq!(e.get("vitals.spo2"), None);
+    assert_eq!(e.get(keys::vitals::BP_SYS), Some(&manual(150)));
+    assert_eq!(e.get(keys::vitals::BP_DIA), Some(&manual(95)));
+    assert_eq!(e.get(keys::vitals::HR), Some(&manual(35)));
+    assert_eq!(e.get(keys::vitals::SPO2), None);
 }
 
 #[test]
@@ -538,7 +541,7 @@ fn correction_after_handover_is_audited_and_marked() {
     assert_eq!(st.audit.len(), 1);
     assert_eq!(st.audit[0].original, Some(Value::code("3")));
     assert_eq!(st.audit[0].new, Some(Value::code("4")));
-    assert!(t.field("naca.score").corrected);
+    assert!(t.field(keys::naca::SCORE).corrected);
 }
 
 /// The hard rules' minimum after the mission number: two times, an
@@ -573,7 +576,7 @@ fn close_is_blocked_by_hard_rules_then_succeeds() {
     let first = hard.row_data(0).unwrap();
     t.tap(&format!("{} – {}", first.section, first.message));
     assert_eq!(t.page(), Page::Editor);
-    assert!(t.field("mission.number").missing);
+    assert!(t.field(keys::mission::NUMBER).missing);
     t.type_into("Einsatznummer (Leitstelle)", "2026-4711");
     fill_what_closing_requires(&mut t);
     t.tap("Abschließen");
@@ -756,12 +759,12 @@ fn standard_mission_typed(devices: bool, osk: bool) -> (Ui, usize) {
             .zip([[150, 95, 112, 91, 22, 130], [135, 85, 98, 95, 18, 128]])
         {
             for (k, v) in [
-                "vitals.bp_sys",
-                "vitals.bp_dia",
-                "vitals.hr",
-                "vitals.spo2",
-                "vitals.rr",
-                "vitals.glucose",
+                keys::vitals::BP_SYS,
+                keys::vitals::BP_DIA,
+                keys::vitals::HR,
+                keys::vitals::SPO2,
+                keys::vitals::RR,
+                keys::vitals::GLUCOSE,
             ]
             .into_iter()
             .zip(want)
@@ -774,16 +777,16 @@ fn standard_mission_typed(devices: bool, osk: bool) -> (Ui, usize) {
         .entries_of(p.id, rettpad_record::Collection::Diagnosis)
         .next()
         .unwrap();
-    assert_eq!(dx.get("diagnosis.group"), Some(&Value::code("02")));
-    assert_eq!(p.get("transport.done"), Some(&Value::Bool(true)));
+    assert_eq!(dx.get(keys::diagnosis::GROUP), Some(&Value::code("02")));
+    assert_eq!(p.get(keys::transport::DONE), Some(&Value::Bool(true)));
     if !devices {
         assert_eq!(
-            p.get("patient.family_name"),
+            p.get(keys::patient::FAMILY_NAME),
             Some(&Value::Text("Mustermann".into()))
         );
     }
     assert_eq!(
-        st.get("mission.number"),
+        st.get(keys::mission::NUMBER),
         Some(&Value::Text("2026-112233".into()))
     );
     let osk_keys = t.osk_keys;
@@ -850,7 +853,7 @@ fn a_card_read_is_taken_over_after_one_tap_and_never_overwrites_silently() {
             m,
             Payload::Set {
                 target: rettpad_record::Target::Patient(p),
-                field: "patient.family_name".into(),
+                field: keys::patient::FAMILY_NAME.into(),
                 value: Value::text("Meier"),
             },
         )
@@ -874,24 +877,30 @@ fn a_card_read_is_taken_over_after_one_tap_and_never_overwrites_silently() {
     assert!(conflicts);
     // Nothing is written before the tap.
     assert_eq!(
-        t.state().patient(p).unwrap().get("patient.given_name"),
+        t.state().patient(p).unwrap().get(keys::patient::GIVEN_NAME),
         None
     );
     t.tap("Übernehmen");
     assert!(!t.ui.global::<app::CardAdapter>().get_visible());
     let st = t.state();
     let ps = st.patient(p).unwrap();
-    assert_eq!(ps.get("patient.family_name"), Some(&Value::text("Meier")));
     assert_eq!(
-        ps.get("patient.given_name"),
+        ps.get(keys::patient::FAMILY_NAME),
+        Some(&Value::text("Meier"))
+    );
+    assert_eq!(
+        ps.get(keys::patient::GIVEN_NAME),
         Some(&Value::text(&card.person.given_name))
     );
-    assert_eq!(ps.get("patient.id_source"), Some(&Value::code("01")));
+    assert_eq!(ps.get(keys::patient::ID_SOURCE), Some(&Value::code("01")));
     // Only an explicit choice replaces the differing name.
     t.tap("Karte");
     t.tap("Auch abweichende übernehmen");
     assert_eq!(
-        t.state().patient(p).unwrap().get("patient.family_name"),
+        t.state()
+            .patient(p)
+            .unwrap()
+            .get(keys::patient::FAMILY_NAME),
         Some(&Value::text(&family))
     );
 }
@@ -1042,7 +1051,7 @@ fn vitals_from_the_simulated_monitor_in_two_taps() {
         .values()
         .find(|e| e.collection == rettpad_record::Collection::Vitals)
         .unwrap();
-    match e.get("vitals.hr") {
+    match e.get(keys::vitals::HR) {
         Some(Value::Measured(ms)) => assert_eq!(
             ms.source,
             rettpad_record::ValueSource::Device {
@@ -1503,7 +1512,7 @@ fn monitor_values_go_into_the_record_by_themselves_unless_set_to_tap_only() {
             .filter(|e| e.collection == rettpad_record::Collection::Vitals)
             .filter(|e| {
                 matches!(
-                    e.get("vitals.hr"),
+                    e.get(keys::vitals::HR),
                     Some(Value::Measured(rettpad_record::Measured {
                         source: rettpad_record::ValueSource::Device { .. },
                         ..
@@ -1611,7 +1620,7 @@ fn a_datex_monitor_in_the_demo_shows_live_values_and_its_ecg() {
             )
         });
     assert!(matches!(
-        e.get("vitals.hr"),
+        e.get(keys::vitals::HR),
         Some(Value::Measured(rettpad_record::Measured {
             source: rettpad_record::ValueSource::Device { .. },
             ..
@@ -1839,16 +1848,16 @@ fn on_screen_keyboard_reaches_the_vault(w: u32, h: u32) {
     let st = t.state();
     let p = st.active_patients().next().expect("a patient");
     assert_eq!(
-        p.get("patient.family_name"),
+        p.get(keys::patient::FAMILY_NAME),
         Some(&Value::Text("Müller-Lüdenscheidt".into()))
     );
-    assert_eq!(t.field("patient.birth_date").value, "12.08.1950");
+    assert_eq!(t.field(keys::patient::BIRTH_DATE).value, "12.08.1950");
     assert!(
-        p.get("patient.birth_date").is_some(),
+        p.get(keys::patient::BIRTH_DATE).is_some(),
         "the date is in the record"
     );
     assert_eq!(
-        st.get("mission.number"),
+        st.get(keys::mission::NUMBER),
         Some(&Value::Text("2026-112233".into()))
     );
     // A known hospital from two letters and a suggestion.
@@ -1860,7 +1869,7 @@ fn on_screen_keyboard_reaches_the_vault(w: u32, h: u32) {
     let st = t.state();
     let p = st.active_patients().next().expect("a patient");
     assert_eq!(
-        p.get("transport.hospital"),
+        p.get(keys::transport::HOSPITAL),
         Some(&Value::Text("Klinikum Mitte, ZNA".into()))
     );
 }
@@ -1899,7 +1908,7 @@ fn the_on_screen_keyboard_suggests_the_card_names_and_starts_a_reused_field_empt
         "{family:?} in {suggestions:?}"
     );
     t.tap(&format!("Tastatur Vorschlag {family}"));
-    assert_eq!(t.field("patient.family_name").value, family.as_str());
+    assert_eq!(t.field(keys::patient::FAMILY_NAME).value, family.as_str());
     // A birth date typed here; on the next page the row that showed it is
     // another field and starts empty.
     t.focus("Geburtsdatum");

@@ -7,6 +7,7 @@
 //! (xvfb, matchbox-window-manager, xdotool). Every wait is bounded.
 
 use rettpad_clock::SystemClock;
+use rettpad_record::keys;
 use rettpad_vault::FileKeyProvider;
 use rettpad_vault::store::{Store, StoreOptions};
 use std::path::Path;
@@ -225,12 +226,12 @@ fn a_session_in_a_real_x_server_types_into_the_vault() {
     };
     let text = |s: &str| vec![rettpad_record::Value::Text(s.into())];
     assert_eq!(
-        field("patient.family_name"),
+        field(keys::patient::FAMILY_NAME),
         text("Mustermann"),
         "the name typed on the hardware keyboard is in the record"
     );
     assert_eq!(
-        field("patient.given_name"),
+        field(keys::patient::GIVEN_NAME),
         text("Erika"),
         "the given name typed on the on-screen keyboard is in the record"
     );

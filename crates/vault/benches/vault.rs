@@ -4,6 +4,7 @@
 
 use criterion::{BatchSize, Criterion};
 use rettpad_clock::{SharedClock, SystemClock};
+use rettpad_record::keys;
 use rettpad_record::{
     Author, Collection, EntryId, Measured, MissionId, Num, PatientId, Payload, Target, Value,
 };
@@ -32,15 +33,15 @@ fn vitals(minute: i64) -> BTreeMap<String, Value> {
     let m = |v: i64| Value::Measured(Measured::device(Num::int(v), "DEFI-1"));
     let mut f = BTreeMap::new();
     f.insert(
-        "vitals.at".to_string(),
+        keys::vitals::AT.to_string(),
         Value::manual_time(T0 + minute * 60_000),
     );
-    f.insert("vitals.hr".to_string(), m(70 + minute % 30));
-    f.insert("vitals.bp_sys".to_string(), m(120 + minute % 20));
-    f.insert("vitals.bp_dia".to_string(), m(80));
-    f.insert("vitals.spo2".to_string(), m(96));
-    f.insert("vitals.rr".to_string(), m(16));
-    f.insert("vitals.etco2".to_string(), m(38));
+    f.insert(keys::vitals::HR.to_string(), m(70 + minute % 30));
+    f.insert(keys::vitals::BP_SYS.to_string(), m(120 + minute % 20));
+    f.insert(keys::vitals::BP_DIA.to_string(), m(80));
+    f.insert(keys::vitals::SPO2.to_string(), m(96));
+    f.insert(keys::vitals::RR.to_string(), m(16));
+    f.insert(keys::vitals::ETCO2.to_string(), m(38));
     f
 }
 
@@ -67,7 +68,7 @@ fn fill_mission(s: &mut Store) -> MissionId {
             m,
             Payload::Set {
                 target: Target::Mission,
-                field: "remarks.text".into(),
+                field: keys::remarks::TEXT.into(),
                 value: v,
             },
         )
@@ -95,7 +96,7 @@ fn percentiles() {
         } else {
             Payload::Set {
                 target: Target::Mission,
-                field: "remarks.text".into(),
+                field: keys::remarks::TEXT.into(),
                 value: Value::Text(format!("{i}")),
             }
         };
