@@ -137,38 +137,44 @@ impl Doc {
 /// five predefined ones and character references (no XXE, no billion
 /// laughs), nesting deeper than [`MAX_DEPTH`], more than [`MAX_ELEMENTS`]
 /// elements, a repeated leaf, mixed content and text outside the root.
+///
+/// A leaf's text is collected raw (references kept as written) and
+/// unescaped as one piece when the element closes, so whitespace next to a
+/// reference survives (`Müller &amp; Söhne`). The field holds the exact
+/// text; callers trim or [`clean`] it.
 pub fn parse_doc(text: &str) -> Result<Doc, CardError> {
     let mut r = quick_xml::Reader::from_str(text);
-    r.config_mut().trim_text(true);
+    // No trimming here: quick-xml trims each fragment between references,
+    // which eats the spaces around `&amp;`.
+    r.config_mut().trim_text(false);
     r.config_mut().check_end_names = true;
     let mut stack: Vec<String> = Vec::new();
     let mut root: Option<String> = None;
     let mut closed_root = false;
     let mut fields = BTreeMap::new();
     let mut elements = Vec::new();
-    let mut text_buf = String::new();
+    let mut raw = String::new();
     let mut has_child = Vec::<bool>::new();
     loop {
         let ev = r
             .read_event()
             .map_err(|e| CardError::Xml(xml_error_kind(&e)))?;
         match ev {
-            Event::Start(s) | Event::Empty(s) if closed_root => {
-                let _ = s;
+            Event::Start(_) | Event::Empty(_) if closed_root => {
                 return Err(CardError::Xml("more than one root element"));
             }
             Event::Start(s) => {
-                no_text_before_child(&mut text_buf)?;
+                no_text_before_child(&mut raw)?;
                 open(&mut stack, &mut root, &mut elements, &mut has_child, &s)?;
             }
             Event::Empty(s) => {
-                no_text_before_child(&mut text_buf)?;
+                no_text_before_child(&mut raw)?;
                 open(&mut stack, &mut root, &mut elements, &mut has_child, &s)?;
                 close(
                     &mut stack,
                     &mut fields,
                     &mut has_child,
-                    &mut text_buf,
+                    &mut raw,
                     &mut closed_root,
                 )?;
             }
@@ -176,30 +182,20 @@ pub fn parse_doc(text: &str) -> Result<Doc, CardError> {
                 &mut stack,
                 &mut fields,
                 &mut has_child,
-                &mut text_buf,
+                &mut raw,
                 &mut closed_root,
             )?,
-            Event::Text(t) => push_text(&stack, &mut text_buf, &t.xml10_content())?,
+            // Text between references carries no `&`: quick-xml reports each
+            // reference as its own event.
+            Event::Text(t) => push_raw(&stack, &mut raw, &t.xml10_content(), false)?,
             Event::CData(t) => {
-                // quick-xml 0.42 hands out validated UTF-8 already.
-                let s: &str = t.as_ref();
-                push_text(&stack, &mut text_buf, s)?
+                // Literal text: escaped so the one unescape restores it as is.
+                let s = t.xml10_content();
+                push_raw(&stack, &mut raw, &quick_xml::escape::escape(s), false)?
             }
             Event::GeneralRef(g) => {
-                let c = match g.resolve_char_ref() {
-                    Ok(Some(c)) => c,
-                    Ok(None) => match &*g {
-                        "lt" => '<',
-                        "gt" => '>',
-                        "amp" => '&',
-                        "apos" => '\'',
-                        "quot" => '"',
-                        _ => return Err(CardError::Xml(XML_ENTITY)),
-                    },
-                    Err(_) => return Err(CardError::Xml("invalid character reference")),
-                };
-                let mut b = [0u8; 4];
-                push_text(&stack, &mut text_buf, c.encode_utf8(&mut b))?
+                let name: &str = &g;
+                push_raw(&stack, &mut raw, &format!("&{name};"), true)?
             }
             Event::DocType(_) => return Err(CardError::Xml(XML_DTD)),
             Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
@@ -215,6 +211,19 @@ pub fn parse_doc(text: &str) -> Result<Doc, CardError> {
         (None, _) => Err(CardError::Xml("no root element")),
         (Some(_), false) => Err(CardError::Xml("unclosed element")),
     }
+}
+
+/// Resolves the references in one piece of raw text: the five predefined
+/// entities and character references; anything else is refused.
+pub fn unescape_text(raw: &str) -> Result<String, CardError> {
+    quick_xml::escape::unescape_with(raw, quick_xml::escape::resolve_xml_entity)
+        .map(std::borrow::Cow::into_owned)
+        .map_err(|e| match e {
+            quick_xml::escape::EscapeError::InvalidCharRef(_) => {
+                CardError::Xml("invalid character reference")
+            }
+            _ => CardError::Xml(XML_ENTITY),
+        })
 }
 
 fn open(
@@ -247,20 +256,22 @@ fn close(
     stack: &mut Vec<String>,
     fields: &mut BTreeMap<String, String>,
     has_child: &mut Vec<bool>,
-    text: &mut String,
+    raw: &mut String,
     closed_root: &mut bool,
 ) -> Result<(), CardError> {
     let had_child = has_child.pop().unwrap_or(false);
+    // The whole text of the element, unescaped in one go.
+    let text = unescape_text(raw)?;
+    raw.clear();
     if !had_child && stack.len() > 1 {
         let path = path_of(stack);
         if fields.contains_key(&path) {
             return Err(CardError::Xml("element repeated"));
         }
-        fields.insert(path, std::mem::take(text));
-    } else if had_child && !text.trim().is_empty() {
+        fields.insert(path, text);
+    } else if had_child && !is_xml_space(&text) {
         return Err(CardError::Xml("mixed content"));
     }
-    text.clear();
     stack.pop();
     if stack.is_empty() {
         *closed_root = true;
@@ -269,22 +280,29 @@ fn close(
 }
 
 /// Text followed by a child element is mixed content, which VSD never has.
-fn no_text_before_child(buf: &mut String) -> Result<(), CardError> {
-    if !buf.trim().is_empty() {
+fn no_text_before_child(raw: &mut String) -> Result<(), CardError> {
+    if !is_xml_space(&unescape_text(raw)?) {
         return Err(CardError::Xml("mixed content"));
     }
-    buf.clear();
+    raw.clear();
     Ok(())
 }
 
-fn push_text(stack: &[String], buf: &mut String, s: &str) -> Result<(), CardError> {
+/// Only XML's own whitespace (space, tab, CR, LF) separates elements.
+fn is_xml_space(s: &str) -> bool {
+    s.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+}
+
+/// Appends raw text. Outside the root only whitespace is allowed, and no
+/// reference at all.
+fn push_raw(stack: &[String], raw: &mut String, s: &str, reference: bool) -> Result<(), CardError> {
     if stack.is_empty() {
-        if s.trim().is_empty() {
+        if !reference && is_xml_space(s) {
             return Ok(());
         }
         return Err(CardError::Xml("text outside the root element"));
     }
-    buf.push_str(s);
+    raw.push_str(s);
     Ok(())
 }
 
