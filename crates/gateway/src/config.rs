@@ -62,6 +62,62 @@ pub struct GatewayConfig {
     /// test kill the pad between send and receipt). 0 in production.
     #[serde(default)]
     pub debug_reply_delay_ms: u64,
+    /// Sizes, timeouts and plausibility bounds (`[limits]`).
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// Limits on what pads may send and how slowly. Defaults suit a fleet of
+/// pads on mobile networks; every value can be set in `[limits]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// One upload; refused from its declared length (413). Defaults to the
+    /// packet format's cap, so no packet a pad can seal is ever too big.
+    pub max_body_bytes: u64,
+    /// Sum of the declared lengths of all uploads being received or
+    /// processed. An upload that does not fit waits up to
+    /// `inflight_wait_ms`, then gets 503 and is retried by the pad.
+    pub max_inflight_body_bytes: u64,
+    pub inflight_wait_ms: u64,
+    /// TLS handshake, from the TCP accept.
+    pub handshake_timeout_secs: u64,
+    /// The whole request head, from its first byte.
+    pub header_timeout_secs: u64,
+    /// A kept-alive connection without a request is closed after this.
+    pub idle_timeout_secs: u64,
+    /// No body byte for this long: 408.
+    pub body_stall_secs: u64,
+    /// Minimum average body rate (bytes/s) after `rate_grace_secs`: by
+    /// second t of the body, at least (t - grace) × rate bytes must be in.
+    pub min_body_rate: u64,
+    pub rate_grace_secs: u64,
+    /// Open connections per pad (certificate serial); more get 429.
+    pub max_connections_per_pad: usize,
+    /// A manifest's creation time may be at most this far in the future
+    /// (pad clock ahead of the gateway's)...
+    pub max_clock_skew_secs: u64,
+    /// ...and at most this old (a pad offline for weeks is still accepted).
+    pub max_packet_age_days: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_body_bytes: rettpad_transfer::packet::MAX_PACKET as u64,
+            max_inflight_body_bytes: rettpad_transfer::packet::MAX_PACKET as u64,
+            inflight_wait_ms: 5_000,
+            handshake_timeout_secs: 10,
+            header_timeout_secs: 10,
+            idle_timeout_secs: 30,
+            body_stall_secs: 15,
+            min_body_rate: 2_048,
+            rate_grace_secs: 10,
+            max_connections_per_pad: 8,
+            max_clock_skew_secs: 600,
+            max_packet_age_days: 60,
+        }
+    }
 }
 
 fn default_retention() -> u32 {
@@ -136,6 +192,28 @@ impl GatewayConfig {
         }
         if self.retention_days == 0 || self.mailbox_hours == 0 || self.board_hours == 0 {
             return Err("retention_days, mailbox_hours and board_hours must be > 0".into());
+        }
+        let l = &self.limits;
+        if l.max_body_bytes == 0 || l.max_body_bytes > u64::from(u32::MAX) {
+            return Err("limits.max_body_bytes must be between 1 and 4294967295".into());
+        }
+        if l.max_inflight_body_bytes < l.max_body_bytes
+            || l.max_inflight_body_bytes > u64::from(u32::MAX)
+        {
+            return Err(
+                "limits.max_inflight_body_bytes must be at least max_body_bytes and below 4 GiB"
+                    .into(),
+            );
+        }
+        if l.handshake_timeout_secs == 0
+            || l.header_timeout_secs == 0
+            || l.idle_timeout_secs == 0
+            || l.body_stall_secs == 0
+            || l.min_body_rate == 0
+            || l.max_connections_per_pad == 0
+            || l.max_packet_age_days == 0
+        {
+            return Err("limits: timeouts, rates and counts must be > 0".into());
         }
         for h in &self.hospitals {
             if !rettpad_transfer::packet::valid_hospital_id(&h.id) {

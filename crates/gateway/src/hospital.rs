@@ -2,6 +2,7 @@
 //! envelope and decrypts it locally with the hospital's private HPKE key.
 //! The gateway never holds that key.
 
+use super::private::{self, Existing};
 use rettpad_transfer::HpkeSecretKey;
 use rettpad_transfer::packet::{self, Letter};
 use std::path::{Path, PathBuf};
@@ -32,7 +33,8 @@ pub fn fetch(
     key: &HpkeSecretKey,
     out_dir: &Path,
 ) -> Result<FetchReport, String> {
-    std::fs::create_dir_all(out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
+    // Decrypted letters are patient data: 0600 files in a 0700 directory.
+    private::dir(out_dir, Existing::Refuse)?;
     let client = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
@@ -91,10 +93,7 @@ fn open_letter(b: &[u8], id: Uuid, key: &HpkeSecretKey) -> Result<Letter, String
 }
 
 fn write_atomic(path: &Path, data: &[u8]) -> Result<(), String> {
-    let tmp = path.with_extension("part");
-    std::fs::write(&tmp, data)
-        .and_then(|_| std::fs::rename(&tmp, path))
-        .map_err(|e| format!("{}: {e}", path.display()))
+    private::write(path, data)
 }
 
 trait JsonBody {

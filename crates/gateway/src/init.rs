@@ -8,7 +8,8 @@
 //! `gateway.toml` and `pad-<serial>.toml` (pad configurations with an
 //! `[upload]` section).
 
-use super::config::{GatewayConfig, HospitalEntry, PadEntry};
+use super::config::{GatewayConfig, HospitalEntry, Limits, PadEntry};
+use super::private::{self, Existing};
 use rettpad_crypto::{SecretKey, sha256};
 use rettpad_pki::issue::Ca;
 use rettpad_transfer::UploadConfig;
@@ -44,13 +45,14 @@ pub struct InitReport {
     pub pad_configs: Vec<PathBuf>,
 }
 
+/// Keys and tokens are created 0600 from the start (`private::write`);
+/// certificates, public keys and configurations are public.
 fn write(dir: &Path, name: &str, data: &str) -> Result<PathBuf, String> {
     let p = dir.join(name);
-    std::fs::write(&p, data).map_err(|e| format!("{}: {e}", p.display()))?;
-    #[cfg(unix)]
     if name.ends_with(".key") || name.ends_with(".token") {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600));
+        private::write(&p, data.as_bytes())?;
+    } else {
+        std::fs::write(&p, data).map_err(|e| format!("{}: {e}", p.display()))?;
     }
     Ok(p)
 }
@@ -65,7 +67,7 @@ struct PadFile<'a> {
 }
 
 pub fn init(o: &InitOptions) -> Result<InitReport, String> {
-    std::fs::create_dir_all(&o.dir).map_err(|e| format!("{}: {e}", o.dir.display()))?;
+    private::dir(&o.dir, Existing::Narrow)?;
     let dir = o
         .dir
         .canonicalize()
@@ -158,6 +160,7 @@ pub fn init(o: &InitOptions) -> Result<InitReport, String> {
         pads,
         hospitals,
         debug_reply_delay_ms: 0,
+        limits: Limits::default(),
     };
     let gateway_config = write(&dir, "gateway.toml", &cfg.to_toml())?;
     Ok(InitReport {

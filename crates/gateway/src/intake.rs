@@ -24,8 +24,16 @@ pub struct Device {
 pub enum IntakeError {
     #[error("device {serial} is not registered")]
     UnknownDevice { serial: String },
+    #[error("the x-rettpad-serial header is required")]
+    SerialMissing,
     #[error("device identity mismatch: {0}")]
     DeviceMismatch(&'static str),
+    #[error("the packet's call sign is not the one registered for this pad")]
+    CallSignMismatch,
+    #[error("the packet names a hospital this gateway does not know ({0})")]
+    UnknownHospital(&'static str),
+    #[error("implausible creation time: {0}")]
+    CreationTime(&'static str),
     #[error("packet refused: {0}")]
     Packet(#[from] PacketError),
     #[error("packet id already stored with a different hash")]
@@ -38,9 +46,30 @@ pub enum IntakeError {
 
 impl IntakeError {
     /// HTTP status for the pad.
+    /// Stable code for the pad (JSON `error`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            IntakeError::UnknownDevice { .. } => "unknown_device",
+            IntakeError::SerialMissing => "serial_missing",
+            IntakeError::DeviceMismatch(_) => "device_mismatch",
+            IntakeError::CallSignMismatch => "call_sign_mismatch",
+            IntakeError::UnknownHospital(_) => "unknown_hospital",
+            IntakeError::CreationTime(_) => "bad_creation_time",
+            IntakeError::Packet(PacketError::Checksum { .. }) => "checksum_mismatch",
+            IntakeError::Packet(PacketError::TooLong { .. }) => "too_large",
+            IntakeError::Packet(_) => "bad_packet",
+            IntakeError::Conflict => "conflict",
+            IntakeError::Store(_) | IntakeError::Internal(_) => "internal",
+        }
+    }
+
     pub fn status(&self) -> u16 {
         match self {
-            IntakeError::UnknownDevice { .. } | IntakeError::DeviceMismatch(_) => 403,
+            IntakeError::UnknownDevice { .. }
+            | IntakeError::SerialMissing
+            | IntakeError::DeviceMismatch(_)
+            | IntakeError::CallSignMismatch => 403,
+            IntakeError::UnknownHospital(_) | IntakeError::CreationTime(_) => 422,
             IntakeError::Packet(PacketError::TooLong { .. }) => 413,
             IntakeError::Packet(_) => 422,
             IntakeError::Conflict => 409,
@@ -66,6 +95,8 @@ pub struct Gateway {
     mailbox_ms: i64,
     board_ms: i64,
     retention_ms: i64,
+    max_skew_ms: i64,
+    max_age_ms: i64,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -111,6 +142,10 @@ impl Gateway {
             mailbox_ms: i64::from(cfg.mailbox_hours) * HOUR_MS,
             board_ms: i64::from(cfg.board_hours) * HOUR_MS,
             retention_ms: i64::from(cfg.retention_days) * 24 * HOUR_MS,
+            max_skew_ms: i64::try_from(cfg.limits.max_clock_skew_secs)
+                .unwrap_or(i64::MAX / 2_000)
+                .saturating_mul(1_000),
+            max_age_ms: i64::from(cfg.limits.max_packet_age_days) * 24 * HOUR_MS,
         }
     }
 
@@ -145,17 +180,14 @@ impl Gateway {
         self.hospitals.values()
     }
 
-    /// Checks the device, verifies every checksum (trailer, ciphertexts and,
-    /// after opening the server payload, every part), stores the original
-    /// sealed at rest and returns the signed receipt. A repeat of a stored
-    /// packet returns the first receipt unchanged.
-    pub fn intake(
+    /// The pad itself, before any body byte is read: registered with the
+    /// certificate's call sign, and the login header names the
+    /// certificate's serial (mandatory).
+    pub fn authorize(
         &self,
         device: &Device,
         claimed_serial: Option<&str>,
-        body: &[u8],
-        now_ms: i64,
-    ) -> Result<Accepted, IntakeError> {
+    ) -> Result<(), IntakeError> {
         match self.pads.get(&device.serial) {
             None => {
                 return Err(IntakeError::UnknownDevice {
@@ -169,18 +201,70 @@ impl Gateway {
             }
             Some(_) => {}
         }
-        if claimed_serial.is_some_and(|s| s != device.serial) {
-            return Err(IntakeError::DeviceMismatch(
+        match claimed_serial {
+            None => Err(IntakeError::SerialMissing),
+            Some(s) if s != device.serial => Err(IntakeError::DeviceMismatch(
                 "login serial differs from the certificate",
-            ));
+            )),
+            Some(_) => Ok(()),
         }
-        let v = packet::verify(body)?;
-        let m = &v.manifest;
+    }
+
+    /// Every identity field of the manifest against the authenticated pad:
+    /// the serial and call sign are the certificate's (and the registry's),
+    /// hospitals are known here, the creation time is plausible. What the
+    /// board and the mailboxes show comes from these fields.
+    fn bind_manifest(
+        &self,
+        device: &Device,
+        m: &packet::Manifest,
+        now_ms: i64,
+    ) -> Result<(), IntakeError> {
         if m.device_serial != device.serial {
             return Err(IntakeError::DeviceMismatch(
                 "packet serial differs from the certificate",
             ));
         }
+        // `authorize` made the certificate's call sign the registry's.
+        if m.call_sign != device.call_sign {
+            return Err(IntakeError::CallSignMismatch);
+        }
+        if m.target_hospital
+            .as_ref()
+            .is_some_and(|h| !self.hospitals.contains_key(h))
+        {
+            return Err(IntakeError::UnknownHospital("target hospital"));
+        }
+        if m.envelopes
+            .iter()
+            .any(|e| !self.hospitals.contains_key(&e.hospital))
+        {
+            return Err(IntakeError::UnknownHospital("envelope recipient"));
+        }
+        if m.created_ms > now_ms.saturating_add(self.max_skew_ms) {
+            return Err(IntakeError::CreationTime("in the future"));
+        }
+        if m.created_ms < now_ms.saturating_sub(self.max_age_ms) {
+            return Err(IntakeError::CreationTime("older than the accepted age"));
+        }
+        Ok(())
+    }
+
+    /// Checks the device, verifies every checksum (trailer, ciphertexts and,
+    /// after opening the server payload, every part), stores the original
+    /// sealed at rest and returns the signed receipt. A repeat of a stored
+    /// packet returns the first receipt unchanged.
+    pub fn intake(
+        &self,
+        device: &Device,
+        claimed_serial: Option<&str>,
+        body: &[u8],
+        now_ms: i64,
+    ) -> Result<Accepted, IntakeError> {
+        self.authorize(device, claimed_serial)?;
+        let v = packet::verify(body)?;
+        let m = &v.manifest;
+        self.bind_manifest(device, m, now_ms)?;
         if let Some((sha, receipt)) = self.store.receipt(m.packet_id)? {
             return if sha == v.sha256 {
                 Ok(Accepted {
@@ -351,12 +435,13 @@ pub fn parse_receipt(json: &[u8]) -> Option<Receipt> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::PadEntry;
+    use crate::config::{Limits, PadEntry};
     use crate::store::SqliteStore;
     use rettpad_transfer::packet::{SealInput, seal_with_id};
     use rettpad_transfer::{HpkePublicKey, ReceiptKey};
 
     const DAY: i64 = 24 * HOUR_MS;
+    const T0: i64 = 1_000 * DAY;
 
     fn cfg() -> GatewayConfig {
         GatewayConfig {
@@ -385,6 +470,7 @@ mod tests {
                 token_sha256: hex::encode(crypto::sha256(b"tok")),
             }],
             debug_reply_delay_ms: 0,
+            limits: crate::config::Limits::default(),
         }
     }
 
@@ -393,7 +479,7 @@ mod tests {
             mission_id: Uuid::now_v7(),
             device_serial: "SN-1".into(),
             call_sign: "RTW 1".into(),
-            created_ms: 0,
+            created_ms: T0,
             target_hospital: Some("h1".into()),
             events_json: b"[]".to_vec(),
             mind_xml: b"<x/>".to_vec(),
@@ -426,20 +512,22 @@ mod tests {
         };
         let id = Uuid::now_v7();
         let p = seal_with_id(&input(b"%PDF a"), &gpk, &[("h1".into(), hpk.clone())], id).unwrap();
-        let t0 = 1_000 * DAY;
+        let t0 = T0;
         let a = gw.intake(&dev, Some("SN-1"), &p.bytes, t0).unwrap();
         assert!(!a.duplicate);
         let r = Receipt::from_json(&a.receipt_json).unwrap();
         r.verify(&rk, id, &p.sha256).unwrap();
         assert_eq!(gw.original(id).unwrap().unwrap(), p.bytes);
         // Repeat: identical receipt, even later.
-        let b = gw.intake(&dev, None, &p.bytes, t0 + 5_000).unwrap();
+        let b = gw.intake(&dev, Some("SN-1"), &p.bytes, t0 + 5_000).unwrap();
         assert!(b.duplicate);
         assert_eq!(b.receipt_json, a.receipt_json);
         // Same id, other content: conflict.
         let q = seal_with_id(&input(b"%PDF b"), &gpk, &[], id).unwrap();
         assert_eq!(
-            gw.intake(&dev, None, &q.bytes, t0).unwrap_err().status(),
+            gw.intake(&dev, Some("SN-1"), &q.bytes, t0)
+                .unwrap_err()
+                .status(),
             409
         );
         // Unknown pad, wrong call sign, wrong login serial.
@@ -448,7 +536,9 @@ mod tests {
             call_sign: "RTW 1".into(),
         };
         assert_eq!(
-            gw.intake(&other, None, &p.bytes, t0).unwrap_err().status(),
+            gw.intake(&other, Some("SN-9"), &p.bytes, t0)
+                .unwrap_err()
+                .status(),
             403
         );
         let cs = Device {
@@ -456,7 +546,9 @@ mod tests {
             call_sign: "NEF".into(),
         };
         assert_eq!(
-            gw.intake(&cs, None, &p.bytes, t0).unwrap_err().status(),
+            gw.intake(&cs, Some("SN-1"), &p.bytes, t0)
+                .unwrap_err()
+                .status(),
             403
         );
         assert_eq!(
@@ -469,7 +561,9 @@ mod tests {
         let (_, other_gw) = HpkeSecretKey::generate().unwrap();
         let x = seal_with_id(&input(b"%PDF c"), &other_gw, &[], Uuid::now_v7()).unwrap();
         assert_eq!(
-            gw.intake(&dev, None, &x.bytes, t0).unwrap_err().status(),
+            gw.intake(&dev, Some("SN-1"), &x.bytes, t0)
+                .unwrap_err()
+                .status(),
             422
         );
         assert_eq!(gw.store().count().unwrap(), 1);
@@ -488,5 +582,112 @@ mod tests {
         assert!(gw.original(id).unwrap().is_some());
         assert_eq!(gw.sweep(t0 + 93 * DAY).unwrap().packets, 1);
         assert!(gw.original(id).unwrap().is_none());
+    }
+
+    /// Every identity class of the manifest, one field wrong at a time; each
+    /// refusal stores nothing, and the untouched packet then goes through.
+    #[test]
+    fn identity_fields_are_bound_to_the_certificate() {
+        let d = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(d.path()).unwrap());
+        let (gsk, gpk) = HpkeSecretKey::generate().unwrap();
+        let (_, hpk) = HpkeSecretKey::generate().unwrap();
+        let (signer, _) = ReceiptSigner::generate().unwrap();
+        let gw = Gateway::new(&cfg(), store, gsk, signer, SecretKey::generate().unwrap());
+        let dev = Device {
+            serial: "SN-1".into(),
+            call_sign: "RTW 1".into(),
+        };
+        let skew = Limits::default().max_clock_skew_secs as i64 * 1_000;
+        let age = i64::from(Limits::default().max_packet_age_days) * DAY;
+        let seal = |f: &dyn Fn(&mut SealInput), env: &str| {
+            let mut i = input(b"%PDF x");
+            f(&mut i);
+            seal_with_id(&i, &gpk, &[(env.into(), hpk.clone())], Uuid::now_v7()).unwrap()
+        };
+        let refused: Vec<(&str, packet::Sealed, Option<&str>, &str)> = vec![
+            (
+                "no serial header",
+                seal(&|_| {}, "h1"),
+                None,
+                "serial_missing",
+            ),
+            (
+                "header names another serial",
+                seal(&|_| {}, "h1"),
+                Some("SN-2"),
+                "device_mismatch",
+            ),
+            (
+                "manifest names another serial",
+                seal(&|i| i.device_serial = "SN-2".into(), "h1"),
+                Some("SN-1"),
+                "device_mismatch",
+            ),
+            (
+                "another unit's call sign",
+                seal(&|i| i.call_sign = "NEF 2".into(), "h1"),
+                Some("SN-1"),
+                "call_sign_mismatch",
+            ),
+            (
+                "call sign differing in case only",
+                seal(&|i| i.call_sign = "rtw 1".into(), "h1"),
+                Some("SN-1"),
+                "call_sign_mismatch",
+            ),
+            (
+                "unknown target hospital",
+                seal(&|i| i.target_hospital = Some("h9".into()), "h1"),
+                Some("SN-1"),
+                "unknown_hospital",
+            ),
+            (
+                "envelope for an unknown hospital",
+                seal(&|_| {}, "h9"),
+                Some("SN-1"),
+                "unknown_hospital",
+            ),
+            (
+                "created beyond the clock skew",
+                seal(&|i| i.created_ms = T0 + skew + 1, "h1"),
+                Some("SN-1"),
+                "bad_creation_time",
+            ),
+            (
+                "created before the accepted age",
+                seal(&|i| i.created_ms = T0 - age - 1, "h1"),
+                Some("SN-1"),
+                "bad_creation_time",
+            ),
+            (
+                "created at a negative time",
+                seal(&|i| i.created_ms = i64::MIN, "h1"),
+                Some("SN-1"),
+                "bad_creation_time",
+            ),
+        ];
+        for (what, p, serial, code) in &refused {
+            let e = gw.intake(&dev, *serial, &p.bytes, T0).unwrap_err();
+            assert_eq!(e.code(), *code, "{what}: {e}");
+            assert!(matches!(e.status(), 403 | 422), "{what}");
+            assert_eq!(gw.store().count().unwrap(), 0, "{what}: stored");
+        }
+        // The bounds themselves are accepted, and so is no target at all.
+        for ok in [
+            seal(&|i| i.created_ms = T0 + skew, "h1"),
+            seal(&|i| i.created_ms = T0 - age, "h1"),
+            seal(&|i| i.target_hospital = None, "h1"),
+        ] {
+            gw.intake(&dev, Some("SN-1"), &ok.bytes, T0).unwrap();
+        }
+        assert_eq!(gw.store().count().unwrap(), 3);
+        // The board shows the registered call sign, never another.
+        assert!(
+            gw.board(None, T0)
+                .unwrap()
+                .iter()
+                .all(|e| e.call_sign == "RTW 1")
+        );
     }
 }

@@ -9,16 +9,20 @@
 //! - [`intake`] — the logic without sockets.
 //! - [`board`] — the arrival board page.
 //! - `server` — axum + axum-server (rustls) listeners.
+//! - [`conn`] — pad connections: identity, per-pad limit, idle and header clocks.
 //! - `hospital` — the hospital client (`rettpad-gateway hospital fetch`).
 //! - `init` — test/demo PKI and configurations.
+//! - [`private`] — secret files and directories, created with their final mode.
 //! - `local` — an in-process gateway for the demo.
 
 pub mod board;
 pub mod config;
+pub mod conn;
 pub mod hospital;
 pub mod init;
 pub mod intake;
 pub mod local;
+pub mod private;
 pub mod server;
 pub mod store;
 

@@ -7,22 +7,24 @@
 //! manifest field beyond those, never payload.
 
 use super::board;
-use super::config::GatewayConfig;
-use super::intake::{Device, Gateway, IntakeError};
+use super::config::{GatewayConfig, Limits};
+use super::conn::{ConnState, Conns, PadAcceptor};
+use super::intake::{Gateway, IntakeError};
+use super::private::{self, Existing};
 use super::store::SqliteStore;
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path as UrlPath, State};
+use axum::body::{Body, HttpBody};
+use axum::extract::{ConnectInfo, Path as UrlPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum_server::tls::TlsInfo;
-use axum_server::tls_rustls::RustlsConfig;
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use rettpad_pki as pki;
-use rustls::pki_types::CertificateDer;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, Semaphore};
 use uuid::Uuid;
 
 /// Header with the pad's hardware serial (cross-checked with the cert).
@@ -38,6 +40,50 @@ fn now_ms() -> i64 {
 struct App {
     gw: Arc<Gateway>,
     reply_delay: Duration,
+    limits: Arc<Limits>,
+    /// Body bytes being received or processed, by declared length.
+    budget: Arc<Budget>,
+}
+
+/// The in-flight body memory. Not first-come-first-served: a small upload
+/// does not queue behind a big one that is waiting for room.
+struct Budget {
+    bytes: Arc<Semaphore>,
+    freed: Notify,
+}
+
+/// A reservation; returning it wakes the uploads waiting for room. Owned,
+/// so it moves into the intake worker with the body: a client that hangs
+/// up does not free memory the worker still holds.
+struct Reserved {
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    budget: Arc<Budget>,
+}
+
+impl Drop for Reserved {
+    fn drop(&mut self) {
+        drop(self.permit.take());
+        self.budget.freed.notify_waiters();
+    }
+}
+
+impl Budget {
+    async fn reserve(self: &Arc<Self>, n: u32, wait: Duration) -> Option<Reserved> {
+        let until = tokio::time::Instant::now() + wait;
+        loop {
+            let freed = self.freed.notified();
+            tokio::pin!(freed);
+            // Registered before the attempt, so no release is missed.
+            freed.as_mut().enable();
+            if let Ok(p) = self.bytes.clone().try_acquire_many_owned(n) {
+                return Some(Reserved {
+                    permit: Some(p),
+                    budget: self.clone(),
+                });
+            }
+            tokio::time::timeout_at(until, freed).await.ok()?;
+        }
+    }
 }
 
 fn json_error(status: u16, code: &str, message: &str) -> Response {
@@ -50,65 +96,194 @@ fn json_error(status: u16, code: &str, message: &str) -> Response {
         .into_response()
 }
 
-fn error_code(e: &IntakeError) -> &'static str {
-    match e {
-        IntakeError::UnknownDevice { .. } => "unknown_device",
-        IntakeError::DeviceMismatch(_) => "device_mismatch",
-        IntakeError::Packet(rettpad_transfer::PacketError::Checksum { .. }) => "checksum_mismatch",
-        IntakeError::Packet(_) => "bad_packet",
-        IntakeError::Conflict => "conflict",
-        IntakeError::Store(_) | IntakeError::Internal(_) => "internal",
-    }
+/// A refusal before the body was read: the connection cannot be reused.
+fn closing(status: u16, code: &str, message: &str) -> Response {
+    let mut r = json_error(status, code, message);
+    r.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    r
+}
+
+/// Finds the connection a request came in on and marks it busy while the
+/// request is handled (the idle and header clocks stop).
+async fn track(
+    State(conns): State<Arc<Conns>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let Some(conn) = conns.get(&peer) else {
+        tracing::error!(peer = %peer, "request on an unregistered connection");
+        return closing(500, "internal", "connection not registered");
+    };
+    let _busy = conn.busy();
+    req.extensions_mut().insert(conn);
+    next.run(req).await
 }
 
 /// Who the gateway thinks the pad is; 403 for unknown pads.
-async fn hello(State(app): State<App>, tls: Option<axum::Extension<Arc<TlsInfo>>>) -> Response {
-    let Some(cert) = tls
-        .as_ref()
-        .and_then(|t| t.peer_certificates.first().cloned())
-    else {
+async fn hello(State(app): State<App>, req: Request) -> Response {
+    let Some(conn) = req.extensions().get::<Arc<ConnState>>() else {
         return json_error(401, "no_client_certificate", "client certificate required");
     };
-    match pki::device_name(&CertificateDer::from(cert)) {
-        Ok(d) if app.gw.is_registered(&d.serial, &d.call_sign) => {
-            format!("{} {}", d.serial, d.call_sign).into_response()
-        }
-        Ok(_) => json_error(403, "unknown_device", "device not registered"),
-        Err(_) => json_error(403, "bad_certificate", "certificate names no device"),
+    let d = &conn.device;
+    if app.gw.is_registered(&d.serial, &d.call_sign) {
+        format!("{} {}", d.serial, d.call_sign).into_response()
+    } else {
+        json_error(403, "unknown_device", "device not registered")
     }
 }
 
-async fn post_packet(
-    State(app): State<App>,
-    tls: Option<axum::Extension<Arc<TlsInfo>>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let Some(cert) = tls
-        .as_ref()
-        .and_then(|t| t.peer_certificates.first().cloned())
-    else {
-        return json_error(401, "no_client_certificate", "client certificate required");
-    };
-    let device = match pki::device_name(&CertificateDer::from(cert)) {
-        Ok(d) => Device {
-            serial: d.serial,
-            call_sign: d.call_sign,
-        },
-        Err(e) => {
-            tracing::warn!(error = %e, "client certificate without device name");
-            return json_error(403, "bad_certificate", "certificate names no device");
+/// Why a body was not read to its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyError {
+    Stalled,
+    TooSlow,
+    TooLong,
+    Incomplete,
+}
+
+impl BodyError {
+    fn answer(self, l: &Limits) -> (u16, &'static str, String) {
+        match self {
+            BodyError::Stalled => (
+                408,
+                "body_timeout",
+                format!("no body data for {} s", l.body_stall_secs),
+            ),
+            BodyError::TooSlow => (
+                408,
+                "body_too_slow",
+                format!(
+                    "body slower than {} bytes/s after {} s",
+                    l.min_body_rate, l.rate_grace_secs
+                ),
+            ),
+            BodyError::TooLong => (
+                400,
+                "body_length_mismatch",
+                "more body bytes than declared".into(),
+            ),
+            BodyError::Incomplete => (
+                400,
+                "body_incomplete",
+                "the body ended before its declared length".into(),
+            ),
         }
+    }
+}
+
+/// Reads exactly `len` declared bytes into one buffer of that size (its
+/// memory is already reserved in the budget). The next data must come
+/// within `body_stall_secs`, and by second t of the body at least
+/// (t - grace) × `min_body_rate` bytes must have arrived.
+async fn read_body(mut body: Body, len: usize, l: &Limits) -> Result<Vec<u8>, BodyError> {
+    let mut buf = Vec::with_capacity(len);
+    let start = Instant::now();
+    let grace = Duration::from_secs(l.rate_grace_secs);
+    let stall = Duration::from_secs(l.body_stall_secs);
+    loop {
+        let by_rate =
+            start + grace + Duration::from_secs_f64(buf.len() as f64 / l.min_body_rate as f64);
+        let by_stall = Instant::now() + stall;
+        let (at, why) = if by_rate < by_stall {
+            (by_rate, BodyError::TooSlow)
+        } else {
+            (by_stall, BodyError::Stalled)
+        };
+        let frame = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx));
+        match tokio::time::timeout_at(tokio::time::Instant::from_std(at), frame).await {
+            Err(_) => return Err(why),
+            Ok(None) => break,
+            Ok(Some(Err(_))) => return Err(BodyError::Incomplete),
+            Ok(Some(Ok(f))) => {
+                if let Ok(d) = f.into_data() {
+                    if buf.len() + d.len() > len {
+                        return Err(BodyError::TooLong);
+                    }
+                    buf.extend_from_slice(&d);
+                }
+            }
+        }
+    }
+    if buf.len() == len {
+        Ok(buf)
+    } else {
+        Err(BodyError::Incomplete)
+    }
+}
+
+fn declared_length(h: &HeaderMap) -> Option<u64> {
+    h.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+}
+
+async fn post_packet(State(app): State<App>, req: Request) -> Response {
+    let Some(conn) = req.extensions().get::<Arc<ConnState>>().cloned() else {
+        return closing(401, "no_client_certificate", "client certificate required");
     };
-    let claimed = headers
+    let device = conn.device.clone();
+    let (parts, body) = req.into_parts();
+    let claimed = parts
+        .headers
         .get(SERIAL_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    // Identity first: nothing is read from a pad that may not upload.
+    if let Err(e) = app.gw.authorize(&device, claimed.as_deref()) {
+        tracing::warn!(device = %device.serial, status = e.status(), error = %e, "upload refused before its body");
+        return closing(e.status(), e.code(), &e.to_string());
+    }
+    let l = &app.limits;
+    let Some(len) = declared_length(&parts.headers) else {
+        tracing::warn!(device = %device.serial, "upload refused: no content-length");
+        return closing(
+            411,
+            "length_required",
+            "a content-length header is required",
+        );
+    };
+    if len > l.max_body_bytes {
+        tracing::warn!(device = %device.serial, declared = len, max = l.max_body_bytes, "upload refused: declared length over the limit");
+        let msg = format!(
+            "packet of {len} bytes exceeds the limit of {} bytes",
+            l.max_body_bytes
+        );
+        return closing(413, "too_large", &msg);
+    }
+    // `validate` keeps max_body_bytes within u32 and the budget.
+    let (Ok(permits), Ok(size)) = (u32::try_from(len), usize::try_from(len)) else {
+        return closing(413, "too_large", "packet too large");
+    };
+    let wait = Duration::from_millis(l.inflight_wait_ms);
+    let permit = match app.budget.reserve(permits, wait).await {
+        Some(p) => p,
+        None => {
+            tracing::warn!(device = %device.serial, declared = len, "upload deferred: in-flight body memory is full");
+            let mut r = closing(503, "busy", "the gateway is busy; retry later");
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            return r;
+        }
+    };
+    tracing::info!(device = %device.serial, declared = len, "receiving upload");
+    let body = match read_body(body, size, l).await {
+        Ok(b) => b,
+        Err(e) => {
+            let (status, code, msg) = e.answer(l);
+            tracing::warn!(device = %device.serial, declared = len, error = code, "upload refused while reading its body");
+            return closing(status, code, &msg);
+        }
+    };
     let gw = app.gw.clone();
     let dev = device.clone();
-    let res =
-        tokio::task::spawn_blocking(move || gw.intake(&dev, claimed.as_deref(), &body, now_ms()))
-            .await;
+    let res = tokio::task::spawn_blocking(move || {
+        let r = gw.intake(&dev, claimed.as_deref(), &body, now_ms());
+        // The body and its copies are freed before the room is returned.
+        drop(body);
+        drop(permit);
+        r
+    })
+    .await;
     let res = match res {
         Ok(r) => r,
         Err(e) => Err(IntakeError::Internal(e.to_string())),
@@ -128,7 +303,7 @@ async fn post_packet(
         }
         Err(e) => {
             tracing::warn!(device = %device.serial, status = e.status(), error = %e, "packet refused");
-            json_error(e.status(), error_code(&e), &e.to_string())
+            json_error(e.status(), e.code(), &e.to_string())
         }
     }
 }
@@ -242,21 +417,35 @@ pub async fn serve(
     ready: impl FnOnce(Bound) + Send,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
-    std::fs::create_dir_all(&cfg.data_dir)
-        .map_err(|e| format!("{}: {e}", cfg.data_dir.display()))?;
+    private::dir(&cfg.data_dir, Existing::Narrow)?;
     let store = Arc::new(SqliteStore::open(&cfg.data_dir).map_err(|e| e.to_string())?);
     let gw = Arc::new(Gateway::from_config(&cfg, store)?);
+    let limits = cfg.limits.clone();
+    let budget = usize::try_from(limits.max_inflight_body_bytes)
+        .map_err(|_| "limits.max_inflight_body_bytes too large")?
+        .min(Semaphore::MAX_PERMITS);
     let app = App {
         gw: gw.clone(),
         reply_delay: Duration::from_millis(cfg.debug_reply_delay_ms),
+        limits: Arc::new(limits.clone()),
+        budget: Arc::new(Budget {
+            bytes: Arc::new(Semaphore::new(budget)),
+            freed: Notify::new(),
+        }),
     };
     let tls = RustlsConfig::from_config(Arc::new(tls_config(&cfg)?));
+    let conns = Arc::new(Conns::new(limits.clone()));
+    let acceptor = PadAcceptor::new(
+        RustlsAcceptor::new(tls)
+            .handshake_timeout(Duration::from_secs(limits.handshake_timeout_secs)),
+        conns.clone(),
+    );
 
     let pads = Router::new()
         .route("/v1/packets", post(post_packet))
         .route("/v1/hello", get(hello))
-        .layer(DefaultBodyLimit::max(rettpad_transfer::packet::MAX_PACKET))
-        .with_state(app.clone());
+        .with_state(app.clone())
+        .layer(middleware::from_fn_with_state(conns, track));
     let hospitals = Router::new()
         .route("/", get(board_page))
         .route("/board/{hospital}", get(board_page))
@@ -265,9 +454,18 @@ pub async fn serve(
         .with_state(app);
 
     let handle = axum_server::Handle::new();
-    let pad_server = axum_server::bind_rustls(cfg.listen, tls)
+    let mut pad_server = axum_server::bind(cfg.listen)
+        .acceptor(acceptor)
         .handle(handle.clone())
-        .serve(pads.into_make_service());
+        .http1_only();
+    // Heads and body frames are read through buffers of this size; the
+    // header and idle clocks are ours (`conn`), not hyper's.
+    pad_server
+        .http_builder()
+        .http1()
+        .max_buf_size(64 * 1024)
+        .header_read_timeout(None);
+    let pad_server = pad_server.serve(pads.into_make_service_with_connect_info::<SocketAddr>());
     let hosp_listener = tokio::net::TcpListener::bind(cfg.hospital_listen)
         .await
         .map_err(|e| format!("bind {}: {e}", cfg.hospital_listen))?;

@@ -21,6 +21,8 @@ pub enum GwStoreError {
     Corrupt(String),
     #[error("group commit failed: {0}")]
     Batch(String),
+    #[error("database files: {0}")]
+    Files(String),
 }
 
 fn db(op: &'static str) -> impl FnOnce(rusqlite::Error) -> GwStoreError {
@@ -184,8 +186,15 @@ fn uuid_of(v: Vec<u8>) -> Result<Uuid, GwStoreError> {
 
 impl SqliteStore {
     /// Opens (and creates) `gateway.sqlite` in `dir`.
+    /// The database is created 0600 before SQLite opens it; its -wal and
+    /// -shm files take that mode. Files of older versions are narrowed.
     pub fn open(dir: &Path) -> Result<SqliteStore, GwStoreError> {
-        let conn = Connection::open(dir.join("gateway.sqlite")).map_err(db("open"))?;
+        let path = dir.join("gateway.sqlite");
+        crate::private::touch(&path).map_err(GwStoreError::Files)?;
+        for ext in ["sqlite-wal", "sqlite-shm"] {
+            crate::private::narrow_file(&path.with_extension(ext)).map_err(GwStoreError::Files)?;
+        }
+        let conn = Connection::open(&path).map_err(db("open"))?;
         conn.busy_timeout(Duration::from_secs(10))
             .map_err(db("busy timeout"))?;
         // A receipt promises durability: WAL with a full sync per commit.

@@ -9,6 +9,7 @@ use rettpad_pad::close::close_and_queue;
 use rettpad_pad::config::Config;
 use rettpad_record::keys;
 use rettpad_record::{Author, MissionId, Payload, Target, Value};
+use rettpad_text::{Lang, UserMessage};
 use rettpad_transfer::packet::{self, PacketError};
 use rettpad_transfer::uploader::OutboxPersist;
 use rettpad_transfer::uploader::{self, StepResult, Uploader};
@@ -603,7 +604,7 @@ fn uploader_thread_reports_status_and_stops() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(h.status().text_de().contains("bestätigt"));
+    assert!(h.status().message(Lang::De).contains("bestätigt"));
     h.stop();
     assert!(shared.lock().unwrap().state(m).is_none());
     assert_eq!(pki.packets_stored(), 1);
