@@ -1,7 +1,14 @@
 //! The gateway's listeners (axum 0.8 + axum-server 0.9 with rustls):
 //! - pads: mTLS on any port, client certificate from the organisation CA
-//!   required, TLS 1.2/1.3 only with the BSI provider (`pki`);
+//!   required, TLS 1.2/1.3 only with the BSI provider (`pki`); connection
+//!   limits and clocks in `conn`;
 //! - hospitals: arrival board and mailboxes, plain HTTP on loopback only.
+//!
+//! An upload is checked in this order, each step before any later byte is
+//! read: the pad's identity and login header, a declared length within
+//! `max_body_bytes` (413 at once), room in the in-flight memory budget
+//! (503 after `inflight_wait_ms`), the body at a minimum rate (408), then
+//! the intake (manifest identity, checksums) on a blocking worker.
 //!
 //! Logs carry packet ids, device serials, sizes and error kinds; never a
 //! manifest field beyond those, never payload.
