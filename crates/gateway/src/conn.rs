@@ -109,8 +109,13 @@ impl Conns {
         true
     }
 
-    fn release(&self, peer: &SocketAddr, serial: &str) {
-        lock(&self.by_addr).remove(peer);
+    fn release(&self, peer: &SocketAddr, state: &Arc<ConnState>) {
+        let serial = &state.device.serial;
+        let mut by_addr = lock(&self.by_addr);
+        if by_addr.get(peer).is_some_and(|s| Arc::ptr_eq(s, state)) {
+            by_addr.remove(peer);
+        }
+        drop(by_addr);
         let mut m = lock(&self.per_pad);
         if let Some(n) = m.get_mut(serial) {
             *n = n.saturating_sub(1);
@@ -331,7 +336,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Watched<T> {
 
 impl<T> Drop for Watched<T> {
     fn drop(&mut self) {
-        self.conns.release(&self.peer, &self.state.device.serial);
+        self.conns.release(&self.peer, &self.state);
     }
 }
 

@@ -106,7 +106,9 @@ pub trait GatewayStore: Send + Sync {
     /// Stores a packet once. A second insert with the same id changes
     /// nothing and returns the first hash and receipt (atomically, so two
     /// racing uploads of one packet get one row and one receipt).
-    fn insert(&self, p: &NewPacket) -> Result<Inserted, GwStoreError>;
+    /// Shared, not copied: the group commit hands it to whichever thread
+    /// commits (a packet may be tens of MB).
+    fn insert(&self, p: Arc<NewPacket>) -> Result<Inserted, GwStoreError>;
     fn receipt(&self, packet_id: Uuid) -> Result<Option<StoredReceipt>, GwStoreError>;
     fn original(&self, packet_id: Uuid) -> Result<Option<Vec<u8>>, GwStoreError>;
     fn info(&self, packet_id: Uuid) -> Result<Option<PacketInfo>, GwStoreError>;
@@ -162,7 +164,7 @@ type Slot = Arc<Mutex<Option<Result<Inserted, String>>>>;
 pub struct SqliteStore {
     conn: Mutex<Connection>,
     /// Inserts waiting for the next group commit.
-    pending: Mutex<Vec<(NewPacket, Slot)>>,
+    pending: Mutex<Vec<(Arc<NewPacket>, Slot)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -274,9 +276,9 @@ impl GatewayStore for SqliteStore {
     /// caller to get the connection commits all of them in one transaction
     /// and hands each its result. Every caller returns only after its own
     /// packet is durable.
-    fn insert(&self, p: &NewPacket) -> Result<Inserted, GwStoreError> {
+    fn insert(&self, p: Arc<NewPacket>) -> Result<Inserted, GwStoreError> {
         let slot: Slot = Arc::new(Mutex::new(None));
-        lock(&self.pending).push((p.clone(), slot.clone()));
+        lock(&self.pending).push((p, slot.clone()));
         let mut c = self.conn();
         if let Some(r) = lock(&slot).take() {
             return r.map_err(GwStoreError::Batch);
@@ -500,11 +502,11 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let s = SqliteStore::open(d.path()).unwrap();
         let id = Uuid::now_v7();
-        assert_eq!(s.insert(&pkt(id, 1_000)).unwrap(), Inserted::New);
+        assert_eq!(s.insert(Arc::new(pkt(id, 1_000))).unwrap(), Inserted::New);
         let mut again = pkt(id, 2_000);
         again.receipt_json = b"other".to_vec();
         assert_eq!(
-            s.insert(&again).unwrap(),
+            s.insert(Arc::new(again)).unwrap(),
             Inserted::Existing {
                 sha256: [3; 32],
                 receipt_json: b"{}".to_vec()
@@ -547,7 +549,7 @@ mod tests {
                 sc.spawn(move || {
                     // Each id is inserted by two threads.
                     for id in ids.iter().skip(t % 2).step_by(1) {
-                        if s.insert(&pkt(*id, 1_000)).unwrap() == Inserted::New {
+                        if s.insert(Arc::new(pkt(*id, 1_000))).unwrap() == Inserted::New {
                             news.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                         }
                     }
