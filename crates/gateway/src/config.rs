@@ -77,7 +77,9 @@ pub struct Limits {
     pub max_body_bytes: u64,
     /// Sum of the declared lengths of all uploads being received or
     /// processed. An upload that does not fit waits up to
-    /// `inflight_wait_ms`, then gets 503 and is retried by the pad.
+    /// `inflight_wait_ms`, then gets 503 and is retried by the pad. One
+    /// pad's uploads together may declare at most `max_body_bytes` (429),
+    /// so with the default of two packets' room one pad cannot fill it.
     pub max_inflight_body_bytes: u64,
     pub inflight_wait_ms: u64,
     /// TLS handshake, from the TCP accept.
@@ -105,7 +107,7 @@ impl Default for Limits {
     fn default() -> Limits {
         Limits {
             max_body_bytes: rettpad_transfer::packet::MAX_PACKET as u64,
-            max_inflight_body_bytes: rettpad_transfer::packet::MAX_PACKET as u64,
+            max_inflight_body_bytes: 2 * rettpad_transfer::packet::MAX_PACKET as u64,
             inflight_wait_ms: 5_000,
             handshake_timeout_secs: 10,
             header_timeout_secs: 10,

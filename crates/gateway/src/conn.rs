@@ -78,6 +78,27 @@ pub struct Conns {
     limits: Limits,
     by_addr: Mutex<HashMap<SocketAddr, Arc<ConnState>>>,
     per_pad: Mutex<HashMap<String, usize>>,
+    /// Declared body bytes in flight per pad.
+    shares: Mutex<HashMap<String, u64>>,
+}
+
+/// A pad's part of the in-flight budget; returned on drop.
+pub struct PadShare {
+    conns: Arc<Conns>,
+    serial: String,
+    bytes: u64,
+}
+
+impl Drop for PadShare {
+    fn drop(&mut self) {
+        let mut m = lock(&self.conns.shares);
+        if let Some(n) = m.get_mut(&self.serial) {
+            *n = n.saturating_sub(self.bytes);
+            if *n == 0 {
+                m.remove(&self.serial);
+            }
+        }
+    }
 }
 
 impl Conns {
@@ -86,7 +107,26 @@ impl Conns {
             limits,
             by_addr: Mutex::new(HashMap::new()),
             per_pad: Mutex::new(HashMap::new()),
+            shares: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Reserves `bytes` of the pad's share: all its uploads in flight
+    /// together declare at most `max_body_bytes`, so one pad (a stolen
+    /// certificate sending slowly) never holds more than one packet's
+    /// room of the gateway's budget.
+    pub fn share(self: &Arc<Self>, serial: &str, bytes: u64) -> Option<PadShare> {
+        let mut m = lock(&self.shares);
+        let n = m.entry(serial.to_string()).or_insert(0);
+        if n.saturating_add(bytes) > self.limits.max_body_bytes {
+            return None;
+        }
+        *n += bytes;
+        Some(PadShare {
+            conns: self.clone(),
+            serial: serial.to_string(),
+            bytes,
+        })
     }
 
     /// The connection a request came in on.

@@ -6,8 +6,9 @@
 //!
 //! An upload is checked in this order, each step before any later byte is
 //! read: the pad's identity and login header, a declared length within
-//! `max_body_bytes` (413 at once), room in the in-flight memory budget
-//! (503 after `inflight_wait_ms`), the body at a minimum rate (408), then
+//! `max_body_bytes` (413 at once), the pad's share (its uploads in flight
+//! declare at most `max_body_bytes` together, 429), room in the in-flight
+//! memory budget (503 after `inflight_wait_ms`), the body at a minimum rate (408), then
 //! the intake (manifest identity, checksums) on a blocking worker.
 //!
 //! Logs carry packet ids, device serials, sizes and error kinds; never a
@@ -50,6 +51,7 @@ struct App {
     limits: Arc<Limits>,
     /// Body bytes being received or processed, by declared length.
     budget: Arc<Budget>,
+    conns: Arc<Conns>,
 }
 
 /// The in-flight body memory. Not first-come-first-served: a small upload
@@ -261,6 +263,14 @@ async fn post_packet(State(app): State<App>, req: Request) -> Response {
     let (Ok(permits), Ok(size)) = (u32::try_from(len), usize::try_from(len)) else {
         return closing(413, "too_large", "packet too large");
     };
+    let Some(share) = app.conns.share(&device.serial, len) else {
+        tracing::warn!(device = %device.serial, declared = len, "upload refused: the pad's uploads in flight would exceed one packet's room");
+        return closing(
+            429,
+            "pad_busy",
+            "this pad already has an upload in flight; retry when it is done",
+        );
+    };
     let wait = Duration::from_millis(l.inflight_wait_ms);
     let permit = match app.budget.reserve(permits, wait).await {
         Some(p) => p,
@@ -288,6 +298,7 @@ async fn post_packet(State(app): State<App>, req: Request) -> Response {
         // The body and its copies are freed before the room is returned.
         drop(body);
         drop(permit);
+        drop(share);
         r
     })
     .await;
@@ -431,6 +442,7 @@ pub async fn serve(
     let budget = usize::try_from(limits.max_inflight_body_bytes)
         .map_err(|_| "limits.max_inflight_body_bytes too large")?
         .min(Semaphore::MAX_PERMITS);
+    let conns = Arc::new(Conns::new(limits.clone()));
     let app = App {
         gw: gw.clone(),
         reply_delay: Duration::from_millis(cfg.debug_reply_delay_ms),
@@ -439,9 +451,9 @@ pub async fn serve(
             bytes: Arc::new(Semaphore::new(budget)),
             freed: Notify::new(),
         }),
+        conns: conns.clone(),
     };
     let tls = RustlsConfig::from_config(Arc::new(tls_config(&cfg)?));
-    let conns = Arc::new(Conns::new(limits.clone()));
     let acceptor = PadAcceptor::new(
         RustlsAcceptor::new(tls)
             .handshake_timeout(Duration::from_secs(limits.handshake_timeout_secs)),

@@ -557,6 +557,36 @@ fn sizes_are_refused_from_the_declared_length_and_memory_is_capped() {
 }
 
 #[test]
+fn one_pad_cannot_take_the_whole_in_flight_budget() {
+    let pki = Pki::new(false);
+    pki.set_limits(|l| {
+        l.max_body_bytes = 1 << 20;
+        l.max_inflight_body_bytes = 2 << 20;
+        l.inflight_wait_ms = 300;
+    });
+    let gw = Gw::start(&pki, false);
+    // Pad 1 declares a full packet and sends it slowly.
+    let mut holder = raw(&pki, PAD1.0);
+    holder
+        .write_all(head(Some(1 << 20), Some(PAD1.0)).as_bytes())
+        .unwrap();
+    holder.write_all(b"RPK1").unwrap();
+    holder.flush().unwrap();
+    gw.wait_log("receiving upload");
+    // Its next upload exceeds its share: 429 at once.
+    let r = send(&pki, PAD1, &seal(&pki, &input(PAD1.0, PAD1.1)));
+    assert!(
+        matches!(&r, Err(FailReason::Server(c)) if c == "pad_busy"),
+        "{r:?}"
+    );
+    // Another pad still finds room.
+    send(&pki, PAD2, &seal(&pki, &input(PAD2.0, PAD2.1))).unwrap();
+    assert_eq!(pki.stored(), 1);
+    assert!(gw.log().contains("would exceed one packet's room"));
+    drop(holder);
+}
+
+#[test]
 fn a_pad_holding_200_slow_connections_does_not_block_another_pad() {
     let pki = Pki::new(false);
     pki.set_limits(|l| {
