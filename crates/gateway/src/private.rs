@@ -90,6 +90,12 @@ pub fn touch(path: &Path) -> Result<(), String> {
     }
 }
 
+/// True when group or others have any access to `path` (operators are
+/// warned about such key files at start).
+pub fn open_to_others(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o077 != 0)
+}
+
 static SEQ: AtomicU64 = AtomicU64::new(0);
 
 /// Writes `data` to `path` atomically with mode 0600: a fresh temporary

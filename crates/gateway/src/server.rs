@@ -436,6 +436,11 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
     private::dir(&cfg.data_dir, Existing::Narrow)?;
+    for k in [&cfg.key, &cfg.hpke_key, &cfg.signing_key, &cfg.storage_key] {
+        if private::open_to_others(k) {
+            tracing::warn!(file = %k.display(), "key file is readable by other users; chmod 600 it");
+        }
+    }
     let store = Arc::new(SqliteStore::open(&cfg.data_dir).map_err(|e| e.to_string())?);
     let gw = Arc::new(Gateway::from_config(&cfg, store)?);
     let limits = cfg.limits.clone();

@@ -481,6 +481,15 @@ fn secrets_data_and_letters_get_private_modes_under_umask_000() {
     );
     assert_eq!(std::fs::read_dir(&shared).unwrap().count(), 0);
     assert_eq!(mode(&shared), 0o755);
+
+    // A key file someone widened is named at the next start.
+    assert!(!gw.log().contains("readable by other users"));
+    drop(gw);
+    let key = pki.dir.join("storage.key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let gw = Gw::start(&pki, true);
+    let log = gw.wait_log("readable by other users");
+    assert!(log.contains("storage.key"), "{log}");
 }
 
 #[test]
