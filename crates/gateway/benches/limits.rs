@@ -6,6 +6,8 @@
 //!   packets one after the other.
 //! - `within_limit`: the same with 8 parallel 60 MB bodies (under the
 //!   limit, so they are read; garbage, so they are refused after reading).
+//! - `slow`: one pad opens 200 mTLS connections with half a request head
+//!   each while another pad uploads valid packets.
 //!
 //! Prints the gateway's peak RSS (`VmHWM`, a fresh process per scenario),
 //! its RSS after start, and the valid uploads' time to a verified receipt.
@@ -173,6 +175,58 @@ fn scenario(body_len: u64) -> Figures {
     }
 }
 
+/// 200 connections of one pad with half a head each (item 7).
+fn slow_scenario() -> Figures {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("pki");
+    let (gw, port) = start(&dir);
+    let pid = gw.0.id();
+    let pad = upload_config(&dir, PAD.0);
+    let up = uploader_from_config(&pad, PAD.0, PAD.1).expect("uploader");
+    let p = valid_packet(&pad);
+    up.send(p.packet_id, &p.sha256, &p.bytes).expect("warm-up");
+    let rss_start_mb = status_kb(pid, "VmRSS:") as f64 / 1024.0;
+    let tls = std::sync::Arc::new(
+        rettpad_transfer::client_tls(&upload_config(&dir, ATTACKER)).expect("tls"),
+    );
+    let mut held = Vec::new();
+    for _ in 0..200 {
+        let mut c = rustls::ClientConnection::new(
+            tls.clone(),
+            rustls::pki_types::ServerName::try_from("127.0.0.1").expect("name"),
+        )
+        .expect("client");
+        let mut sock = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        if c.complete_io(&mut sock).is_err() {
+            continue;
+        }
+        let mut s = rustls::StreamOwned::new(c, sock);
+        let _ = s.write_all(b"POST /v1/packets HTTP/1.1\r\nhost: gw\r\n");
+        let _ = s.flush();
+        held.push(s);
+    }
+    let mut receipts = Vec::new();
+    let t_end = Instant::now() + Duration::from_secs(8);
+    while Instant::now() < t_end {
+        let p = valid_packet(&pad);
+        let t = Instant::now();
+        match up.send(p.packet_id, &p.sha256, &p.bytes) {
+            Ok(_) => receipts.push(t.elapsed()),
+            Err(e) => eprintln!("valid upload failed: {e:?}"),
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let peak_mb = status_kb(pid, "VmHWM:") as f64 / 1024.0;
+    drop(held);
+    Figures {
+        rss_start_mb,
+        peak_mb,
+        receipts,
+        answers: vec!["200 connections opened, half a head each".into()],
+    }
+}
+
 fn report(name: &str, f: &Figures) {
     let mut r = f.receipts.clone();
     r.sort();
@@ -200,4 +254,6 @@ fn main() {
     report("oversized (8 × 200 MB)", &a);
     let b = scenario(60_000_000);
     report("within_limit (8 × 60 MB)", &b);
+    let c = slow_scenario();
+    report("slow (200 half heads from one pad)", &c);
 }
