@@ -150,6 +150,10 @@ fn convert(field: &str, d: super::obs::Decimal, unit: Unit) -> Result<Num, ()> {
         // 1 kg/L = 10^5 mg/dl; 1 mol/L glucose = 180.16 g/L = 18016 mg/dl
         (keys::vitals::GLUCOSE, Unit::KgPerL) => scaled(m, e, 100_000, 1),
         (keys::vitals::GLUCOSE, Unit::MolPerL) => scaled(m, e, 18_016, 1),
+        (keys::vitals::GLUCOSE, Unit::MgPerDl) => scaled(m, e, 1, 1),
+        (keys::vitals::GLUCOSE, Unit::MmolPerL) => scaled(m, e, 18_016, 1_000),
+        // etCO2 as a volume fraction (%) would need the barometric pressure:
+        // refused and counted rather than guessed.
         _ => return Err(()),
     };
     v.map(Num).ok_or(())

@@ -45,8 +45,10 @@ pub struct MetricDef {
     pub label_de: &'static str,
 }
 
-/// The seed metric table (devices.md §4). MDC numbers are cross-checked
-/// against the IntelliVue enums only; verify against RTMMS before release.
+/// One row per metric with its primary code (what the simulators send by
+/// default). Further codes for the same quantity are in
+/// [`INTELLIVUE_ALIASES`]; docs/devices-nomenclature.md lists both with
+/// their sources.
 pub const METRICS: &[MetricDef] = &[
     MetricDef {
         metric: Metric::HeartRate,
@@ -107,14 +109,14 @@ pub const METRICS: &[MetricDef] = &[
     MetricDef {
         metric: Metric::Temperature,
         mdc: 150_364,
-        intellivue: None,
+        intellivue: Some(19_292),
         loinc: Some("8310-5"),
         label_de: "Temperatur",
     },
     MetricDef {
         metric: Metric::Glucose,
         mdc: 160_184,
-        intellivue: None,
+        intellivue: Some(29_112),
         loinc: Some("2339-0"),
         label_de: "Blutzucker",
     },
@@ -141,6 +143,95 @@ pub const METRICS: &[MetricDef] = &[
     },
 ];
 
+/// A further SCADA code that measures the same quantity as a [`METRICS`]
+/// row: another site, source or transport of the same vital sign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricAlias {
+    pub code: u16,
+    pub metric: Metric,
+    /// The name in the nomenclature (IEEE `MDC_…`, Philips `NOM_…`).
+    pub name: &'static str,
+}
+
+const fn alias(code: u16, metric: Metric, name: &'static str) -> MetricAlias {
+    MetricAlias { code, metric, name }
+}
+
+/// Codes real monitors send for a vital sign the record has a field for,
+/// besides the primary code in [`METRICS`]. Sources: IEEE 11073-10101 and
+/// the device specialisations (10404 oximeter, 10407 BP, 10408 thermometer,
+/// 10417 glucose), Philips' Data Export nomenclature as in VSCaptureMP
+/// `Class2.cs`. Codes deliberately left out (skin, airway, injectate,
+/// ambient temperatures, beat-to-beat rates, ventilator set rates, control
+/// solutions) are listed in docs/devices-nomenclature.md.
+pub const INTELLIVUE_ALIASES: &[MetricAlias] = &[
+    // Pulse rate from oximetry, the cuff or the generic pulse.
+    alias(18_442, Metric::PulseRate, "NOM_PULS_RATE / MDC_PULS_RATE"),
+    alias(18_458, Metric::PulseRate, "MDC_PULS_OXIM_PULS_RATE"),
+    alias(18_474, Metric::PulseRate, "MDC_PULS_RATE_NON_INV"),
+    alias(61_597, Metric::PulseRate, "NOM_PULS_OXIM_PULS_RATE_TELE"),
+    alias(61_669, Metric::PulseRate, "NOM_PRESS_BLD_NONINV_PULS_RATE"),
+    // SpO2 from a telemetry transmitter.
+    alias(61_596, Metric::SpO2, "NOM_PULS_OXIM_SAT_O2_TELE"),
+    // NIBP: the cuff codes of 11073-10407 and Philips' telemetry NIBP.
+    alias(19_229, Metric::NibpSys, "MDC_PRESS_CUFF_SYS"),
+    alias(19_230, Metric::NibpDia, "MDC_PRESS_CUFF_DIA"),
+    alias(19_231, Metric::NibpMean, "MDC_PRESS_CUFF_MEAN"),
+    alias(61_601, Metric::NibpSys, "NOM_PRESS_BLD_NONINV_TELE_SYS"),
+    alias(61_602, Metric::NibpDia, "NOM_PRESS_BLD_NONINV_TELE_DIA"),
+    alias(61_603, Metric::NibpMean, "NOM_PRESS_BLD_NONINV_TELE_MEAN"),
+    // Respiration rate from the airway (CO2, spirometry) and spontaneous.
+    alias(
+        20_498,
+        Metric::RespRate,
+        "NOM_AWAY_RESP_RATE / MDC_AWAY_RESP_RATE",
+    ),
+    alias(61_666, Metric::RespRate, "NOM_AWAY_RESP_RATE_SPIRO"),
+    alias(63_509, Metric::RespRate, "NOM_AWAY_RESP_RATE_SPONT"),
+    alias(63_528, Metric::RespRate, "NOM_RESP_RATE_SPONT"),
+    // End-tidal CO2 given as a concentration (accepted in mmHg or kPa).
+    alias(20_636, Metric::EtCo2, "NOM_CONC_AWAY_CO2_ET"),
+    // Body temperature: the generic code and every body or core site.
+    alias(19_272, Metric::Temperature, "NOM_TEMP / MDC_TEMP"),
+    alias(19_296, Metric::Temperature, "NOM_TEMP_CORE / MDC_TEMP_CORE"),
+    alias(19_300, Metric::Temperature, "NOM_TEMP_ESOPH"),
+    alias(19_308, Metric::Temperature, "NOM_TEMP_NASOPH"),
+    alias(19_320, Metric::Temperature, "NOM_TEMP_TYMP / MDC_TEMP_TYMP"),
+    alias(57_348, Metric::Temperature, "NOM_TEMP_RECT / MDC_TEMP_RECT"),
+    alias(57_352, Metric::Temperature, "MDC_TEMP_ORAL"),
+    alias(57_356, Metric::Temperature, "MDC_TEMP_EAR"),
+    alias(57_364, Metric::Temperature, "NOM_TEMP_BLD"),
+    alias(57_380, Metric::Temperature, "MDC_TEMP_AXILLA"),
+    alias(57_384, Metric::Temperature, "MDC_TEMP_GIT"),
+    alias(61_636, Metric::Temperature, "NOM_TEMP_VESICAL"),
+    alias(61_704, Metric::Temperature, "NOM_TEMP_ORAL"),
+    alias(61_708, Metric::Temperature, "NOM_TEMP_AXIL"),
+    alias(61_712, Metric::Temperature, "NOM_TEMP_ORAL_PRED"),
+    alias(61_716, Metric::Temperature, "NOM_TEMP_RECT_PRED"),
+    alias(61_720, Metric::Temperature, "NOM_TEMP_AXIL_PRED"),
+    alias(61_760, Metric::Temperature, "NOM_TEMP_PRED"),
+    alias(63_846, Metric::Temperature, "NOM_TEMP_CORE_GEN_1"),
+    alias(63_847, Metric::Temperature, "NOM_TEMP_CORE_GEN_2"),
+    // Blood glucose: generic, the 11073-10417 sample types, serum.
+    alias(
+        28_948,
+        Metric::Glucose,
+        "NOM_CONC_GLU_GEN / MDC_CONC_GLU_GEN",
+    ),
+    alias(29_116, Metric::Glucose, "MDC_CONC_GLU_CAPILLARY_PLASMA"),
+    alias(29_120, Metric::Glucose, "MDC_CONC_GLU_VENOUS_WHOLEBLOOD"),
+    alias(29_124, Metric::Glucose, "MDC_CONC_GLU_VENOUS_PLASMA"),
+    alias(29_128, Metric::Glucose, "MDC_CONC_GLU_ARTERIAL_WHOLEBLOOD"),
+    alias(29_132, Metric::Glucose, "MDC_CONC_GLU_ARTERIAL_PLASMA"),
+    alias(
+        29_292,
+        Metric::Glucose,
+        "MDC_CONC_GLU_UNDETERMINED_WHOLEBLOOD",
+    ),
+    alias(29_296, Metric::Glucose, "MDC_CONC_GLU_UNDETERMINED_PLASMA"),
+    alias(63_530, Metric::Glucose, "NOM_CONC_GLU_SER"),
+];
+
 impl Metric {
     pub fn def(self) -> Option<&'static MetricDef> {
         METRICS.iter().find(|d| d.metric == self)
@@ -158,12 +249,21 @@ impl Metric {
         self.def().and_then(|d| d.loinc)
     }
 
-    /// From an IntelliVue physio id; unknown ids are kept as `Other`.
+    /// From an IntelliVue / 11073 physio id (partition SCADA): the primary
+    /// codes of [`METRICS`], then [`INTELLIVUE_ALIASES`]; unknown ids are
+    /// kept as `Other`.
     pub fn from_intellivue(physio: u16) -> Metric {
         METRICS
             .iter()
             .find(|d| d.intellivue == Some(physio))
-            .map_or(Metric::Other((2 << 16) | u32::from(physio)), |d| d.metric)
+            .map(|d| d.metric)
+            .or_else(|| {
+                INTELLIVUE_ALIASES
+                    .iter()
+                    .find(|a| a.code == physio)
+                    .map(|a| a.metric)
+            })
+            .unwrap_or(Metric::Other((2 << 16) | u32::from(physio)))
     }
 
     pub fn intellivue(self) -> Option<u16> {
@@ -188,6 +288,10 @@ pub enum Unit {
     KgPerL,
     /// Glucose concentration in mol/L (BLE Glucose, units flag 1).
     MolPerL,
+    /// Glucose in mg/dl (MDC_DIM_MILLI_G_PER_DL).
+    MgPerDl,
+    /// Glucose in mmol/L (MDC_DIM_MILLI_MOLE_PER_L).
+    MmolPerL,
     MilliVolt,
     Second,
     KiloJoule,
@@ -197,20 +301,28 @@ pub enum Unit {
 }
 
 impl Unit {
-    /// From an IntelliVue unit code (the low 16 bits of the 11073 unit REFID).
+    /// From an IntelliVue / 11073 unit code (the low 16 bits of the unit
+    /// REFID, partition DIM). Beats, pulses, breaths and plain counts per
+    /// minute are all "/min": what is counted is the metric's business.
     pub fn from_intellivue(code: u16) -> Unit {
         match code {
-            2720 => Unit::PerMin,
+            // MDC_DIM_BEAT_PER_MIN, _PULS_PER_MIN, _RESP_PER_MIN, _PER_MIN
+            2720 | 2752 | 2784 | 2528 => Unit::PerMin,
             544 => Unit::Percent,
             3872 => Unit::MmHg,
             3843 => Unit::KPa,
             6048 => Unit::Celsius,
+            4416 => Unit::Fahrenheit,
+            2130 => Unit::MgPerDl,
+            4722 => Unit::MmolPerL,
             4274 => Unit::MilliVolt,
+            2176 => Unit::Second,
             512 => Unit::Dimensionless,
             c => Unit::Other(c),
         }
     }
 
+    /// The unit code the simulators send (`PerMin` as beats per minute).
     pub fn intellivue(self) -> u16 {
         match self {
             Unit::PerMin => 2720,
@@ -218,7 +330,11 @@ impl Unit {
             Unit::MmHg => 3872,
             Unit::KPa => 3843,
             Unit::Celsius => 6048,
+            Unit::Fahrenheit => 4416,
+            Unit::MgPerDl => 2130,
+            Unit::MmolPerL => 4722,
             Unit::MilliVolt => 4274,
+            Unit::Second => 2176,
             Unit::Other(c) => c,
             _ => 512,
         }

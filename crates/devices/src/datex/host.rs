@@ -99,8 +99,6 @@ const NUMERICS: &[(BasicField, Metric, Unit)] = &[
     (record::ECG_HR, Metric::HeartRate, Unit::PerMin),
     (record::SPO2, Metric::SpO2, Unit::Percent),
     (record::SPO2_PR, Metric::PulseRate, Unit::PerMin),
-    (record::CO2_RR, Metric::RespRate, Unit::PerMin),
-    (record::T1_TEMP, Metric::Temperature, Unit::Celsius),
     (
         record::P1_SYS,
         Metric::Other(DATEX_NUMERIC_BASE | 22),
@@ -117,6 +115,27 @@ const NUMERICS: &[(BasicField, Metric, Unit)] = &[
         Unit::MmHg,
     ),
 ];
+
+/// Sources of one vital sign in order of preference: the first slot with a
+/// value is taken; without any, the first slot's special is reported. One
+/// numeric per record, so a second source is never dropped as a repeat.
+const RESP_RATE_SOURCES: [BasicField; 3] =
+    [record::CO2_RR, record::ECG_IMP_RR, record::FLOW_VOL_RR];
+const TEMP_SOURCES: [BasicField; 4] = [
+    record::T1_TEMP,
+    record::T2_TEMP,
+    record::T3_TEMP,
+    record::T4_TEMP,
+];
+
+fn first_value(p: &record::Phdb<'_>, sources: &[BasicField]) -> Reading {
+    sources
+        .iter()
+        .map(|f| p.get(*f).reading(f.exponent))
+        .find(|r| r.is_value())
+        .or_else(|| sources.first().map(|f| p.get(*f).reading(f.exponent)))
+        .unwrap_or(Reading::Invalid)
+}
 
 const NIBP: [(BasicField, Metric); 3] = [
     (record::NIBP_SYS, Metric::NibpSys),
@@ -390,6 +409,24 @@ impl Host {
                 let r = p.get(f).reading(f.exponent);
                 self.emit(numeric(m, r, u, false), out);
             }
+            self.emit(
+                numeric(
+                    Metric::RespRate,
+                    first_value(&p, &RESP_RATE_SOURCES),
+                    Unit::PerMin,
+                    false,
+                ),
+                out,
+            );
+            self.emit(
+                numeric(
+                    Metric::Temperature,
+                    first_value(&p, &TEMP_SOURCES),
+                    Unit::Celsius,
+                    false,
+                ),
+                out,
+            );
             self.emit(
                 numeric(Metric::EtCo2, p.etco2_mmhg(), Unit::MmHg, false),
                 out,

@@ -259,6 +259,10 @@ pub struct ScenarioSource {
     /// Per wave id: the next index expected and the shift that keeps the
     /// signal continuous when the monitor restarts a stream at 0.
     cursor: [(u64, u64); 32],
+    /// Numeric records sent: picks where the respiration rate and the
+    /// temperature are reported (a real S/5 fills whichever module or
+    /// channel is in use).
+    round: u64,
 }
 
 /// Ambient pressure the simulated CO2 module reports (760.0 mmHg).
@@ -282,6 +286,7 @@ impl ScenarioSource {
             rr: 14.0,
             etco2_pct: 5.0,
             cursor: [(0, 0); 32],
+            round: 0,
         }
     }
 
@@ -361,7 +366,12 @@ impl Source for ScenarioSource {
                     if let Some(d) = r.value() {
                         self.rr = d.to_f64();
                     }
-                    record::CO2_RR
+                    // Capnography, ECG impedance or spirometry in turn.
+                    match self.round % 3 {
+                        0 => record::CO2_RR,
+                        1 => record::ECG_IMP_RR,
+                        _ => record::FLOW_VOL_RR,
+                    }
                 }
                 Metric::EtCo2 => {
                     // mmHg → fraction in 0.01 % at the simulated pressure
@@ -384,7 +394,16 @@ impl Source for ScenarioSource {
             };
             out.push((field, scaled(r, field.exponent)));
         }
-        out.push((record::T1_TEMP, DxValue::Value(3680)));
+        // 36.80 °C on T1, T2, T3 or T4 in turn.
+        let temp = [
+            record::T1_TEMP,
+            record::T2_TEMP,
+            record::T3_TEMP,
+            record::T4_TEMP,
+        ];
+        let slot = temp[(self.round % 4) as usize];
+        out.push((slot, DxValue::Value(3680)));
+        self.round += 1;
         out
     }
 

@@ -389,10 +389,37 @@ pub const NIBP_MEAN: BasicField = BasicField {
     offset: 82,
     exponent: -2,
 };
+/// Respiration rate from the ECG impedance, 1/min.
+pub const ECG_IMP_RR: BasicField = BasicField {
+    name: "ecg.imp_rr",
+    offset: 14,
+    exponent: 0,
+};
 pub const T1_TEMP: BasicField = BasicField {
     name: "t1.temp",
     offset: 92,
     exponent: -2,
+};
+pub const T2_TEMP: BasicField = BasicField {
+    name: "t2.temp",
+    offset: 100,
+    exponent: -2,
+};
+pub const T3_TEMP: BasicField = BasicField {
+    name: "t3.temp",
+    offset: 108,
+    exponent: -2,
+};
+pub const T4_TEMP: BasicField = BasicField {
+    name: "t4.temp",
+    offset: 116,
+    exponent: -2,
+};
+/// Respiration rate measured by spirometry (flow/volume group), 1/min.
+pub const FLOW_VOL_RR: BasicField = BasicField {
+    name: "flow_vol.rr",
+    offset: 184,
+    exponent: 0,
 };
 pub const SPO2: BasicField = BasicField {
     name: "spo2.spo2",
@@ -481,7 +508,8 @@ pub fn encode_phdb_basic(time: u32, values: &[(BasicField, DxValue)]) -> Vec<u8>
         (110, 1), // T4
         (118, 4), // SpO2
     ];
-    for (g, n) in groups.into_iter().chain([(132, 4)]) {
+    // CO2 and the flow/volume group (spirometry).
+    for (g, n) in groups.into_iter().chain([(132, 4), (178, 8)]) {
         for k in 0..n {
             let at = g + 6 + 2 * k;
             block[at..at + 2].copy_from_slice(&DATA_INVALID.to_le_bytes());

@@ -9,7 +9,7 @@ use super::pdu::{
     self, Ava, DevAlarmEntry, NuObsValue, ObservationPoll, Pdu, PollProfile, PollReply, SaObsValue,
     SaSpec, ScaleSpec, SingleContextPoll,
 };
-use crate::obs::{DeviceTime, HostTime};
+use crate::obs::{Decimal, DeviceTime, HostTime, Reading};
 
 /// One numeric the physiology model produces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +64,107 @@ pub struct MonitorConfig {
     pub numerics_every_ms: u64,
     pub wave_every_ms: u64,
     pub alarms_every_ms: u64,
+    /// Codes and units of the numerics sent.
+    pub nomenclature: Nomenclature,
+}
+
+/// Which codes and units the simulated monitor puts on its numerics. Real
+/// IntelliVue monitors differ by configuration and module; the simulator
+/// cycles through what they send so the host meets every variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Nomenclature {
+    /// Each metric's primary code and unit only, and no temperature.
+    Primary,
+    /// In turn, one variant per numeric poll: respiration rate in breaths,
+    /// beats or plain counts per minute under the impedance or the airway
+    /// code; a body temperature under the generic, body, rectal, tympanic,
+    /// oesophageal and bladder codes, in °C or °F.
+    #[default]
+    Mixed,
+    /// As `Mixed`, with NIBP and etCO2 in kPa (a monitor set to SI units).
+    Kpa,
+}
+
+// The simulator's own copy of the public codes (IEEE 11073-10101, Philips
+// Data Export nomenclature), on purpose not the host's table.
+const RESP_RATE_IMPEDANCE: u16 = 0x500A; // NOM_RESP_RATE
+const RESP_RATE_AIRWAY: u16 = 0x5012; // NOM_AWAY_RESP_RATE
+const DIM_RESP_PER_MIN: u16 = 0x0AE0;
+const DIM_BEAT_PER_MIN: u16 = 0x0AA0;
+const DIM_PER_MIN: u16 = 0x09E0;
+const DIM_MMHG: u16 = 0x0F20;
+const DIM_KPA: u16 = 0x0F03;
+const DIM_DEGC: u16 = 0x17A0;
+const DIM_FAHR: u16 = 0x1140;
+const NIBP_SYS: u16 = 0x4A05;
+const NIBP_DIA: u16 = 0x4A06;
+const NIBP_MEAN: u16 = 0x4A07;
+const AWAY_CO2_ET: u16 = 0x50B0;
+/// NOM_TEMP, MDC_TEMP_BODY, NOM_TEMP_RECT, NOM_TEMP_TYMP, NOM_TEMP_ESOPH,
+/// NOM_TEMP_VESICAL.
+const TEMP_CODES: [u16; 6] = [0x4B48, 0x4B5C, 0xE004, 0x4B78, 0x4B64, 0xF0C4];
+/// Handle of the temperature the monitor adds in `Mixed` and `Kpa`.
+pub const TEMP_HANDLE: u16 = 0x0030;
+
+impl Nomenclature {
+    /// `v` as the monitor sends it in numeric poll number `round`.
+    pub fn apply(self, mut v: NuObsValue, round: u64) -> NuObsValue {
+        if self == Nomenclature::Primary {
+            return v;
+        }
+        if v.physio_id == RESP_RATE_IMPEDANCE {
+            v.unit_code = [DIM_RESP_PER_MIN, DIM_BEAT_PER_MIN, DIM_PER_MIN][(round % 3) as usize];
+            if (round / 3) % 2 == 1 {
+                v.physio_id = RESP_RATE_AIRWAY;
+            }
+        }
+        let pressure = matches!(v.physio_id, NIBP_SYS | NIBP_DIA | NIBP_MEAN | AWAY_CO2_ET);
+        if self == Nomenclature::Kpa && pressure && v.unit_code == DIM_MMHG {
+            v.unit_code = DIM_KPA;
+            v.value = mmhg_to_kpa_tenths(v.value);
+        }
+        v
+    }
+
+    /// The body temperature the monitor adds to poll `round` (36.8 °C).
+    pub fn temperature(self, round: u64) -> Option<NuObsValue> {
+        if self == Nomenclature::Primary {
+            return None;
+        }
+        let code = TEMP_CODES[(round % TEMP_CODES.len() as u64) as usize];
+        // 36.8 °C = 98.24 °F exactly.
+        let (unit, value) = if round % 2 == 1 {
+            (DIM_FAHR, Decimal::new(9824, -2))
+        } else {
+            (DIM_DEGC, Decimal::new(368, -1))
+        };
+        Some(NuObsValue {
+            physio_id: code,
+            state: 0,
+            unit_code: unit,
+            value: Reading::Value(value),
+        })
+    }
+}
+
+/// mmHg to kPa with one decimal, as the monitor shows it (760 mmHg =
+/// 101.325 kPa); specials stay what they are.
+fn mmhg_to_kpa_tenths(r: Reading) -> Reading {
+    let Some(th) = r.value().and_then(|d| d.to_thousandths()) else {
+        return r;
+    };
+    let num = i128::from(th) * 101_325;
+    let den: i128 = 76_000_000;
+    let q = num / den;
+    let tenths = if (num % den).abs() * 2 >= den {
+        q + num.signum()
+    } else {
+        q
+    };
+    match i64::try_from(tenths) {
+        Ok(t) => Reading::Value(Decimal::new(t, -1)),
+        Err(_) => Reading::OverRange,
+    }
 }
 
 impl Default for MonitorConfig {
@@ -76,6 +177,7 @@ impl Default for MonitorConfig {
             numerics_every_ms: 1000,
             wave_every_ms: 256,
             alarms_every_ms: 1000,
+            nomenclature: Nomenclature::default(),
         }
     }
 }
@@ -111,6 +213,8 @@ pub struct Monitor {
     selection: Option<Vec<u32>>,
     seq: u16,
     invoke: u16,
+    /// Numeric polls answered (drives [`Nomenclature`]).
+    nu_round: u64,
 }
 
 impl Monitor {
@@ -128,6 +232,7 @@ impl Monitor {
             selection: None,
             seq: 0,
             invoke: 0,
+            nu_round: 0,
         }
     }
 
@@ -358,7 +463,20 @@ impl Monitor {
                 self.nu = Some(p);
                 let clock = self.clock(now);
                 let mut polls = Vec::new();
-                for n in self.phys.numerics(t, clock) {
+                let (names, round) = (self.cfg.nomenclature, self.nu_round);
+                self.nu_round += 1;
+                let mut numerics = self.phys.numerics(t, clock);
+                for n in &mut numerics {
+                    n.value = names.apply(n.value, round);
+                }
+                if let Some(value) = names.temperature(round) {
+                    numerics.push(SimNumeric {
+                        handle: TEMP_HANDLE,
+                        value,
+                        measured_at: None,
+                    });
+                }
+                for n in numerics {
                     let mut v = Vec::new();
                     if n.value.write(&mut v).is_none() {
                         continue;
