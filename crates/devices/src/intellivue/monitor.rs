@@ -592,3 +592,73 @@ impl Monitor {
 fn first_sample(t_ms: u64, period_us: u32) -> u64 {
     t_ms * 1000 / u64::from(period_us.max(1))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rr(unit_code: u16) -> NuObsValue {
+        NuObsValue {
+            physio_id: 0x500A,
+            state: 0,
+            unit_code,
+            value: Reading::Value(Decimal::int(14)),
+        }
+    }
+
+    #[test]
+    fn mixed_cycles_through_the_real_variants() {
+        let n = Nomenclature::Mixed;
+        let mut units = std::collections::BTreeSet::new();
+        let mut codes = std::collections::BTreeSet::new();
+        let mut temps = std::collections::BTreeSet::new();
+        for round in 0..12 {
+            let v = n.apply(rr(0x0AA0), round);
+            units.insert(v.unit_code);
+            codes.insert(v.physio_id);
+            assert_eq!(v.value, Reading::Value(Decimal::int(14)));
+            let t = n.temperature(round).unwrap_or_else(|| panic!("{round}"));
+            temps.insert((t.physio_id, t.unit_code));
+        }
+        // breaths, beats and plain per minute; impedance and airway codes
+        assert_eq!(
+            units.into_iter().collect::<Vec<_>>(),
+            [0x09E0, 0x0AA0, 0x0AE0]
+        );
+        assert_eq!(codes.into_iter().collect::<Vec<_>>(), [0x500A, 0x5012]);
+        assert!(temps.iter().any(|&(_, u)| u == 0x1140));
+        assert!(temps.iter().any(|&(_, u)| u == 0x17A0));
+        assert_eq!(
+            temps
+                .iter()
+                .map(|t| t.0)
+                .collect::<std::collections::BTreeSet<_>>()
+                .len(),
+            6
+        );
+        assert_eq!(Nomenclature::Primary.apply(rr(0x0AA0), 1), rr(0x0AA0));
+        assert_eq!(Nomenclature::Primary.temperature(0), None);
+    }
+
+    #[test]
+    fn kpa_converts_pressures_with_one_decimal() {
+        let sys = NuObsValue {
+            physio_id: 0x4A05,
+            state: 0,
+            unit_code: 0x0F20,
+            value: Reading::Value(Decimal::int(128)),
+        };
+        let v = Nomenclature::Kpa.apply(sys, 0);
+        // 128 mmHg = 17.065 kPa
+        assert_eq!(
+            (v.unit_code, v.value),
+            (0x0F03, Reading::Value(Decimal::new(171, -1)))
+        );
+        let nan = NuObsValue {
+            value: Reading::NaN,
+            ..sys
+        };
+        assert_eq!(Nomenclature::Kpa.apply(nan, 0).value, Reading::NaN);
+        assert_eq!(Nomenclature::Mixed.apply(sys, 0), sys);
+    }
+}
