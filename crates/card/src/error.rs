@@ -1,11 +1,15 @@
 //! Card errors and warnings. `Display` is English for logs and carries status
-//! words, lengths and offsets only; `user_message_de` is what the crew sees,
+//! words, lengths and offsets only; `UserMessage` is what the crew sees,
 //! and it always offers the manual fallback (Ersatzverfahren).
 
+use rettpad_text::{Lang, Text, UserMessage, t};
 use std::fmt;
 
-/// Appended to every German failure message.
-pub const FALLBACK_DE: &str = "Bitte die Patientendaten im Ersatzverfahren manuell erfassen.";
+/// Appended to every failure message.
+pub const FALLBACK: Text = t(
+    "Bitte die Patientendaten im Ersatzverfahren manuell erfassen.",
+    "Please enter the patient's data by hand (fallback procedure).",
+);
 
 /// Why a card read failed. No variant holds card content.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -58,28 +62,52 @@ pub enum CardError {
     Reader(String),
 }
 
-impl CardError {
-    /// The German text for the crew. Always ends with the fallback.
-    pub fn user_message_de(&self) -> String {
+/// The crew's text. Always ends with the fallback.
+impl UserMessage for CardError {
+    fn message(&self, lang: Lang) -> String {
         let what = match self {
-            CardError::NoService(_) => "Kartenleser-Dienst nicht verfügbar.",
-            CardError::NoReader => "Kein Kartenleser angeschlossen.",
-            CardError::Removed | CardError::ShortResponse { .. } => {
-                "Karte entfernt – bitte erneut stecken."
+            CardError::NoService(_) => t(
+                "Kartenleser-Dienst nicht verfügbar.",
+                "Card reader service not available.",
+            ),
+            CardError::NoReader => t(
+                "Kein Kartenleser angeschlossen.",
+                "No card reader attached.",
+            ),
+            CardError::Removed | CardError::ShortResponse { .. } => t(
+                "Karte entfernt – bitte erneut stecken.",
+                "Card removed – please insert it again.",
+            ),
+            CardError::UnknownCard => t(
+                "Karte nicht erkannt (keine eGK/KVK).",
+                "Card not recognised (not an eGK/KVK).",
+            ),
+            CardError::Blocked { .. } => t("Gesundheitskarte gesperrt.", "Health card blocked."),
+            CardError::Container(_) | CardError::KvkFormat(_) => {
+                t("Kartendaten beschädigt.", "Card data damaged.")
             }
-            CardError::UnknownCard => "Karte nicht erkannt (keine eGK/KVK).",
-            CardError::Blocked { .. } => "Gesundheitskarte gesperrt.",
-            CardError::Container(_) => "Kartendaten beschädigt.",
-            CardError::Gzip(_) | CardError::ZipBomb { .. } => "Kartendaten beschädigt (Entpacken).",
-            CardError::Xml(_) => "Versichertendaten unlesbar.",
-            CardError::KvkChecksum => "Karte beschädigt (Prüfsumme).",
-            CardError::KvkFormat(_) => "Kartendaten beschädigt.",
-            CardError::Status { .. } => "Karte konnte nicht gelesen werden.",
-            CardError::Reader(_) => "Kartenleser-Fehler – bitte Karte erneut stecken.",
+            CardError::Gzip(_) | CardError::ZipBomb { .. } => t(
+                "Kartendaten beschädigt (Entpacken).",
+                "Card data damaged (decompression).",
+            ),
+            CardError::Xml(_) => t("Versichertendaten unlesbar.", "Insurance data unreadable."),
+            CardError::KvkChecksum => {
+                t("Karte beschädigt (Prüfsumme).", "Card damaged (checksum).")
+            }
+            CardError::Status { .. } => t(
+                "Karte konnte nicht gelesen werden.",
+                "The card could not be read.",
+            ),
+            CardError::Reader(_) => t(
+                "Kartenleser-Fehler – bitte Karte erneut stecken.",
+                "Card reader error – please insert the card again.",
+            ),
         };
-        format!("{what} {FALLBACK_DE}")
+        format!("{} {}", what.message(lang), FALLBACK.message(lang))
     }
+}
 
+impl CardError {
     /// True for inputs that look crafted rather than worn (zip bomb, DTD or
     /// entity tricks). These are logged as security events.
     pub fn is_security_event(&self) -> bool {
@@ -122,17 +150,25 @@ pub enum CardWarning {
 }
 
 impl CardWarning {
-    pub fn user_message_de(&self) -> &'static str {
+    pub fn text(&self) -> Text {
         match self {
-            CardWarning::UpdateInterrupted => "Kartendaten evtl. unvollständig aktualisiert.",
-            CardWarning::StatusUnknown => "Aktualisierungsstatus der Karte unbekannt.",
-            CardWarning::InsuranceNumberInvalid => {
-                "Versichertennummer ungültig (Prüfziffer) – nicht übernommen."
-            }
-            CardWarning::BirthDateInvalid => {
-                "Geburtsdatum auf der Karte ungültig – nicht übernommen."
-            }
-            CardWarning::Expired => "Gültigkeit der Karte abgelaufen.",
+            CardWarning::UpdateInterrupted => t(
+                "Kartendaten evtl. unvollständig aktualisiert.",
+                "Card data may be only partly updated.",
+            ),
+            CardWarning::StatusUnknown => t(
+                "Aktualisierungsstatus der Karte unbekannt.",
+                "The card's update status is unknown.",
+            ),
+            CardWarning::InsuranceNumberInvalid => t(
+                "Versichertennummer ungültig (Prüfziffer) – nicht übernommen.",
+                "Insurance number invalid (check digit) – not taken.",
+            ),
+            CardWarning::BirthDateInvalid => t(
+                "Geburtsdatum auf der Karte ungültig – nicht übernommen.",
+                "The birth date on the card is invalid – not taken.",
+            ),
+            CardWarning::Expired => t("Gültigkeit der Karte abgelaufen.", "The card has expired."),
         }
     }
 
@@ -150,6 +186,12 @@ impl CardWarning {
 impl fmt::Debug for CardWarning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.code())
+    }
+}
+
+impl UserMessage for CardWarning {
+    fn message(&self, lang: Lang) -> String {
+        self.text().message(lang)
     }
 }
 

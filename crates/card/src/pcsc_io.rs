@@ -114,6 +114,7 @@ pub fn read_reader(ctx: &pcsc::Context, reader: &CStr) -> Result<CardData, CardE
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rettpad_text::{Lang, UserMessage};
 
     #[test]
     fn error_mapping() {
@@ -132,12 +133,12 @@ mod tests {
         assert!(!context_dead(E::Timeout));
         assert!(
             map_err(E::NoService)
-                .user_message_de()
+                .message(Lang::De)
                 .starts_with("Kartenleser-Dienst nicht verfügbar.")
         );
         assert!(
             CardError::NoReader
-                .user_message_de()
+                .message(Lang::De)
                 .starts_with("Kein Kartenleser angeschlossen.")
         );
     }

@@ -10,6 +10,7 @@ use rettpad_record::catalog::{self, Scope};
 use rettpad_record::keys;
 use rettpad_record::value::civil_from_ms;
 use rettpad_record::{MissionState, PartialDate, PatientId, Payload, Target, Value};
+use rettpad_text::{Lang, UserMessage};
 
 /// How a proposed value relates to what is documented.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,8 +26,9 @@ pub enum ItemState {
 #[derive(Clone, PartialEq, Eq)]
 pub struct Item {
     pub field: &'static str,
-    /// German label from the catalog.
+    /// The catalog's labels.
     pub label_de: &'static str,
+    pub label_en: &'static str,
     pub proposed: Value,
     /// What the record held when the proposal was built.
     pub documented: Option<Value>,
@@ -70,16 +72,20 @@ pub enum ConfirmError {
     NotAConflict(String),
 }
 
-impl ConfirmError {
-    pub fn user_message_de(&self) -> String {
-        match self {
-            ConfirmError::UnknownPatient => "Patient nicht gefunden.".into(),
-            ConfirmError::Stale(_) => {
-                "Die Patientendaten wurden inzwischen geändert – bitte Kartendaten erneut prüfen."
-                    .into()
-            }
-            ConfirmError::NotAConflict(_) => "Interner Fehler bei der Übernahme.".into(),
-        }
+impl rettpad_text::UserMessage for ConfirmError {
+    fn message(&self, lang: rettpad_text::Lang) -> String {
+        let (de, en) = match self {
+            ConfirmError::UnknownPatient => ("Patient nicht gefunden.", "Patient not found."),
+            ConfirmError::Stale(_) => (
+                "Die Patientendaten wurden inzwischen geändert – bitte Kartendaten erneut prüfen.",
+                "The patient's data has changed meanwhile – please check the card data again.",
+            ),
+            ConfirmError::NotAConflict(_) => (
+                "Interner Fehler bei der Übernahme.",
+                "Internal error while taking the data.",
+            ),
+        };
+        lang.pick(de, en).into()
     }
 }
 
@@ -174,6 +180,7 @@ impl Proposal {
             items.push(Item {
                 field,
                 label_de: def.de,
+                label_en: def.en,
                 proposed: value,
                 documented,
                 state,
@@ -212,25 +219,34 @@ impl Proposal {
 
     /// Lines for the confirmation dialog: what will be taken over, what
     /// stays, and the warnings. Shown to the crew, never logged.
-    pub fn lines_de(&self) -> Vec<String> {
-        let mut out = vec![format!(
-            "Daten von der {} übernehmen:",
-            self.source.label_de()
-        )];
+    pub fn lines(&self, lang: Lang) -> Vec<String> {
+        let card = self.source.label_de();
+        let mut out = vec![match lang {
+            Lang::De => format!("Daten von der {card} übernehmen:"),
+            Lang::En => format!("Take the data from the {card}:"),
+        }];
         for i in &self.items {
             let new = show(&i.proposed);
-            match (i.state, &i.documented) {
-                (ItemState::New, _) => out.push(format!("{}: {new}", i.label_de)),
-                (ItemState::Conflict, Some(old)) => out.push(format!(
-                    "{}: dokumentiert „{}“, Karte „{new}“ – bleibt, außer ausdrücklich gewählt",
-                    i.label_de,
+            let label = lang.pick(i.label_de, i.label_en);
+            match (i.state, &i.documented, lang) {
+                (ItemState::New, _, _) => out.push(format!("{label}: {new}")),
+                (ItemState::Conflict, Some(old), Lang::De) => out.push(format!(
+                    "{label}: dokumentiert „{}“, Karte „{new}“ – bleibt, außer ausdrücklich gewählt",
+                    show(old)
+                )),
+                (ItemState::Conflict, Some(old), Lang::En) => out.push(format!(
+                    "{label}: documented “{}”, card “{new}” – stays unless chosen explicitly",
                     show(old)
                 )),
                 _ => {}
             }
         }
         for w in &self.warnings {
-            out.push(format!("Hinweis: {}", w.user_message_de()));
+            out.push(format!(
+                "{}: {}",
+                lang.pick("Hinweis", "Note"),
+                w.message(lang)
+            ));
         }
         out
     }
@@ -372,7 +388,7 @@ mod tests {
                 keys::patient::ID_SOURCE,
             ]
         );
-        let lines = prop.lines_de();
+        let lines = prop.lines(Lang::De);
         assert!(lines[0].contains("eGK"));
         assert!(lines.iter().any(|l| l == "Name: von Großmann"));
         assert!(prop.skipped.is_empty(), "{:?}", prop.skipped);
@@ -412,7 +428,7 @@ mod tests {
             .unwrap();
         assert_eq!(sex.state, ItemState::Same);
         assert!(
-            prop.lines_de()
+            prop.lines(Lang::De)
                 .iter()
                 .any(|l| l.contains("dokumentiert „Jürgen“, Karte „Jürgen Karl“"))
         );
@@ -456,7 +472,7 @@ mod tests {
         pad.set(p, keys::patient::FAMILY_NAME, Value::text("Meier"));
         let e = prop.confirm(&pad.state, &[]).unwrap_err();
         assert_eq!(e, ConfirmError::Stale(keys::patient::FAMILY_NAME));
-        assert!(e.user_message_de().contains("erneut"));
+        assert!(e.message(Lang::De).contains("erneut"));
         // Unknown patient.
         assert!(
             Proposal::build(&pad.state, PatientId::new(), &sample_egk_data(), READ_AT).is_none()
@@ -497,7 +513,12 @@ mod tests {
         // Read in 2029: the card has expired.
         let later = Proposal::build(&pad.state, p, &card, READ_AT + 3 * 365 * 86_400_000).unwrap();
         assert_eq!(later.warnings, vec![CardWarning::Expired]);
-        assert!(later.lines_de().iter().any(|l| l.contains("abgelaufen")));
+        assert!(
+            later
+                .lines(Lang::De)
+                .iter()
+                .any(|l| l.contains("abgelaufen"))
+        );
     }
 
     #[test]

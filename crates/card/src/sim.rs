@@ -467,6 +467,7 @@ mod tests {
     use crate::data::CardKind;
     use crate::error::CardWarning;
     use crate::read_card;
+    use rettpad_text::{Lang, UserMessage};
 
     /// Records every command and status word passing through.
     struct Spy<'a>(&'a mut SimCard, Vec<(Vec<u8>, u16)>);
@@ -565,7 +566,7 @@ mod tests {
         for (f, want) in cases {
             let mut card = SimCard::sample_egk(f);
             assert_eq!(read(&mut card).unwrap_err(), want, "{f:?}");
-            let msg = want.user_message_de();
+            let msg = want.message(Lang::De);
             assert!(msg.contains("Ersatzverfahren"), "{msg}");
         }
         let mut card = SimCard::sample_egk(Faults {
@@ -575,7 +576,7 @@ mod tests {
         assert!(matches!(read(&mut card), Err(CardError::Gzip(_))));
         assert!(
             CardError::Blocked { sw: 0x6283 }
-                .user_message_de()
+                .message(Lang::De)
                 .starts_with("Gesundheitskarte gesperrt.")
         );
     }
@@ -641,7 +642,7 @@ mod tests {
         let e = read(&mut card).unwrap_err();
         assert_eq!(e, CardError::KvkChecksum);
         assert!(
-            e.user_message_de()
+            e.message(Lang::De)
                 .starts_with("Karte beschädigt (Prüfsumme).")
         );
     }
@@ -651,7 +652,7 @@ mod tests {
         let mut card = SimCard::other();
         let e = read(&mut card).unwrap_err();
         assert_eq!(e, CardError::UnknownCard);
-        assert!(e.user_message_de().contains("keine eGK/KVK"));
+        assert!(e.message(Lang::De).contains("keine eGK/KVK"));
     }
 
     #[test]

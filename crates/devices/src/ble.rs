@@ -33,12 +33,19 @@ pub enum BleError {
     Unsupported { uuid: u16 },
 }
 
-impl BleError {
-    pub fn user_message_de(&self) -> &'static str {
-        match self {
-            BleError::Unsupported { .. } => "Messwert dieses Geräts wird nicht unterstützt.",
-            _ => "Fehlerhafte Messung vom Gerät verworfen; bitte Wert am Gerät prüfen.",
-        }
+impl rettpad_text::UserMessage for BleError {
+    fn message(&self, lang: rettpad_text::Lang) -> String {
+        let (de, en) = match self {
+            BleError::Unsupported { .. } => (
+                "Messwert dieses Geräts wird nicht unterstützt.",
+                "This device's measurement is not supported.",
+            ),
+            _ => (
+                "Fehlerhafte Messung vom Gerät verworfen; bitte Wert am Gerät prüfen.",
+                "A faulty measurement from the device was discarded; please check the value on the device.",
+            ),
+        };
+        lang.pick(de, en).into()
     }
 }
 

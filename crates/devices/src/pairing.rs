@@ -205,40 +205,52 @@ pub enum PairingError {
     Reader(CardError),
 }
 
-impl PairingError {
-    /// German text for the UI. Never contains the key or the PIN.
-    pub fn user_message_de(&self) -> &'static str {
-        match self {
-            PairingError::NoKey => {
-                "Kopplungskarten sind nicht eingerichtet (kein Schlüssel konfiguriert). Bitte den Administrator verständigen."
-            }
-            PairingError::WrongKey => {
-                "Kopplungskarte lässt sich mit dem konfigurierten Schlüssel nicht lesen (falscher Schlüssel oder fremde Karte)."
-            }
-            PairingError::NotPairingCard(_) => {
-                "Diese Karte ist keine Kopplungskarte eines Medizingeräts."
-            }
-            PairingError::UnsupportedVersion(_) => {
-                "Kopplungskarte hat ein unbekanntes Format. Bitte den Administrator verständigen."
-            }
-            PairingError::Corrupt | PairingError::BadField(_) => {
-                "Kopplungskarte ist beschädigt (Prüfsumme falsch). Gerät bitte von Hand koppeln."
-            }
-            PairingError::Removed => {
-                "Karte wurde während des Lesens entfernt. Bitte erneut auflegen und liegen lassen."
-            }
-            PairingError::Reader(CardError::NoService(_)) => {
-                "Kartenleser-Dienst nicht verfügbar. Gerät bitte von Hand koppeln."
-            }
-            PairingError::Reader(CardError::NoReader) => {
-                "Kein Kartenleser angeschlossen. Gerät bitte von Hand koppeln."
-            }
-            PairingError::Reader(_) => {
-                "Kartenleser meldet einen Fehler. Karte erneut auflegen oder Gerät von Hand koppeln."
-            }
-        }
+/// The UI's text. Never contains the key or the PIN.
+impl rettpad_text::UserMessage for PairingError {
+    fn message(&self, lang: rettpad_text::Lang) -> String {
+        let (de, en) = match self {
+            PairingError::NoKey => (
+                "Kopplungskarten sind nicht eingerichtet (kein Schlüssel konfiguriert). Bitte den Administrator verständigen.",
+                "Pairing cards are not set up (no key configured). Please call the administrator.",
+            ),
+            PairingError::WrongKey => (
+                "Kopplungskarte lässt sich mit dem konfigurierten Schlüssel nicht lesen (falscher Schlüssel oder fremde Karte).",
+                "The pairing card cannot be read with the configured key (wrong key or a foreign card).",
+            ),
+            PairingError::NotPairingCard(_) => (
+                "Diese Karte ist keine Kopplungskarte eines Medizingeräts.",
+                "This card is not a medical device's pairing card.",
+            ),
+            PairingError::UnsupportedVersion(_) => (
+                "Kopplungskarte hat ein unbekanntes Format. Bitte den Administrator verständigen.",
+                "The pairing card has an unknown format. Please call the administrator.",
+            ),
+            PairingError::Corrupt | PairingError::BadField(_) => (
+                "Kopplungskarte ist beschädigt (Prüfsumme falsch). Gerät bitte von Hand koppeln.",
+                "The pairing card is damaged (checksum wrong). Please pair the device by hand.",
+            ),
+            PairingError::Removed => (
+                "Karte wurde während des Lesens entfernt. Bitte erneut auflegen und liegen lassen.",
+                "The card was removed while reading. Please place it again and leave it there.",
+            ),
+            PairingError::Reader(CardError::NoService(_)) => (
+                "Kartenleser-Dienst nicht verfügbar. Gerät bitte von Hand koppeln.",
+                "Card reader service not available. Please pair the device by hand.",
+            ),
+            PairingError::Reader(CardError::NoReader) => (
+                "Kein Kartenleser angeschlossen. Gerät bitte von Hand koppeln.",
+                "No card reader attached. Please pair the device by hand.",
+            ),
+            PairingError::Reader(_) => (
+                "Kartenleser meldet einen Fehler. Karte erneut auflegen oder Gerät von Hand koppeln.",
+                "The card reader reports an error. Place the card again or pair the device by hand.",
+            ),
+        };
+        lang.pick(de, en).into()
     }
 }
+
+impl PairingError {}
 
 impl From<CardError> for PairingError {
     fn from(e: CardError) -> Self {
@@ -486,6 +498,7 @@ pub fn sample_record() -> PairingRecord {
 mod tests {
     use super::*;
     use rettpad_card::mifare::SimMifare;
+    use rettpad_text::{Lang, UserMessage};
 
     struct T(SimMifare, usize);
     impl Transport for T {
@@ -546,7 +559,7 @@ mod tests {
             PairingError::Removed,
             PairingError::NotPairingCard("x"),
         ] {
-            assert!(!e.user_message_de().contains("8642"));
+            assert!(!e.message(Lang::De).contains("8642"));
         }
     }
 
@@ -570,7 +583,7 @@ mod tests {
         let mut t = T(tag(&bytes[..]), 0);
         let e = read(&mut t, &MifareKey::new([0xFF; 6]), KeyType::A, 1).unwrap_err();
         assert_eq!(e, PairingError::WrongKey);
-        assert!(e.user_message_de().contains("Schlüssel"));
+        assert!(e.message(Lang::De).contains("Schlüssel"));
     }
 
     #[test]

@@ -13,6 +13,7 @@ use crate::link::{
     self as link, Event, Exit, Link, LinkError, SerialLink, SerialSettings, TcpLink,
 };
 use rettpad_clock::SharedClock;
+use rettpad_text::{Lang, Text};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -100,44 +101,58 @@ pub enum DeviceState {
         reported: DeviceInfo,
     },
     LinkLost {
-        reason_de: &'static str,
+        reason: Text,
         retry_in_ms: u64,
     },
     Stopped,
 }
 
 impl DeviceState {
-    pub fn text_de(&self, label: &str) -> String {
-        match self {
-            DeviceState::Connecting { attempt: 0 | 1 } => format!("{label}: verbindet …"),
-            DeviceState::Connecting { attempt } => {
+    /// One line for the status bar, naming the device.
+    pub fn text(&self, label: &str, lang: Lang) -> String {
+        match (self, lang) {
+            (DeviceState::Connecting { attempt: 0 | 1 }, Lang::De) => {
+                format!("{label}: verbindet …")
+            }
+            (DeviceState::Connecting { attempt }, Lang::De) => {
                 format!("{label}: verbindet (Versuch {attempt}) …")
             }
-            DeviceState::Handshaking => format!("{label}: Anmeldung am Gerät …"),
-            DeviceState::Streaming { .. } => format!("{label}: verbunden"),
-            DeviceState::WrongDevice { .. } => format!("{label}: falsches Gerät!"),
-            DeviceState::LinkLost {
-                reason_de,
-                retry_in_ms,
-            } => format!(
-                "{label}: {reason_de} – neuer Versuch in {} s",
+            (DeviceState::Connecting { attempt: 0 | 1 }, Lang::En) => {
+                format!("{label}: connecting …")
+            }
+            (DeviceState::Connecting { attempt }, Lang::En) => {
+                format!("{label}: connecting (attempt {attempt}) …")
+            }
+            (DeviceState::Handshaking, Lang::De) => format!("{label}: Anmeldung am Gerät …"),
+            (DeviceState::Handshaking, Lang::En) => format!("{label}: handshake …"),
+            (DeviceState::Streaming { .. }, Lang::De) => format!("{label}: verbunden"),
+            (DeviceState::Streaming { .. }, Lang::En) => format!("{label}: connected"),
+            (DeviceState::WrongDevice { .. }, Lang::De) => format!("{label}: falsches Gerät!"),
+            (DeviceState::WrongDevice { .. }, Lang::En) => format!("{label}: wrong device!"),
+            (
+                DeviceState::LinkLost {
+                    reason,
+                    retry_in_ms,
+                },
+                Lang::De,
+            ) => format!(
+                "{label}: {} – neuer Versuch in {} s",
+                reason.de,
                 retry_in_ms.div_ceil(1000)
             ),
-            DeviceState::Stopped => format!("{label}: getrennt"),
-        }
-    }
-
-    pub fn text_en(&self, label: &str) -> String {
-        match self {
-            DeviceState::Connecting { .. } => format!("{label}: connecting …"),
-            DeviceState::Handshaking => format!("{label}: handshake …"),
-            DeviceState::Streaming { .. } => format!("{label}: connected"),
-            DeviceState::WrongDevice { .. } => format!("{label}: wrong device!"),
-            DeviceState::LinkLost { retry_in_ms, .. } => format!(
-                "{label}: link lost – retry in {} s",
+            (
+                DeviceState::LinkLost {
+                    reason,
+                    retry_in_ms,
+                },
+                Lang::En,
+            ) => format!(
+                "{label}: {} – retry in {} s",
+                reason.en,
                 retry_in_ms.div_ceil(1000)
             ),
-            DeviceState::Stopped => format!("{label}: disconnected"),
+            (DeviceState::Stopped, Lang::De) => format!("{label}: getrennt"),
+            (DeviceState::Stopped, Lang::En) => format!("{label}: disconnected"),
         }
     }
 
@@ -214,7 +229,7 @@ fn supervise(
         if !send(SupEvent::State(DeviceState::Connecting { attempt })) {
             return;
         }
-        let reason_de = match cfg.link.open() {
+        let reason = match cfg.link.open() {
             Ok(mut l) => {
                 let _ = send(SupEvent::State(DeviceState::Handshaking));
                 let mut streaming = false;
@@ -249,13 +264,13 @@ fn supervise(
                     }
                     Exit::LinkLost(e) => {
                         tracing::info!(error = %e, "device link lost");
-                        e.user_message_de()
+                        e.text()
                     }
                 }
             }
             Err(e) => {
                 tracing::info!(error = %e, attempt, "device link not available");
-                e.user_message_de()
+                e.text()
             }
         };
         rand = rand
@@ -263,7 +278,7 @@ fn supervise(
             .wrapping_add(1442695040888963407);
         let delay = backoff.next_delay(rand >> 11);
         let _ = send(SupEvent::State(DeviceState::LinkLost {
-            reason_de,
+            reason,
             retry_in_ms: delay.as_millis() as u64,
         }));
         // Sleep in slices so a stop is honoured quickly.
@@ -308,18 +323,22 @@ mod tests {
     #[test]
     fn status_texts_name_the_device() {
         let s = DeviceState::LinkLost {
-            reason_de: "Verbindung getrennt",
+            reason: rettpad_text::t("Verbindung getrennt", "link lost"),
             retry_in_ms: 1500,
         };
         assert_eq!(
-            s.text_de("Monitor"),
+            s.text("Monitor", Lang::De),
             "Monitor: Verbindung getrennt – neuer Versuch in 2 s"
+        );
+        assert_eq!(
+            s.text("Monitor", Lang::En),
+            "Monitor: link lost – retry in 2 s"
         );
         assert_eq!(
             DeviceState::WrongDevice {
                 reported: DeviceInfo::default()
             }
-            .text_de("Defi"),
+            .text("Defi", Lang::De),
             "Defi: falsches Gerät!"
         );
     }

@@ -712,9 +712,9 @@ fn rfcomm_open_pairs_through_the_pads_agent_first() {
         .expect("refused");
     assert!(matches!(e, LinkError::Pairing(_)), "{e}");
     assert!(
-        e.user_message_de().contains("Kopplung"),
+        e.message(Lang::De).contains("Kopplung"),
         "{}",
-        e.user_message_de()
+        e.message(Lang::De)
     );
     assert!(!e.to_string().contains("1111") && !e.to_string().contains("2222"));
     // Not one of the pad's devices: bluetoothd is not asked to pair it.

@@ -72,17 +72,32 @@ pub enum ExportError {
     Serialize(String),
 }
 
-impl ExportError {
-    pub fn user_message_de(&self) -> String {
-        match self {
-            ExportError::UnknownPatient(_) => "Patient für den Export nicht gefunden.".into(),
-            ExportError::AmbiguousPatient(n) => {
+impl rettpad_text::UserMessage for ExportError {
+    fn message(&self, lang: rettpad_text::Lang) -> String {
+        use rettpad_text::Lang;
+        match (self, lang) {
+            (ExportError::UnknownPatient(_), Lang::De) => {
+                "Patient für den Export nicht gefunden.".into()
+            }
+            (ExportError::UnknownPatient(_), Lang::En) => {
+                "Patient for the export not found.".into()
+            }
+            (ExportError::AmbiguousPatient(n), Lang::De) => {
                 format!("Einsatz hat {n} Patienten: bitte einen für das FHIR-Dokument wählen.")
             }
-            ExportError::NoUcum(_) | ExportError::Serialize(_) => {
+            (ExportError::AmbiguousPatient(n), Lang::En) => {
+                format!("The mission has {n} patients: please choose one for the FHIR document.")
+            }
+            (ExportError::NoUcum(_) | ExportError::Serialize(_), Lang::De) => {
                 "Interner Fehler beim Erzeugen des strukturierten Exports.".into()
             }
-            ExportError::TimeOutOfRange(_) => "Ungültige Zeitangabe im Protokoll.".into(),
+            (ExportError::NoUcum(_) | ExportError::Serialize(_), Lang::En) => {
+                "Internal error while making the structured export.".into()
+            }
+            (ExportError::TimeOutOfRange(_), Lang::De) => {
+                "Ungültige Zeitangabe im Protokoll.".into()
+            }
+            (ExportError::TimeOutOfRange(_), Lang::En) => "Invalid time in the protocol.".into(),
         }
     }
 }

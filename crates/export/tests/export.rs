@@ -16,6 +16,7 @@ use rettpad_record::{
     PartialDate, PatientId, Payload, Target, TimeSource, TimeValue, Value, ValueSource,
 };
 use rettpad_sim::sample;
+use rettpad_text::{Lang, UserMessage};
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::PathBuf;
@@ -1153,7 +1154,7 @@ fn several_patients_need_a_choice() {
     let c = ctx(&m);
     let err = fhir::bundle(&st, &c).unwrap_err();
     assert_eq!(err, ExportError::AmbiguousPatient(2));
-    assert!(err.user_message_de().contains("2 Patienten"));
+    assert!(err.message(Lang::De).contains("2 Patienten"));
     let stranger = PatientId(Uuid::from_u128(7));
     assert_eq!(
         fhir::bundle(

@@ -20,6 +20,7 @@ pub mod proto;
 pub mod session;
 
 use rettpad_record::{Hash, MissionId};
+use rettpad_text::{Lang, UserMessage};
 
 /// Which side a report is from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,48 +142,89 @@ impl Failure {
             Failure::PeerStorage => "peer_storage",
         }
     }
+}
 
-    /// German text for the UI.
-    pub fn text_de(&self) -> String {
-        match self {
-            Failure::Refused => "Abgelehnt: Das andere Gerät hat die Übergabe abgelehnt.".into(),
-            Failure::NoConfirmation => {
-                "Abgelehnt / keine Bestätigung innerhalb von 10 Sekunden. Es wurde nichts übertragen."
-                    .into()
-            }
-            Failure::Cancelled => "Übergabe abgebrochen.".into(),
-            Failure::CancelledByPeer => "Übergabe vom anderen Gerät abgebrochen.".into(),
-            Failure::NoSuchMission => "Der Einsatz ist auf dem anderen Gerät nicht vorhanden.".into(),
-            Failure::Busy => "Das andere Gerät ist mit einer anderen Übergabe beschäftigt.".into(),
-            Failure::NotPaired => "Das andere Gerät ist nicht gekoppelt.".into(),
-            Failure::UntrustedPeer => {
-                "Fremdes Gerät: Zertifikat stammt nicht von der eigenen Organisation. Übergabe verweigert."
-                    .into()
-            }
-            Failure::RevokedPeer => {
-                "Gerät gesperrt: Das Zertifikat des anderen Geräts wurde widerrufen. Übergabe verweigert."
-                    .into()
-            }
-            Failure::RefusedByPeer(_) => {
-                "Das andere Gerät hat dieses Gerät nicht anerkannt (Zertifikat). Bitte Administrator verständigen."
-                    .into()
-            }
-            Failure::WrongPeer { expected, found } => format!(
+impl UserMessage for Failure {
+    fn message(&self, lang: Lang) -> String {
+        if let (Failure::WrongPeer { expected, found }, Lang::De) = (self, lang) {
+            return format!(
                 "Falsches Gerät: erwartet {expected}, gemeldet hat sich {found}. Übergabe verweigert."
-            ),
-            Failure::Tls(_) => "Sichere Verbindung fehlgeschlagen.".into(),
-            Failure::Link(_) => "Verbindung zum anderen Gerät nicht möglich.".into(),
-            Failure::LinkLost => {
-                "Verbindung unterbrochen. Bereits Übertragenes ist gespeichert; bitte erneut versuchen."
-                    .into()
-            }
-            Failure::Timeout => {
-                "Das andere Gerät antwortet nicht. Bereits Übertragenes ist gespeichert.".into()
-            }
-            Failure::Protocol(_) => "Übertragungsfehler. Bitte erneut versuchen.".into(),
-            Failure::Storage(_) => "Speicherfehler bei der Übergabe.".into(),
-            Failure::PeerStorage => "Speicherfehler auf dem anderen Gerät.".into(),
+            );
         }
+        if let (Failure::WrongPeer { expected, found }, Lang::En) = (self, lang) {
+            return format!(
+                "Wrong device: expected {expected}, {found} answered. Handover refused."
+            );
+        }
+        let (de, en) = match self {
+            Failure::Refused => (
+                "Abgelehnt: Das andere Gerät hat die Übergabe abgelehnt.",
+                "Refused: the other device declined the handover.",
+            ),
+            Failure::NoConfirmation => (
+                "Abgelehnt / keine Bestätigung innerhalb von 10 Sekunden. Es wurde nichts übertragen.",
+                "Refused / no confirmation within 10 seconds. Nothing was transferred.",
+            ),
+            Failure::Cancelled => ("Übergabe abgebrochen.", "Handover cancelled."),
+            Failure::CancelledByPeer => (
+                "Übergabe vom anderen Gerät abgebrochen.",
+                "Handover cancelled by the other device.",
+            ),
+            Failure::NoSuchMission => (
+                "Der Einsatz ist auf dem anderen Gerät nicht vorhanden.",
+                "The mission does not exist on the other device.",
+            ),
+            Failure::Busy => (
+                "Das andere Gerät ist mit einer anderen Übergabe beschäftigt.",
+                "The other device is busy with another handover.",
+            ),
+            Failure::NotPaired => (
+                "Das andere Gerät ist nicht gekoppelt.",
+                "The other device is not paired.",
+            ),
+            Failure::UntrustedPeer => (
+                "Fremdes Gerät: Zertifikat stammt nicht von der eigenen Organisation. Übergabe verweigert.",
+                "Foreign device: its certificate is not from our organisation. Handover refused.",
+            ),
+            Failure::RevokedPeer => (
+                "Gerät gesperrt: Das Zertifikat des anderen Geräts wurde widerrufen. Übergabe verweigert.",
+                "Device blocked: the other device's certificate was revoked. Handover refused.",
+            ),
+            Failure::RefusedByPeer(_) => (
+                "Das andere Gerät hat dieses Gerät nicht anerkannt (Zertifikat). Bitte Administrator verständigen.",
+                "The other device did not accept this device (certificate). Please call the administrator.",
+            ),
+            Failure::WrongPeer { .. } => ("", ""),
+            Failure::Tls(_) => (
+                "Sichere Verbindung fehlgeschlagen.",
+                "The secure connection failed.",
+            ),
+            Failure::Link(_) => (
+                "Verbindung zum anderen Gerät nicht möglich.",
+                "Cannot connect to the other device.",
+            ),
+            Failure::LinkLost => (
+                "Verbindung unterbrochen. Bereits Übertragenes ist gespeichert; bitte erneut versuchen.",
+                "Connection lost. What was transferred is saved; please try again.",
+            ),
+            Failure::Timeout => (
+                "Das andere Gerät antwortet nicht. Bereits Übertragenes ist gespeichert.",
+                "The other device does not answer. What was transferred is saved.",
+            ),
+            Failure::Protocol(_) => (
+                "Übertragungsfehler. Bitte erneut versuchen.",
+                "Transfer error. Please try again.",
+            ),
+            Failure::Storage(_) => (
+                "Speicherfehler bei der Übergabe.",
+                "Storage error during the handover.",
+            ),
+            Failure::PeerStorage => (
+                "Speicherfehler auf dem anderen Gerät.",
+                "Storage error on the other device.",
+            ),
+        };
+        lang.pick(de, en).into()
     }
 }
 
@@ -206,13 +248,21 @@ pub struct Conflict {
     pub values: Vec<ConflictValue>,
 }
 
-impl Conflict {
-    pub fn text_de(&self) -> String {
-        format!(
-            "„{}“ wurde auf {} Geräten unterschiedlich dokumentiert; bitte prüfen.",
-            self.field,
-            self.values.len()
-        )
+impl UserMessage for Conflict {
+    fn message(&self, lang: Lang) -> String {
+        let label = rettpad_record::catalog::field(&self.field)
+            .map_or(self.field.as_str(), |d| lang.pick(d.de, d.en));
+        let n = self.values.len();
+        match lang {
+            Lang::De => {
+                format!(
+                    "„{label}“ wurde auf {n} Geräten unterschiedlich dokumentiert; bitte prüfen."
+                )
+            }
+            Lang::En => {
+                format!("“{label}” was documented differently on {n} devices; please check.")
+            }
+        }
     }
 }
 

@@ -259,20 +259,25 @@ pub enum LogError {
     AlreadyInitialised,
 }
 
-impl LogError {
-    pub fn user_message_de(&self) -> String {
-        match self {
-            LogError::Io(_) => "Das Protokoll (Log) kann nicht geschrieben werden. Die \
-                                Dokumentation funktioniert weiter; bitte den Administrator \
-                                verständigen."
-                .to_owned(),
-            LogError::Filter(_) => {
-                "Die Log-Einstellung ist ungültig. Bitte den Administrator verständigen.".to_owned()
-            }
-            LogError::AlreadyInitialised => {
-                "Interner Fehler: Das Logging wurde doppelt gestartet.".to_owned()
-            }
-        }
+impl rettpad_text::UserMessage for LogError {
+    fn message(&self, lang: rettpad_text::Lang) -> String {
+        let (de, en) = match self {
+            LogError::Io(_) => (
+                "Das Protokoll (Log) kann nicht geschrieben werden. Die Dokumentation \
+                 funktioniert weiter; bitte den Administrator verständigen.",
+                "The log cannot be written. Documentation keeps working; please call the \
+                 administrator.",
+            ),
+            LogError::Filter(_) => (
+                "Die Log-Einstellung ist ungültig. Bitte den Administrator verständigen.",
+                "The log setting is invalid. Please call the administrator.",
+            ),
+            LogError::AlreadyInitialised => (
+                "Interner Fehler: Das Logging wurde doppelt gestartet.",
+                "Internal error: logging was started twice.",
+            ),
+        };
+        lang.pick(de, en).into()
     }
 }
 
@@ -452,6 +457,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let err = init(dir.path(), "rettpad=loud").err().unwrap();
         assert!(matches!(err, LogError::Filter(_)), "{err}");
-        assert!(!err.user_message_de().is_empty());
+        use rettpad_text::{Lang, UserMessage};
+        assert!(err.message(Lang::De).contains("Log-Einstellung"));
+        assert!(err.message(Lang::En).contains("log setting"));
     }
 }

@@ -2,6 +2,7 @@
 //! vault's outbox, durable before this returns.
 
 use rettpad_record::MissionId;
+use rettpad_text::{Lang, UserMessage};
 use rettpad_transfer::packet::{self, SealInput};
 use rettpad_transfer::uploader::OutboxPersist;
 use rettpad_transfer::{Entry, HpkePublicKey, PacketError, SealKeys};
@@ -19,16 +20,21 @@ pub enum CloseError {
     Store(String),
 }
 
-impl CloseError {
-    pub fn text_de(&self) -> &'static str {
-        match self {
-            CloseError::NotClosed => "Einsatz ist noch nicht abgeschlossen.",
-            CloseError::UnknownMission => "Einsatz nicht gefunden.",
-            CloseError::Packet(e) => e.text_de(),
-            CloseError::Store(_) => {
-                "Übertragung konnte nicht vorgemerkt werden. Daten bleiben auf dem Gerät; bitte erneut versuchen."
-            }
-        }
+impl UserMessage for CloseError {
+    fn message(&self, lang: Lang) -> String {
+        let (de, en) = match self {
+            CloseError::Packet(e) => return e.message(lang),
+            CloseError::NotClosed => (
+                "Einsatz ist noch nicht abgeschlossen.",
+                "The mission is not closed yet.",
+            ),
+            CloseError::UnknownMission => ("Einsatz nicht gefunden.", "Mission not found."),
+            CloseError::Store(_) => (
+                "Übertragung konnte nicht vorgemerkt werden. Daten bleiben auf dem Gerät; bitte erneut versuchen.",
+                "The transfer could not be queued. The data stays on the pad; please try again.",
+            ),
+        };
+        lang.pick(de, en).into()
     }
 }
 

@@ -112,20 +112,34 @@ pub enum ConfigError {
     Parse { path: PathBuf, message: String },
     #[error("no data directory: set XDG_DATA_HOME or HOME, or pass --data-dir")]
     NoDataDir,
+    #[error("cannot create the data directory {path}: {source}")]
+    CreateDataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Session(#[from] SessionError),
 }
 
-impl ConfigError {
-    pub fn user_message_de(&self) -> &'static str {
-        match self {
-            ConfigError::Read { .. } | ConfigError::Parse { .. } | ConfigError::Session(_) => {
-                "Die Geräte-Konfiguration ist fehlerhaft. Bitte den Administrator verständigen."
-            }
-            ConfigError::NoDataDir => {
-                "Kein Datenverzeichnis festgelegt. Bitte den Administrator verständigen."
-            }
-        }
+/// What the lock screen shows when the pad cannot start; the log line
+/// (`Display`) names the file, the key and the allowed values.
+impl rettpad_text::UserMessage for ConfigError {
+    fn message(&self, lang: rettpad_text::Lang) -> String {
+        let (de, en) = match self {
+            ConfigError::Read { .. } | ConfigError::Parse { .. } | ConfigError::Session(_) => (
+                "Die Geräte-Konfiguration ist fehlerhaft. Bitte den Administrator verständigen.",
+                "The device configuration is faulty. Please call the administrator.",
+            ),
+            ConfigError::NoDataDir => (
+                "Kein Datenverzeichnis festgelegt. Bitte den Administrator verständigen.",
+                "No data directory set. Please call the administrator.",
+            ),
+            ConfigError::CreateDataDir { .. } => (
+                "Das Datenverzeichnis kann nicht angelegt werden. Bitte den Administrator verständigen.",
+                "The data directory cannot be created. Please call the administrator.",
+            ),
+        };
+        lang.pick(de, en).into()
     }
 }
 
@@ -250,6 +264,7 @@ fn xdg_dir(var: &str, fallback: &str) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rettpad_text::{Lang, UserMessage};
 
     #[test]
     fn unknown_values_are_refused_with_the_line_and_the_allowed_values() {
@@ -296,7 +311,7 @@ mod tests {
         let e = Config::load(&f).unwrap_err();
         let log = e.to_string();
         assert!(log.contains("pad.toml") && log.contains("line 3"), "{log}");
-        assert!(e.user_message_de().contains("Konfiguration"));
+        assert!(e.message(Lang::De).contains("Konfiguration"));
     }
 
     #[test]

@@ -12,6 +12,7 @@ use rettpad_record::{
     Author, Collection, CrewRef, EntryId, HandoverMode, Measured, MissionId, Num, PartialDate,
     PatientId, Payload, Target, TimeSource, TimeValue, Value, ValueSource,
 };
+use rettpad_text::{Lang, UserMessage};
 use rettpad_vault::FileKeyProvider;
 use rettpad_vault::store::{SharedStore, Store, StoreOptions};
 use std::collections::BTreeMap;
@@ -45,7 +46,7 @@ pub fn run(
     let store = match Store::open(data_dir, keys, clock.clone(), opts) {
         Ok(s) => s,
         Err(e) => {
-            writeln!(out, "FEHLER: {}", e.user_message_de())?;
+            writeln!(out, "FEHLER: {}", e.message(Lang::De))?;
             return Err(e.into());
         }
     };
@@ -95,12 +96,12 @@ pub fn run(
         UnlockOutcome::WrongPin { remaining } => writeln!(
             out,
             "PIN 0000 → {}",
-            UnlockOutcome::WrongPin { remaining }.user_message_de()
+            UnlockOutcome::WrongPin { remaining }.message(Lang::De)
         )?,
         other => writeln!(out, "PIN 0000 → {other:?}")?,
     }
     let outcome = session.unlock(&Pin::new(DEMO_PIN.to_string())?)?;
-    writeln!(out, "PIN {DEMO_PIN} → {}", outcome.user_message_de())?;
+    writeln!(out, "PIN {DEMO_PIN} → {}", outcome.message(Lang::De))?;
 
     let crew = vec![
         CrewMember::new("Anna Berger", "4711", Qualification::NotSan),

@@ -139,9 +139,13 @@ pub enum SetupError {
     Listen(String, std::io::Error),
 }
 
-impl SetupError {
-    pub fn text_de(&self) -> &'static str {
-        "Übergabe zwischen Geräten ist nicht eingerichtet (Zertifikat oder Kopplung fehlt). Bitte Administrator verständigen."
+impl rettpad_text::UserMessage for SetupError {
+    fn message(&self, lang: rettpad_text::Lang) -> String {
+        lang.pick(
+            "Übergabe zwischen Geräten ist nicht eingerichtet (Zertifikat oder Kopplung fehlt). Bitte Administrator verständigen.",
+            "Handover between pads is not set up (certificate or pairing missing). Please call the administrator.",
+        )
+        .into()
     }
 }
 
@@ -465,6 +469,7 @@ fn accept(l: &mut Listener) -> Option<Box<dyn Link + '_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rettpad_text::{Lang, UserMessage};
 
     #[test]
     fn handover_section_parses_with_defaults_and_links() {
@@ -497,7 +502,7 @@ link = "tcp:127.0.0.1:7400"
         assert!(LinkSpec::parse("tcp:nohost").is_err());
         // Missing files are a setup error with a German text, not a panic.
         let e = ServiceConfig::from_config(&c).unwrap_err();
-        assert!(!e.text_de().is_empty());
+        assert!(!e.message(Lang::De).is_empty());
         let bare: Config = toml::from_str("device_serial = \"P\"\ncall_sign = \"X\"\n").unwrap();
         assert!(matches!(
             ServiceConfig::from_config(&bare),

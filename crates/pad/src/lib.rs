@@ -17,3 +17,13 @@ pub mod workflow;
 
 pub use handover_service::{HandoverConfig, Service, ServiceConfig, ServiceEvent};
 pub use workflow::{Cursor, Pad, PadEvent, Unlock};
+
+/// The crew's text of an error, with its technical detail logged in English
+/// (the crew's text leaves the detail out).
+pub(crate) fn logged(
+    e: &(impl rettpad_text::UserMessage + std::fmt::Display),
+    what: &str,
+) -> rettpad_text::Notice {
+    tracing::warn!(error = %e, "{what}");
+    rettpad_text::Notice::of(e)
+}

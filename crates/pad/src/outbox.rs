@@ -187,7 +187,7 @@ fn seal(
         log: &log,
         strips: &strips,
     })
-    .map_err(|e| Notice::from_error(e.text_de(), &e))?;
+    .map_err(|e| crate::logged(&e, "protocol not rendered"))?;
     let hospital = target_hospital(&state, hospitals);
     let ctx = ExportContext {
         document_id: uuid::Uuid::now_v7(),
@@ -197,8 +197,8 @@ fn seal(
         target_hospital: hospital.clone(),
         patient: None,
     };
-    let fhir = export::fhir::bundles(&state, &ctx)
-        .map_err(|e| Notice::from_error(e.user_message_de(), &e))?;
+    let fhir =
+        export::fhir::bundles(&state, &ctx).map_err(|e| crate::logged(&e, "FHIR export failed"))?;
     // One document Bundle per patient; several are sent as a JSON array.
     let fhir_json = match fhir.as_slice() {
         [one] => one.1.clone(),
@@ -215,9 +215,11 @@ fn seal(
         }
     };
     let mind_xml =
-        export::mind::xml(&state, &ctx).map_err(|e| Notice::from_error(e.user_message_de(), &e))?;
-    let events_json = serde_json::to_vec(log.events())
-        .map_err(|e| Notice::from_error("Einsatz nicht lesbar.", &e))?;
+        export::mind::xml(&state, &ctx).map_err(|e| crate::logged(&e, "MIND export failed"))?;
+    let events_json = serde_json::to_vec(log.events()).map_err(|e| {
+        tracing::error!(error = %e, "mission events not serialisable");
+        Notice::new("Einsatz nicht lesbar.", "The mission cannot be read.")
+    })?;
     let now = clock.wall_ms();
     let input = SealInput {
         mission_id: m.0,
@@ -238,7 +240,7 @@ fn seal(
         .map(|_| ())
         .map_err(|e| {
             tracing::error!(mission = %m, error = %e, "mission not queued for upload");
-            Notice::from_error(e.text_de(), &e)
+            Notice::of(&e)
         })
 }
 

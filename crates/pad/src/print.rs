@@ -34,9 +34,9 @@ pub enum PrintUpdate {
     Ready(Option<Preview>),
     /// The render failed: nothing can be printed.
     RenderFailed(Notice),
-    /// A printer reported progress or a state (German text, error flag).
+    /// A printer reported progress or a state (its text, error flag).
     Status {
-        text: String,
+        text: Notice,
         error: bool,
         /// 0..1, or negative when unknown.
         progress: f32,
@@ -87,7 +87,7 @@ impl Printing {
                         .and_then(|png| decode_png(&png));
                     (doc, preview)
                 })
-                .map_err(|e| Notice::from_error(e.text_de(), &e));
+                .map_err(|e| crate::logged(&e, "protocol not rendered for printing"));
                 let _ = tx.send(r);
             });
         if let Err(e) = spawned {
@@ -190,7 +190,7 @@ impl Printing {
             };
             let error = matches!(s, PrintStatus::Failed(_));
             out.push(PrintUpdate::Status {
-                text: s.text_de(),
+                text: Notice::of(&s),
                 error,
                 progress,
             });

@@ -109,16 +109,25 @@ impl ReaderStatus {
             CardEvent::Read { .. } | CardEvent::Pairing { .. } => {}
         }
     }
+}
 
-    /// One line for the status bar.
-    pub fn text_de(&self) -> &'static str {
-        match (self.service, self.readers.is_empty(), self.cards.is_empty()) {
-            (None, _, _) => "Kartenleser: wird gesucht …",
-            (Some(false), _, _) => "Kartenleser-Dienst nicht verfügbar",
-            (Some(true), true, _) => "Kein Kartenleser angeschlossen",
-            (Some(true), false, true) => "Kartenleser bereit – keine Karte",
-            (Some(true), false, false) => "Karte steckt",
-        }
+/// One line for the status bar.
+impl rettpad_text::UserMessage for ReaderStatus {
+    fn message(&self, lang: rettpad_text::Lang) -> String {
+        let (de, en) = match (self.service, self.readers.is_empty(), self.cards.is_empty()) {
+            (None, _, _) => ("Kartenleser: wird gesucht …", "Card reader: searching …"),
+            (Some(false), _, _) => (
+                "Kartenleser-Dienst nicht verfügbar",
+                "Card reader service not available",
+            ),
+            (Some(true), true, _) => ("Kein Kartenleser angeschlossen", "No card reader attached"),
+            (Some(true), false, true) => (
+                "Kartenleser bereit – keine Karte",
+                "Card reader ready – no card",
+            ),
+            (Some(true), false, false) => ("Karte steckt", "Card inserted"),
+        };
+        lang.pick(de, en).into()
     }
 }
 
@@ -350,30 +359,31 @@ fn watch(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rettpad_text::{Lang, UserMessage};
 
     #[test]
     fn status_bar_follows_events() {
         let mut s = ReaderStatus::default();
-        assert_eq!(s.text_de(), "Kartenleser: wird gesucht …");
+        assert_eq!(s.message(Lang::De), "Kartenleser: wird gesucht …");
         s.apply(&CardEvent::ServiceUp);
-        assert_eq!(s.text_de(), "Kein Kartenleser angeschlossen");
+        assert_eq!(s.message(Lang::De), "Kein Kartenleser angeschlossen");
         s.apply(&CardEvent::Readers(vec!["R0".into(), "R1".into()]));
-        assert_eq!(s.text_de(), "Kartenleser bereit – keine Karte");
+        assert_eq!(s.message(Lang::De), "Kartenleser bereit – keine Karte");
         s.apply(&CardEvent::CardInserted {
             reader: "R0".into(),
         });
-        assert_eq!(s.text_de(), "Karte steckt");
+        assert_eq!(s.message(Lang::De), "Karte steckt");
         s.apply(&CardEvent::CardRemoved {
             reader: "R0".into(),
         });
-        assert_eq!(s.text_de(), "Kartenleser bereit – keine Karte");
+        assert_eq!(s.message(Lang::De), "Kartenleser bereit – keine Karte");
         s.apply(&CardEvent::CardInserted {
             reader: "R1".into(),
         });
         s.apply(&CardEvent::Readers(vec!["R0".into()]));
         assert!(s.cards.is_empty(), "a vanished reader takes its card along");
         s.apply(&CardEvent::ServiceDown(CardError::NoService("x".into())));
-        assert_eq!(s.text_de(), "Kartenleser-Dienst nicht verfügbar");
+        assert_eq!(s.message(Lang::De), "Kartenleser-Dienst nicht verfügbar");
         assert!(s.readers.is_empty());
     }
 }

@@ -195,17 +195,11 @@ impl Pad {
                     shift: self.session.shift().is_some(),
                 }
             }
-            Ok(o @ UnlockOutcome::WrongPin { remaining }) => Unlock::Refused(Notice::new(
-                o.user_message_de(),
-                format!("Wrong PIN; {remaining} attempts left before the pad is wiped."),
-            )),
+            Ok(o @ UnlockOutcome::WrongPin { .. }) => Unlock::Refused(Notice::of(&o)),
             Ok(o @ UnlockOutcome::Wiped) => {
                 self.cursor = Cursor::default();
                 self.store.lock().set_author(None);
-                Unlock::Wiped(Notice::new(
-                    o.user_message_de(),
-                    "Too many wrong PINs: all protocols on this pad were deleted.",
-                ))
+                Unlock::Wiped(Notice::of(&o))
             }
             Err(e) => Unlock::Refused(Notice::of(&e)),
         }
@@ -243,8 +237,13 @@ impl Pad {
             .map(|(name, number, q)| CrewMember::new(name, number, *q))
             .collect();
         let shift = Shift::new(call_sign, crew, self.clock.as_ref()).map_err(|e| Notice::of(&e))?;
-        let json = serde_json::to_vec(&shift)
-            .map_err(|e| Notice::from_error("Schicht konnte nicht gespeichert werden.", &e))?;
+        let json = serde_json::to_vec(&shift).map_err(|e| {
+            tracing::error!(error = %e, "shift not serialisable");
+            Notice::new(
+                "Schicht konnte nicht gespeichert werden.",
+                "The shift could not be saved.",
+            )
+        })?;
         let author = shift.crew[0].id;
         self.store.lock().meta_put(SHIFT_META, &json).map_err(|e| {
             tracing::warn!(error = %e, "shift not persisted");

@@ -17,6 +17,7 @@ use rettpad_pki::{Identity, Trust};
 use rettpad_record::keys;
 use rettpad_record::{Author, Event, HandoverMode, MissionId, Payload, Status, Target, Value};
 use rettpad_sim::sample;
+use rettpad_text::{Lang, UserMessage};
 use rettpad_vault::FileKeyProvider;
 use rettpad_vault::store::{SharedStore, Store, StoreOptions};
 use std::net::TcpListener;
@@ -385,7 +386,7 @@ fn no_answer_times_out_and_nothing_is_received() {
     assert_eq!(run.send, Err(Failure::NoConfirmation));
     assert!(
         Failure::NoConfirmation
-            .text_de()
+            .message(Lang::De)
             .contains("Abgelehnt / keine Bestätigung")
     );
     assert!(rtw.lock().log(m).is_none());
@@ -423,7 +424,11 @@ fn foreign_certificate_is_refused() {
     setup.send_creds = creds(&foreign, &foreign.issue_pad(NEF.0, NEF.1).unwrap(), &[]);
     let run = handover(pty_pair(), &nef, &rtw, &setup);
     assert_eq!(run.recv, Err(Failure::UntrustedPeer));
-    assert!(Failure::UntrustedPeer.text_de().contains("Fremdes Gerät"));
+    assert!(
+        Failure::UntrustedPeer
+            .message(Lang::De)
+            .contains("Fremdes Gerät")
+    );
     assert!(rtw.lock().log(m).is_none());
 }
 
@@ -545,7 +550,7 @@ fn both_crews_edit_the_same_mission_and_the_conflict_is_shown() {
         .expect("conflict shown");
     let devices: Vec<&str> = remark.values.iter().map(|v| v.device.as_str()).collect();
     assert!(devices.contains(&NEF.0) && devices.contains(&RTW.0));
-    assert!(!remark.text_de().is_empty());
+    assert!(!remark.message(Lang::De).is_empty());
 }
 
 #[test]

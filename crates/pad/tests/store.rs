@@ -5,6 +5,7 @@ use rettpad_clock::{SharedClock, TestClock};
 use rettpad_pad::session::{Pin, Session, SessionConfig, UnlockOutcome, hash_pin};
 use rettpad_record::keys;
 use rettpad_record::{Author, MissionId, Payload, Target, Value};
+use rettpad_text::{Lang, UserMessage};
 use rettpad_vault::store::{SharedStore, Store, StoreError, StoreOptions};
 use rettpad_vault::{DropReason, FileKeyProvider, JournalOptions, KeyProvider, VaultError};
 use std::path::Path;
@@ -65,7 +66,7 @@ fn full_disk_keeps_edits_in_ram_in_order_and_retries() {
             source: VaultError::DiskFull
         }
     ));
-    assert!(first_failure.user_message_de().contains("Speicher voll"));
+    assert!(first_failure.message(Lang::De).contains("Speicher voll"));
     // The edit is in RAM: the state shows it, the queue holds it.
     let ram_len = s.log(m).unwrap().len();
     assert_eq!(s.pending(), 1);

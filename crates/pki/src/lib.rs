@@ -45,17 +45,24 @@ pub enum PkiError {
     Generate(String),
 }
 
-impl PkiError {
-    /// For the UI: what the crew can do about it.
-    pub fn text_de(&self) -> String {
-        match self {
-            PkiError::Io { .. } | PkiError::NoCertificate | PkiError::NoKey | PkiError::Pem(_) => {
-                "Gerätezertifikat fehlt oder ist beschädigt. Bitte die IT verständigen.".into()
-            }
-            PkiError::Name(_) => "Zertifikat der Gegenstelle nennt kein Gerät.".into(),
-            _ => "Sichere Verbindung kann nicht eingerichtet werden. Bitte die IT verständigen."
-                .into(),
-        }
+/// For the UI: what the crew can do about it.
+impl rettpad_text::UserMessage for PkiError {
+    fn message(&self, lang: rettpad_text::Lang) -> String {
+        let (de, en) = match self {
+            PkiError::Io { .. } | PkiError::NoCertificate | PkiError::NoKey | PkiError::Pem(_) => (
+                "Gerätezertifikat fehlt oder ist beschädigt. Bitte die IT verständigen.",
+                "The device certificate is missing or damaged. Please call IT.",
+            ),
+            PkiError::Name(_) => (
+                "Zertifikat der Gegenstelle nennt kein Gerät.",
+                "The peer's certificate names no device.",
+            ),
+            _ => (
+                "Sichere Verbindung kann nicht eingerichtet werden. Bitte die IT verständigen.",
+                "Cannot set up a secure connection. Please call IT.",
+            ),
+        };
+        lang.pick(de, en).into()
     }
 }
 

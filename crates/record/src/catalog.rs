@@ -1576,18 +1576,35 @@ pub enum ValueError {
     MeasuredShape { field: String },
 }
 
-impl ValueError {
-    pub fn user_message_de(&self) -> String {
-        match self {
+impl crate::text::UserMessage for ValueError {
+    fn message(&self, lang: crate::text::Lang) -> String {
+        use crate::text::Lang;
+        if let ValueError::TooLong { max, .. } = self {
+            return match lang {
+                Lang::De => format!("Text zu lang (höchstens {max} Zeichen)."),
+                Lang::En => format!("Text too long (at most {max} characters)."),
+            };
+        }
+        let (de, en) = match self {
             ValueError::UnknownField(_)
             | ValueError::WrongScope { .. }
-            | ValueError::WrongKind { .. } => "Interner Fehler: Feld passt nicht zum Wert.".into(),
-            ValueError::UnknownCode { .. } => "Ungültige Auswahl.".into(),
-            ValueError::TooLong { max, .. } => format!("Text zu lang (höchstens {max} Zeichen)."),
-            ValueError::OutOfRange { .. } => "Wert außerhalb des möglichen Bereichs.".into(),
-            ValueError::InvalidDate { .. } => "Ungültiges Datum.".into(),
-            ValueError::MeasuredShape { .. } => "Wert oder „nicht messbar“ angeben.".into(),
-        }
+            | ValueError::WrongKind { .. } => (
+                "Interner Fehler: Feld passt nicht zum Wert.",
+                "Internal error: the field does not fit the value.",
+            ),
+            ValueError::UnknownCode { .. } => ("Ungültige Auswahl.", "Invalid choice."),
+            ValueError::TooLong { .. } => ("", ""),
+            ValueError::OutOfRange { .. } => (
+                "Wert außerhalb des möglichen Bereichs.",
+                "Value outside the possible range.",
+            ),
+            ValueError::InvalidDate { .. } => ("Ungültiges Datum.", "Invalid date."),
+            ValueError::MeasuredShape { .. } => (
+                "Wert oder „nicht messbar“ angeben.",
+                "Enter a value or “not measurable”.",
+            ),
+        };
+        lang.pick(de, en).into()
     }
 }
 

@@ -40,9 +40,15 @@ impl crate::text::UserMessage for EditError {
     fn message(&self, lang: crate::text::Lang) -> String {
         use crate::text::Lang;
         match (self, lang) {
-            (_, Lang::De) => self.user_message_de(),
-            // The value checks name the field and its limits in English.
-            (EditError::Value(v), Lang::En) => v.to_string(),
+            (EditError::Value(v), _) => v.message(lang),
+            (EditError::UnknownPatient, Lang::De) => "Patient nicht gefunden.".into(),
+            (EditError::UnknownEntry, Lang::De) => "Eintrag nicht gefunden.".into(),
+            (EditError::Retracted, Lang::De) => {
+                "Eintrag wurde zurückgezogen und kann nicht mehr geändert werden.".into()
+            }
+            (EditError::Duplicate, Lang::De) => "Eintrag existiert bereits.".into(),
+            (EditError::Closed, Lang::De) => "Einsatz ist abgeschlossen.".into(),
+            (EditError::NotClosed, Lang::De) => "Einsatz ist nicht abgeschlossen.".into(),
             (EditError::UnknownPatient, Lang::En) => "Patient not found.".into(),
             (EditError::UnknownEntry, Lang::En) => "Entry not found.".into(),
             (EditError::Retracted, Lang::En) => {
@@ -51,22 +57,6 @@ impl crate::text::UserMessage for EditError {
             (EditError::Duplicate, Lang::En) => "The entry already exists.".into(),
             (EditError::Closed, Lang::En) => "The mission is closed.".into(),
             (EditError::NotClosed, Lang::En) => "The mission is not closed.".into(),
-        }
-    }
-}
-
-impl EditError {
-    pub fn user_message_de(&self) -> String {
-        match self {
-            EditError::Value(v) => v.user_message_de(),
-            EditError::UnknownPatient => "Patient nicht gefunden.".into(),
-            EditError::UnknownEntry => "Eintrag nicht gefunden.".into(),
-            EditError::Retracted => {
-                "Eintrag wurde zurückgezogen und kann nicht mehr geändert werden.".into()
-            }
-            EditError::Duplicate => "Eintrag existiert bereits.".into(),
-            EditError::Closed => "Einsatz ist abgeschlossen.".into(),
-            EditError::NotClosed => "Einsatz ist nicht abgeschlossen.".into(),
         }
     }
 }

@@ -6,72 +6,7 @@ use crate::codes::{self, CodeList};
 use crate::value::civil_from_ms;
 use crate::{Section, Value};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
-    De,
-    En,
-}
-
-impl Lang {
-    pub fn code(self) -> &'static str {
-        match self {
-            Lang::De => "de",
-            Lang::En => "en",
-        }
-    }
-
-    pub fn pick<'a>(self, de: &'a str, en: &'a str) -> &'a str {
-        match self {
-            Lang::De => de,
-            Lang::En => en,
-        }
-    }
-}
-
-/// What the crew can see, in the UI's language. Every crate's user-facing
-/// errors and notices implement it, so German and English come from one
-/// place; logs use `Display` (English, no patient data).
-pub trait UserMessage {
-    fn message(&self, lang: Lang) -> String;
-}
-
-/// A message made where it arises: both languages side by side.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Notice {
-    pub de: String,
-    pub en: String,
-}
-
-impl Notice {
-    pub fn new(de: impl Into<String>, en: impl Into<String>) -> Notice {
-        Notice {
-            de: de.into(),
-            en: en.into(),
-        }
-    }
-
-    /// Both texts of a message that has them.
-    pub fn of(m: &dyn UserMessage) -> Notice {
-        Notice::new(m.message(Lang::De), m.message(Lang::En))
-    }
-
-    /// The German text of an error, its English log line as the English text.
-    pub fn from_error(de: impl Into<String>, e: &dyn std::fmt::Display) -> Notice {
-        Notice::new(de, e.to_string())
-    }
-}
-
-impl UserMessage for Notice {
-    fn message(&self, lang: Lang) -> String {
-        lang.pick(&self.de, &self.en).to_string()
-    }
-}
-
-impl std::fmt::Display for Notice {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.en)
-    }
-}
+pub use rettpad_text::{Lang, Notice, Text, UserMessage, t};
 
 pub fn field_label(def: &FieldDef, lang: Lang) -> &'static str {
     lang.pick(def.de, def.en)

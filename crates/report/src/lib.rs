@@ -56,13 +56,14 @@ pub enum ReportError {
     Image(String),
 }
 
-impl ReportError {
-    pub fn text_de(&self) -> String {
-        match self {
-            ReportError::Layout(_) | ReportError::Pdf(_) | ReportError::Image(_) => {
-                "Das Protokoll konnte nicht erstellt werden (interner Fehler). Bitte den Administrator verständigen.".into()
-            }
-            ReportError::NoPage(n) => format!("Seite {n} gibt es nicht."),
+impl rettpad_text::UserMessage for ReportError {
+    fn message(&self, lang: rettpad_text::Lang) -> String {
+        use rettpad_text::Lang;
+        match (self, lang) {
+            (ReportError::NoPage(n), Lang::De) => format!("Seite {n} gibt es nicht."),
+            (ReportError::NoPage(n), Lang::En) => format!("There is no page {n}."),
+            (_, Lang::De) => "Das Protokoll konnte nicht erstellt werden (interner Fehler). Bitte den Administrator verständigen.".into(),
+            (_, Lang::En) => "The protocol could not be made (internal error). Please call the administrator.".into(),
         }
     }
 }

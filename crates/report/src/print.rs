@@ -6,6 +6,7 @@
 
 use super::raster::{self, Bitmap};
 use super::{Document, ReportError, escp, ipp, pcl};
+use rettpad_text::{Lang, UserMessage};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::time::Duration;
@@ -142,24 +143,6 @@ pub enum PrintStatus {
     Failed(PrintError),
 }
 
-impl PrintStatus {
-    pub fn text_de(&self) -> String {
-        match self {
-            PrintStatus::Rendering => "Protokoll wird erstellt …".into(),
-            PrintStatus::Connecting => "Verbindung zum Drucker …".into(),
-            PrintStatus::Sending { sent, total } if *total > 0 => {
-                format!("Wird gesendet … {} %", sent * 100 / total)
-            }
-            PrintStatus::Sending { .. } => "Wird gesendet …".into(),
-            PrintStatus::Page { page, pages } => format!("Seite {page} von {pages} gesendet"),
-            PrintStatus::Queued { .. } => "Auftrag angenommen, wartet auf den Drucker.".into(),
-            PrintStatus::Printing { .. } => "Wird gedruckt …".into(),
-            PrintStatus::Done => "Gedruckt.".into(),
-            PrintStatus::Failed(e) => e.text_de(),
-        }
-    }
-}
-
 /// Why a print failed. English in `Display` (logs), German in `text_de`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PrintError {
@@ -185,20 +168,79 @@ pub enum PrintError {
     Render(#[from] ReportError),
 }
 
-impl PrintError {
-    pub fn text_de(&self) -> String {
-        match self {
-            PrintError::Unreachable(_) => "Drucker nicht erreichbar. Netzwerk prüfen oder anderen Drucker wählen.".into(),
-            PrintError::Offline => "Drucker ist offline. Drucker einschalten oder anderen Drucker wählen.".into(),
-            PrintError::Stopped { .. } => "Drucker ist angehalten und nimmt keine Aufträge an. Bitte das Klinikpersonal informieren oder anderen Drucker wählen.".into(),
-            PrintError::OutOfPaper => "Drucker hat kein Papier. Papier nachlegen und erneut drucken.".into(),
-            PrintError::Aborted { .. } => "Druckauftrag wurde vom Drucker abgebrochen. Erneut drucken oder anderen Drucker wählen.".into(),
-            PrintError::Canceled => "Druckauftrag wurde abgebrochen.".into(),
-            PrintError::Rejected(_) => "Drucker hat den Auftrag abgelehnt. Anderen Drucker wählen.".into(),
-            PrintError::BadPrinter(_) => "Drucker ist falsch eingerichtet. Bitte den Administrator verständigen.".into(),
-            PrintError::Link(_) => "Verbindung zum mobilen Drucker unterbrochen. Drucker einschalten, koppeln und erneut drucken.".into(),
-            PrintError::Render(e) => e.text_de(),
-        }
+impl UserMessage for PrintStatus {
+    fn message(&self, lang: Lang) -> String {
+        let (de, en) = match self {
+            PrintStatus::Sending { sent, total } if *total > 0 => {
+                let pct = sent * 100 / total;
+                return match lang {
+                    Lang::De => format!("Wird gesendet … {pct} %"),
+                    Lang::En => format!("Sending … {pct} %"),
+                };
+            }
+            PrintStatus::Page { page, pages } => {
+                return match lang {
+                    Lang::De => format!("Seite {page} von {pages} gesendet"),
+                    Lang::En => format!("Page {page} of {pages} sent"),
+                };
+            }
+            PrintStatus::Failed(e) => return e.message(lang),
+            PrintStatus::Rendering => ("Protokoll wird erstellt …", "Making the protocol …"),
+            PrintStatus::Connecting => ("Verbindung zum Drucker …", "Connecting to the printer …"),
+            PrintStatus::Sending { .. } => ("Wird gesendet …", "Sending …"),
+            PrintStatus::Queued { .. } => (
+                "Auftrag angenommen, wartet auf den Drucker.",
+                "Job accepted, waiting for the printer.",
+            ),
+            PrintStatus::Printing { .. } => ("Wird gedruckt …", "Printing …"),
+            PrintStatus::Done => ("Gedruckt.", "Printed."),
+        };
+        lang.pick(de, en).into()
+    }
+}
+
+impl UserMessage for PrintError {
+    fn message(&self, lang: Lang) -> String {
+        let (de, en) = match self {
+            PrintError::Render(e) => return e.message(lang),
+            PrintError::Unreachable(_) => (
+                "Drucker nicht erreichbar. Netzwerk prüfen oder anderen Drucker wählen.",
+                "Printer unreachable. Check the network or choose another printer.",
+            ),
+            PrintError::Offline => (
+                "Drucker ist offline. Drucker einschalten oder anderen Drucker wählen.",
+                "The printer is offline. Switch it on or choose another printer.",
+            ),
+            PrintError::Stopped { .. } => (
+                "Drucker ist angehalten und nimmt keine Aufträge an. Bitte das Klinikpersonal informieren oder anderen Drucker wählen.",
+                "The printer is stopped and takes no jobs. Please tell the hospital staff or choose another printer.",
+            ),
+            PrintError::OutOfPaper => (
+                "Drucker hat kein Papier. Papier nachlegen und erneut drucken.",
+                "The printer is out of paper. Add paper and print again.",
+            ),
+            PrintError::Aborted { .. } => (
+                "Druckauftrag wurde vom Drucker abgebrochen. Erneut drucken oder anderen Drucker wählen.",
+                "The printer aborted the job. Print again or choose another printer.",
+            ),
+            PrintError::Canceled => (
+                "Druckauftrag wurde abgebrochen.",
+                "The print job was cancelled.",
+            ),
+            PrintError::Rejected(_) => (
+                "Drucker hat den Auftrag abgelehnt. Anderen Drucker wählen.",
+                "The printer refused the job. Choose another printer.",
+            ),
+            PrintError::BadPrinter(_) => (
+                "Drucker ist falsch eingerichtet. Bitte den Administrator verständigen.",
+                "The printer is set up wrongly. Please call the administrator.",
+            ),
+            PrintError::Link(_) => (
+                "Verbindung zum mobilen Drucker unterbrochen. Drucker einschalten, koppeln und erneut drucken.",
+                "Connection to the mobile printer lost. Switch it on, pair it and print again.",
+            ),
+        };
+        lang.pick(de, en).into()
     }
 }
 

@@ -5,6 +5,7 @@ use rettpad_record::MissionState;
 use rettpad_report::print::{self, PrintStatus, Profile};
 use rettpad_report::raster::{self, Bitmap};
 use rettpad_report::{self as report, ReportInput, escp, pcl};
+use rettpad_text::{Lang, UserMessage};
 use serialport::SerialPort;
 use std::io::Read;
 use std::path::PathBuf;
@@ -207,7 +208,7 @@ fn a_dead_link_is_a_clear_error() {
     let err = print::send_raster(&doc, Profile::Pcl5, 75, &mut Broken, &mut |_| {})
         .expect_err("must fail");
     assert!(matches!(err, print::PrintError::Link(_)));
-    assert!(err.text_de().contains("mobilen Drucker"));
+    assert!(err.message(Lang::De).contains("mobilen Drucker"));
 }
 
 #[test]

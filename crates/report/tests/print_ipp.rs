@@ -8,6 +8,7 @@
 use rettpad_record::MissionState;
 use rettpad_report::print::{HospitalPrinter, PrintError, PrintJob, PrintStatus, Printer};
 use rettpad_report::{self as report, Document, ReportInput};
+use rettpad_text::{Lang, UserMessage};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -276,7 +277,7 @@ fn a_stopped_queue_is_reported_and_nothing_is_sent() {
     let r = job(cups.uri(), &format!("rettpad-stopped-{}", cups.port)).run(&doc, &mut |_| {});
     let e = r.expect_err("stopped queue must fail");
     assert!(matches!(e, PrintError::Stopped { .. }), "{e:?}");
-    assert!(e.text_de().contains("angehalten"));
+    assert!(e.message(Lang::De).contains("angehalten"));
     // A queue that rejects jobs is refused the same way.
     cups.admin("/usr/sbin/cupsenable");
     cups.admin("/usr/sbin/cupsreject");
@@ -295,7 +296,7 @@ fn an_unreachable_printer_is_reported() {
         .run(&doc, &mut |s| seen.push(s.clone()))
         .expect_err("nobody listens");
     assert!(matches!(e, PrintError::Unreachable(_)), "{e:?}");
-    assert!(e.text_de().contains("nicht erreichbar"));
+    assert!(e.message(Lang::De).contains("nicht erreichbar"));
     assert_eq!(seen.last(), Some(&PrintStatus::Failed(e)));
     let bad = job("lpr://x".into(), "x").run(&doc, &mut |_| {});
     assert!(bad.is_err());

@@ -8,6 +8,7 @@ use proptest::prelude::*;
 use rettpad_card::kvk;
 use rettpad_card::sim::{ATR_EGK, Faults, SimCard, fuzz_one};
 use rettpad_card::{CardError, CardKind, Transport, read_card};
+use rettpad_text::{Lang, UserMessage};
 
 /// The sample card's three files as raw images, read back through APDUs.
 fn sample_images() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
@@ -85,7 +86,7 @@ proptest! {
         }
         let mut card = SimCard::egk_files(s, p, v);
         if let Err(e) = read_card(&mut card, ATR_EGK) {
-            prop_assert!(e.user_message_de().contains("Ersatzverfahren"));
+            prop_assert!(e.message(Lang::De).contains("Ersatzverfahren"));
         }
     }
 

@@ -11,6 +11,7 @@ use rettpad_pad::watcher::{CardEvent, ReaderStatus, Watcher, WatcherConfig};
 use rettpad_record::keys;
 use rettpad_record::{Author, PatientId, Payload, Target, Value};
 use rettpad_sim::vpcd::{Pcscd, PcscdLock, VPCD_READER};
+use rettpad_text::{Lang, UserMessage};
 use rettpad_vault::FileKeyProvider;
 use rettpad_vault::store::{Store, StoreOptions};
 use std::ffi::CString;
@@ -155,10 +156,10 @@ fn no_service_without_pcscd() {
     let e = pcsc_io::establish().err().expect("no pcscd, no context");
     assert!(matches!(e, CardError::NoService(_)), "{e:?}");
     assert!(
-        e.user_message_de()
+        e.message(Lang::De)
             .starts_with("Kartenleser-Dienst nicht verfügbar.")
     );
-    assert!(e.user_message_de().contains("Ersatzverfahren"));
+    assert!(e.message(Lang::De).contains("Ersatzverfahren"));
 }
 
 #[test]
@@ -213,14 +214,14 @@ fn watcher_reads_a_card_inserted_while_waiting_and_sees_removal() {
     );
     status.apply(&CardEvent::ServiceUp);
     status.apply(&ev);
-    assert_eq!(status.text_de(), "Kartenleser bereit – keine Karte");
+    assert_eq!(status.message(Lang::De), "Kartenleser bereit – keine Karte");
 
     let mut emu = Emu::start(&["--hold-ms", "1500"]);
     let ins = next(&rx, "insert", |e| {
         matches!(e, CardEvent::CardInserted { .. })
     });
     status.apply(&ins);
-    assert_eq!(status.text_de(), "Karte steckt");
+    assert_eq!(status.message(Lang::De), "Karte steckt");
     match next(&rx, "read", |e| matches!(e, CardEvent::Read { .. })) {
         CardEvent::Read {
             reader,
@@ -239,7 +240,7 @@ fn watcher_reads_a_card_inserted_while_waiting_and_sees_removal() {
         matches!(e, CardEvent::CardRemoved { .. })
     });
     status.apply(&rem);
-    assert_eq!(status.text_de(), "Kartenleser bereit – keine Karte");
+    assert_eq!(status.message(Lang::De), "Kartenleser bereit – keine Karte");
     let t = Instant::now();
     w.shutdown();
     assert!(
@@ -262,7 +263,7 @@ fn removal_during_the_read_then_a_clean_reread() {
             "drop after {n}: {e:?}"
         );
         assert!(
-            e.user_message_de()
+            e.message(Lang::De)
                 .starts_with("Karte entfernt – bitte erneut stecken.")
         );
         assert!(e.retry_may_help());
@@ -292,7 +293,7 @@ fn watcher_recovers_after_a_pcscd_restart() {
     }) {
         CardEvent::ServiceDown(e) => {
             assert!(
-                e.user_message_de()
+                e.message(Lang::De)
                     .starts_with("Kartenleser-Dienst nicht verfügbar.")
             )
         }
@@ -319,10 +320,10 @@ fn blocked_card() {
     let e = read_with(&["--blocked"]).expect_err("blocked");
     assert_eq!(e, CardError::Blocked { sw: 0x6283 });
     assert!(
-        e.user_message_de()
+        e.message(Lang::De)
             .starts_with("Gesundheitskarte gesperrt.")
     );
-    assert!(e.user_message_de().contains("Ersatzverfahren"));
+    assert!(e.message(Lang::De).contains("Ersatzverfahren"));
 }
 
 #[test]
@@ -335,7 +336,7 @@ fn kvk_card() {
     let e = read_with(&["--kvk", "--corrupt", "checksum"]).expect_err("checksum");
     assert_eq!(e, CardError::KvkChecksum);
     assert!(
-        e.user_message_de()
+        e.message(Lang::De)
             .starts_with("Karte beschädigt (Prüfsumme).")
     );
 }
@@ -358,7 +359,7 @@ fn corrupt_and_unknown_cards_give_their_messages() {
     ];
     for (args, msg) in cases {
         let e = read_with(args).expect_err("must fail");
-        let m = e.user_message_de();
+        let m = e.message(Lang::De);
         assert!(m.starts_with(msg), "{args:?}: {m}");
         assert!(m.contains("Ersatzverfahren"));
     }

@@ -12,6 +12,7 @@ use rettpad_devices::pairing::{
 };
 use rettpad_pad::watcher::{CardEvent, Watcher, WatcherConfig};
 use rettpad_sim::vpcd::{Pcscd, PcscdLock, VPCD_READER};
+use rettpad_text::{Lang, UserMessage};
 use std::ffi::CString;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -121,14 +122,14 @@ fn pairing_tag_good_wrong_key_corrupt_removed() {
     // A flipped byte fails the CRC; a foreign tag has no magic.
     let e = read_with(&["--mifare-corrupt", "crc"], KEY).expect_err("corrupt");
     assert_eq!(e, PairingError::Corrupt);
-    assert!(e.user_message_de().contains("beschädigt"));
+    assert!(e.message(Lang::De).contains("beschädigt"));
     let e = read_with(&["--mifare-corrupt", "magic"], KEY).expect_err("foreign");
     assert!(matches!(e, PairingError::NotPairingCard(_)), "{e:?}");
 
     // Pulled away mid-read (after LOAD KEY, AUTH and one READ).
     let e = read_with(&["--drop-after", "3"], KEY).expect_err("removed");
     assert_eq!(e, PairingError::Removed, "{e:?}");
-    assert!(e.user_message_de().contains("entfernt"));
+    assert!(e.message(Lang::De).contains("entfernt"));
 
     // The UI's entry point: any reader, the key from configuration.
     let ctx = pcsc_io::establish().expect("context");

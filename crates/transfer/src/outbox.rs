@@ -13,6 +13,7 @@
 //! sent again: the gateway deduplicates by packet id.
 
 use super::receipt::Receipt;
+use rettpad_text::{Lang, UserMessage};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use uuid::Uuid;
@@ -69,18 +70,30 @@ pub enum FailReason {
     BadReceipt(String),
 }
 
-impl FailReason {
-    pub fn text_de(&self) -> &'static str {
-        match self {
-            FailReason::Unreachable(_) => "Server nicht erreichbar",
-            FailReason::Tls(_) => "sichere Verbindung abgelehnt (Zertifikat)",
-            FailReason::DeviceRefused(_) => "Gerät vom Server nicht zugelassen",
-            FailReason::PacketRefused(_) => "Paket vom Server abgelehnt (Prüfsumme)",
-            FailReason::Server(_) => "Serverfehler",
-            FailReason::BadReceipt(_) => "Empfangsbestätigung ungültig",
-        }
+impl UserMessage for FailReason {
+    fn message(&self, lang: Lang) -> String {
+        let (de, en) = match self {
+            FailReason::Unreachable(_) => ("Server nicht erreichbar", "server unreachable"),
+            FailReason::Tls(_) => (
+                "sichere Verbindung abgelehnt (Zertifikat)",
+                "secure connection refused (certificate)",
+            ),
+            FailReason::DeviceRefused(_) => (
+                "Gerät vom Server nicht zugelassen",
+                "device not admitted by the server",
+            ),
+            FailReason::PacketRefused(_) => (
+                "Paket vom Server abgelehnt (Prüfsumme)",
+                "packet refused by the server (checksum)",
+            ),
+            FailReason::Server(_) => ("Serverfehler", "server error"),
+            FailReason::BadReceipt(_) => ("Empfangsbestätigung ungültig", "receipt invalid"),
+        };
+        lang.pick(de, en).into()
     }
+}
 
+impl FailReason {
     /// English, for logs.
     pub fn detail(&self) -> &str {
         match self {
@@ -226,20 +239,38 @@ impl OutboxStatus {
         }
         OutboxStatus::Waiting { count }
     }
+}
 
-    pub fn text_de(&self) -> String {
-        match self {
-            OutboxStatus::Empty => "Keine Übertragung ausstehend".into(),
-            OutboxStatus::Waiting { count } => {
+impl UserMessage for OutboxStatus {
+    fn message(&self, lang: Lang) -> String {
+        match (self, lang) {
+            (OutboxStatus::Empty, Lang::De) => "Keine Übertragung ausstehend".into(),
+            (OutboxStatus::Empty, Lang::En) => "Nothing waiting for transfer".into(),
+            (OutboxStatus::Waiting { count }, Lang::De) => {
                 format!("Übertragung wartet ({count} Einsatz/Einsätze)")
             }
-            OutboxStatus::Sending { count } => format!("Übertragung läuft ({count} ausstehend)"),
-            OutboxStatus::Done { sent } => {
+            (OutboxStatus::Waiting { count }, Lang::En) => {
+                format!("Transfer waiting ({count} mission(s))")
+            }
+            (OutboxStatus::Sending { count }, Lang::De) => {
+                format!("Übertragung läuft ({count} ausstehend)")
+            }
+            (OutboxStatus::Sending { count }, Lang::En) => {
+                format!("Transfer running ({count} pending)")
+            }
+            (OutboxStatus::Done { sent }, Lang::De) => {
                 format!("Übertragen und bestätigt ({sent}); Daten auf dem Gerät gelöscht")
             }
-            OutboxStatus::Error { count, reason } => format!(
+            (OutboxStatus::Done { sent }, Lang::En) => {
+                format!("Transferred and receipted ({sent}); data deleted from the device")
+            }
+            (OutboxStatus::Error { count, reason }, Lang::De) => format!(
                 "Übertragungsfehler: {} – neuer Versuch folgt automatisch ({count} ausstehend)",
-                reason.text_de()
+                reason.message(lang)
+            ),
+            (OutboxStatus::Error { count, reason }, Lang::En) => format!(
+                "Transfer error: {} – retrying automatically ({count} pending)",
+                reason.message(lang)
             ),
         }
     }
@@ -316,7 +347,8 @@ mod tests {
         a.start();
         a.failed(FailReason::Tls("x".into()), 0, 0);
         let s = OutboxStatus::of(&[a.clone(), b.clone()], 0);
-        assert!(s.text_de().contains("Zertifikat"), "{}", s.text_de());
+        assert!(s.message(Lang::De).contains("Zertifikat"), "{s:?}");
+        assert!(s.message(Lang::En).contains("certificate"), "{s:?}");
         a.start();
         assert_eq!(
             OutboxStatus::of(&[a, b], 0),

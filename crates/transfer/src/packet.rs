@@ -87,19 +87,28 @@ pub enum PacketError {
     Input(String),
 }
 
-impl PacketError {
-    /// German text for the crew or the hospital user.
-    pub fn text_de(&self) -> &'static str {
-        match self {
-            PacketError::Decrypt { .. } => {
-                "Entschlüsselung fehlgeschlagen: falscher Schlüssel oder veränderte Daten."
-            }
-            PacketError::Encrypt | PacketError::Input(_) => {
-                "Übertragungspaket konnte nicht erstellt werden. Daten bleiben auf dem Gerät."
-            }
-            PacketError::NoEnvelope(_) => "Für diese Klinik liegt kein Umschlag im Paket.",
-            _ => "Übertragungspaket ist beschädigt oder unvollständig.",
-        }
+/// The text for the crew or the hospital user.
+impl rettpad_text::UserMessage for PacketError {
+    fn message(&self, lang: rettpad_text::Lang) -> String {
+        let (de, en) = match self {
+            PacketError::Decrypt { .. } => (
+                "Entschlüsselung fehlgeschlagen: falscher Schlüssel oder veränderte Daten.",
+                "Decryption failed: wrong key or altered data.",
+            ),
+            PacketError::Encrypt | PacketError::Input(_) => (
+                "Übertragungspaket konnte nicht erstellt werden. Daten bleiben auf dem Gerät.",
+                "The transfer packet could not be made. The data stays on the device.",
+            ),
+            PacketError::NoEnvelope(_) => (
+                "Für diese Klinik liegt kein Umschlag im Paket.",
+                "The packet holds no envelope for this hospital.",
+            ),
+            _ => (
+                "Übertragungspaket ist beschädigt oder unvollständig.",
+                "The transfer packet is damaged or incomplete.",
+            ),
+        };
+        lang.pick(de, en).into()
     }
 }
 

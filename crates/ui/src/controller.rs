@@ -1,3 +1,4 @@
+use super::msg;
 use super::presets::{self, VITALS_KEYPAD_ORDER};
 use super::view::{self, Lang};
 use super::*;
@@ -120,10 +121,6 @@ fn same_rows<T: Clone + PartialEq + 'static>(a: &ModelRc<T>, b: &ModelRc<T>) -> 
     a.row_count() == b.row_count() && a.iter().zip(b.iter()).all(|(x, y)| x == y)
 }
 
-fn tr(lang: Lang, de: &str, en: &str) -> String {
-    lang.pick(de, en).to_string()
-}
-
 /// Takes what arrived on a worker's channel; a closed channel is dropped.
 fn drain<T>(rx: &mut Option<std::sync::mpsc::Receiver<T>>) -> Vec<T> {
     let mut out = Vec::new();
@@ -157,7 +154,7 @@ impl Controller {
     fn saved(&mut self, r: Result<(), Notice>) -> bool {
         match r {
             Ok(()) => {
-                let msg = tr(self.lang, "gespeichert", "saved");
+                let msg = msg::SAVED.message(self.lang);
                 self.set_toast(msg, false);
                 true
             }
@@ -195,12 +192,7 @@ impl Controller {
     fn unlock(&mut self, pin: &str) {
         match self.pad.start_unlock(pin) {
             Some(u) => self.show_unlock(u),
-            None => {
-                self.lock_message = (
-                    tr(self.lang, "PIN wird geprüft …", "Checking the PIN …"),
-                    false,
-                )
-            }
+            None => self.lock_message = (msg::CHECKING_THE_PIN.message(self.lang), false),
         }
     }
 
@@ -264,14 +256,7 @@ impl Controller {
                 PadEvent::Locked if self.page != Page::Lock => {
                     self.keypad = None;
                     self.page = Page::Lock;
-                    self.lock_message = (
-                        tr(
-                            self.lang,
-                            "Automatisch gesperrt (Inaktivität).",
-                            "Locked after inactivity.",
-                        ),
-                        false,
-                    );
+                    self.lock_message = (msg::LOCKED_AFTER_INACTIVITY.message(self.lang), false);
                 }
                 PadEvent::SealFailed(_, n) => self.set_toast(n.message(self.lang), true),
                 PadEvent::Locked | PadEvent::Queued(_) => {}
@@ -378,7 +363,7 @@ impl Controller {
     }
 
     fn retract_entry(&mut self) {
-        let reason = tr(self.lang, "vom Anwender zurückgezogen", "retracted by user");
+        let reason = msg::RETRACTED_BY_USER.message(self.lang);
         let r = self.pad.retract_entry(&reason);
         self.saved(r);
     }
@@ -435,11 +420,7 @@ impl Controller {
     fn close_mission(&mut self) {
         match self.pad.close_mission() {
             Ok(()) => {
-                let msg = tr(
-                    self.lang,
-                    "Einsatz abgeschlossen – wartet verschlüsselt auf das Hochladen.",
-                    "Mission closed – waiting encrypted for upload.",
-                );
+                let msg = msg::MISSION_CLOSED_WAITING_ENCRYPTED_FOR_UPL.message(self.lang);
                 self.set_toast(msg, false);
                 self.page = Page::Missions;
             }

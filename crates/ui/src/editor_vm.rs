@@ -113,9 +113,9 @@ impl Controller {
             );
             sync_model(&ed.get_entries(), entries, |new| ed.set_entries(new));
             ed.set_new_entry_label(ss(match c {
-                Collection::Vitals => tr(lang, "Neue Messung", "New vital signs"),
-                Collection::Finding => tr(lang, "Neuer Befund", "New finding"),
-                _ => tr(lang, "Neuer Eintrag", "New entry"),
+                Collection::Vitals => msg::NEW_VITAL_SIGNS.message(lang),
+                Collection::Finding => msg::NEW_FINDING.message(lang),
+                _ => msg::NEW_ENTRY.message(lang),
             }));
             sync_model(
                 &ed.get_presets(),
@@ -142,17 +142,9 @@ impl Controller {
             (Some(Collection::Vitals), None) if self.device_configured() => format!(
                 "{} · {}",
                 self.device_state_long().unwrap_or_default(),
-                tr(
-                    lang,
-                    "Neue Messung: die erste Eingabe legt sie an.",
-                    "New vitals: the first input creates them."
-                )
+                msg::NEW_VITALS_THE_FIRST_INPUT_CREATES_THEM.message(lang)
             ),
-            (Some(_), None) => tr(
-                lang,
-                "Neuer Eintrag: die erste Eingabe legt ihn an.",
-                "New entry: the first input creates it.",
-            ),
+            (Some(_), None) => msg::NEW_ENTRY_THE_FIRST_INPUT_CREATES_IT.message(lang),
             (None, _) if section == Section::Handover => history_text(st, lang),
             _ => String::new(),
         }));
@@ -325,20 +317,8 @@ pub(super) fn history_text(st: &MissionState, lang: Lang) -> String {
         ));
     }
     for mg in &st.merges {
-        let text = match lang {
-            Lang::De => format!(
-                "{} Übernommen von {} ({} Einträge)",
-                view::clock_text(mg.wall_ms),
-                mg.from_call_sign,
-                mg.events
-            ),
-            Lang::En => format!(
-                "{} Received from {} ({} entries)",
-                view::clock_text(mg.wall_ms),
-                mg.from_call_sign,
-                mg.events
-            ),
-        };
+        let text = msg::received_from(&view::clock_text(mg.wall_ms), &mg.from_call_sign, mg.events)
+            .message(lang);
         lines.push((mg.wall_ms, text));
     }
     lines.sort();

@@ -44,7 +44,7 @@ impl Controller {
             Err(e) => {
                 tracing::error!(error = %e, "pad-to-pad handover not started");
                 self.ho.not_set_up = true;
-                self.ho.status = (e.text_de().to_string(), true);
+                self.ho.status = (e.message(Lang::De).to_string(), true);
             }
         }
         self.ho.progress = -1.0;
@@ -78,7 +78,7 @@ impl Controller {
                                 .map(|p| match (&p.name, &p.birth_date) {
                                     (n, Some(b)) if !n.is_empty() => format!("{n} ({b})"),
                                     (n, _) if !n.is_empty() => n.clone(),
-                                    _ => tr(self.lang, "Patient ohne Namen", "unnamed patient"),
+                                    _ => msg::UNNAMED_PATIENT.message(self.lang),
                                 })
                                 .collect();
                             let opened = m.opened_ms.map(view::date_time_text).unwrap_or_default();
@@ -103,10 +103,7 @@ impl Controller {
                         done as f32 / total as f32
                     };
                     self.ho.status = (
-                        match self.lang {
-                            Lang::De => format!("Übertragung {done} von {total} …"),
-                            Lang::En => format!("Transfer {done} of {total} …"),
-                        },
+                        msg::transfer_progress(done, total).message(self.lang),
                         false,
                     );
                 }
@@ -140,7 +137,7 @@ impl Controller {
                     self.ho.busy = false;
                     self.ho.waiting_until = None;
                     self.ho.progress = -1.0;
-                    self.ho.status = (f.text_de().to_string(), true);
+                    self.ho.status = (f.message(Lang::De).to_string(), true);
                 }
             }
         }
@@ -163,13 +160,7 @@ impl Controller {
         svc.request(&peer.serial, MissionSel::AllOpen);
         self.ho.busy = true;
         self.ho.progress = 0.0;
-        self.ho.status = (
-            match self.lang {
-                Lang::De => format!("Anfrage an {} gesendet …", peer.call_sign),
-                Lang::En => format!("Request sent to {} …", peer.call_sign),
-            },
-            false,
-        );
+        self.ho.status = (msg::request_sent(&peer.call_sign).message(self.lang), false);
     }
 
     pub(super) fn handover_respond(&mut self, allow: bool) {
@@ -205,18 +196,18 @@ impl Controller {
     }
 
     fn handover_pill(&self) -> String {
-        let (de, en) = if self.ho.prompt.is_some() {
-            ("Anfrage!", "request!")
+        let text = if self.ho.prompt.is_some() {
+            msg::pill::REQUEST
         } else if self.ho.busy {
-            ("läuft …", "running …")
+            msg::pill::RUNNING
         } else if self.ho.svc.is_some() {
-            ("bereit", "ready")
+            msg::pill::READY
         } else if self.ho.not_set_up {
-            ("nicht eingerichtet", "not set up")
+            msg::pill::NOT_SET_UP
         } else {
-            ("aus", "off")
+            msg::OFF
         };
-        tr(self.lang, de, en)
+        text.message(self.lang)
     }
 
     pub(super) fn refresh_handover(&self, ui: &AppWindow) {
@@ -233,13 +224,7 @@ impl Controller {
         let mut status = self.ho.status.clone();
         if let Some(until) = self.ho.waiting_until {
             let left = until.saturating_duration_since(Instant::now()).as_secs();
-            status = (
-                match self.lang {
-                    Lang::De => format!("Warte auf Bestätigung am anderen Gerät (noch {left} s) …"),
-                    Lang::En => format!("Waiting for the other pad's confirmation ({left} s) …"),
-                },
-                false,
-            );
+            status = (msg::awaiting_confirmation(left).message(self.lang), false);
         }
         h.set_status(ss(&status.0));
         h.set_status_error(status.1);
@@ -260,16 +245,7 @@ impl Controller {
                     |m| h.set_prompt_missions(m),
                 );
                 h.set_prompt_seconds(secs);
-                lock.set_banner(ss(match self.lang {
-                    Lang::De => format!(
-                        "Übergabe-Anfrage von {} – zum Erlauben entsperren (noch {secs} s)",
-                        p.from
-                    ),
-                    Lang::En => format!(
-                        "Handover request from {} – unlock to allow ({secs} s)",
-                        p.from
-                    ),
-                }));
+                lock.set_banner(ss(msg::handover_request(&p.from, secs).message(self.lang)));
             }
             None => {
                 h.set_prompt_visible(false);

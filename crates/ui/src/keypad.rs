@@ -99,10 +99,7 @@ impl Controller {
             && let Err(e) = catalog::validate(def.scope, key, &value)
         {
             if let Some(kp) = self.keypad.as_mut() {
-                kp.error = match self.lang {
-                    Lang::De => e.user_message_de(),
-                    Lang::En => e.to_string(),
-                };
+                kp.error = e.message(self.lang);
             }
             return;
         }
@@ -141,7 +138,7 @@ impl Controller {
             let (sys, dia) = (Num::parse(sys), Num::parse(dia));
             let Some(sys) = sys else {
                 if let Some(kp) = self.keypad.as_mut() {
-                    kp.error = tr(self.lang, "Ungültige Zahl.", "Invalid number.");
+                    kp.error = msg::INVALID_NUMBER.message(self.lang);
                 }
                 return;
             };
@@ -175,7 +172,7 @@ impl Controller {
             Some(v) => self.keypad_commit(v, next),
             None => {
                 if let Some(kp) = self.keypad.as_mut() {
-                    kp.error = tr(self.lang, "Ungültige Zahl.", "Invalid number.");
+                    kp.error = msg::INVALID_NUMBER.message(self.lang);
                 }
             }
         }

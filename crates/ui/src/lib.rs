@@ -4,6 +4,7 @@
 
 mod controller;
 pub mod keyboard;
+mod msg;
 pub mod presets;
 #[cfg(feature = "demo")]
 pub mod screenshot;
@@ -19,6 +20,34 @@ use rettpad_pad::session::Session;
 use rettpad_vault::store::SharedStore;
 use std::cell::RefCell;
 use std::rc::Rc;
+
+/// The window the pad shows when it cannot start: the lock screen with the
+/// reason in the crew's language and no PIN pad. No controller runs behind
+/// it, so nothing can be documented on a pad that would not keep it.
+pub fn fault_window(
+    why: &dyn rettpad_text::UserMessage,
+    lang: rettpad_text::Lang,
+) -> Result<AppWindow, slint::PlatformError> {
+    use slint::ComponentHandle;
+    let ui = AppWindow::new()?;
+    // The bundled catalogue translates the `.slint` text.
+    // German is the source language: the empty code selects it.
+    let code = if lang == rettpad_text::Lang::En {
+        "en"
+    } else {
+        ""
+    };
+    if let Err(e) = slint::select_bundled_translation(code) {
+        tracing::warn!(error = %e, "language switch failed");
+    }
+    let app = ui.global::<AppState>();
+    app.set_page(Page::Lock as i32);
+    let lock = ui.global::<LockAdapter>();
+    lock.set_fault(true);
+    lock.set_message(why.message(lang).into());
+    lock.set_message_error(true);
+    Ok(ui)
+}
 
 /// The window and its controller, with the on-screen keyboard wired.
 pub fn build(

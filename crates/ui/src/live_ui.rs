@@ -54,11 +54,7 @@ impl Controller {
     /// "Vitalwerte übernehmen" on the live page.
     pub(crate) fn live_take(&mut self) {
         if self.pad.cursor.patient.is_none() {
-            let msg = tr(
-                self.lang,
-                "Bitte zuerst einen Einsatz mit Patient öffnen.",
-                "Open a mission with a patient first.",
-            );
+            let msg = msg::OPEN_A_MISSION_WITH_A_PATIENT_FIRST.message(self.lang);
             self.set_toast(msg, true);
             return;
         }
@@ -67,7 +63,7 @@ impl Controller {
 
     /// "EKG-Streifen speichern": the last 10 s of every ECG lead.
     pub(crate) fn save_strip_now(&mut self) {
-        let label = tr(self.lang, "EKG-Streifen", "ECG strip");
+        let label = msg::ECG_STRIP.message(self.lang);
         match self
             .dev
             .live
@@ -77,21 +73,13 @@ impl Controller {
             Some(s) => {
                 self.dev.intake.queue_strip(s);
                 if self.pad.cursor.patient.is_none() {
-                    let msg = tr(
-                        self.lang,
-                        "EKG-Streifen wartet: er kommt zum nächsten geöffneten Patienten.",
-                        "ECG strip waits: it goes to the next patient opened.",
-                    );
+                    let msg = msg::ECG_STRIP_WAITS_IT_GOES_TO_THE_NEXT_PATI.message(self.lang);
                     self.set_toast(msg, false);
                 }
                 self.record_device_intake();
             }
             None => {
-                let msg = tr(
-                    self.lang,
-                    "Noch keine 10 s EKG vom Gerät.",
-                    "No 10 s of ECG from the device yet.",
-                );
+                let msg = msg::NO_10_S_OF_ECG_FROM_THE_DEVICE_YET.message(self.lang);
                 self.set_toast(msg, true);
             }
         }
@@ -112,13 +100,13 @@ impl Controller {
             Some(o) if l.clock_warning() => (
                 format!(
                     "{} {:+} s",
-                    tr(lang, "Geräteuhr weicht ab:", "device clock off by"),
+                    msg::DEVICE_CLOCK_OFF_BY.message(lang),
                     o / 1000
                 ),
                 true,
             ),
             Some(o) => (
-                format!("{} {:+} s", tr(lang, "Geräteuhr", "device clock"), o / 1000),
+                format!("{} {:+} s", msg::DEVICE_CLOCK.message(lang), o / 1000),
                 false,
             ),
             None => (String::new(), false),
@@ -137,7 +125,7 @@ impl Controller {
                 (
                     format!(
                         "{} {} · {text} ({prio})",
-                        tr(lang, "Alarm", "Alarm"),
+                        msg::ALARM.message(lang),
                         view::clock_text(a.at_ms)
                     ),
                     a.priority == rettpad_devices::obs::AlarmPriority::High,
@@ -188,7 +176,7 @@ impl Controller {
         if !intake.strips_saved().is_empty() {
             strips = format!(
                 "{}: {}",
-                tr(lang, "Im Protokoll", "In the record"),
+                msg::IN_THE_RECORD.message(lang),
                 intake.strips_saved().join(", ")
             );
         }
@@ -196,18 +184,14 @@ impl Controller {
             strips.push_str(&format!(
                 " · {} {}",
                 intake.strips_waiting(),
-                tr(
-                    lang,
-                    "wartend (kein Patient offen)",
-                    "waiting (no patient open)"
-                )
+                msg::WAITING_NO_PATIENT_OPEN.message(lang)
             ));
         }
         if intake.strips_dropped() > 0 {
             strips.push_str(&format!(
                 " · {} {}",
                 intake.strips_dropped(),
-                tr(lang, "verworfen", "dropped")
+                msg::DROPPED.message(lang)
             ));
         }
         lv.set_strips(ss(strips));

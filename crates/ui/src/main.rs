@@ -4,6 +4,7 @@
 use rettpad_clock::{SharedClock, SystemClock};
 use rettpad_pad::config::Config;
 use rettpad_pad::session::Session;
+use rettpad_text::{Lang, UserMessage};
 use rettpad_ui::{self as app, AppState};
 use rettpad_vault::FileKeyProvider;
 use rettpad_vault::store::{SharedStore, Store, StoreOptions};
@@ -110,6 +111,28 @@ fn has_display() -> bool {
         .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
 }
 
+/// The pad cannot start. The log gets the English line with the detail (the
+/// file, the key, the allowed values); a kiosk shows the crew's text on the
+/// lock screen instead of vanishing, and keeps showing it.
+fn cannot_start(e: &(impl UserMessage + std::fmt::Display), code: u8) -> ExitCode {
+    eprintln!("rettpad cannot start: {e}");
+    tracing::error!(error = %e, "rettpad cannot start");
+    if has_display() {
+        match app::fault_window(e, Lang::De) {
+            Ok(ui) => {
+                ui.window().set_fullscreen(true);
+                if let Err(err) = ui.run() {
+                    eprintln!("fault screen failed: {err}");
+                }
+            }
+            Err(err) => eprintln!("fault screen failed: {err}"),
+        }
+    } else {
+        eprintln!("{}", e.message(Lang::De));
+    }
+    ExitCode::from(code)
+}
+
 fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(Some(a)) => a,
@@ -151,17 +174,11 @@ fn main() -> ExitCode {
     }
     let cfg = match args.config.as_deref().map(Config::load).transpose() {
         Ok(c) => c.unwrap_or_else(Config::demo),
-        Err(e) => {
-            eprintln!("{}\n{e}", e.user_message_de());
-            return ExitCode::from(2);
-        }
+        Err(e) => return cannot_start(&e, 2),
     };
     let dir = match cfg.data_dir(args.data_dir.as_deref()) {
         Ok(d) => d,
-        Err(e) => {
-            eprintln!("{}\n{e}", e.user_message_de());
-            return ExitCode::from(2);
-        }
+        Err(e) => return cannot_start(&e, 2),
     };
     let key = cfg.key_file(args.key_file.as_deref());
     // Private before anything (the log directory) is created inside it.
@@ -170,16 +187,16 @@ fn main() -> ExitCode {
         .mode(0o700)
         .create(&dir)
     {
-        eprintln!(
-            "Datenverzeichnis kann nicht angelegt werden.\ncannot create {}: {e}",
-            dir.display()
-        );
-        return ExitCode::FAILURE;
+        let e = rettpad_pad::config::ConfigError::CreateDataDir {
+            path: dir.clone(),
+            source: e,
+        };
+        return cannot_start(&e, 1);
     }
     let _log = match rettpad_logging::init(&dir.join("logs"), &cfg.log_level) {
         Ok(g) => Some(g),
         Err(e) => {
-            eprintln!("{}\n{e}", e.user_message_de());
+            eprintln!("{}\n{e}", e.message(Lang::De));
             None
         }
     };
@@ -262,25 +279,16 @@ fn run_kiosk(cfg: Config, dir: &Path, key: &Path, demo: bool) -> ExitCode {
         opts,
     ) {
         Ok(s) => SharedStore::new(s),
-        Err(e) => {
-            // The vault stays untouched; the crew documents on paper meanwhile.
-            eprintln!("{}\n{e}", e.user_message_de());
-            return ExitCode::FAILURE;
-        }
+        // The vault stays untouched; the crew documents on paper meanwhile.
+        Err(e) => return cannot_start(&e, 1),
     };
     let session_cfg = match cfg.session_config() {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("{}\n{e}", e.user_message_de());
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return cannot_start(&e, 1),
     };
     let session = match Session::new(session_cfg, clock.clone(), store.clone(), store.clone()) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("{}\n{e}", e.user_message_de());
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return cannot_start(&e, 1),
     };
     let (ui, ctrl) = match app::build(cfg, clock, store, session) {
         Ok(x) => x,

@@ -35,7 +35,7 @@ impl Controller {
             (O::Sending { count }, Lang::En) => format!("sending ({count})"),
             (O::Done { sent }, Lang::De) => format!("✓ {sent} bestätigt"),
             (O::Done { sent }, Lang::En) => format!("✓ {sent} confirmed"),
-            (O::Error { reason, .. }, Lang::De) => format!("Fehler: {}", reason.text_de()),
+            (O::Error { reason, .. }, Lang::De) => format!("Fehler: {}", reason.message(Lang::De)),
             (O::Error { .. }, Lang::En) => "error – retrying".into(),
         })
     }

@@ -24,7 +24,7 @@ impl Controller {
             ),
             None => (
                 self.pad.config().call_sign.clone(),
-                tr(self.lang, "keine Schicht angemeldet", "no shift logged in"),
+                msg::NO_SHIFT_LOGGED_IN.message(self.lang),
             ),
         };
         // Names of the crew only while unlocked.
@@ -36,10 +36,10 @@ impl Controller {
         }));
         let pending = self.pad.store().lock().pending();
         app.set_upload_state(ss(if pending > 0 {
-            tr(self.lang, "Speicher voll!", "storage full!")
+            msg::STORAGE_FULL.message(self.lang)
         } else {
             self.upload_text()
-                .unwrap_or_else(|| tr(self.lang, "aus", "off"))
+                .unwrap_or_else(|| msg::OFF.message(self.lang))
         }));
         self.refresh_peripherals(ui);
         self.refresh_live(ui);
@@ -54,7 +54,7 @@ impl Controller {
         lock.set_message_error(self.lock_message.1);
         lock.set_wiped(self.wiped);
         lock.set_hint(ss(if self.pad.config().is_demo_pin() {
-            tr(self.lang, "Demo-Modus: PIN 1234", "Demo mode: PIN 1234")
+            msg::DEMO_MODE_PIN_1234.message(self.lang)
         } else {
             String::new()
         }));
@@ -119,13 +119,9 @@ impl Controller {
                     .map(|(i, p)| patient_label(p, i, lang))
                     .collect();
                 let state = match s.status {
-                    Status::Open => tr(lang, "offen", "open"),
-                    Status::HandedOver => tr(lang, "übergeben", "handed over"),
-                    Status::Closed => tr(
-                        lang,
-                        "abgeschlossen – wartet auf Upload",
-                        "closed – waiting for upload",
-                    ),
+                    Status::Open => msg::OPEN.message(lang),
+                    Status::HandedOver => msg::HANDED_OVER.message(lang),
+                    Status::Closed => msg::CLOSED_WAITING_FOR_UPLOAD.message(lang),
                 };
                 MissionVM {
                     id: ss(m.to_string()),
@@ -137,11 +133,7 @@ impl Controller {
             .collect();
         let m = ui.global::<MissionsAdapter>();
         m.set_warning(ss(if open > 5 {
-            tr(
-                lang,
-                "Mehr als 5 offene Einsätze: bitte abschließen.",
-                "More than 5 open missions: please close some.",
-            )
+            msg::MORE_THAN_5_OPEN_MISSIONS_PLEASE_CLOSE_S.message(lang)
         } else {
             String::new()
         }));

@@ -20,11 +20,7 @@ impl Controller {
         self.replace_device(&dc);
         match saved {
             Ok(()) => {
-                let msg = match self.lang {
-                    Lang::De => format!("Gerät gekoppelt: {}", dc.label),
-                    Lang::En => format!("Device paired: {}", dc.label),
-                };
-                self.set_toast(msg, false);
+                self.set_toast(msg::device_paired(&dc.label).message(self.lang), false);
             }
             Err(n) => self.set_toast(n.message(self.lang), true),
         }
@@ -60,7 +56,7 @@ impl Controller {
                 self.dev.label = d.label.clone();
                 self.dev.intake.set_device(&d.label);
                 self.dev.state = Some(DeviceState::LinkLost {
-                    reason_de: "Gerät nicht eingerichtet",
+                    reason: rettpad_text::t("Gerät nicht eingerichtet", "device not set up"),
                     retry_in_ms: 0,
                 });
             }
@@ -100,17 +96,10 @@ impl Controller {
             rec.address
         ));
         if !rec.pin.is_empty() {
-            lines.push(tr(
-                self.lang,
-                "Kopplungs-PIN: von der Karte (wird nicht angezeigt)",
-                "Pairing PIN: from the tag (not shown)",
-            ));
+            lines.push(msg::PAIRING_PIN_FROM_THE_TAG_NOT_SHOWN.message(self.lang));
         }
         if !self.dev.label.is_empty() {
-            lines.push(match self.lang {
-                Lang::De => format!("Ersetzt das bisherige Gerät: {}", self.dev.label),
-                Lang::En => format!("Replaces the current device: {}", self.dev.label),
-            });
+            lines.push(msg::replaces_device(&self.dev.label).message(self.lang));
         }
         lines
     }

@@ -145,19 +145,12 @@ impl Controller {
             match e {
                 IntakeEvent::ValuesSaved(_) => {}
                 IntakeEvent::StripSaved(label) => {
-                    let msg = format!(
-                        "{}: {label}",
-                        tr(self.lang, "EKG-Streifen gespeichert", "ECG strip saved")
-                    );
+                    let msg = format!("{}: {label}", msg::ECG_STRIP_SAVED.message(self.lang));
                     self.set_toast(msg, false);
                 }
                 IntakeEvent::Refused(n) => self.set_toast(n.message(self.lang), true),
                 IntakeEvent::ValuesDropped(k) => {
-                    let msg = match self.lang {
-                        Lang::De => format!("{k} Gerätewerte verworfen: Speicher voll."),
-                        Lang::En => format!("{k} device values dropped: storage full."),
-                    };
-                    self.set_toast(msg, true);
+                    self.set_toast(msg::values_dropped(k).message(self.lang), true);
                 }
             }
         }
@@ -175,11 +168,8 @@ impl Controller {
             match result {
                 Ok(rec) => self.card.pair_offer = Some(rec),
                 Err(e) => {
-                    let msg = match self.lang {
-                        Lang::De => e.user_message_de().to_string(),
-                        Lang::En => format!("Pairing tag not read ({e})."),
-                    };
-                    self.set_toast(msg, true);
+                    tracing::warn!(error = %e, "pairing tag not read");
+                    self.set_toast(e.message(self.lang), true);
                 }
             }
             return;
@@ -190,24 +180,14 @@ impl Controller {
                     self.card.waiting = Some((data, at_ms));
                     if self.card_target().is_none() {
                         self.set_toast(
-                            tr(
-                                self.lang,
-                                "Karte gelesen. Zum Übernehmen Einsatz und Patient öffnen.",
-                                "Card read. Open a mission and patient to take it over.",
-                            ),
+                            msg::CARD_READ_OPEN_A_MISSION_AND_PATIENT_TO.message(self.lang),
                             false,
                         );
                     }
                 }
                 Err(e) => {
-                    let msg = match self.lang {
-                        Lang::De => format!(
-                            "{} Ersatzverfahren: Daten bitte von Hand eingeben.",
-                            e.user_message_de()
-                        ),
-                        Lang::En => format!("Card not read ({e}). Please enter the data by hand."),
-                    };
-                    self.set_toast(msg, true);
+                    tracing::warn!(error = %e, "card not read");
+                    self.set_toast(e.message(self.lang), true);
                 }
             }
         }
@@ -239,11 +219,7 @@ impl Controller {
             Some(pr) if pr.is_noop() => {
                 drop(store);
                 self.set_toast(
-                    tr(
-                        self.lang,
-                        "Kartendaten sind bereits dokumentiert.",
-                        "Card data is already documented.",
-                    ),
+                    msg::CARD_DATA_IS_ALREADY_DOCUMENTED.message(self.lang),
                     false,
                 );
             }
@@ -287,13 +263,10 @@ impl Controller {
                         return;
                     }
                 }
-                let msg = match self.lang {
-                    Lang::De => format!("{n} Angaben von der {} übernommen", pr.source.label_de()),
-                    Lang::En => format!("{n} values taken from the card"),
-                };
-                self.set_toast(msg, false);
+                let msg = msg::taken_from_card(n, pr.source.label_de());
+                self.set_toast(msg.message(self.lang), false);
             }
-            Err(e) => self.set_toast(e.user_message_de(), true),
+            Err(e) => self.set_toast(e.message(Lang::De), true),
         }
     }
 
@@ -350,20 +323,12 @@ impl Controller {
         match payload {
             Some(pl) => {
                 if self.apply(pl) {
-                    let msg = tr(
-                        self.lang,
-                        "Vitalwerte vom Monitor übernommen",
-                        "Vitals taken from the monitor",
-                    );
+                    let msg = msg::VITALS_TAKEN_FROM_THE_MONITOR.message(self.lang);
                     self.set_toast(msg, false);
                 }
             }
             None => self.set_toast(
-                tr(
-                    self.lang,
-                    "Noch keine aktuellen Werte vom Monitor – bitte von Hand eingeben.",
-                    "No current values from the monitor yet – please enter by hand.",
-                ),
+                msg::NO_CURRENT_VALUES_FROM_THE_MONITOR_YET_P.message(self.lang),
                 true,
             ),
         }
@@ -372,42 +337,39 @@ impl Controller {
     /// Short, for the status bar pill (the bar must keep its lock button).
     pub(super) fn card_state_text(&self) -> String {
         if self.card.rx.is_none() && self.card.status.service.is_none() {
-            return tr(self.lang, "aus", "off");
+            return msg::OFF.message(self.lang);
         }
         let st = &self.card.status;
-        let (de, en) = match (st.service, st.readers.is_empty(), st.cards.is_empty()) {
-            (None, _, _) => ("…", "…"),
-            (Some(false), _, _) => ("Dienst aus", "service down"),
-            (Some(true), true, _) => ("kein Leser", "no reader"),
-            (Some(true), false, true) => ("bereit", "ready"),
-            (Some(true), false, false) => ("Karte steckt", "card in"),
+        let text = match (st.service, st.readers.is_empty(), st.cards.is_empty()) {
+            (None, _, _) => msg::pill::PENDING,
+            (Some(false), _, _) => msg::pill::SERVICE_DOWN,
+            (Some(true), true, _) => msg::pill::NO_READER,
+            (Some(true), false, true) => msg::pill::READY,
+            (Some(true), false, false) => msg::pill::CARD_IN,
         };
-        tr(self.lang, de, en)
+        text.message(self.lang)
     }
 
     /// Short, for the status bar pill.
     pub(super) fn device_state_text(&self) -> String {
-        let (de, en) = match &self.dev.state {
-            Some(DeviceState::Streaming { .. }) => ("verbunden", "connected"),
+        let text = match &self.dev.state {
+            Some(DeviceState::Streaming { .. }) => msg::pill::CONNECTED,
             Some(DeviceState::Connecting { .. }) | Some(DeviceState::Handshaking) => {
-                ("verbindet …", "connecting …")
+                msg::pill::CONNECTING
             }
-            Some(DeviceState::LinkLost { .. }) => ("getrennt", "link lost"),
-            Some(DeviceState::WrongDevice { .. }) => ("falsches Gerät!", "wrong device!"),
-            Some(DeviceState::Stopped) => ("aus", "off"),
-            None if self.dev.rx.is_some() => ("…", "…"),
-            None => ("keine", "none"),
+            Some(DeviceState::LinkLost { .. }) => msg::pill::LINK_LOST,
+            Some(DeviceState::WrongDevice { .. }) => msg::pill::WRONG_DEVICE,
+            Some(DeviceState::Stopped) => msg::OFF,
+            None if self.dev.rx.is_some() => msg::pill::PENDING,
+            None => msg::pill::NONE,
         };
-        tr(self.lang, de, en)
+        text.message(self.lang)
     }
 
     /// The long form with the device's name, for the vitals page hint.
     pub(super) fn device_state_long(&self) -> Option<String> {
         let s = self.dev.state.as_ref()?;
-        Some(match self.lang {
-            Lang::De => s.text_de(&self.dev.label),
-            Lang::En => s.text_en(&self.dev.label),
-        })
+        Some(s.text(&self.dev.label, self.lang))
     }
 
     pub(super) fn refresh_peripherals(&self, ui: &AppWindow) {
@@ -431,7 +393,7 @@ impl Controller {
                 c.set_visible(true);
                 sync_model(
                     &c.get_lines(),
-                    pr.lines_de().into_iter().map(ss).collect(),
+                    pr.lines(self.lang).into_iter().map(ss).collect(),
                     |m| c.set_lines(m),
                 );
                 c.set_has_conflicts(pr.conflicts().next().is_some());

@@ -28,18 +28,8 @@ impl Controller {
             open: true,
             progress: -1.0,
             status: match job {
-                Some(_) => (
-                    tr(
-                        self.lang,
-                        "Protokoll wird erstellt …",
-                        "Rendering the protocol …",
-                    ),
-                    false,
-                ),
-                None => (
-                    tr(self.lang, "Einsatz nicht gefunden.", "Mission not found."),
-                    true,
-                ),
+                Some(_) => (msg::RENDERING_THE_PROTOCOL.message(self.lang), false),
+                None => (msg::MISSION_NOT_FOUND.message(self.lang), true),
             },
             job,
             preview: None,
@@ -76,7 +66,7 @@ impl Controller {
                     error,
                     progress,
                 } => {
-                    self.print.status = (text, error);
+                    self.print.status = (text.message(self.lang), error);
                     self.print.progress = progress;
                 }
                 PrintUpdate::Printed(ev) => {

@@ -358,6 +358,22 @@ pub fn render_all_at(dir: &Path, screen: Screen) -> Result<Vec<PathBuf>, Error> 
     shot("27-pairing-tag", &ui)?;
     ui.global::<CardAdapter>().invoke_dismiss();
     drop(ui);
+
+    // A pad whose configuration names an unknown card reader.
+    let bad = match rettpad_pad::config::Config::parse("card_reader = \"usb\"\n") {
+        Err(message) => rettpad_pad::config::ConfigError::Parse {
+            path: "/etc/rettpad/pad.toml".into(),
+            message,
+        },
+        Ok(_) => return Err("a bad card reader was taken".into()),
+    };
+    let fault = crate::fault_window(&bad, rettpad_text::Lang::De)?;
+    fault.show()?;
+    fault
+        .window()
+        .set_size(slint::PhysicalSize::new(screen.width, screen.height));
+    shot("28-fault-config", &fault)?;
+    drop(fault);
     let _ = std::fs::remove_dir_all(&vault_dir);
     if std::env::var_os("RETTPAD_REPORT_RSS").is_some() {
         eprintln!("peak_rss_kib={}", peak_rss_kib().unwrap_or(0));

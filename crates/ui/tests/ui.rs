@@ -1922,3 +1922,55 @@ fn the_on_screen_keyboard_suggests_the_card_names_and_starts_a_reused_field_empt
         "no text left over from the patient page"
     );
 }
+
+/// A configuration the pad cannot run with shows on the lock screen, in the
+/// crew's language, with no PIN pad behind it.
+#[test]
+fn a_bad_configuration_shows_on_the_lock_screen_without_a_pin_pad() {
+    i_slint_backend_testing::init_no_event_loop();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pad.toml");
+    std::fs::write(
+        &path,
+        "device_serial = \"P1\"\ncall_sign = \"x\"\ncard_reader = \"usb\"\n",
+    )
+    .unwrap();
+    let e = Config::load(&path).expect_err("an unknown card reader is refused");
+    let log = e.to_string();
+    assert!(
+        log.contains("pad.toml") && log.contains("card_reader"),
+        "{log}"
+    );
+    assert!(
+        log.contains("`pcsc`"),
+        "the log names the allowed values: {log}"
+    );
+
+    let ui = rettpad_ui::fault_window(&e, rettpad_text::Lang::De).unwrap();
+    let lock = ui.global::<app::LockAdapter>();
+    assert!(lock.get_fault());
+    assert!(lock.get_message_error());
+    assert!(
+        lock.get_message()
+            .contains("Geräte-Konfiguration ist fehlerhaft"),
+        "{}",
+        lock.get_message()
+    );
+    assert_eq!(
+        ui.global::<app::AppState>().get_page(),
+        rettpad_ui::Page::Lock as i32
+    );
+    let found = |label: &str| ElementHandle::find_by_accessible_label(&ui, label).count();
+    assert_eq!(
+        found("PIN bestätigen"),
+        0,
+        "no PIN pad on a pad that cannot start"
+    );
+    assert_eq!(found("PIN 1"), 0);
+
+    let en = rettpad_ui::fault_window(&e, rettpad_text::Lang::En).unwrap();
+    let msg = en.global::<app::LockAdapter>().get_message();
+    assert!(msg.contains("configuration is faulty"), "{msg}");
+    // Back to German for the other tests of this process.
+    drop(rettpad_ui::fault_window(&e, rettpad_text::Lang::De).unwrap());
+}

@@ -364,3 +364,34 @@ fn qualification_tiles_keep_whole_words() {
         }
     }
 }
+
+/// Without a screen the pad that cannot start says why on stderr, German
+/// for the crew and the English log line naming the file, key and values.
+#[test]
+fn a_bad_configuration_stops_the_start_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pad.toml");
+    std::fs::write(
+        &path,
+        "device_serial = \"P1\"\ncall_sign = \"x\"\nprotocol = 3\ncard_reader = \"usb\"\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rettpad"))
+        .arg("--config")
+        .arg(&path)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env_remove("SLINT_BACKEND")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Geräte-Konfiguration ist fehlerhaft"), "{err}");
+    assert!(
+        err.contains("pad.toml") && err.contains("card_reader"),
+        "{err}"
+    );
+    assert!(!dir.path().join("data").exists(), "nothing is created");
+}

@@ -133,7 +133,7 @@ impl rettpad_record::text::UserMessage for VaultError {
     fn message(&self, lang: rettpad_record::text::Lang) -> String {
         use rettpad_record::text::Lang;
         if lang == Lang::De {
-            return self.user_message_de().to_string();
+            return self.german().to_string();
         }
         match self {
             VaultError::DiskFull => "Storage full: the data stays in memory and saving is retried.",
@@ -184,7 +184,7 @@ impl rettpad_record::text::UserMessage for VaultError {
 impl VaultError {
     /// A short German message for the crew. It says whether data is safe and
     /// what to do.
-    pub fn user_message_de(&self) -> &'static str {
+    fn german(&self) -> &'static str {
         match self {
             VaultError::DiskFull => {
                 "Speicher voll: Daten bleiben im Arbeitsspeicher, Speichern wird wiederholt."
@@ -259,21 +259,22 @@ impl VaultError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rettpad_text::{Lang, UserMessage};
 
     #[test]
     fn german_messages_are_distinct_where_it_matters() {
         assert_ne!(
-            VaultError::DiskFull.user_message_de(),
-            VaultError::WrongDeviceKey.user_message_de()
+            VaultError::DiskFull.message(Lang::De),
+            VaultError::WrongDeviceKey.message(Lang::De)
         );
         assert!(
             VaultError::DiskFull
-                .user_message_de()
+                .message(Lang::De)
                 .starts_with("Speicher voll")
         );
         assert!(
             VaultError::WrongDeviceKey
-                .user_message_de()
+                .message(Lang::De)
                 .contains("Geräteschlüssel passt nicht")
         );
     }

@@ -77,7 +77,7 @@ impl rettpad_record::text::UserMessage for StoreError {
     fn message(&self, lang: rettpad_record::text::Lang) -> String {
         use rettpad_record::text::Lang;
         match (self, lang) {
-            (_, Lang::De) => self.user_message_de(),
+            (_, Lang::De) => self.german(),
             (StoreError::Edit(e), Lang::En) => e.message(lang),
             (StoreError::UnknownMission, Lang::En) => "Mission not found.".into(),
             (StoreError::NoShift, Lang::En) => "Please log in the shift first.".into(),
@@ -94,13 +94,14 @@ impl rettpad_record::text::UserMessage for StoreError {
 }
 
 impl StoreError {
-    pub fn user_message_de(&self) -> String {
+    fn german(&self) -> String {
+        use rettpad_record::text::{Lang, UserMessage};
         match self {
-            StoreError::Edit(e) => e.user_message_de(),
+            StoreError::Edit(e) => e.message(Lang::De),
             StoreError::UnknownMission => "Einsatz nicht gefunden.".into(),
             StoreError::NoShift => "Bitte zuerst die Schicht anmelden.".into(),
-            StoreError::NotDurable { source, .. } => source.user_message_de().into(),
-            StoreError::Vault(v) => v.user_message_de().into(),
+            StoreError::NotDurable { source, .. } => source.message(Lang::De),
+            StoreError::Vault(v) => v.message(Lang::De),
             StoreError::Log(_) => {
                 "Eintrag passt nicht zum Protokollverlauf und wurde nicht übernommen.".into()
             }

@@ -2,6 +2,7 @@
 //! keys, full disk, wipe. Raw SQL through a second connection plays the
 //! attacker or the crash.
 
+use rettpad_text::{Lang, UserMessage};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -319,7 +320,7 @@ fn wrong_or_missing_key_leaves_the_database_untouched() {
     let err = env.open_with(other).unwrap_err();
     assert!(matches!(err, VaultError::WrongDeviceKey), "{err}");
     assert!(
-        err.user_message_de()
+        err.message(Lang::De)
             .contains("Geräteschlüssel passt nicht")
     );
 
@@ -405,7 +406,7 @@ fn full_disk_keeps_old_data_and_recovers() {
     assert!(failed > 3, "some appends must fit first ({failed})");
     assert!(
         VaultError::DiskFull
-            .user_message_de()
+            .message(Lang::De)
             .starts_with("Speicher voll")
     );
     // A big snapshot fails too, and compacts nothing.

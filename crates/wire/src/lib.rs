@@ -29,19 +29,33 @@ pub enum LinkError {
 }
 
 impl LinkError {
-    pub fn user_message_de(&self) -> &'static str {
-        match self {
-            LinkError::Open { .. } => {
-                "Verbindung zum Gerät kann nicht geöffnet werden. Gerät eingeschaltet und gekoppelt?"
-            }
-            LinkError::NotLoopback(_) => "Unzulässige Geräteverbindung (nur Simulator lokal).",
-            LinkError::Pairing(_) => {
-                "Bluetooth-Kopplung mit dem Gerät fehlgeschlagen. PIN der Kopplungskarte richtig, Gerät an und in Reichweite?"
-            }
-            LinkError::Closed | LinkError::Io(_) => {
-                "Verbindung zum Gerät unterbrochen; es wird neu verbunden."
-            }
-        }
+    /// The crew's text, static so a device state can carry it.
+    pub fn text(&self) -> rettpad_text::Text {
+        let (de, en) = match self {
+            LinkError::Open { .. } => (
+                "Verbindung zum Gerät kann nicht geöffnet werden. Gerät eingeschaltet und gekoppelt?",
+                "Cannot open the connection to the device. Is it switched on and paired?",
+            ),
+            LinkError::NotLoopback(_) => (
+                "Unzulässige Geräteverbindung (nur Simulator lokal).",
+                "Device connection not allowed (the simulator only on this machine).",
+            ),
+            LinkError::Pairing(_) => (
+                "Bluetooth-Kopplung mit dem Gerät fehlgeschlagen. PIN der Kopplungskarte richtig, Gerät an und in Reichweite?",
+                "Bluetooth pairing with the device failed. Is the pairing card's PIN right, the device on and in range?",
+            ),
+            LinkError::Closed | LinkError::Io(_) => (
+                "Verbindung zum Gerät unterbrochen; es wird neu verbunden.",
+                "Connection to the device lost; reconnecting.",
+            ),
+        };
+        rettpad_text::t(de, en)
+    }
+}
+
+impl rettpad_text::UserMessage for LinkError {
+    fn message(&self, lang: rettpad_text::Lang) -> String {
+        self.text().message(lang)
     }
 }
 

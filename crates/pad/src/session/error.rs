@@ -1,5 +1,5 @@
 //! Errors of the session module. `Display` is English for logs and never
-//! contains a PIN, a hash or personal data; `user_message_de` is the UI text.
+//! contains a PIN, a hash or personal data; `UserMessage` is the UI text.
 
 /// Why a PIN input was rejected before any check. Such inputs are not guesses:
 /// they are never compared with the hash and never counted.
@@ -14,7 +14,7 @@ pub enum PinFormatError {
 }
 
 impl PinFormatError {
-    pub fn user_message_de(&self) -> String {
+    fn german(&self) -> String {
         match self {
             PinFormatError::TooShort { min } => {
                 format!("Die PIN muss mindestens {min} Ziffern haben.")
@@ -56,7 +56,7 @@ pub enum ShiftError {
 }
 
 impl ShiftError {
-    pub fn user_message_de(&self) -> String {
+    fn german(&self) -> String {
         match self {
             ShiftError::EmptyCallSign => "Bitte den Funkrufnamen eingeben.".to_owned(),
             ShiftError::CallSignTooLong { max } => {
@@ -122,10 +122,10 @@ pub enum SessionError {
 }
 
 impl SessionError {
-    pub fn user_message_de(&self) -> String {
+    fn german(&self) -> String {
         const ADMIN: &str = "Bitte den Administrator verständigen.";
         match self {
-            SessionError::PinFormat(e) => e.user_message_de(),
+            SessionError::PinFormat(e) => e.german(),
             SessionError::PinHashConfig(_) | SessionError::Config(_) => {
                 format!("Die Geräte-Konfiguration für die Sperre ist ungültig. {ADMIN}")
             }
@@ -142,7 +142,7 @@ impl SessionError {
             SessionError::Locked => {
                 "Das Gerät ist gesperrt. Bitte mit der PIN entsperren.".to_owned()
             }
-            SessionError::Shift(e) => e.user_message_de(),
+            SessionError::Shift(e) => e.german(),
         }
     }
 }
@@ -152,7 +152,7 @@ use rettpad_record::text::{Lang, UserMessage};
 impl UserMessage for PinFormatError {
     fn message(&self, lang: Lang) -> String {
         match (self, lang) {
-            (_, Lang::De) => self.user_message_de(),
+            (_, Lang::De) => self.german(),
             (PinFormatError::TooShort { min }, Lang::En) => {
                 format!("The PIN must have at least {min} digits.")
             }
@@ -167,7 +167,7 @@ impl UserMessage for PinFormatError {
 impl UserMessage for ShiftError {
     fn message(&self, lang: Lang) -> String {
         match (self, lang) {
-            (_, Lang::De) => self.user_message_de(),
+            (_, Lang::De) => self.german(),
             (ShiftError::EmptyCallSign, Lang::En) => "Please enter the call sign.".to_owned(),
             (ShiftError::CallSignTooLong { max }, Lang::En) => {
                 format!("The call sign may have at most {max} characters.")
@@ -199,7 +199,7 @@ impl UserMessage for SessionError {
     fn message(&self, lang: Lang) -> String {
         const ADMIN: &str = "Please inform the administrator.";
         match (self, lang) {
-            (_, Lang::De) => self.user_message_de(),
+            (_, Lang::De) => self.german(),
             (SessionError::PinFormat(e), Lang::En) => e.message(lang),
             (SessionError::PinHashConfig(_) | SessionError::Config(_), Lang::En) => {
                 format!("The device's lock configuration is invalid. {ADMIN}")

@@ -134,19 +134,34 @@ pub enum UnlockOutcome {
     Wiped,
 }
 
-impl UnlockOutcome {
-    pub fn user_message_de(&self) -> String {
-        match self {
-            UnlockOutcome::Unlocked | UnlockOutcome::AlreadyUnlocked => "Entsperrt.".to_owned(),
-            UnlockOutcome::WrongPin { remaining: 1 } => {
+impl rettpad_text::UserMessage for UnlockOutcome {
+    fn message(&self, lang: rettpad_text::Lang) -> String {
+        use rettpad_text::Lang;
+        match (self, lang) {
+            (UnlockOutcome::Unlocked | UnlockOutcome::AlreadyUnlocked, Lang::De) => {
+                "Entsperrt.".to_owned()
+            }
+            (UnlockOutcome::Unlocked | UnlockOutcome::AlreadyUnlocked, Lang::En) => {
+                "Unlocked.".to_owned()
+            }
+            (UnlockOutcome::WrongPin { remaining: 1 }, Lang::De) => {
                 "Falsche PIN, noch 1 Versuch bis zur Löschung.".to_owned()
             }
-            UnlockOutcome::WrongPin { remaining } => {
+            (UnlockOutcome::WrongPin { remaining: 1 }, Lang::En) => {
+                "Wrong PIN; 1 attempt left before the pad is wiped.".to_owned()
+            }
+            (UnlockOutcome::WrongPin { remaining }, Lang::De) => {
                 format!("Falsche PIN, noch {remaining} Versuche bis zur Löschung.")
             }
-            UnlockOutcome::Wiped => "Zu viele falsche PIN-Eingaben. Alle Daten auf diesem \
-                                     Gerät wurden gelöscht."
+            (UnlockOutcome::WrongPin { remaining }, Lang::En) => {
+                format!("Wrong PIN; {remaining} attempts left before the pad is wiped.")
+            }
+            (UnlockOutcome::Wiped, Lang::De) => "Zu viele falsche PIN-Eingaben. Alle Daten auf \
+                                                 diesem Gerät wurden gelöscht."
                 .to_owned(),
+            (UnlockOutcome::Wiped, Lang::En) => {
+                "Too many wrong PINs: all data on this pad was deleted.".to_owned()
+            }
         }
     }
 }

@@ -256,6 +256,7 @@ impl TryFrom<ShiftData> for Shift {
 mod tests {
     use super::*;
     use rettpad_clock::TestClock;
+    use rettpad_text::{Lang, UserMessage};
 
     fn crew() -> Vec<CrewMember> {
         vec![
@@ -316,7 +317,7 @@ mod tests {
         let e = ShiftError::EmptyName { member: 2 };
         assert_eq!(e.to_string(), "crew member 2: name is empty");
         assert_eq!(
-            e.user_message_de(),
+            e.message(Lang::De),
             "Besatzungsmitglied 2: Bitte den Namen eingeben."
         );
     }

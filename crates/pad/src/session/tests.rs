@@ -1,5 +1,6 @@
 //! Unit tests of the lock state machine. Hashes use minimal Argon2 params.
 
+use rettpad_text::{Lang, UserMessage};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -312,14 +313,14 @@ fn malformed_pins_are_not_guesses() {
     for bad in ["123", "", "12a4", "47 11", "4711\n"] {
         let err = Pin::new(bad.to_owned()).unwrap_err();
         let session_err: SessionError = err.into();
-        assert!(!session_err.user_message_de().is_empty());
+        assert!(!session_err.message(Lang::De).is_empty());
     }
     assert_eq!(
-        Pin::new("123".to_owned()).unwrap_err().user_message_de(),
+        Pin::new("123".to_owned()).unwrap_err().message(Lang::De),
         "Die PIN muss mindestens 4 Ziffern haben."
     );
     assert_eq!(
-        Pin::new("12a4".to_owned()).unwrap_err().user_message_de(),
+        Pin::new("12a4".to_owned()).unwrap_err().message(Lang::De),
         "Die PIN darf nur Ziffern enthalten."
     );
     assert_eq!(r.store.failures(), Some(0));
@@ -345,7 +346,7 @@ fn failing_store_write_denies_unlock() {
     .unwrap();
     let err = s.unlock(&pin(GOOD)).unwrap_err();
     assert!(matches!(err, SessionError::Store(_)));
-    assert!(err.user_message_de().contains("nicht möglich"));
+    assert!(err.message(Lang::De).contains("nicht möglich"));
     assert!(s.is_locked());
     assert!(matches!(s.unlock(&pin(BAD)), Err(SessionError::Store(_))));
     assert_eq!(wiper.calls(), 0);
@@ -493,14 +494,14 @@ fn failed_wipe_is_retried() {
 #[test]
 fn wrong_pin_messages() {
     assert_eq!(
-        UnlockOutcome::WrongPin { remaining: 3 }.user_message_de(),
+        UnlockOutcome::WrongPin { remaining: 3 }.message(Lang::De),
         "Falsche PIN, noch 3 Versuche bis zur Löschung."
     );
     assert_eq!(
-        UnlockOutcome::WrongPin { remaining: 1 }.user_message_de(),
+        UnlockOutcome::WrongPin { remaining: 1 }.message(Lang::De),
         "Falsche PIN, noch 1 Versuch bis zur Löschung."
     );
-    assert!(UnlockOutcome::Wiped.user_message_de().contains("gelöscht"));
+    assert!(UnlockOutcome::Wiped.message(Lang::De).contains("gelöscht"));
 }
 
 #[test]
@@ -568,7 +569,7 @@ fn errors_have_both_languages() {
     ];
     for e in all {
         assert!(!e.to_string().is_empty());
-        assert!(!e.user_message_de().is_empty());
+        assert!(!e.message(Lang::De).is_empty());
     }
 }
 
