@@ -127,6 +127,17 @@ fn protocol_crates_stay_pure() {
 }
 
 #[test]
+fn the_vault_keeps_data_and_sends_nothing() {
+    let pkgs = tree(&["-p", "rettpad-vault", "-e", "normal"]);
+    assert!(pkgs.contains("rusqlite"), "the tree was read: {pkgs:?}");
+    assert_none(
+        &pkgs,
+        "rettpad-vault",
+        &["reqwest", "hyper", "axum", "slint", "typst", "rettpad-pad"],
+    );
+}
+
+#[test]
 fn no_crate_depends_on_the_ui() {
     let pkgs = tree(&["-i", "rettpad-ui", "--workspace", "-e", "all"]);
     assert_eq!(pkgs, BTreeSet::from(["rettpad-ui".to_string()]));

@@ -30,16 +30,20 @@ impl Transport for PcscTransport<'_> {
         match self.card.transmit(capdu, &mut self.buf) {
             Ok(r) if r.len() >= 2 => Ok(r.to_vec()),
             Ok(r) => {
-                // vpcd (and flaky contacts) give an empty answer when the
-                // card goes away mid-APDU: ask whether it is still there.
+                // A card pulled mid-APDU gives an empty answer before pcscd
+                // has noticed (it polls the slot every 400 ms): ask again
+                // for up to a second before calling it a contact problem.
                 let len = r.len();
-                match self.card.status2_owned() {
-                    Ok(s) if s.status().contains(pcsc::Status::PRESENT) => {
-                        Err(CardError::ShortResponse { len })
+                for _ in 0..10 {
+                    match self.card.status2_owned() {
+                        Ok(s) if s.status().contains(pcsc::Status::PRESENT) => {
+                            std::thread::sleep(std::time::Duration::from_millis(100));
+                        }
+                        Ok(_) => return Err(CardError::Removed),
+                        Err(e) => return Err(map_err(e)),
                     }
-                    Ok(_) => Err(CardError::Removed),
-                    Err(e) => Err(map_err(e)),
                 }
+                Err(CardError::ShortResponse { len })
             }
             Err(e) => Err(map_err(e)),
         }

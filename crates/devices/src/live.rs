@@ -268,6 +268,8 @@ fn unit_text(u: Unit) -> &'static str {
         Unit::KPa => "kPa",
         Unit::Celsius => "°C",
         Unit::Fahrenheit => "°F",
+        Unit::MgPerDl => "mg/dl",
+        Unit::MmolPerL => "mmol/l",
         Unit::MilliVolt => "mV",
         Unit::Second => "s",
         _ => "",

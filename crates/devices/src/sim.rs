@@ -6,6 +6,7 @@
 //! rettpad-sim device --proto intellivue|datex --link pty|tcp:127.0.0.1:PORT
 //!     --scenario stable|stemi|vf-arrest --seed N [--serial S] [--model M]
 //!     [--dri-level 9] (datex: the DRI level the S/5 answers at)
+//!     [--nomenclature primary|mixed|kpa] (intellivue: which codes and units it sends)
 //!     [--faults bitflip=1e-4,drop=0.01,dup=0.01,disconnect-after=90s,clock-skew=+300s]
 //! ```
 //! `intellivue`, `datex` and `ble` ([`super::ble_sim`], over the GATT test
@@ -26,7 +27,7 @@ use std::time::{Duration, Instant};
 
 const USAGE: &str = "usage: rettpad-sim device --proto intellivue|datex --link pty|tcp:127.0.0.1:PORT \
 --scenario stable|stemi|vf-arrest [--seed N] [--serial S] [--model M] [--dri-level N] \
-[--faults bitflip=P,drop=P,dup=P,disconnect-after=Ns,clock-skew=+Ns]";
+[--nomenclature primary|mixed|kpa] [--faults bitflip=P,drop=P,dup=P,disconnect-after=Ns,clock-skew=+Ns]";
 
 /// xorshift64*: deterministic per seed.
 #[derive(Debug, Clone)]
@@ -759,6 +760,18 @@ pub fn main(args: &[String]) -> ExitCode {
     }
     if let Some(m) = arg(args, "--model") {
         cfg.model = m.to_string();
+    }
+    if let Some(n) = arg(args, "--nomenclature") {
+        use super::intellivue::monitor::Nomenclature;
+        cfg.nomenclature = match n {
+            "primary" => Nomenclature::Primary,
+            "mixed" => Nomenclature::Mixed,
+            "kpa" => Nomenclature::Kpa,
+            other => {
+                eprintln!("--nomenclature {other}: unknown (primary, mixed, kpa)");
+                return ExitCode::from(2);
+            }
+        };
     }
     let clock = SystemClock::new();
     let mut rng = Rng::new(seed);

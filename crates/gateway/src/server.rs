@@ -35,9 +35,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, Semaphore};
 use uuid::Uuid;
 
-/// Header with the pad's hardware serial (cross-checked with the cert).
-pub const SERIAL_HEADER: &str = "x-rettpad-serial";
-pub const CALL_SIGN_HEADER: &str = "x-rettpad-call-sign";
+/// The pad's identity headers, defined once beside the uploader that sends them.
+pub use rettpad_transfer::{CALL_SIGN_HEADER, SERIAL_HEADER};
 
 fn now_ms() -> i64 {
     use rettpad_clock::Clock;

@@ -3,8 +3,8 @@
 
 use rettpad_record::MissionId;
 use rettpad_text::{Lang, UserMessage};
+use rettpad_transfer::outbox::OutboxPersist;
 use rettpad_transfer::packet::{self, SealInput};
-use rettpad_transfer::uploader::OutboxPersist;
 use rettpad_transfer::{Entry, HpkePublicKey, PacketError, SealKeys};
 use rettpad_vault::store::Store;
 

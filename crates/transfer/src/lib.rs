@@ -14,6 +14,7 @@ pub mod keys;
 pub mod outbox;
 pub mod packet;
 pub mod receipt;
+#[cfg(feature = "uploader")]
 pub mod uploader;
 
 pub use config::UploadConfig;
@@ -44,8 +45,15 @@ impl SealKeys {
     }
 }
 
+/// The header with the pad's hardware serial; the gateway checks it
+/// against the client certificate.
+pub const SERIAL_HEADER: &str = "x-rettpad-serial";
+/// The header with the call sign the pad is logged in with.
+pub const CALL_SIGN_HEADER: &str = "x-rettpad-call-sign";
+
 /// The rustls client configuration of `[upload]`: the device certificate
 /// as identity, the organisation CA as the only trust anchor, BSI suites.
+#[cfg(feature = "uploader")]
 pub fn client_tls(u: &UploadConfig) -> Result<rustls::ClientConfig, String> {
     let id = rettpad_pki::Identity::load(&u.cert, &u.key).map_err(|e| e.to_string())?;
     let trust = rettpad_pki::Trust::load(&u.ca, &u.crls).map_err(|e| e.to_string())?;
@@ -60,6 +68,7 @@ pub fn client_tls(u: &UploadConfig) -> Result<rustls::ClientConfig, String> {
 /// An uploader for `[upload]`. `serial` is the hardware serial
 /// (`hwserial`), sent in the login header; the gateway checks it against
 /// the certificate.
+#[cfg(feature = "uploader")]
 pub fn uploader_from_config(
     u: &UploadConfig,
     serial: &str,

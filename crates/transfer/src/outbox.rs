@@ -70,6 +70,16 @@ pub enum FailReason {
     BadReceipt(String),
 }
 
+/// Where the outbox lives (the vault implements it; tests may use RAM).
+pub trait OutboxPersist {
+    fn outbox_entries(&self) -> Result<Vec<Entry>, String>;
+    fn outbox_packet(&self, packet_id: Uuid) -> Result<Option<Vec<u8>>, String>;
+    /// Inserts (with the packet bytes) or updates (`packet` = `None`).
+    fn outbox_put(&mut self, e: &Entry, packet: Option<&[u8]>) -> Result<(), String>;
+    /// After a verified receipt: deletes the mission, then the entry.
+    fn outbox_finish(&mut self, e: &Entry) -> Result<(), String>;
+}
+
 impl UserMessage for FailReason {
     fn message(&self, lang: Lang) -> String {
         let (de, en) = match self {

@@ -12,18 +12,9 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 use uuid::Uuid;
 
-pub const SERIAL_HEADER: &str = "x-rettpad-serial";
-pub const CALL_SIGN_HEADER: &str = "x-rettpad-call-sign";
+pub use super::{CALL_SIGN_HEADER, SERIAL_HEADER};
 
-/// Where the outbox lives (the vault implements it; tests may use RAM).
-pub trait OutboxPersist {
-    fn outbox_entries(&self) -> Result<Vec<Entry>, String>;
-    fn outbox_packet(&self, packet_id: Uuid) -> Result<Option<Vec<u8>>, String>;
-    /// Inserts (with the packet bytes) or updates (`packet` = `None`).
-    fn outbox_put(&mut self, e: &Entry, packet: Option<&[u8]>) -> Result<(), String>;
-    /// After a verified receipt: deletes the mission, then the entry.
-    fn outbox_finish(&mut self, e: &Entry) -> Result<(), String>;
-}
+pub use super::outbox::OutboxPersist;
 
 /// One HTTPS client for the gateway.
 pub struct Uploader {

@@ -1259,7 +1259,7 @@ fn closing_seals_uploads_to_the_gateway_and_deletes_only_after_the_receipt() {
         c.tick();
         c.refresh(&t.ui);
     }
-    use rettpad_transfer::uploader::OutboxPersist;
+    use rettpad_transfer::outbox::OutboxPersist;
     assert!(t.store.lock().outbox_entries().unwrap().is_empty());
     for _ in 0..30 {
         let mut c = t.ctrl.borrow_mut();

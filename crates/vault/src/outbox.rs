@@ -14,9 +14,9 @@ use super::VaultError;
 use super::journal::Journal;
 use super::store::{Store, StoreError};
 use rettpad_crypto as crypto;
+use rettpad_transfer::outbox::OutboxPersist;
 use rettpad_transfer::outbox::{Entry, EntryState, FailReason};
 use rettpad_transfer::receipt::Receipt;
-use rettpad_transfer::uploader::OutboxPersist;
 use rusqlite::{OptionalExtension, params};
 use uuid::Uuid;
 
