@@ -8,6 +8,7 @@
 use libfuzzer_sys::fuzz_target;
 use rettpad_devices::ble;
 use rettpad_devices::obs::HostTime;
+use rettpad_text::{Lang, UserMessage};
 
 const UUIDS: [u16; 7] = [
     ble::UUID_HEART_RATE_MEASUREMENT,
@@ -33,7 +34,8 @@ fuzz_target!(|data: &[u8]| {
         // Empty is fine: a glucose record may carry no concentration.
         Ok(obs) => assert!(obs.len() <= value.len(), "more observations than bytes"),
         Err(e) => {
-            let _ = e.user_message_de();
+            // Both languages exist for every error the crew can see.
+            assert!(!e.message(Lang::De).is_empty() && !e.message(Lang::En).is_empty());
             let _ = e.to_string();
         }
     }
