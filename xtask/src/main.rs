@@ -521,17 +521,8 @@ fn new_files(dir: &Path, since: std::time::SystemTime) -> Vec<PathBuf> {
 /// RUSTC_BOOTSTRAP lets the stable toolchain accept them, so CI needs no
 /// nightly. The flag applies to this child only, never to normal builds.
 fn fuzz_cargo(root: &Path) -> Command {
-    let mut c = outside_cargo();
-    c.current_dir(root).env("RUSTC_BOOTSTRAP", "1");
-    c
-}
-
-/// cargo for what is not ours to lint (the fuzz crate, `cargo install`):
-/// CI lints the workspace by making clippy-driver its compiler.
-fn outside_cargo() -> Command {
     let mut c = cargo();
-    c.env_remove("RUSTC_WORKSPACE_WRAPPER")
-        .env_remove("CLIPPY_ARGS");
+    c.current_dir(root).env("RUSTC_BOOTSTRAP", "1");
     c
 }
 
@@ -547,7 +538,7 @@ fn ensure_cargo_fuzz() -> Result<(), String> {
         return Ok(());
     }
     eprintln!("xtask: installing cargo-fuzz (cargo install cargo-fuzz --locked)");
-    let status = outside_cargo()
+    let status = cargo()
         .args(["install", "cargo-fuzz", "--locked"])
         .status()
         .map_err(|e| format!("cannot start cargo install: {e}"))?;
