@@ -44,7 +44,7 @@ impl Controller {
             Err(e) => {
                 tracing::error!(error = %e, "pad-to-pad handover not started");
                 self.ho.not_set_up = true;
-                self.ho.status = (e.message(Lang::De).to_string(), true);
+                self.ho.status = (e.message(self.lang), true);
             }
         }
         self.ho.progress = -1.0;
@@ -137,7 +137,7 @@ impl Controller {
                     self.ho.busy = false;
                     self.ho.waiting_until = None;
                     self.ho.progress = -1.0;
-                    self.ho.status = (f.message(Lang::De).to_string(), true);
+                    self.ho.status = (f.message(self.lang), true);
                 }
             }
         }

@@ -210,11 +210,5 @@ impl Controller {
 
 /// "vor 3 s", "vor 2 min".
 pub(crate) fn age_text(ms: i64, lang: Lang) -> String {
-    let s = ms / 1000;
-    match lang {
-        Lang::De if s < 120 => format!("vor {s} s"),
-        Lang::De => format!("vor {} min", s / 60),
-        Lang::En if s < 120 => format!("{s} s ago"),
-        Lang::En => format!("{} min ago", s / 60),
-    }
+    msg::age(ms / 1000).message(lang)
 }

@@ -3,7 +3,7 @@
 //! catalogue instead; errors of the other crates bring their own
 //! `UserMessage`.
 
-use rettpad_text::{Notice, Text, t};
+use rettpad_text::{Notice, Text, UserMessage, t};
 
 pub const SAVED: Text = t("gespeichert", "saved");
 pub const CHECKING_THE_PIN: Text = t("PIN wird geprüft …", "Checking the PIN …");
@@ -166,4 +166,35 @@ pub fn replaces_device(label: &str) -> Notice {
         format!("Ersetzt das bisherige Gerät: {label}"),
         format!("Replaces the current device: {label}"),
     )
+}
+
+/// The upload pill of the status bar.
+pub fn upload_pill(s: &rettpad_transfer::OutboxStatus) -> Notice {
+    use rettpad_transfer::OutboxStatus as O;
+    match s {
+        O::Empty => Notice::new("bereit", "ready"),
+        O::Waiting { count } => {
+            Notice::new(format!("wartet ({count})"), format!("waiting ({count})"))
+        }
+        O::Sending { count } => {
+            Notice::new(format!("sendet ({count})"), format!("sending ({count})"))
+        }
+        O::Done { sent } => {
+            Notice::new(format!("✓ {sent} bestätigt"), format!("✓ {sent} confirmed"))
+        }
+        O::Error { reason, .. } => Notice::new(
+            format!("Fehler: {}", reason.message(rettpad_text::Lang::De)),
+            "error – retrying",
+        ),
+    }
+}
+
+/// "vor 3 s", "vor 2 min".
+pub fn age(secs: i64) -> Notice {
+    if secs < 120 {
+        Notice::new(format!("vor {secs} s"), format!("{secs} s ago"))
+    } else {
+        let m = secs / 60;
+        Notice::new(format!("vor {m} min"), format!("{m} min ago"))
+    }
 }

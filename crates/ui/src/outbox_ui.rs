@@ -24,20 +24,8 @@ impl Controller {
     }
 
     pub(super) fn upload_text(&self) -> Option<String> {
-        use rettpad_transfer::OutboxStatus as O;
         let s = self.pad.outbox().status()?;
-        Some(match (&s, self.lang) {
-            (O::Empty, Lang::De) => "bereit".into(),
-            (O::Empty, Lang::En) => "ready".into(),
-            (O::Waiting { count }, Lang::De) => format!("wartet ({count})"),
-            (O::Waiting { count }, Lang::En) => format!("waiting ({count})"),
-            (O::Sending { count }, Lang::De) => format!("sendet ({count})"),
-            (O::Sending { count }, Lang::En) => format!("sending ({count})"),
-            (O::Done { sent }, Lang::De) => format!("✓ {sent} bestätigt"),
-            (O::Done { sent }, Lang::En) => format!("✓ {sent} confirmed"),
-            (O::Error { reason, .. }, Lang::De) => format!("Fehler: {}", reason.message(Lang::De)),
-            (O::Error { .. }, Lang::En) => "error – retrying".into(),
-        })
+        Some(msg::upload_pill(&s).message(self.lang))
     }
 }
 
