@@ -309,7 +309,10 @@ pub fn run(
             out,
             "  {} {}: {} → {} (Autor {})",
             hhmm(a.wall_ms),
-            a.field.as_deref().unwrap_or("-"),
+            a.field
+                .as_deref()
+                .and_then(rettpad_record::catalog::field)
+                .map_or("-", |d| d.de),
             a.original.as_ref().and_then(Value::as_code).unwrap_or("–"),
             a.new.as_ref().and_then(Value::as_code).unwrap_or("–"),
             a.author
