@@ -26,6 +26,7 @@ use rettpad_devices::bt_agent::{
     BtPairError, Decision, DeviceKind, PairingAgent, PairingAgentPolicy, SPP_UUID,
 };
 use rettpad_devices::pairing::{BtAddr, PairingPin, sample_record};
+use rettpad_text::{Lang, UserMessage};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

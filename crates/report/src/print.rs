@@ -143,7 +143,7 @@ pub enum PrintStatus {
     Failed(PrintError),
 }
 
-/// Why a print failed. English in `Display` (logs), German in `text_de`.
+/// Why a print failed. English in `Display` (logs), German through `UserMessage`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PrintError {
     #[error("printer unreachable: {0}")]
