@@ -12,6 +12,7 @@ pub mod outbox;
 pub mod pairing_store;
 pub mod print;
 pub mod session;
+pub mod typing;
 pub mod watcher;
 pub mod workflow;
 

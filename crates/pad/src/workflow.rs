@@ -326,6 +326,7 @@ impl Pad {
         let p = PatientId::new();
         self.apply(Payload::PatientAdded { patient: p })?;
         self.cursor.patient = Some(p);
+        tracing::info!(mission = %m, "mission opened");
         Ok(m)
     }
 
@@ -406,14 +407,17 @@ impl Pad {
         };
         if let Some(target) = self.target_for(def) {
             let field = key.to_string();
-            return self.apply(match value {
+            self.apply(match value {
                 Some(value) => Payload::Set {
                     target,
                     field,
                     value,
                 },
                 None => Payload::Clear { target, field },
-            });
+            })?;
+            // The key only, never the value.
+            tracing::debug!(field = %key, "field saved");
+            return Ok(());
         }
         match (def.scope, value) {
             (Scope::Entry(c), Some(v)) => self.add_entry(c, vec![(key.to_string(), v)]),

@@ -4,13 +4,11 @@
 //! it suggests words the pad already knows for the focused field.
 
 use super::{AppState, AppWindow, CardAdapter, LoginAdapter, OskAdapter};
+use rettpad_pad::typing::{date_wants_dot, matching};
 use rettpad_record::{catalog, keys};
 use slint::platform::{Key, WindowEvent};
 use slint::{ComponentHandle, Model, ModelRc, SharedString, VecModel};
 use std::rc::Rc;
-
-/// At most this many suggestions share the bottom row with the space bar.
-const MAX_SUGGESTIONS: usize = 3;
 
 /// Words the pad knows before anyone types: the configured hospitals and
 /// the substances of the medication presets.
@@ -82,14 +80,6 @@ fn press(ui: &AppWindow, text: SharedString) {
     w.dispatch_event(WindowEvent::KeyPressed { text: text.clone() });
     w.dispatch_event(WindowEvent::KeyReleased { text });
     osk.set_dispatching(false);
-}
-
-/// `TT.MM.JJJJ` gets its dots by itself: after the day and after the month
-/// (also when a dot was deleted and the next digit comes).
-fn date_wants_dot(text: &str) -> bool {
-    let b = text.as_bytes();
-    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
-    (b.len() == 2 && digits(0..2)) || (b.len() == 5 && digits(0..2) && b[2] == b'.' && digits(3..5))
 }
 
 /// One key of the on-screen keyboard, as key events on the window.
@@ -181,22 +171,6 @@ pub fn words_for(ui: &AppWindow, words: &Words) -> Vec<String> {
     }
 }
 
-/// The known words that continue what was typed (case-insensitive).
-pub fn matching(known: &[String], typed: &str) -> Vec<String> {
-    let typed = typed.to_lowercase();
-    let mut out: Vec<String> = Vec::new();
-    for w in known {
-        let lw = w.to_lowercase();
-        if lw.starts_with(&typed) && lw != typed && !out.contains(w) {
-            out.push(w.clone());
-        }
-        if out.len() == MAX_SUGGESTIONS {
-            break;
-        }
-    }
-    out
-}
-
 fn suggest_for(ui: &AppWindow, known: &[String]) {
     let osk = ui.global::<OskAdapter>();
     let list: Vec<SharedString> = matching(known, &osk.get_text())
@@ -207,37 +181,5 @@ fn suggest_for(ui: &AppWindow, known: &[String]) {
     let same = old.row_count() == list.len() && old.iter().zip(&list).all(|(a, b)| a == *b);
     if !same {
         osk.set_suggestions(ModelRc::from(Rc::new(VecModel::from(list))));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dots_come_after_day_and_month() {
-        assert!(date_wants_dot("12"));
-        assert!(date_wants_dot("12.08"));
-        assert!(!date_wants_dot("1"));
-        assert!(!date_wants_dot("12."));
-        assert!(!date_wants_dot("12.08."));
-        assert!(!date_wants_dot("ab"));
-        assert!(!date_wants_dot("12.08.1950"));
-    }
-
-    #[test]
-    fn suggestions_continue_the_typed_prefix() {
-        let known = vec![
-            "Klinikum Mitte, ZNA".to_string(),
-            "Klinikum Nord".to_string(),
-            "St. Marien".to_string(),
-        ];
-        assert_eq!(matching(&known, "kli").len(), 2);
-        assert_eq!(matching(&known, "St"), vec!["St. Marien".to_string()]);
-        assert!(
-            matching(&known, "Klinikum Nord").is_empty(),
-            "typed in full"
-        );
-        assert_eq!(matching(&known, "").len(), 3);
     }
 }

@@ -85,6 +85,23 @@ fn log_has(data: &Path, line: &str) -> bool {
         .any(|e| std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains(line)))
 }
 
+/// Waits (without acting again) until one log line holds all of `parts`.
+fn wait_logged(data: &Path, parts: &[&str]) {
+    wait_until(
+        &format!("the log line {parts:?}"),
+        Duration::from_secs(60),
+        || {
+            let Ok(dir) = std::fs::read_dir(data.join("logs")) else {
+                return false;
+            };
+            dir.flatten().any(|e| {
+                std::fs::read_to_string(e.path())
+                    .is_ok_and(|t| t.lines().any(|l| parts.iter().all(|p| l.contains(p))))
+            })
+        },
+    );
+}
+
 /// Repeats `act` until the log says `line` (the first taps can arrive
 /// before the first frame on a slow machine), at most three times.
 fn until_logged(data: &Path, line: &str, mut act: impl FnMut()) {
@@ -139,9 +156,20 @@ fn a_session_in_a_real_x_server_types_into_the_vault() {
     );
     let data = tmp.path().join("data");
     let key = tmp.path().join("device.key");
+    // Debug lines of the pad core say when a field is durable, so the test
+    // waits for the app instead of guessing how long a busy machine needs.
+    let config = tmp.path().join("rettpad.toml");
+    std::fs::write(
+        &config,
+        "device_serial = \"X11-TEST-01\"\ncall_sign = \"RTW 1/83-1\"\n\
+         card_reader = \"off\"\nlog_level = \"info,rettpad_pad=debug\"\n",
+    )
+    .unwrap();
     let _app = spawn(
         "rettpad",
         Command::new(env!("CARGO_BIN_EXE_rettpad"))
+            .arg("--config")
+            .arg(&config)
             .arg("--data-dir")
             .arg(&data)
             .arg("--key-file")
@@ -183,10 +211,12 @@ fn a_session_in_a_real_x_server_types_into_the_vault() {
     until_logged(&data, "shift started", || x.tap(1150, 581));
     // Missions page: "Neuer Einsatz"; editor: "Patient"; its "Name" field.
     x.tap(316, 727);
+    wait_logged(&data, &["mission opened"]);
     x.tap(246, 131);
     x.tap(890, 342);
     x.type_text("Mustermann");
     x.key("Return");
+    wait_logged(&data, &["field saved", keys::patient::FAMILY_NAME]);
     // "Vorname" on the on-screen keyboard: E (a capital by itself) r i k a,
     // then "Fertig" (1280×800, see 07b-on-screen-keyboard.png).
     x.tap(890, 443);
@@ -200,7 +230,7 @@ fn a_session_in_a_real_x_server_types_into_the_vault() {
     ] {
         x.tap(x_, y);
     }
-    std::thread::sleep(Duration::from_secs(1));
+    wait_logged(&data, &["field saved", keys::patient::GIVEN_NAME]);
     drop(_app);
 
     let shift = shift_json(&data, &key);
