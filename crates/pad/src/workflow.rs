@@ -300,6 +300,26 @@ impl Pad {
         Ok(())
     }
 
+    /// What the crew must know about the vault after start: missions that
+    /// came back damaged or with acknowledged entries missing (the first
+    /// one in full, the rest counted). `None` when all came back whole.
+    pub fn recovery_warning(&self) -> Option<Notice> {
+        let store = self.store.lock();
+        let bad: Vec<_> = store
+            .recovery_report()
+            .iter()
+            .filter(|r| !r.clean())
+            .collect();
+        let first = Notice::of(*bad.first()?);
+        Some(match bad.len() - 1 {
+            0 => first,
+            more => first.then(&Notice::new(
+                format!("(+{more} weitere)"),
+                format!("(+{more} more)"),
+            )),
+        })
+    }
+
     // ---- missions -------------------------------------------------------
 
     pub fn state(&self) -> Option<MissionState> {

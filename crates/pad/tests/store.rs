@@ -249,3 +249,53 @@ fn strips_are_stored_encrypted_survive_a_restart_and_merge_idempotently() {
     s.delete_mission(m).unwrap();
     assert!(s.strip(m, &strip.hash()).is_err() || s.strip(m, &strip.hash()).unwrap().is_none());
 }
+
+#[test]
+fn a_cut_write_ahead_log_says_how_many_acknowledged_entries_are_missing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let clock: SharedClock = TestClock::new(T0);
+    let m = {
+        let mut s = open(tmp.path(), clock.clone(), None);
+        let m = s.open_mission("RTW", vec![]).unwrap();
+        for i in 0..3 {
+            s.apply(m, remark(i)).unwrap();
+        }
+        m
+    };
+    // Checkpointed at close; the next two edits live only in the WAL.
+    let mut s = open(tmp.path(), clock.clone(), None);
+    let kept = s.log(m).unwrap().events().to_vec();
+    s.apply(m, remark(3)).unwrap();
+    s.apply(m, remark(4)).unwrap();
+    let copy = tmp.path().join("copy");
+    std::fs::create_dir_all(copy.join("data")).unwrap();
+    std::fs::create_dir_all(copy.join("keys")).unwrap();
+    std::fs::copy(
+        tmp.path().join("keys/device.key"),
+        copy.join("keys/device.key"),
+    )
+    .unwrap();
+    for f in ["vault.sqlite", "vault.hwm"] {
+        std::fs::copy(tmp.path().join("data").join(f), copy.join("data").join(f)).unwrap();
+    }
+    // A copy that stopped after the WAL's header.
+    let wal = std::fs::read(tmp.path().join("data/vault.sqlite-wal")).unwrap();
+    std::fs::write(copy.join("data/vault.sqlite-wal"), &wal[..32]).unwrap();
+    drop(s);
+
+    let mut s = open(&copy, clock, None);
+    let rep = s.recovery_report()[0].clone();
+    assert_eq!(rep.mission, m);
+    assert_eq!(rep.missing, 2, "{rep:?}");
+    assert!(!rep.clean());
+    let de = rep.message(Lang::De);
+    assert!(de.contains("2 bestätigte Einträge fehlen"), "{de}");
+    assert!(de.contains("auf Papier"), "{de}");
+    assert!(
+        rep.message(Lang::En)
+            .contains("2 acknowledged entries are missing")
+    );
+    // What the database still holds opens, and the pad documents on.
+    assert_eq!(s.log(m).unwrap().events(), kept.as_slice());
+    s.apply(m, remark(9)).unwrap();
+}

@@ -391,3 +391,48 @@ fn printing_renders_on_a_worker_and_yields_the_print_event() {
         "PCL reached the printer"
     );
 }
+
+#[test]
+fn the_missions_page_warns_when_acknowledged_entries_are_missing() {
+    let f = Fixture::new();
+    {
+        let mut pad = logged_in(&f);
+        pad.create_mission().unwrap();
+        pad.set_field(keys::mission::NUMBER, Some(Value::text("E-1")))
+            .unwrap();
+    }
+    // After a restart (the close checkpointed the WAL) two more edits live
+    // only in the WAL; a copy of the files stops after the WAL's header.
+    let mut pad = f.pad();
+    assert_eq!(pad.unlock("1234"), Unlock::Open { shift: true });
+    assert!(
+        pad.recovery_warning().is_none(),
+        "a clean vault says nothing"
+    );
+    let m = pad.store().lock().mission_ids().next().unwrap();
+    pad.open_mission(m).unwrap();
+    pad.set_field(keys::mission::NUMBER, Some(Value::text("E-2")))
+        .unwrap();
+    pad.set_field(keys::mission::NUMBER, Some(Value::text("E-3")))
+        .unwrap();
+    let copy = f.dir.path().join("copy");
+    std::fs::create_dir_all(&copy).unwrap();
+    for name in ["vault.sqlite", "vault.hwm"] {
+        std::fs::copy(f.dir.path().join(name), copy.join(name)).unwrap();
+    }
+    let wal = std::fs::read(f.dir.path().join("vault.sqlite-wal")).unwrap();
+    std::fs::write(copy.join("vault.sqlite-wal"), &wal[..32]).unwrap();
+    drop(pad);
+
+    let pad = pad_at(&copy, f.keys.clone(), f.clock.clone());
+    let n = pad.recovery_warning().expect("the loss is shown");
+    let de = n.message(Lang::De);
+    assert!(de.contains("2 bestätigte Einträge fehlen"), "{de}");
+    assert!(
+        n.message(Lang::En)
+            .contains("2 acknowledged entries are missing")
+    );
+    // The mission still opens with what the database kept.
+    let st = pad.store().lock().state(m).cloned().unwrap();
+    assert_eq!(st.get(keys::mission::NUMBER), Some(&Value::text("E-1")));
+}

@@ -2,6 +2,90 @@
 //! capnogram, "übernehmen" and strips.
 
 use super::*;
+use rettpad_devices::live::{Sweep, WaveKind};
+use slint::VecModel;
+
+/// View units across every wave box; 20 segments of 50 each.
+const WAVE_WIDTH: usize = 1000;
+const SEGMENTS: usize = 20;
+
+/// One wave box drawn in sweep mode: only segments whose picture changed
+/// are set, so the renderer repaints a narrow strip per frame.
+pub(super) struct WaveBox {
+    sweep: Sweep,
+    model: Rc<VecModel<SharedString>>,
+    filled: Vec<bool>,
+}
+
+impl WaveBox {
+    fn new(kind: WaveKind, height: f64, window_ms: i64) -> WaveBox {
+        let sweep = Sweep::new(kind, WAVE_WIDTH, height, window_ms, SEGMENTS);
+        let n = sweep.segments();
+        WaveBox {
+            sweep,
+            model: Rc::new(VecModel::from(vec![SharedString::new(); n])),
+            filled: vec![false; n],
+        }
+    }
+
+    fn update(&mut self, live: &Live, changed: &mut Vec<(usize, String)>) {
+        self.sweep.update(live, changed);
+        for (i, path) in changed.drain(..) {
+            if let Some(f) = self.filled.get_mut(i) {
+                *f = !path.is_empty();
+            }
+            self.model.set_row_data(i, SharedString::from(path));
+        }
+    }
+
+    fn shows_something(&self) -> bool {
+        self.filled.iter().any(|f| *f)
+    }
+
+    fn rc(&self) -> ModelRc<SharedString> {
+        ModelRc::from(self.model.clone())
+    }
+}
+
+/// The live page's ECG, pleth and capnogram boxes.
+pub(super) struct LiveWaves {
+    ecg: WaveBox,
+    pleth: WaveBox,
+    co2: WaveBox,
+    changed: Vec<(usize, String)>,
+}
+
+impl LiveWaves {
+    fn new(lv: &LiveAdapter<'_>) -> LiveWaves {
+        let w = LiveWaves {
+            ecg: WaveBox::new(WaveKind::Ecg { range_uv: 2_000.0 }, 200.0, 6_000),
+            pleth: WaveBox::new(WaveKind::Pleth, 100.0, 6_000),
+            // The capnogram shows whole breaths: 12 s.
+            co2: WaveBox::new(WaveKind::Capno, 100.0, 12_000),
+            changed: Vec::new(),
+        };
+        lv.set_ecg_segs(w.ecg.rc());
+        lv.set_pleth_segs(w.pleth.rc());
+        lv.set_co2_segs(w.co2.rc());
+        w
+    }
+
+    /// One frame: the changed segments of each box.
+    fn update(&mut self, live: &Live, lv: &LiveAdapter<'_>) {
+        self.pleth.update(live, &mut self.changed);
+        self.co2.update(live, &mut self.changed);
+        let (pleth, co2) = (self.pleth.shows_something(), self.co2.shows_something());
+        // Flatter when pleth or capnogram take room below, so the trace
+        // still spans the full width.
+        let h = if pleth || co2 { 150.0 } else { 200.0 };
+        self.ecg.sweep.set_height(h);
+        self.ecg.update(live, &mut self.changed);
+        lv.set_ecg_height(h as f32);
+        lv.set_has_ecg(self.ecg.shows_something());
+        lv.set_has_pleth(pleth);
+        lv.set_has_co2(co2);
+    }
+}
 
 impl Controller {
     pub(crate) fn open_live(&mut self) {
@@ -149,18 +233,11 @@ impl Controller {
             .collect();
         sync_model(&lv.get_tiles(), tiles, |new| lv.set_tiles(new));
         lv.set_lead(ss(l.display_lead().unwrap_or_default()));
-        let pleth = l.pleth_path(1000, 100.0, 6_000);
-        // The capnogram shows whole breaths: 12 s.
-        let co2 = l.capno_path(1000, 100.0, 12_000);
-        let ecg_h = if pleth.is_empty() && co2.is_empty() {
-            200.0
-        } else {
-            150.0
-        };
-        lv.set_ecg_height(ecg_h as f32);
-        lv.set_ecg_path(ss(l.ecg_path(1000, ecg_h, 6_000, 2_000.0)));
-        lv.set_pleth_path(ss(pleth));
-        lv.set_co2_path(ss(co2));
+        self.dev
+            .waves
+            .borrow_mut()
+            .get_or_insert_with(|| LiveWaves::new(&lv))
+            .update(l, &lv);
         lv.set_co2_scale(ss(l.capno_scale().map_or(String::new(), |(top, unit)| {
             let top = format!("{top}");
             let top = match lang {

@@ -29,6 +29,8 @@ mod screenshot {
         pub wall_ms: f64,
         pub frames: u64,
         pub samples: u64,
+        pub dirty_px: u64,
+        pub window_px: u64,
     }
     pub fn render_all(_: &Path) -> Result<Vec<PathBuf>, String> {
         Err(NOT_BUILT.into())
@@ -152,8 +154,8 @@ fn main() -> ExitCode {
         return match screenshot::live_probe(secs) {
             Ok(p) => {
                 println!(
-                    "live_probe cpu_ms={:.0} wall_ms={:.0} frames={} samples={}",
-                    p.cpu_ms, p.wall_ms, p.frames, p.samples
+                    "live_probe cpu_ms={:.0} wall_ms={:.0} frames={} samples={} dirty_px={} window_px={}",
+                    p.cpu_ms, p.wall_ms, p.frames, p.samples, p.dirty_px, p.window_px
                 );
                 ExitCode::SUCCESS
             }

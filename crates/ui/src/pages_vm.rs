@@ -131,8 +131,13 @@ impl Controller {
                 }
             })
             .collect();
+        drop(store);
         let m = ui.global::<MissionsAdapter>();
-        m.set_warning(ss(if open > 5 {
+        // Damage found at start outranks the reminder to close missions.
+        let recovery = self.pad.recovery_warning();
+        m.set_warning(ss(if let Some(n) = recovery {
+            n.message(lang)
+        } else if open > 5 {
             msg::MORE_THAN_5_OPEN_MISSIONS_PLEASE_CLOSE_S.message(lang)
         } else {
             String::new()

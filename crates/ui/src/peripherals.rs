@@ -48,6 +48,8 @@ pub(super) struct DevFeed {
     pub(super) intake: DeviceIntake,
     /// What the live page shows; also cuts the strips around shocks.
     live: Option<Live>,
+    /// The live page's wave boxes (made when the page first draws).
+    waves: std::cell::RefCell<Option<live_ui::LiveWaves>>,
     /// The page the live page returns to.
     back: Option<Page>,
     _keep: Option<Keep>,

@@ -105,7 +105,17 @@ fn use_headless_platform() -> Result<(), Error> {
 }
 
 fn use_headless_platform_at(screen: Screen) -> Result<Rc<MinimalSoftwareWindow>, Error> {
-    let window = MinimalSoftwareWindow::new(RepaintBufferType::NewBuffer);
+    use_headless_platform_with(screen, RepaintBufferType::NewBuffer)
+}
+
+/// The headless platform; `ReusedBuffer` renders only what changed since
+/// the last frame into the same buffer, as the kiosk's software renderer
+/// does on a real screen.
+pub(crate) fn use_headless_platform_with(
+    screen: Screen,
+    buffer: RepaintBufferType,
+) -> Result<Rc<MinimalSoftwareWindow>, Error> {
+    let window = MinimalSoftwareWindow::new(buffer);
     window.dispatch_event(slint::platform::WindowEvent::ScaleFactorChanged {
         scale_factor: screen.scale,
     });

@@ -15,6 +15,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavio
 use uuid::Uuid;
 
 use super::VaultError;
+use super::hwm::{self, Found, HWM_FILE, HighWater, Mark};
 use super::keys::{KeyProvider, create_private_dir, sync_dir};
 use super::schema::{self, APPLICATION_ID, SCHEMA_VERSION};
 use rettpad_crypto::{self as crypto, CryptoError, SecretKey};
@@ -185,6 +186,24 @@ pub struct WipeReport {
     pub total: Duration,
 }
 
+/// Acknowledged rows of a mission that the database no longer holds
+/// (found against the high-water mark, see [`crate::hwm`]). Kept as a sealed
+/// meta value and reported at every open until the mission is deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Loss {
+    pub mission: Uuid,
+    /// Acknowledged rows missing, over all opens that found a gap.
+    pub missing: u64,
+    /// The mission itself is gone from the database.
+    pub mission_gone: bool,
+}
+
+/// Meta name of a mission's recorded loss.
+fn loss_name(mission: &Uuid) -> String {
+    format!("{LOSS_PREFIX}{mission}")
+}
+const LOSS_PREFIX: &str = "hwm.loss.";
+
 /// The open encrypted journal. Single writer: one `Journal` per data
 /// directory and process. `Send`, not `Sync`.
 pub struct Journal {
@@ -195,6 +214,10 @@ pub struct Journal {
     /// Unwrapped mission keys; `SecretKey` zeroizes on drop and on removal.
     mission_keys: HashMap<Uuid, SecretKey>,
     finished_wipe: Option<WipeReport>,
+    hwm: HighWater,
+    hwm_found: Found,
+    losses: Vec<Loss>,
+    key_check_repaired: bool,
 }
 
 impl std::fmt::Debug for Journal {
@@ -256,6 +279,151 @@ fn checkpoint_truncate(conn: &Connection) {
     }
 }
 
+/// Writes a new key check sealed under `key` (after it opened the data).
+fn rewrite_key_check(conn: &Connection, key: &SecretKey) -> Result<()> {
+    let check = crypto::seal(key, AAD_KEY_CHECK, KEY_CHECK_PLAINTEXT)?;
+    conn.execute(
+        "UPDATE meta SET value = ?2 WHERE name = ?1",
+        params![KEY_CHECK_NAME, check],
+    )
+    .map_err(VaultError::db("rewrite key check"))?;
+    tracing::warn!("vault key check record written anew");
+    Ok(())
+}
+
+/// True when `key` opens at least one mission key or sealed meta value: the
+/// key is the vault's, whatever happened to the key check record.
+fn key_opens_sealed_data(conn: &Connection, key: &SecretKey) -> Result<bool> {
+    let mut stmt = conn
+        .prepare("SELECT mission_id, wrapped_key FROM missions")
+        .map_err(VaultError::db("read mission keys"))?;
+    let wrapped: Vec<(Vec<u8>, Vec<u8>)> = stmt
+        .query_map([], |r| Ok((bytes_at(r, 0)?, bytes_at(r, 1)?)))
+        .and_then(|rows| rows.collect())
+        .map_err(VaultError::db("read mission keys"))?;
+    for (id, w) in &wrapped {
+        let Ok(id) = Uuid::from_slice(id) else {
+            continue;
+        };
+        if crypto::open(key, &mission_key_aad(&id), w).is_ok() {
+            return Ok(true);
+        }
+    }
+    let mut stmt = conn
+        .prepare("SELECT name, value FROM meta WHERE name <> ?1")
+        .map_err(VaultError::db("read meta"))?;
+    let metas: Vec<(String, Vec<u8>)> = stmt
+        .query_map([KEY_CHECK_NAME], |r| Ok((r.get(0)?, bytes_at(r, 1)?)))
+        .and_then(|rows| rows.collect())
+        .map_err(VaultError::db("read meta"))?;
+    Ok(metas
+        .iter()
+        .any(|(name, v)| crypto::open(key, &meta_aad(name), v).is_ok()))
+}
+
+fn mission_exists(conn: &Connection, mission: &Uuid) -> Result<bool> {
+    conn.query_row(
+        "SELECT 1 FROM missions WHERE mission_id = ?1",
+        [mission.as_bytes().as_slice()],
+        |_| Ok(()),
+    )
+    .optional()
+    .map(|o| o.is_some())
+    .map_err(VaultError::db("look up mission"))
+}
+
+/// What the database holds of a mission: its last row (seq and tag), or
+/// its snapshot's seq when compaction removed the rows.
+fn mission_mark(conn: &Connection, mission: &Uuid) -> Result<Option<Mark>> {
+    let id = mission.as_bytes().as_slice();
+    let last: Option<(i64, Vec<u8>)> = conn
+        .query_row(
+            "SELECT seq, sealed FROM journal WHERE mission_id = ?1 ORDER BY seq DESC LIMIT 1",
+            [id],
+            |r| Ok((r.get(0)?, bytes_at(r, 1)?)),
+        )
+        .optional()
+        .map_err(VaultError::db("read last row"))?;
+    let upto: Option<i64> = conn
+        .query_row(
+            "SELECT upto_seq FROM snapshots WHERE mission_id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(VaultError::db("read snapshot seq"))?;
+    let row = last.filter(|(seq, _)| upto.is_none_or(|u| *seq > u));
+    Ok(match (row, upto) {
+        (Some((seq, sealed)), _) => Some(Mark {
+            seq: seq_from_sql(seq),
+            tag: hwm::tag_of(&sealed),
+        }),
+        (None, Some(u)) => Some(Mark {
+            seq: seq_from_sql(u),
+            tag: [0; 16],
+        }),
+        (None, None) => None,
+    })
+}
+
+/// Marks of what the database holds now (to rebuild a missing mark file).
+fn current_marks(conn: &Connection) -> HashMap<Uuid, Mark> {
+    let ids: Vec<Vec<u8>> = conn
+        .prepare("SELECT mission_id FROM missions")
+        .and_then(|mut s| {
+            s.query_map([], |r| bytes_at(r, 0))
+                .and_then(|rows| rows.collect())
+        })
+        .unwrap_or_default();
+    ids.iter()
+        .filter_map(|id| Uuid::from_slice(id).ok())
+        .filter_map(|m| Some((m, mission_mark(conn, &m).ok()??)))
+        .collect()
+}
+
+/// Compares a mission with its mark: `(gone, missing, now)` where `gone`
+/// says the mission itself is missing, `missing` counts acknowledged rows
+/// the database lacks (seq numbers run without gaps) and `now` is what it
+/// holds.
+fn compare_mark(
+    conn: &Connection,
+    mission: &Uuid,
+    mark: &Mark,
+) -> Result<(bool, u64, Option<Mark>)> {
+    if !mission_exists(conn, mission)? {
+        // Seq numbers start at 1.
+        return Ok((true, mark.seq, None));
+    }
+    let now = mission_mark(conn, mission)?;
+    let have = now.map_or(0, |m| m.seq);
+    if have < mark.seq {
+        return Ok((false, mark.seq - have, now));
+    }
+    // The acknowledged row itself: still there with its tag, or compacted.
+    let row: Option<Vec<u8>> = conn
+        .query_row(
+            "SELECT sealed FROM journal WHERE mission_id = ?1 AND seq = ?2",
+            params![mission.as_bytes().as_slice(), seq_to_sql(mark.seq)?],
+            |r| bytes_at(r, 0),
+        )
+        .optional()
+        .map_err(VaultError::db("read acknowledged row"))?;
+    let upto: Option<i64> = conn
+        .query_row(
+            "SELECT upto_seq FROM snapshots WHERE mission_id = ?1",
+            [mission.as_bytes().as_slice()],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(VaultError::db("read snapshot seq"))?;
+    let compacted = upto.is_some_and(|u| seq_from_sql(u) >= mark.seq);
+    let intact = match row {
+        Some(sealed) => hwm::tag_of(&sealed) == mark.tag,
+        None => compacted,
+    };
+    Ok((false, u64::from(!intact), now))
+}
+
 impl Journal {
     /// Opens (or creates) the vault in `data_dir`.
     ///
@@ -295,11 +463,16 @@ impl Journal {
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(VaultError::db("read user_version"))?;
 
+        let mut key_check_repaired = false;
         let device_key = if version == 0 {
             Self::init_fresh(&mut conn, data_dir, keys.as_ref(), &opts)?
         } else {
-            let key = Self::check_existing(&conn, version, keys.as_ref())?;
+            let (key, damaged) = Self::check_existing(&conn, version, keys.as_ref())?;
             configure_after_key_check(&conn, &opts)?;
+            if damaged {
+                rewrite_key_check(&conn, &key)?;
+                key_check_repaired = true;
+            }
             if version < SCHEMA_VERSION {
                 let tx = conn
                     .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -310,6 +483,21 @@ impl Journal {
             key
         };
 
+        let (hwm, hwm_found) = HighWater::open(data_dir, || current_marks(&conn))
+            .map_err(VaultError::io("open high-water mark"))?;
+        match hwm_found {
+            Found::Read { skipped: 0 } => {}
+            Found::Read { skipped } => {
+                tracing::warn!(skipped, "high-water mark: damaged records skipped")
+            }
+            Found::Missing if version != 0 => {
+                tracing::warn!("no high-water mark; rebuilt from the database")
+            }
+            Found::Missing => {}
+            Found::Damaged => {
+                tracing::error!("high-water mark file damaged; set aside and rebuilt")
+            }
+        }
         let mut journal = Journal {
             conn,
             dir: data_dir.to_path_buf(),
@@ -317,8 +505,13 @@ impl Journal {
             device_key,
             mission_keys: HashMap::new(),
             finished_wipe,
+            hwm,
+            hwm_found,
+            losses: Vec::new(),
+            key_check_repaired,
         };
         journal.finish_interrupted_deletes()?;
+        journal.check_high_water()?;
         tracing::info!(
             dir = %journal.dir.display(),
             provider = %journal.keys.describe(),
@@ -370,7 +563,7 @@ impl Journal {
         conn: &Connection,
         version: i64,
         keys: &dyn KeyProvider,
-    ) -> Result<SecretKey> {
+    ) -> Result<(SecretKey, bool)> {
         let app_id: i64 = conn
             .pragma_query_value(None, "application_id", |r| r.get(0))
             .map_err(VaultError::db("read application_id"))?;
@@ -399,13 +592,20 @@ impl Journal {
             return Err(VaultError::DeviceKeyMissing);
         };
         match crypto::open(&key, AAD_KEY_CHECK, &check) {
-            Ok(pt) if pt == KEY_CHECK_PLAINTEXT => Ok(key),
-            Ok(_) | Err(CryptoError::Auth) => {
-                tracing::error!(provider = %keys.describe(), "device key does not match vault");
-                Err(VaultError::WrongDeviceKey)
-            }
-            Err(CryptoError::Truncated) => {
-                Err(VaultError::Corrupt("key check is truncated".into()))
+            Ok(pt) if pt == KEY_CHECK_PLAINTEXT => Ok((key, false)),
+            Ok(_) | Err(CryptoError::Auth) | Err(CryptoError::Truncated) => {
+                // A damaged check record and a wrong key look alike here;
+                // the data sealed under the key tells them apart.
+                if key_opens_sealed_data(conn, &key)? {
+                    tracing::warn!(
+                        provider = %keys.describe(),
+                        "vault key check record damaged; the device key opens the data"
+                    );
+                    Ok((key, true))
+                } else {
+                    tracing::error!(provider = %keys.describe(), "device key does not match vault");
+                    Err(VaultError::WrongDeviceKey)
+                }
             }
             Err(e) => Err(e.into()),
         }
@@ -455,6 +655,87 @@ impl Journal {
     }
 
     /// The unwrapped key of `mission`, from the cache or the database.
+    /// The key check record was damaged and has been written anew (the
+    /// device key opened the data it seals).
+    pub fn key_check_repaired(&self) -> bool {
+        self.key_check_repaired
+    }
+
+    /// Missions with acknowledged rows the database lost, from this open and
+    /// earlier ones (see [`crate::hwm`]).
+    pub fn losses(&self) -> &[Loss] {
+        &self.losses
+    }
+
+    /// How the high-water mark file was found at open.
+    pub fn high_water_found(&self) -> Found {
+        self.hwm_found
+    }
+
+    /// Compares every mission with its high-water mark; records a gap as a
+    /// sealed loss and sets the mark to what the database holds, so the
+    /// same loss is not counted twice and the mission goes on.
+    fn check_high_water(&mut self) -> Result<()> {
+        let marks: Vec<(Uuid, Mark)> = self.hwm.marks().iter().map(|(k, v)| (*k, *v)).collect();
+        for (mission, mark) in marks {
+            let (gone, missing, now) = compare_mark(&self.conn, &mission, &mark)?;
+            if missing == 0 {
+                continue;
+            }
+            let before = self.recorded_loss(&mission)?;
+            let total = before.saturating_add(missing);
+            self.meta_put(&loss_name(&mission), &total.to_be_bytes())?;
+            tracing::error!(
+                mission = %mission,
+                missing,
+                acknowledged_seq = mark.seq,
+                mission_gone = gone,
+                "acknowledged journal rows are missing from the database"
+            );
+            let res = match now {
+                Some(m) => self.hwm.record(mission, m.seq, m.tag),
+                None => self.hwm.forget(mission),
+            };
+            res.map_err(VaultError::io("reset high-water mark"))?;
+        }
+        let names: Vec<String> = {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT name FROM meta WHERE name LIKE 'hwm.loss.%'")
+                .map_err(VaultError::db("list losses"))?;
+            stmt.query_map([], |r| r.get(0))
+                .and_then(|rows| rows.collect())
+                .map_err(VaultError::db("list losses"))?
+        };
+        for name in names {
+            let Some(mission) = name
+                .strip_prefix(LOSS_PREFIX)
+                .and_then(|s| Uuid::parse_str(s).ok())
+            else {
+                continue;
+            };
+            let missing = self.recorded_loss(&mission)?;
+            let gone = !mission_exists(&self.conn, &mission)?;
+            self.losses.push(Loss {
+                mission,
+                missing,
+                mission_gone: gone,
+            });
+        }
+        Ok(())
+    }
+
+    fn recorded_loss(&self, mission: &Uuid) -> Result<u64> {
+        let Some(v) = self.meta_get(&loss_name(mission))? else {
+            return Ok(0);
+        };
+        let b: [u8; 8] = v
+            .as_slice()
+            .try_into()
+            .map_err(|_| VaultError::Corrupt("loss record has the wrong length".into()))?;
+        Ok(u64::from_be_bytes(b))
+    }
+
     fn mission_key(&self, mission: Uuid) -> Result<SecretKey> {
         if let Some(k) = self.mission_keys.get(&mission) {
             return Ok(k.clone());
@@ -608,6 +889,13 @@ impl Journal {
             }
         }
         tx.commit().map_err(VaultError::db("commit append"))?;
+        if let Some((seq, _, s)) = sealed.last() {
+            // The rows are durable already; a mark that lags is harmless
+            // (only a later loss of these rows would go unnoticed).
+            if let Err(e) = self.hwm.record(mission, *seq, hwm::tag_of(s)) {
+                tracing::error!(mission = %mission, seq, error = %e, "high-water mark not written");
+            }
+        }
         tracing::debug!(
             mission = %mission,
             first_seq = records.first().map(|r| r.0),
@@ -846,6 +1134,15 @@ impl Journal {
     /// its rows, then checkpoints the WAL so no old page keeps the key.
     pub fn delete_mission(&mut self, mission: Uuid) -> Result<()> {
         let id = mission.as_bytes().as_slice();
+        if !mission_exists(&self.conn, &mission)? {
+            return Err(VaultError::UnknownMission { mission });
+        }
+        // The mark goes first: a crash after it leaves a mission without a
+        // mark (unchecked until its next row), never a mark without its
+        // mission (a false loss).
+        self.hwm
+            .forget(mission)
+            .map_err(VaultError::io("forget high-water mark"))?;
         let n = self
             .conn
             .execute(
@@ -862,9 +1159,12 @@ impl Journal {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(VaultError::db("begin mission delete"))?;
         let rows = delete_rows(&tx, id)?;
+        tx.execute("DELETE FROM meta WHERE name = ?1", [loss_name(&mission)])
+            .map_err(VaultError::db("delete loss record"))?;
         tx.commit()
             .map_err(VaultError::db("commit mission delete"))?;
         checkpoint_truncate(&self.conn);
+        self.losses.retain(|l| l.mission != mission);
         tracing::info!(mission = %mission, rows, "mission deleted");
         Ok(())
     }
@@ -1072,6 +1372,18 @@ fn run_wipe(
             tracing::error!(error = %e, file = %path.display(), "wipe: delete failed");
             if deleted.is_ok() {
                 deleted = Err(VaultError::io("delete database file")(e));
+            }
+        }
+    }
+    for name in [
+        HWM_FILE.to_string(),
+        format!("{HWM_FILE}.tmp"),
+        format!("{HWM_FILE}.damaged"),
+    ] {
+        if let Err(e) = remove_if_present(&dir.join(&name)) {
+            tracing::error!(error = %e, file = %name, "wipe: delete failed");
+            if deleted.is_ok() {
+                deleted = Err(VaultError::io("delete high-water mark")(e));
             }
         }
     }

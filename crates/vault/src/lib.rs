@@ -52,6 +52,7 @@
 //! - No error message, log line or `Debug` output contains plaintext or key
 //!   material; logs carry mission ids, seq numbers, counts and sizes only.
 
+pub mod hwm;
 pub mod journal;
 pub mod keys;
 pub mod outbox;
@@ -59,7 +60,7 @@ mod schema;
 pub mod store;
 
 pub use journal::{
-    DB_FILE, DEFAULT_STATE, DropReason, Dropped, Journal, JournalOptions, MAX_META_LEN,
+    DB_FILE, DEFAULT_STATE, DropReason, Dropped, Journal, JournalOptions, Loss, MAX_META_LEN,
     MAX_RECORD_LEN, MAX_SNAPSHOT_LEN, MissionMeta, Recovered, WIPE_MARKER, WipeReport, wipe_dir,
 };
 pub use keys::{FileKeyProvider, KeyProvider, MemoryKeyProvider};

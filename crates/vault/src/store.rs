@@ -124,6 +124,10 @@ pub struct MissionRecovery {
     pub log_issues: Vec<LogIssue>,
     /// Set when the mission could not be loaded at all (it stays on disk).
     pub failed: Option<String>,
+    /// Acknowledged entries the database lost (found against the
+    /// high-water mark; reported at every open until the mission is
+    /// deleted).
+    pub missing: u64,
 }
 
 impl MissionRecovery {
@@ -133,6 +137,53 @@ impl MissionRecovery {
             && self.undecodable == 0
             && self.log_issues.is_empty()
             && self.failed.is_none()
+            && self.missing == 0
+    }
+}
+
+/// What the crew reads about a damaged mission: how many acknowledged
+/// entries are missing or damaged, so they can be completed on paper.
+impl rettpad_record::text::UserMessage for MissionRecovery {
+    fn message(&self, lang: rettpad_record::text::Lang) -> String {
+        let short: String = self.mission.0.to_string().chars().take(8).collect();
+        let damaged = self.dropped.len() + self.undecodable;
+        let mut parts: Vec<String> = Vec::new();
+        if self.missing > 0 {
+            parts.push(match lang {
+                rettpad_record::text::Lang::De => {
+                    format!("{} bestätigte Einträge fehlen", self.missing)
+                }
+                rettpad_record::text::Lang::En => {
+                    format!("{} acknowledged entries are missing", self.missing)
+                }
+            });
+        }
+        if damaged > 0 {
+            parts.push(match lang {
+                rettpad_record::text::Lang::De => format!("{damaged} Einträge beschädigt"),
+                rettpad_record::text::Lang::En => format!("{damaged} entries damaged"),
+            });
+        }
+        if self.failed.is_some() {
+            parts.push(
+                lang.pick("Einsatz nicht lesbar", "mission cannot be read")
+                    .to_string(),
+            );
+        }
+        if parts.is_empty() {
+            return lang
+                .pick("Einsatz {m} vollständig.", "Mission {m} complete.")
+                .replace("{m}", &short);
+        }
+        let tail = lang.pick(
+            "Speicher beschädigt: bitte auf Papier ergänzen und melden.",
+            "Storage damaged: complete it on paper and report it.",
+        );
+        format!(
+            "{} {short}: {}. {tail}",
+            lang.pick("Einsatz", "Mission"),
+            parts.join(", ")
+        )
     }
 }
 
@@ -249,7 +300,32 @@ impl Store {
             }
             self.recovery.push(rep);
         }
+        let losses = self.journal()?.losses().to_vec();
+        for loss in losses {
+            let id = MissionId(loss.mission);
+            if let Some(rep) = self.recovery.iter_mut().find(|r| r.mission == id) {
+                rep.missing = loss.missing;
+            } else {
+                self.recovery.push(MissionRecovery {
+                    mission: id,
+                    missing: loss.missing,
+                    failed: Some("the mission is gone from the database".into()),
+                    ..Default::default()
+                });
+            }
+            tracing::error!(
+                mission = %id,
+                missing = loss.missing,
+                mission_gone = loss.mission_gone,
+                "mission recovered with acknowledged entries missing"
+            );
+        }
         Ok(())
+    }
+
+    /// The vault's key check record was damaged and written anew at open.
+    pub fn key_check_repaired(&self) -> bool {
+        self.journal().is_ok_and(Journal::key_check_repaired)
     }
 
     fn load_mission(

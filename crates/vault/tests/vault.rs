@@ -686,10 +686,200 @@ fn vault_files_are_owner_only() {
     let m = uuid::Uuid::now_v7();
     j.create_mission(m, 0).unwrap();
     j.append(m, 1, b"x").unwrap();
-    for name in ["", "vault.sqlite", "vault.sqlite-wal", "vault.sqlite-shm"] {
+    for name in [
+        "",
+        "vault.sqlite",
+        "vault.sqlite-wal",
+        "vault.sqlite-shm",
+        "vault.hwm",
+    ] {
         let p = dir.join(name);
         let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
         let want = if name.is_empty() { 0o700 } else { 0o600 };
         assert_eq!(mode, want, "{} has mode {mode:o}", p.display());
     }
+}
+
+/// Copies the vault's files as a crash or a cut copy would leave them, with
+/// the write-ahead log cut to `wal_len` bytes.
+fn copy_with_cut_wal(from: &Path, to: &Path, wal_len: u64) {
+    fs::create_dir_all(to).unwrap();
+    fs::set_permissions(to, fs::Permissions::from_mode(0o700)).unwrap();
+    for name in [DB_FILE, "vault.hwm"] {
+        fs::copy(from.join(name), to.join(name)).unwrap();
+    }
+    let wal = fs::read(from.join(format!("{DB_FILE}-wal"))).unwrap();
+    assert!(wal.len() as u64 > wal_len, "the rows are in the WAL");
+    fs::write(to.join(format!("{DB_FILE}-wal")), &wal[..wal_len as usize]).unwrap();
+}
+
+#[test]
+fn a_cut_write_ahead_log_is_reported_as_missing_acknowledged_rows() {
+    let env = Env::new();
+    let keys = env.file_keys();
+    let (m1, m2);
+    {
+        let mut j = env.open();
+        m1 = mission_with(&mut j, 5);
+    }
+    // Closing checkpointed rows 1..=5 into the main file; what follows is
+    // only in the WAL while the journal stays open.
+    let mut j = env.open();
+    for seq in 6..=8 {
+        j.append(m1, seq, &rec(seq)).unwrap();
+    }
+    m2 = mission_with(&mut j, 2);
+    let copy = env.data.parent().unwrap().join("copy");
+    // Only the WAL header survives: every frame after the checkpoint is lost.
+    copy_with_cut_wal(&env.data, &copy, 32);
+    drop(j);
+
+    let j = Journal::open(&copy, keys.clone(), JournalOptions::default()).unwrap();
+    let mut losses = j.losses().to_vec();
+    losses.sort_by_key(|l| l.missing);
+    assert_eq!(losses.len(), 2, "{losses:?}");
+    assert_eq!((losses[0].mission, losses[0].missing), (m2, 2));
+    assert!(losses[0].mission_gone);
+    assert_eq!((losses[1].mission, losses[1].missing), (m1, 3));
+    assert!(!losses[1].mission_gone);
+    // The rest opens: rows 1..=5 of the first mission.
+    assert_eq!(seqs(&j.load(m1).unwrap().records), vec![1, 2, 3, 4, 5]);
+    let mut j = j;
+    // The mission goes on; the loss stays reported, counted once.
+    j.append(m1, 6, b"after the loss").unwrap();
+    drop(j);
+    let mut j = Journal::open(&copy, keys.clone(), JournalOptions::default()).unwrap();
+    let l1 = j
+        .losses()
+        .iter()
+        .find(|l| l.mission == m1)
+        .copied()
+        .unwrap();
+    assert_eq!(l1.missing, 3, "reported again, not counted twice");
+    // A deleted mission takes its loss record along.
+    j.delete_mission(m1).unwrap();
+    drop(j);
+    let j = Journal::open(&copy, keys, JournalOptions::default()).unwrap();
+    assert!(j.losses().iter().all(|l| l.mission != m1));
+    assert!(j.losses().iter().any(|l| l.mission == m2));
+}
+
+#[test]
+fn no_loss_is_reported_after_clean_closes_compaction_and_an_upgrade() {
+    let env = Env::new();
+    let m = {
+        let mut j = env.open();
+        let m = mission_with(&mut j, 4);
+        j.write_snapshot(m, 4, b"state up to 4").unwrap();
+        j.append(m, 5, &rec(5)).unwrap();
+        m
+    };
+    let j = env.open();
+    assert!(j.losses().is_empty(), "{:?}", j.losses());
+    assert_eq!(seqs(&j.load(m).unwrap().records), vec![5]);
+    drop(j);
+    // A vault from before the mark existed: rebuilt, nothing reported.
+    fs::remove_file(env.data.join("vault.hwm")).unwrap();
+    let mut j = env.open();
+    assert_eq!(j.high_water_found(), rettpad_vault::hwm::Found::Missing);
+    assert!(j.losses().is_empty());
+    j.write_snapshot(m, 5, b"state up to 5").unwrap();
+    drop(j);
+    let j = env.open();
+    assert!(j.losses().is_empty(), "compacted rows are not missing");
+    assert_eq!(
+        j.high_water_found(),
+        rettpad_vault::hwm::Found::Read { skipped: 0 }
+    );
+}
+
+/// Flips one bit of a stored blob (`flip`) or cuts it to 3 bytes (`cut`).
+fn damage(env: &Env, table: &str, col: &str, key_col: &str, key: &dyn rusqlite::ToSql, how: &str) {
+    let db = env.raw();
+    let sel = format!("SELECT {col} FROM {table} WHERE {key_col} = ?1");
+    let mut v: Vec<u8> = db.query_row(&sel, [key], |r| r.get(0)).unwrap();
+    if how == "flip" {
+        v[20] ^= 0x01;
+    } else {
+        v.truncate(3);
+    }
+    let upd = format!("UPDATE {table} SET {col} = ?2 WHERE {key_col} = ?1");
+    assert_eq!(db.execute(&upd, rusqlite::params![key, v]).unwrap(), 1);
+}
+
+/// Damages the key check record's ciphertext.
+fn damage_key_check(env: &Env, how: &str) {
+    damage(env, "meta", "value", "name", &"key_check", how);
+}
+
+#[test]
+fn a_damaged_key_check_is_told_from_a_wrong_key_and_every_mission_opens() {
+    for how in ["flip", "cut"] {
+        let env = Env::new();
+        let (a, b) = {
+            let mut j = env.open();
+            (mission_with(&mut j, 3), mission_with(&mut j, 2))
+        };
+        let before =
+            env.raw()
+                .query_row("SELECT value FROM meta WHERE name = 'key_check'", [], |r| {
+                    r.get::<_, Vec<u8>>(0)
+                });
+        damage_key_check(&env, how);
+        let after =
+            env.raw()
+                .query_row("SELECT value FROM meta WHERE name = 'key_check'", [], |r| {
+                    r.get::<_, Vec<u8>>(0)
+                });
+        assert_ne!(before.unwrap(), after.unwrap(), "{how}: damaged");
+
+        // A wrong key is still a wrong key.
+        let other = Arc::new(MemoryKeyProvider::random().unwrap());
+        let err = env.open_with(other).unwrap_err();
+        assert!(matches!(err, VaultError::WrongDeviceKey), "{how}: {err}");
+
+        // The right key opens everything and writes the record anew.
+        let j = env.open();
+        assert!(j.key_check_repaired(), "{how}");
+        assert_eq!(seqs(&j.load(a).unwrap().records), vec![1, 2, 3]);
+        assert_eq!(seqs(&j.load(b).unwrap().records), vec![1, 2]);
+        drop(j);
+        let j = env.open();
+        assert!(!j.key_check_repaired(), "{how}: repaired for good");
+    }
+}
+
+#[test]
+fn a_damaged_key_check_and_a_damaged_mission_key_open_the_rest() {
+    let env = Env::new();
+    let (a, b) = {
+        let mut j = env.open();
+        (mission_with(&mut j, 3), mission_with(&mut j, 2))
+    };
+    damage_key_check(&env, "flip");
+    damage(
+        &env,
+        "missions",
+        "wrapped_key",
+        "mission_id",
+        &a.as_bytes().to_vec(),
+        "flip",
+    );
+    let j = env.open();
+    assert!(j.key_check_repaired());
+    assert!(matches!(
+        j.load(a).unwrap_err(),
+        VaultError::MissionKey { .. }
+    ));
+    assert_eq!(seqs(&j.load(b).unwrap().records), vec![1, 2]);
+}
+
+#[test]
+fn with_nothing_sealed_a_damaged_key_check_reads_as_a_wrong_key() {
+    let env = Env::new();
+    drop(env.open());
+    damage_key_check(&env, "flip");
+    // Nothing else under the key: no way to tell, so the vault stays shut.
+    let err = env.open_with(env.file_keys()).unwrap_err();
+    assert!(matches!(err, VaultError::WrongDeviceKey), "{err}");
 }

@@ -53,6 +53,63 @@ fn packets(root: &Path) {
     }
 }
 
+/// Rows as the vault stores them: single events of every kind of payload,
+/// several rows joined by 0xFF, and a snapshot (the events as one array).
+fn vault_rows(root: &Path) {
+    use rettpad_record::log::MissionLog;
+    use rettpad_record::{
+        Author, Collection, EntryId, MissionId, PatientId, Payload, Target, Value, keys,
+    };
+    let dir = root.join("vault_row");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut log = MissionLog::new(MissionId::new());
+    let author = Author {
+        device: "SN-FUZZ".into(),
+        crew_member: uuid_like(),
+    };
+    let p = PatientId::new();
+    let e = EntryId::new();
+    let payloads = vec![
+        Payload::MissionOpened {
+            call_sign: "RTW 9/99-1".into(),
+        },
+        Payload::PatientAdded { patient: p },
+        Payload::Set {
+            target: Target::Patient(p),
+            field: keys::patient::FAMILY_NAME.into(),
+            value: Value::Text("Synthetisch".into()),
+        },
+        Payload::EntryAdded {
+            patient: p,
+            collection: Collection::Vitals,
+            entry: e,
+            fields: [(keys::vitals::HR.to_string(), Value::Text("88".into()))].into(),
+        },
+        Payload::Clear {
+            target: Target::Entry(e),
+            field: keys::vitals::HR.into(),
+        },
+        Payload::EntryRetracted {
+            entry: e,
+            reason: "Irrtum".into(),
+        },
+    ];
+    let mut rows = Vec::new();
+    for (i, pl) in payloads.into_iter().enumerate() {
+        let ev = log.prepare(&author, 1_800_000_000_000 + i as i64, i as u64, pl);
+        log.insert(ev.clone()).unwrap();
+        let bytes = ev.encode();
+        std::fs::write(dir.join(format!("row_{i}")), &bytes).unwrap();
+        rows.push(bytes);
+    }
+    std::fs::write(dir.join("rows_joined"), rows.join(&0xFFu8)).unwrap();
+    std::fs::write(
+        dir.join("snapshot"),
+        serde_json::to_vec(log.events()).unwrap(),
+    )
+    .unwrap();
+}
+
 fn uuid_like() -> uuid::Uuid {
     uuid::Uuid::now_v7()
 }
@@ -60,6 +117,7 @@ fn uuid_like() -> uuid::Uuid {
 fn main() {
     let root = Path::new(std::env::args().nth(1).unwrap().as_str()).to_path_buf();
     packets(&root);
+    vault_rows(&root);
     let iv = root.join("intellivue");
     let ih = root.join("intellivue_host");
     std::fs::create_dir_all(&iv).unwrap();
