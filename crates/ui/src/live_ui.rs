@@ -232,12 +232,7 @@ impl Controller {
             })
             .collect();
         sync_model(&lv.get_tiles(), tiles, |new| lv.set_tiles(new));
-        lv.set_lead(ss(l.display_lead().unwrap_or_default()));
-        self.dev
-            .waves
-            .borrow_mut()
-            .get_or_insert_with(|| LiveWaves::new(&lv))
-            .update(l, &lv);
+        self.refresh_waves(ui);
         lv.set_co2_scale(ss(l.capno_scale().map_or(String::new(), |(top, unit)| {
             let top = format!("{top}");
             let top = match lang {
@@ -274,14 +269,33 @@ impl Controller {
         lv.set_strips(ss(strips));
     }
 
+    /// The waves: only the segments that changed since the last frame.
+    fn refresh_waves(&self, ui: &AppWindow) {
+        let Some(l) = &self.dev.live else { return };
+        let lv = ui.global::<LiveAdapter>();
+        lv.set_lead(ss(l.display_lead().unwrap_or_default()));
+        self.dev
+            .waves
+            .borrow_mut()
+            .get_or_insert_with(|| LiveWaves::new(&lv))
+            .update(l, &lv);
+    }
+
     /// The live page's own frame (10 per second in the app): only while it
-    /// is shown, and only the peripherals and that page.
+    /// is shown, and only the peripherals and that page. The waves move
+    /// every frame; values, ages, alarm and clock change at most once a
+    /// second, so the rest of the page is rebuilt every 5th frame.
     pub fn live_frame(&mut self, ui: &AppWindow) {
         if self.page != Page::Live {
             return;
         }
         self.poll_peripherals();
-        self.refresh_live(ui);
+        self.dev.frames = self.dev.frames.wrapping_add(1);
+        if self.dev.frames.is_multiple_of(5) {
+            self.refresh_live(ui);
+        } else {
+            self.refresh_waves(ui);
+        }
     }
 }
 

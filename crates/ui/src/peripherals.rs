@@ -50,6 +50,8 @@ pub(super) struct DevFeed {
     live: Option<Live>,
     /// The live page's wave boxes (made when the page first draws).
     waves: std::cell::RefCell<Option<live_ui::LiveWaves>>,
+    /// Live frames drawn (every 5th rebuilds the whole page).
+    frames: u64,
     /// The page the live page returns to.
     back: Option<Page>,
     _keep: Option<Keep>,

@@ -183,6 +183,13 @@ pub fn live_probe(seconds: u64) -> Result<LiveProbe, Error> {
             }
         }
         ctrl.borrow_mut().feed_live(&obs);
+        // As the app's timers: the whole state once a second, the live
+        // page's own frame every 100 ms.
+        if tick.is_multiple_of(10) {
+            let mut c = ctrl.borrow_mut();
+            c.tick();
+            c.refresh(&ui);
+        }
         ctrl.borrow_mut().live_frame(&ui);
         slint::platform::update_timers_and_animations();
         window.draw_if_needed(|r| {
@@ -199,6 +206,9 @@ pub fn live_probe(seconds: u64) -> Result<LiveProbe, Error> {
     }
     let wall_ms = start.elapsed().as_secs_f64() * 1e3;
     let cpu = cpu_ms() - cpu0;
+    if ui.global::<AppState>().get_page() != crate::Page::Live as i32 {
+        return Err("the live page was not shown".into());
+    }
     drop(ui);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(LiveProbe {
