@@ -51,6 +51,23 @@ pub enum Page {
     Live = 7,
 }
 
+impl Page {
+    /// The same page in the UI (`PageId` in globals.slint).
+    pub fn id(self) -> crate::PageId {
+        use crate::PageId;
+        match self {
+            Page::Lock => PageId::Lock,
+            Page::Login => PageId::Login,
+            Page::Missions => PageId::Missions,
+            Page::Editor => PageId::Editor,
+            Page::Close => PageId::Close,
+            Page::Settings => PageId::Settings,
+            Page::Handover => PageId::Handover,
+            Page::Live => PageId::Live,
+        }
+    }
+}
+
 struct LoginRow {
     name: String,
     number: String,

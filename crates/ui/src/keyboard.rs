@@ -148,7 +148,10 @@ fn card_values(ui: &AppWindow, field: &str) -> Vec<String> {
 fn crew_names(ui: &AppWindow) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let crew = ui.global::<AppState>().get_crew_text();
-    if ui.global::<AppState>().get_page() >= 2 {
+    if !matches!(
+        ui.global::<AppState>().get_page(),
+        crate::PageId::Lock | crate::PageId::Login
+    ) {
         out.extend(crew.split(", ").map(str::to_string));
     }
     let rows = ui.global::<LoginAdapter>().get_crew();

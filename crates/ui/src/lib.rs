@@ -41,7 +41,7 @@ pub fn fault_window(
         tracing::warn!(error = %e, "language switch failed");
     }
     let app = ui.global::<AppState>();
-    app.set_page(Page::Lock as i32);
+    app.set_page(Page::Lock.id());
     let lock = ui.global::<LockAdapter>();
     lock.set_fault(true);
     lock.set_message(why.message(lang).into());

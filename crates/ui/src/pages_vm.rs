@@ -11,7 +11,7 @@ impl Controller {
         self.poll_handover();
         self.poll_print();
         let app = ui.global::<AppState>();
-        app.set_page(self.page as i32);
+        app.set_page(self.page.id());
         app.set_clock_text(ss(view::clock_text(self.pad.clock().wall_ms())));
         let (call, crew) = match self.pad.session().shift() {
             Some(s) => (

@@ -206,7 +206,7 @@ pub fn live_probe(seconds: u64) -> Result<LiveProbe, Error> {
     }
     let wall_ms = start.elapsed().as_secs_f64() * 1e3;
     let cpu = cpu_ms() - cpu0;
-    if ui.global::<AppState>().get_page() != crate::Page::Live as i32 {
+    if ui.global::<AppState>().get_page() != crate::Page::Live.id() {
         return Err("the live page was not shown".into());
     }
     drop(ui);

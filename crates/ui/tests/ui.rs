@@ -1966,7 +1966,7 @@ fn a_bad_configuration_shows_on_the_lock_screen_without_a_pin_pad() {
     );
     assert_eq!(
         ui.global::<app::AppState>().get_page(),
-        rettpad_ui::Page::Lock as i32
+        rettpad_ui::Page::Lock.id()
     );
     let found = |label: &str| ElementHandle::find_by_accessible_label(&ui, label).count();
     assert_eq!(
