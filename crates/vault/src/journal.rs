@@ -279,6 +279,17 @@ fn checkpoint_truncate(conn: &Connection) {
     }
 }
 
+/// The seq the mission's snapshot covers, if it has one.
+fn snapshot_upto(conn: &Connection, id: &[u8]) -> Result<Option<i64>> {
+    conn.query_row(
+        "SELECT upto_seq FROM snapshots WHERE mission_id = ?1",
+        [id],
+        |r| r.get(0),
+    )
+    .optional()
+    .map_err(VaultError::db("read snapshot seq"))
+}
+
 /// Writes a new key check sealed under `key` (after it opened the data).
 fn rewrite_key_check(conn: &Connection, key: &SecretKey) -> Result<()> {
     let check = crypto::seal(key, AAD_KEY_CHECK, KEY_CHECK_PLAINTEXT)?;
@@ -344,14 +355,7 @@ fn mission_mark(conn: &Connection, mission: &Uuid) -> Result<Option<Mark>> {
         )
         .optional()
         .map_err(VaultError::db("read last row"))?;
-    let upto: Option<i64> = conn
-        .query_row(
-            "SELECT upto_seq FROM snapshots WHERE mission_id = ?1",
-            [id],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(VaultError::db("read snapshot seq"))?;
+    let upto = snapshot_upto(conn, id)?;
     let row = last.filter(|(seq, _)| upto.is_none_or(|u| *seq > u));
     Ok(match (row, upto) {
         (Some((seq, sealed)), _) => Some(Mark {
@@ -408,14 +412,7 @@ fn compare_mark(
         )
         .optional()
         .map_err(VaultError::db("read acknowledged row"))?;
-    let upto: Option<i64> = conn
-        .query_row(
-            "SELECT upto_seq FROM snapshots WHERE mission_id = ?1",
-            [mission.as_bytes().as_slice()],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(VaultError::db("read snapshot seq"))?;
+    let upto = snapshot_upto(conn, mission.as_bytes().as_slice())?;
     let compacted = upto.is_some_and(|u| seq_from_sql(u) >= mark.seq);
     let intact = match row {
         Some(sealed) => hwm::tag_of(&sealed) == mark.tag,
@@ -863,14 +860,7 @@ impl Journal {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(VaultError::db("begin append"))?;
-        let upto: Option<i64> = tx
-            .query_row(
-                "SELECT upto_seq FROM snapshots WHERE mission_id = ?1",
-                [id],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(VaultError::db("read snapshot seq"))?;
+        let upto = snapshot_upto(&tx, id)?;
         {
             let mut stmt = tx
                 .prepare_cached("INSERT INTO journal(mission_id, seq, sealed) VALUES (?1, ?2, ?3)")
@@ -925,14 +915,7 @@ impl Journal {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(VaultError::db("begin snapshot"))?;
-        let existing: Option<i64> = tx
-            .query_row(
-                "SELECT upto_seq FROM snapshots WHERE mission_id = ?1",
-                [id],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(VaultError::db("read snapshot seq"))?;
+        let existing = snapshot_upto(&tx, id)?;
         if let Some(existing) = existing.filter(|e| *e > sql_upto) {
             return Err(VaultError::SnapshotRegress {
                 mission,
