@@ -200,10 +200,12 @@ fn usage() {
          \x20 run  [-- ARGS]   install missing system packages, then run the app (debug build)\n\
          \x20 test [-- ARGS]   install missing system packages, then run all tests;\n\
          \x20                  ARGS go to `cargo nextest run` (or `cargo test`), not to the doctests;\n\
-         \x20                  without ARGS it ends with `cargo xtask fuzz` (RETTPAD_SKIP_FUZZ=1 skips it)\n\
+         \x20                  without ARGS it ends with a 5 s `cargo xtask fuzz` smoke run\n\
+         \x20                  (RETTPAD_SKIP_FUZZ=1 skips it)\n\
          \x20 deps [--test]    only install missing system packages (--test: also test-only ones)\n\
-         \x20 fuzz [--secs N] [TARGET...]\n\
-         \x20                  build the fuzz crate and run each target N seconds (default {FUZZ_SECS});\n\
+         \x20 fuzz [--secs N | --runs N] [TARGET...]\n\
+         \x20                  build the fuzz crate and run each target N seconds (default {FUZZ_SECS})\n\
+         \x20                  or N executions;\n\
          \x20                  installs cargo-fuzz if missing; fails with the crash artifact's path"
     );
 }
@@ -332,6 +334,8 @@ const FUZZ_FLAGS: &[&str] = &["--sanitizer", "none", "--debug-assertions"];
 /// after a crash; the task fails listing each crash artifact.
 fn fuzz(args: &[OsString]) -> Result<ExitCode, String> {
     let mut secs = FUZZ_SECS;
+    // `--runs N`: stop each target after N executions instead (no time cap).
+    let mut runs: Option<u64> = None;
     let mut wanted: Vec<String> = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -347,8 +351,16 @@ fn fuzz(args: &[OsString]) -> Result<ExitCode, String> {
             secs = n
                 .parse()
                 .map_err(|_| format!("fuzz: --secs needs a number of seconds, got {n:?}"))?;
+        } else if a == "--runs" {
+            let n = it.next().and_then(|v| v.to_str()).unwrap_or("");
+            runs = Some(
+                n.parse()
+                    .map_err(|_| format!("fuzz: --runs needs a number, got {n:?}"))?,
+            );
         } else if a.starts_with('-') {
-            return Err(format!("fuzz: unknown option {a:?} (only --secs N)"));
+            return Err(format!(
+                "fuzz: unknown option {a:?} (only --secs N or --runs N)"
+            ));
         } else {
             wanted.push(a.to_string());
         }
@@ -385,7 +397,10 @@ fn fuzz(args: &[OsString]) -> Result<ExitCode, String> {
         std::fs::create_dir_all(&corpus)
             .map_err(|e| format!("cannot create {}: {e}", corpus.display()))?;
         let seeds = fuzz_dir.join("seeds").join(t);
-        eprintln!("xtask: fuzzing {t} for {secs} s");
+        match runs {
+            Some(n) => eprintln!("xtask: fuzzing {t} for {n} executions"),
+            None => eprintln!("xtask: fuzzing {t} for {secs} s"),
+        }
         let mut run = fuzz_cargo(&root);
         run.args(["fuzz", "run"])
             .args(FUZZ_FLAGS)
@@ -398,9 +413,13 @@ fn fuzz(args: &[OsString]) -> Result<ExitCode, String> {
         }
         // -timeout: one input slower than 10 s is a hang; -rss_limit_mb: a
         // parser that allocates 2 GiB on a small input is a crash.
+        let stop = match runs {
+            Some(n) => format!("-runs={n}"),
+            None => format!("-max_total_time={secs}"),
+        };
         let status = run
             .arg("--")
-            .arg(format!("-max_total_time={secs}"))
+            .arg(stop)
             .args(["-timeout=10", "-rss_limit_mb=2048", "-print_final_stats=1"])
             .status()
             .map_err(|e| format!("cannot start cargo fuzz: {e}"))?;
@@ -410,7 +429,13 @@ fn fuzz(args: &[OsString]) -> Result<ExitCode, String> {
         }
     }
     if crashed.is_empty() {
-        eprintln!("xtask: fuzz OK: {} target(s), {secs} s each", targets.len());
+        match runs {
+            Some(n) => eprintln!(
+                "xtask: fuzz OK: {} target(s), {n} executions each",
+                targets.len()
+            ),
+            None => eprintln!("xtask: fuzz OK: {} target(s), {secs} s each", targets.len()),
+        }
         return Ok(ExitCode::SUCCESS);
     }
     for (t, arts) in &crashed {
