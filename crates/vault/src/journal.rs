@@ -378,7 +378,11 @@ fn current_marks(conn: &Connection) -> HashMap<Uuid, Mark> {
             s.query_map([], |r| bytes_at(r, 0))
                 .and_then(|rows| rows.collect())
         })
-        .unwrap_or_default();
+        .unwrap_or_else(|e| {
+            // The rebuilt mark starts empty: later rows are checked again.
+            tracing::warn!(error = %e, "high-water mark rebuilt without the missions");
+            Vec::new()
+        });
     ids.iter()
         .filter_map(|id| Uuid::from_slice(id).ok())
         .filter_map(|m| Some((m, mission_mark(conn, &m).ok()??)))

@@ -83,8 +83,14 @@ impl View<'_> {
         if n >= self.end {
             return None;
         }
+        self.sample(n)
+    }
+
+    /// Sample number `n`, while the ring still holds it.
+    fn sample(&self, n: u64) -> Option<i32> {
         let ring_start = self.c.pushed - self.c.ring.len() as u64;
-        self.c.ring.get((n - ring_start) as usize).copied()
+        let i = n.checked_sub(ring_start)?;
+        self.c.ring.get(usize::try_from(i).ok()?).copied()
     }
 
     /// Sample numbers shown at positions `[p0, p1)`: at most two runs.
@@ -175,14 +181,9 @@ impl Sweep {
             }
             WaveKind::Pleth => {
                 let (mut lo, mut hi) = (i32::MAX, i32::MIN);
-                for n in v.first..v.end {
-                    if let Some(&s) =
-                        v.c.ring
-                            .get((n - (v.c.pushed - v.c.ring.len() as u64)) as usize)
-                    {
-                        lo = lo.min(s);
-                        hi = hi.max(s);
-                    }
+                for s in (v.first..v.end).filter_map(|n| v.sample(n)) {
+                    lo = lo.min(s);
+                    hi = hi.max(s);
                 }
                 if lo > hi {
                     return None;
