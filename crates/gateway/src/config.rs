@@ -9,6 +9,48 @@ use std::path::{Path, PathBuf};
 pub struct PadEntry {
     pub serial: String,
     pub call_sign: String,
+    /// The dispatch centre whose missions this pad's unit takes. A centre
+    /// that alarms a unit registered to another centre is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub centre: Option<String>,
+}
+
+/// A dispatch centre (Leitstelle) that may send missions and statuses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CentreEntry {
+    /// The centre id of `rettpad.dispatch/1` (e.g. "by-ils-71").
+    pub id: String,
+    pub name: String,
+    /// Hex SHA-256 of the centre's API token.
+    pub token_sha256: String,
+    /// FMS/TETRA status → time fields; the nationwide default if absent.
+    #[serde(default)]
+    pub status_map: rettpad_dispatch::StatusMap,
+}
+
+/// The permanent pad channel (`[channel]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChannelLimits {
+    /// A comment on every idle stream this often (carrier NATs drop idle
+    /// TCP after minutes; docs/dispatch.md).
+    pub keepalive_secs: u64,
+    /// Messages kept per pad while it is offline; beyond this the oldest
+    /// is dropped, counted and logged (the pad sees the gap).
+    pub max_queue: u32,
+    /// Messages older than this are dropped from an offline pad's queue.
+    pub max_queue_age_hours: u32,
+}
+
+impl Default for ChannelLimits {
+    fn default() -> Self {
+        ChannelLimits {
+            keepalive_secs: 25,
+            max_queue: 1_000,
+            max_queue_age_hours: 72,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,6 +100,15 @@ pub struct GatewayConfig {
     pub pads: Vec<PadEntry>,
     #[serde(default)]
     pub hospitals: Vec<HospitalEntry>,
+    /// The dispatch API for ELS adapters: plain HTTP, loopback only (the
+    /// adapter runs beside the gateway or behind the VPN's TLS endpoint);
+    /// each centre authenticates with its own token. None: no dispatch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dispatch_listen: Option<SocketAddr>,
+    #[serde(default)]
+    pub centres: Vec<CentreEntry>,
+    #[serde(default)]
+    pub channel: ChannelLimits,
     /// Test hook: wait this long after storing before answering (lets a
     /// test kill the pad between send and receipt). 0 in production.
     #[serde(default)]
@@ -216,6 +267,34 @@ impl GatewayConfig {
             || l.max_packet_age_days == 0
         {
             return Err("limits: timeouts, rates and counts must be > 0".into());
+        }
+        if self.dispatch_listen.is_some_and(|a| !a.ip().is_loopback()) {
+            return Err("dispatch_listen must be a loopback address".into());
+        }
+        let c = &self.channel;
+        if c.keepalive_secs == 0 || c.max_queue == 0 || c.max_queue_age_hours == 0 {
+            return Err(
+                "channel: keepalive_secs, max_queue and max_queue_age_hours must be > 0".into(),
+            );
+        }
+        for (i, c) in self.centres.iter().enumerate() {
+            if c.id.is_empty() || c.id.len() > 64 || self.centres[..i].iter().any(|o| o.id == c.id)
+            {
+                return Err(format!("invalid or repeated centre id {:?}", c.id));
+            }
+            if hex::decode(&c.token_sha256).map_or(true, |b| b.len() != 32) {
+                return Err(format!(
+                    "centre {}: token_sha256 must be 64 hex digits",
+                    c.id
+                ));
+            }
+        }
+        for p in &self.pads {
+            if let Some(c) = &p.centre
+                && !self.centres.iter().any(|x| &x.id == c)
+            {
+                return Err(format!("pad {}: unknown centre {c:?}", p.serial));
+            }
         }
         for h in &self.hospitals {
             if !rettpad_transfer::packet::valid_hospital_id(&h.id) {

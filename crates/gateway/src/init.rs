@@ -5,10 +5,10 @@
 //! pad, a foreign CA with a pad certificate (`foreign-pad.pem/.key`, for
 //! refusal tests), `gateway-hpke.key/.pub`, `gateway-sign.key/.pub`,
 //! `storage.key`, per hospital `hospital-<id>.key/.pub/.token`,
-//! `gateway.toml` and `pad-<serial>.toml` (pad configurations with an
+//! the demo centre's API token `centre-demo-ils.token`, `gateway.toml` and `pad-<serial>.toml` (pad configurations with an
 //! `[upload]` section).
 
-use super::config::{GatewayConfig, HospitalEntry, Limits, PadEntry};
+use super::config::{CentreEntry, ChannelLimits, GatewayConfig, HospitalEntry, Limits, PadEntry};
 use super::private::{self, Existing};
 use rettpad_crypto::{SecretKey, sha256};
 use rettpad_pki::issue::Ca;
@@ -24,6 +24,9 @@ pub const DEMO_PADS: &[(&str, &str)] = &[
     ("DEMO-PAD-0001", "RTW 1/83-1"),
     ("DEMO-PAD-0002", "NEF 1/82-1"),
 ];
+
+/// The demo dispatch centre; its token is `centre-<id>.token`.
+pub const DEMO_CENTRE: (&str, &str) = ("demo-ils", "Integrierte Leitstelle Demo");
 
 /// Hospitals of the demo PKI: `(id, name)`.
 pub const DEMO_HOSPITALS: &[(&str, &str)] = &[
@@ -112,6 +115,16 @@ pub fn init(o: &InitOptions) -> Result<InitReport, String> {
         hospital_keys.insert((*id).to_string(), hpk.to_hex());
     }
 
+    let token = SecretKey::generate().map_err(|e| e.to_string())?;
+    let token = hex::encode(token.expose());
+    write(&dir, &format!("centre-{}.token", DEMO_CENTRE.0), &token)?;
+    let centres = vec![CentreEntry {
+        id: DEMO_CENTRE.0.into(),
+        name: DEMO_CENTRE.1.into(),
+        token_sha256: hex::encode(sha256(token.as_bytes())),
+        status_map: Default::default(),
+    }];
+
     let mut pads = Vec::new();
     let mut pad_configs = Vec::new();
     for (serial, call_sign) in DEMO_PADS {
@@ -121,6 +134,7 @@ pub fn init(o: &InitOptions) -> Result<InitReport, String> {
         pads.push(PadEntry {
             serial: (*serial).into(),
             call_sign: (*call_sign).into(),
+            centre: Some(DEMO_CENTRE.0.into()),
         });
         let pc = PadFile {
             device_serial: serial,
@@ -159,6 +173,9 @@ pub fn init(o: &InitOptions) -> Result<InitReport, String> {
         tls12: true,
         pads,
         hospitals,
+        dispatch_listen: Some(SocketAddr::new(o.hospital_listen.ip(), 0)),
+        centres,
+        channel: ChannelLimits::default(),
         debug_reply_delay_ms: 0,
         limits: Limits::default(),
     };

@@ -466,12 +466,16 @@ mod tests {
             pads: vec![PadEntry {
                 serial: "SN-1".into(),
                 call_sign: "RTW 1".into(),
+                centre: None,
             }],
             hospitals: vec![HospitalEntry {
                 id: "h1".into(),
                 name: "Klinik".into(),
                 token_sha256: hex::encode(crypto::sha256(b"tok")),
             }],
+            dispatch_listen: None,
+            centres: vec![],
+            channel: Default::default(),
             debug_reply_delay_ms: 0,
             limits: crate::config::Limits::default(),
         }

@@ -8,6 +8,8 @@
 //! - [`store`] — the `GatewayStore` trait and the SQLite default.
 //! - [`intake`] — the logic without sockets.
 //! - [`board`] — the arrival board page.
+//! - [`dispatch`] — dispatch centres' messages into the pads' channel queues (no sockets).
+//! - `channel_http` — the pad channel (SSE) and the dispatch API.
 //! - `server` — axum + axum-server (rustls) listeners.
 //! - [`conn`] — pad connections: identity, per-pad limit, idle and header clocks.
 //! - `hospital` — the hospital client (`rettpad-gateway hospital fetch`).
@@ -16,8 +18,10 @@
 //! - `local` — an in-process gateway for the demo.
 
 pub mod board;
+pub mod channel_http;
 pub mod config;
 pub mod conn;
+pub mod dispatch;
 pub mod hospital;
 pub mod init;
 pub mod intake;

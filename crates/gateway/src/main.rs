@@ -83,7 +83,12 @@ fn serve(args: &[String]) -> ExitCode {
         cfg,
         |b| {
             // Tests and scripts wait for this line.
-            println!("ready pads={} hospitals={}", b.pads, b.hospitals);
+            println!(
+                "ready pads={} hospitals={} dispatch={}",
+                b.pads,
+                b.hospitals,
+                b.dispatch.map(|a| a.to_string()).unwrap_or_else(|| "-".into())
+            );
             let _ = std::io::stdout().flush();
         },
         async {

@@ -15,8 +15,10 @@
 //! manifest field beyond those, never payload.
 
 use super::board;
+use super::channel_http::{self, ChannelApp};
 use super::config::{GatewayConfig, Limits};
 use super::conn::{ConnState, Conns, PadAcceptor};
+use super::dispatch::Dispatcher;
 use super::intake::{Gateway, IntakeError};
 use super::private::{self, Existing};
 use super::store::SqliteStore;
@@ -411,6 +413,8 @@ async fn board_page(State(app): State<App>, hospital: Option<UrlPath<String>>) -
 pub struct Bound {
     pub pads: SocketAddr,
     pub hospitals: SocketAddr,
+    /// The dispatch API, when configured.
+    pub dispatch: Option<SocketAddr>,
 }
 
 /// Builds the pads' TLS server configuration (mTLS, BSI provider).
@@ -442,6 +446,11 @@ pub async fn serve(
     }
     let store = Arc::new(SqliteStore::open(&cfg.data_dir).map_err(|e| e.to_string())?);
     let gw = Arc::new(Gateway::from_config(&cfg, store)?);
+    let storage_key =
+        rettpad_crypto::SecretKey::from_slice(&super::config::read_hex_file(&cfg.storage_key)?)
+            .ok_or("storage key must be 32 bytes")?;
+    let dispatcher = Arc::new(Dispatcher::open(&cfg, storage_key)?);
+    let chan = ChannelApp::new(gw.clone(), dispatcher.clone());
     let limits = cfg.limits.clone();
     let budget = usize::try_from(limits.max_inflight_body_bytes)
         .map_err(|_| "limits.max_inflight_body_bytes too large")?
@@ -468,6 +477,7 @@ pub async fn serve(
         .route("/v1/packets", post(post_packet))
         .route("/v1/hello", get(hello))
         .with_state(app.clone())
+        .merge(channel_http::pad_routes(chan.clone()))
         .layer(middleware::from_fn_with_state(conns, track));
     let hospitals = Router::new()
         .route("/", get(board_page))
@@ -496,6 +506,22 @@ pub async fn serve(
         .local_addr()
         .map_err(|e| format!("hospital listener: {e}"))?;
 
+    let dispatch_listener = match cfg.dispatch_listen {
+        Some(a) => Some(
+            tokio::net::TcpListener::bind(a)
+                .await
+                .map_err(|e| format!("bind {a}: {e}"))?,
+        ),
+        None => None,
+    };
+    let dispatch_addr = match &dispatch_listener {
+        Some(l) => Some(
+            l.local_addr()
+                .map_err(|e| format!("dispatch listener: {e}"))?,
+        ),
+        None => None,
+    };
+
     let pad_task = tokio::spawn(pad_server);
     let pad_addr = handle
         .listening()
@@ -510,12 +536,28 @@ pub async fn serve(
             })
             .await
     });
+    let dispatch_task = dispatch_listener.map(|l| {
+        let mut stop = stop_rx.clone();
+        let routes = channel_http::dispatch_routes(chan);
+        tokio::spawn(async move {
+            axum::serve(l, routes)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.changed().await;
+                })
+                .await
+        })
+    });
     let sweep_gw = gw.clone();
+    let sweep_dispatch = dispatcher.clone();
     let every = Duration::from_secs(cfg.sweep_interval_secs.max(1));
     let mut sweep_stop = stop_rx;
     let sweep_task = tokio::spawn(async move {
         loop {
             let g = sweep_gw.clone();
+            let d = sweep_dispatch.clone();
+            if let Ok(Err(e)) = tokio::task::spawn_blocking(move || d.sweep(now_ms())).await {
+                tracing::error!(error = %e, "channel queue sweep failed");
+            }
             match tokio::task::spawn_blocking(move || g.sweep(now_ms())).await {
                 Ok(Ok(r)) if r.packets + r.mailbox + r.board > 0 => {
                     tracing::info!(
@@ -535,10 +577,11 @@ pub async fn serve(
             }
         }
     });
-    tracing::info!(pads = %pad_addr, hospitals = %hosp_addr, "gateway listening");
+    tracing::info!(pads = %pad_addr, hospitals = %hosp_addr, dispatch = ?dispatch_addr, "gateway listening");
     ready(Bound {
         pads: pad_addr,
         hospitals: hosp_addr,
+        dispatch: dispatch_addr,
     });
     shutdown.await;
     tracing::info!("gateway shutting down");
@@ -546,6 +589,9 @@ pub async fn serve(
     let _ = stop_tx.send(true);
     let _ = pad_task.await;
     let _ = hosp_task.await;
+    if let Some(t) = dispatch_task {
+        let _ = t.await;
+    }
     let _ = sweep_task.await;
     Ok(())
 }

@@ -4,7 +4,7 @@
 
 use rettpad_clock::{SharedClock, SystemClock};
 use rettpad_crypto::sha256;
-use rettpad_gateway::{GatewayConfig, GatewayStore, SqliteStore};
+use rettpad_gateway::{GatewayStore, SqliteStore};
 use rettpad_pad::close::close_and_queue;
 use rettpad_pad::config::Config;
 use rettpad_record::keys;
@@ -16,65 +16,19 @@ use rettpad_transfer::uploader::{self, StepResult, Uploader};
 use rettpad_transfer::{EntryState, FailReason, HpkeSecretKey, PreNotice, SealInput, SealKeys};
 use rettpad_vault::FileKeyProvider;
 use rettpad_vault::store::{Store, StoreOptions};
-use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
-const GW: &str = env!("CARGO_BIN_EXE_rettpad-gateway");
-const SERIAL: &str = "DEMO-PAD-0001";
-const CALL_SIGN: &str = "RTW 1/83-1";
+mod common;
+use common::*;
+
 const HOSPITAL: &str = "klinikum-mitte";
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-/// A PKI + configs from `rettpad-gateway init`.
-struct Pki {
-    _tmp: tempfile::TempDir,
-    dir: PathBuf,
-    port: u16,
-}
-
 impl Pki {
-    fn new() -> Pki {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("pki");
-        let port = free_port();
-        let out = Command::new(GW)
-            .args(["init", "--dir"])
-            .arg(&dir)
-            .args(["--port", &port.to_string(), "--hospital-port", "0"])
-            .output()
-            .expect("run init");
-        assert!(
-            out.status.success(),
-            "init: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Pki {
-            dir: dir.canonicalize().unwrap(),
-            _tmp: tmp,
-            port,
-        }
-    }
-
-    fn pad_config(&self) -> Config {
-        Config::load(&self.dir.join(format!("pad-{SERIAL}.toml"))).unwrap()
-    }
-
-    fn gateway_config(&self) -> GatewayConfig {
-        GatewayConfig::load(&self.dir.join("gateway.toml")).unwrap()
-    }
-
     fn set_reply_delay(&self, ms: u64) {
         let mut c = self.gateway_config();
         c.debug_reply_delay_ms = ms;
@@ -87,50 +41,6 @@ impl Pki {
             return 0;
         }
         SqliteStore::open(&d).unwrap().count().unwrap()
-    }
-}
-
-/// A running gateway process, killed on drop.
-struct Gw {
-    child: Child,
-    hospitals: SocketAddr,
-}
-
-impl Gw {
-    fn start(pki: &Pki) -> Gw {
-        let mut child = Command::new(GW)
-            .args(["serve", "--config"])
-            .arg(pki.dir.join("gateway.toml"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn gateway");
-        let out = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for l in BufReader::new(out).lines().map_while(Result::ok) {
-                let _ = tx.send(l);
-            }
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("gateway did not get ready");
-        let hosp = line
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("hospitals="))
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected ready line {line:?}"));
-        Gw {
-            child,
-            hospitals: hosp,
-        }
-    }
-}
-
-impl Drop for Gw {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -2,9 +2,11 @@
 //! lock, wipe), the peripherals (card watcher, handover service), close →
 //! seal → queue, and the headless demo. No Slint: the UI crate drives it.
 
+pub mod channel;
 pub mod close;
 pub mod config;
 pub mod demo;
+pub mod dispatch;
 pub mod handover_io;
 pub mod handover_service;
 pub mod intake;

@@ -52,6 +52,11 @@ pub enum PadEvent {
     Queued(MissionId),
     /// Sealing failed; the mission stays closed on the pad (not lost).
     SealFailed(MissionId, Notice),
+    /// The dispatch centre sent a mission (`opened`: new on this pad),
+    /// an update, a status time or a cancellation; it is in the vault.
+    Dispatched(crate::dispatch::Applied),
+    /// The gateway refuses this pad's channel (call sign not registered).
+    ChannelRefused(Notice),
 }
 
 /// The headless application core.
@@ -64,6 +69,8 @@ pub struct Pad {
     outbox: Outbox,
     /// The counted attempt whose PIN check runs on a worker.
     unlocking: Option<(u32, Receiver<Result<bool, SessionError>>)>,
+    /// The permanent channel to the gateway (dispatch), with `[upload]`.
+    channel: Option<crate::channel::ChannelHandle>,
 }
 
 fn add_patient_first() -> Notice {
@@ -83,6 +90,7 @@ impl Pad {
             cursor: Cursor::default(),
             outbox: Outbox::default(),
             unlocking: None,
+            channel: None,
         }
     }
 
@@ -218,6 +226,12 @@ impl Pad {
     /// closed missions not yet queued.
     pub fn tick(&mut self) -> Vec<PadEvent> {
         let mut out = self.outbox.poll();
+        if let Some(ch) = &self.channel {
+            out.extend(ch.poll().into_iter().map(|e| match e {
+                crate::channel::ChannelEvent::Dispatched(a) => PadEvent::Dispatched(a),
+                crate::channel::ChannelEvent::Refused(n) => PadEvent::ChannelRefused(n),
+            }));
+        }
         self.queue_closed_missions();
         if self.session.tick() == LockState::Locked {
             out.push(PadEvent::Locked);
@@ -649,7 +663,46 @@ impl Pad {
             &self.cfg.device_serial,
             &self.cfg.call_sign,
             hospitals,
-        )
+        )?;
+        self.attach_channel(u, rettpad_channel::client::Config::default());
+        Ok(())
+    }
+
+    /// Starts the permanent channel to the gateway of `[upload]`: dispatch
+    /// arrives by itself. Without it the pad works as before (typed).
+    pub fn attach_channel(
+        &mut self,
+        u: &rettpad_transfer::UploadConfig,
+        cfg: rettpad_channel::client::Config,
+    ) {
+        let link = rettpad_transfer::client_tls(u).and_then(|tls| {
+            rettpad_transfer::channel_link::ChannelLink::new(
+                &u.gateway_url,
+                tls,
+                &self.cfg.device_serial,
+                &self.cfg.call_sign,
+                cfg.dead_after,
+            )
+        });
+        match link {
+            Ok(l) => {
+                self.channel = Some(crate::channel::start(
+                    l,
+                    cfg,
+                    self.store.clone(),
+                    self.clock.clone(),
+                    self.cfg.device_serial.clone(),
+                ));
+            }
+            Err(e) => tracing::error!(error = %e, "dispatch channel not started"),
+        }
+    }
+
+    /// The channel's state for the status bar; `None` without one.
+    pub fn channel_view(&self) -> Option<crate::channel::LinkView> {
+        self.channel
+            .as_ref()
+            .map(crate::channel::ChannelHandle::view)
     }
 
     /// Seals every closed mission that is not yet queued, each on a worker.

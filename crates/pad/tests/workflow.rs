@@ -313,7 +313,8 @@ fn a_closed_mission_is_sealed_off_the_callers_thread_uploaded_and_then_gone() {
                     queued = true;
                 }
                 PadEvent::SealFailed(_, n) => panic!("sealing failed: {n:?}"),
-                PadEvent::Locked => {}
+                PadEvent::Locked | PadEvent::Dispatched(_) => {}
+                PadEvent::ChannelRefused(n) => panic!("channel refused: {n:?}"),
             }
         }
         if queued && pad.store().lock().state(m).is_none() {

@@ -420,6 +420,31 @@ pub static FIELDS: &[FieldDef] = &[
         "NA-Fachrichtung",
         "doctor specialty",
     ),
+    // Filled from dispatch (ELS); the crew may correct them.
+    f(
+        keys::mission::ALARM_TEXT,
+        M,
+        S::Mission,
+        txt(512),
+        "Meldebild (Leitstelle)",
+        "alarm text (dispatch)",
+    ),
+    f(
+        keys::mission::ADDRESS_OBJECT,
+        M,
+        S::Mission,
+        txt(256),
+        "Objekt, Etage, Hinweise",
+        "object, floor, remarks",
+    ),
+    f(
+        keys::mission::CANCELLED_AT,
+        M,
+        S::Mission,
+        Kind::Time,
+        "Einsatzabbruch (Leitstelle)",
+        "cancelled by dispatch",
+    ),
     // B. Zeiten (FMS status where one sets the time)
     t(keys::time::ALARM, None, "Alarmierung", "unit notified"),
     t(

@@ -25,6 +25,9 @@ pub mod mission {
     pub const FOLLOW_UP: FieldKey = "mission.follow_up";
     pub const FALSE_MISSION: FieldKey = "mission.false_mission";
     pub const DOCTOR_SPECIALTY: FieldKey = "mission.doctor_specialty";
+    pub const ALARM_TEXT: FieldKey = "mission.alarm_text";
+    pub const ADDRESS_OBJECT: FieldKey = "mission.address.object";
+    pub const CANCELLED_AT: FieldKey = "mission.cancelled_at";
 }
 
 pub mod time {

@@ -2,6 +2,7 @@
 //! Never part of a product build; the device and card simulators live in
 //! their crates behind the `sim` feature, which this crate turns on.
 
+pub mod dispatch;
 pub mod sample;
 pub mod vpcd;
 

@@ -1,6 +1,7 @@
 //! Simulators for tests and the demo: `card` (eGK/KVK to vpcd), `device`
 //! (monitor/defibrillator protocols) and `crash-worker`, the child process of
-//! the crash test. Peer pad and dispatch simulators come with their issues.
+//! the crash test, and `dispatch` (a dispatch centre against the gateway's
+//! dispatch API). The peer pad simulator comes with its issue.
 
 use rettpad_clock::SystemClock;
 use rettpad_record::keys;
@@ -19,6 +20,7 @@ use uuid::Uuid;
 
 const USAGE: &str = "usage: rettpad-sim card [OPTIONS]      plays an eGK/KVK to vpcd (see --help)
        rettpad-sim device [OPTIONS]    plays a monitor/defibrillator (see --help)
+       rettpad-sim dispatch --api HOST:PORT --token-file F [--unit CALL_SIGN]… [--faults] [--cancel]
        rettpad-sim crash-worker --data-dir DIR --key-file FILE [--seed N] [--snapshot-every N]";
 
 /// xorshift64*: deterministic per seed, no dependency.
@@ -41,7 +43,8 @@ fn main() -> ExitCode {
         Some("crash-worker") => crash_worker(&args[1..]),
         Some("card") => rettpad_sim::vpcd::main(&args[1..]),
         Some("device") => rettpad_devices::sim::main(&args[1..]),
-        Some("peer") | Some("dispatch") => {
+        Some("dispatch") => rettpad_sim::dispatch::main(&args[1..]),
+        Some("peer") => {
             eprintln!(
                 "rettpad-sim {}: not implemented yet (its issue adds it)",
                 args[0]

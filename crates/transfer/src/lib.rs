@@ -8,6 +8,8 @@
 //! - [`outbox`] — sans-IO queue state machine and the status-bar enum.
 //! - [`keys`] — HPKE key pairs (P-256) as hex.
 
+#[cfg(feature = "uploader")]
+pub mod channel_link;
 mod config;
 pub mod hwserial;
 pub mod keys;
@@ -50,6 +52,21 @@ impl SealKeys {
 pub const SERIAL_HEADER: &str = "x-rettpad-serial";
 /// The header with the call sign the pad is logged in with.
 pub const CALL_SIGN_HEADER: &str = "x-rettpad-call-sign";
+
+/// A call sign as a header value: visible ASCII and space stay, every
+/// other byte (umlauts in "Rotkreuz München 71/1") and `%` are
+/// percent-encoded, so the gateway compares exactly, not a lossy copy.
+pub fn call_sign_header(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if (b.is_ascii_graphic() && b != b'%') || b == b' ' {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
 
 /// The rustls client configuration of `[upload]`: the device certificate
 /// as identity, the organisation CA as the only trust anchor, BSI suites.

@@ -74,7 +74,7 @@ impl Uploader {
             .http
             .post(&self.url)
             .header(SERIAL_HEADER, &self.serial)
-            .header(CALL_SIGN_HEADER, ascii_header(&self.call_sign))
+            .header(CALL_SIGN_HEADER, super::call_sign_header(&self.call_sign))
             .header("content-type", "application/octet-stream")
             .body(bytes.to_vec())
             .send()
@@ -142,19 +142,6 @@ impl Uploader {
             _ => Err(FailReason::Server(format!("HTTP {st}"))),
         }
     }
-}
-
-/// Header values must be visible ASCII; call signs are ("RTW 1/83-1").
-fn ascii_header(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_graphic() || c == ' ' {
-                c
-            } else {
-                '?'
-            }
-        })
-        .collect()
 }
 
 fn classify(e: reqwest::Error) -> FailReason {

@@ -276,8 +276,48 @@ impl Controller {
                     self.lock_message = (msg::LOCKED_AFTER_INACTIVITY.message(self.lang), false);
                 }
                 PadEvent::SealFailed(_, n) => self.set_toast(n.message(self.lang), true),
+                PadEvent::Dispatched(a) => self.dispatched(&a),
+                PadEvent::ChannelRefused(n) => self.set_toast(n.message(self.lang), true),
                 PadEvent::Locked | PadEvent::Queued(_) => {}
             }
+        }
+    }
+
+    /// A dispatch message is in the vault. A new mission opens by itself
+    /// where the crew is not busy elsewhere; on the lock screen it is only
+    /// announced (number and keyword, no patient data).
+    fn dispatched(&mut self, a: &rettpad_pad::dispatch::Applied) {
+        if a.cancelled {
+            self.set_toast(msg::DISPATCH_CANCELLED.message(self.lang), true);
+            return;
+        }
+        if !a.opened {
+            if self.pad.cursor.mission == Some(a.mission) {
+                self.set_toast(msg::DISPATCH_UPDATED.message(self.lang), false);
+            }
+            return;
+        }
+        let st = self.pad.store().lock().state(a.mission).cloned();
+        let get = |k| match st.as_ref().and_then(|s| s.get(k)) {
+            Some(rettpad_record::Value::Text(t)) => t.clone(),
+            _ => String::new(),
+        };
+        let summary = [
+            get(rettpad_record::keys::mission::NUMBER),
+            get(rettpad_record::keys::mission::KEYWORD),
+        ]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" · ");
+        let note = msg::dispatch_arrived(&summary).message(self.lang);
+        match self.page {
+            Page::Lock => self.lock_message = (note, false),
+            Page::Missions if self.pad.open_mission(a.mission).is_ok() => {
+                self.page = Page::Editor;
+                self.set_toast(note, false);
+            }
+            _ => self.set_toast(note, false),
         }
     }
 

@@ -189,6 +189,36 @@ pub fn upload_pill(s: &rettpad_transfer::OutboxStatus) -> Notice {
     }
 }
 
+/// The dispatch channel's pill: connected, or since when it is not.
+pub fn dispatch_pill(connected: bool, since: &str) -> Notice {
+    if connected {
+        Notice::new("verbunden", "connected")
+    } else {
+        Notice::new(
+            format!("getrennt seit {since}"),
+            format!("offline since {since}"),
+        )
+    }
+}
+
+/// A new mission from the dispatch centre: number and keyword only (the
+/// lock screen shows it, so never patient data).
+pub fn dispatch_arrived(summary: &str) -> Notice {
+    Notice::new(
+        format!("Neuer Einsatz von der Leitstelle: {summary}"),
+        format!("New mission from dispatch: {summary}"),
+    )
+}
+
+pub const DISPATCH_UPDATED: Text = t(
+    "Leitstelle: Einsatzdaten aktualisiert.",
+    "Dispatch: mission data updated.",
+);
+pub const DISPATCH_CANCELLED: Text = t(
+    "Leitstelle: Einsatzabbruch – bitte Protokoll abschließen.",
+    "Dispatch: mission cancelled – please close the protocol.",
+);
+
 /// "vor 3 s", "vor 2 min".
 pub fn age(secs: i64) -> Notice {
     if secs < 120 {

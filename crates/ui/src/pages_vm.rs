@@ -41,6 +41,12 @@ impl Controller {
             self.upload_text()
                 .unwrap_or_else(|| msg::OFF.message(self.lang))
         }));
+        app.set_dispatch_state(ss(match self.pad.channel_view() {
+            Some(v) => {
+                msg::dispatch_pill(v.connected, &view::clock_text(v.since_ms)).message(self.lang)
+            }
+            None => msg::OFF.message(self.lang),
+        }));
         self.refresh_peripherals(ui);
         self.refresh_live(ui);
         self.refresh_handover(ui);

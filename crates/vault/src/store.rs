@@ -408,10 +408,22 @@ impl Store {
         call_sign: &str,
         crew: Vec<CrewRef>,
     ) -> Result<MissionId, StoreError> {
-        if self.author.is_none() {
-            return Err(StoreError::NoShift);
+        let author = self.author.clone().ok_or(StoreError::NoShift)?;
+        self.open_mission_as(MissionId::new(), &author, call_sign, crew)
+    }
+
+    /// Opens mission `id` (e.g. the one id dispatch derived for every pad
+    /// of an ELS mission) with `author` as the first events' author.
+    pub fn open_mission_as(
+        &mut self,
+        id: MissionId,
+        author: &Author,
+        call_sign: &str,
+        crew: Vec<CrewRef>,
+    ) -> Result<MissionId, StoreError> {
+        if self.missions.contains_key(&id) {
+            return Err(StoreError::Edit(EditError::Duplicate));
         }
-        let id = MissionId::new();
         let now = self.clock.wall_ms();
         self.journal_mut()?.create_mission(id.0, now)?;
         let state = MissionState::new(id);
@@ -425,25 +437,37 @@ impl Store {
                 rows_since_snapshot: 0,
             },
         );
-        self.apply(
+        self.apply_as(
             id,
+            author,
             Payload::MissionOpened {
                 call_sign: call_sign.to_string(),
             },
         )?;
         if !crew.is_empty() {
-            self.apply(id, Payload::CrewJoined { crew })?;
+            self.apply_as(id, author, Payload::CrewJoined { crew })?;
         }
         Ok(id)
     }
 
     /// Records one change. `Ok` means it is on disk.
     pub fn apply(&mut self, m: MissionId, payload: Payload) -> Result<Saved, StoreError> {
+        let author = self.author.clone().ok_or(StoreError::NoShift)?;
+        self.apply_as(m, &author, payload)
+    }
+
+    /// Records one change by `author` (the dispatch centre for the values
+    /// it delivered, so the record shows where they came from).
+    pub fn apply_as(
+        &mut self,
+        m: MissionId,
+        author: &Author,
+        payload: Payload,
+    ) -> Result<Saved, StoreError> {
         // Earlier edits that are still waiting go first, so order is kept.
         if !self.pending.is_empty() {
             let _ = self.flush_pending();
         }
-        let author = self.author.clone().ok_or(StoreError::NoShift)?;
         let (wall, mono) = (self.clock.wall_ms(), self.clock.mono());
         let om = self
             .missions
@@ -451,7 +475,7 @@ impl Store {
             .ok_or(StoreError::UnknownMission)?;
         om.state.precheck(&payload)?;
         let mono_ns = u64::try_from(mono.as_nanos()).unwrap_or(u64::MAX);
-        let ev = om.log.prepare(&author, wall, mono_ns, payload);
+        let ev = om.log.prepare(author, wall, mono_ns, payload);
         let saved = Saved {
             event: ev.id,
             hash: ev.hash(),

@@ -1,0 +1,101 @@
+//! The pad's end of the permanent channel over mTLS: opens the
+//! server-sent event stream and posts acknowledgements. Only the HTTP; the
+//! reconnecting logic is `rettpad_channel::client`, driven by the pad core.
+
+use super::{CALL_SIGN_HEADER, SERIAL_HEADER, call_sign_header};
+use std::time::Duration;
+
+/// Why the stream could not be opened or an ack not posted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LinkError {
+    /// Refused by the gateway (unknown pad, call sign not registered, …).
+    #[error("gateway refused with {status}: {code}")]
+    Refused { status: u16, code: String },
+    #[error("no connection: {0}")]
+    Transport(String),
+}
+
+/// One HTTPS client for the channel.
+pub struct ChannelLink {
+    http: reqwest::blocking::Client,
+    stream_url: String,
+    ack_url: String,
+    serial: String,
+    call_sign: String,
+}
+
+impl ChannelLink {
+    /// `read_timeout` bounds each read of the stream: the keep-alive's
+    /// dead time, so a silent link ends the read instead of hanging.
+    pub fn new(
+        gateway_url: &str,
+        tls: rustls::ClientConfig,
+        serial: &str,
+        call_sign: &str,
+        read_timeout: Duration,
+    ) -> Result<ChannelLink, String> {
+        let http = reqwest::blocking::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .https_only(true)
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(read_timeout)
+            .build()
+            .map_err(|e| format!("HTTPS client: {e}"))?;
+        let base = gateway_url.trim_end_matches('/');
+        Ok(ChannelLink {
+            http,
+            stream_url: format!("{base}/v1/channel"),
+            ack_url: format!("{base}/v1/channel/ack"),
+            serial: serial.into(),
+            call_sign: call_sign.into(),
+        })
+    }
+
+    fn refused(r: reqwest::blocking::Response) -> LinkError {
+        let status = r.status().as_u16();
+        let code = r
+            .bytes()
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
+            .unwrap_or_default();
+        LinkError::Refused { status, code }
+    }
+
+    /// Opens the stream after `after` (the highest seq applied). The
+    /// response is read as the event stream; it ends when the link does.
+    pub fn open(&self, after: u64) -> Result<reqwest::blocking::Response, LinkError> {
+        let r = self
+            .http
+            .get(&self.stream_url)
+            .header(SERIAL_HEADER, &self.serial)
+            .header(CALL_SIGN_HEADER, call_sign_header(&self.call_sign))
+            .header("last-event-id", after.to_string())
+            .header("accept", "text/event-stream")
+            .send()
+            .map_err(|e| LinkError::Transport(e.to_string()))?;
+        if r.status().as_u16() == 200 {
+            Ok(r)
+        } else {
+            Err(Self::refused(r))
+        }
+    }
+
+    /// Everything up to `seq` is applied on the pad.
+    pub fn ack(&self, seq: u64) -> Result<(), LinkError> {
+        let r = self
+            .http
+            .post(&self.ack_url)
+            .header(SERIAL_HEADER, &self.serial)
+            .header(CALL_SIGN_HEADER, call_sign_header(&self.call_sign))
+            .header("content-type", "application/json")
+            .body(format!("{{\"seq\":{seq}}}"))
+            .send()
+            .map_err(|e| LinkError::Transport(e.to_string()))?;
+        if r.status().is_success() {
+            Ok(())
+        } else {
+            Err(Self::refused(r))
+        }
+    }
+}
