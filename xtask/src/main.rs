@@ -151,6 +151,12 @@ const DEPS: &[Dep] = &[
         group: Test,
     },
     Dep {
+        deb: "mosquitto",
+        check: File("/usr/sbin/mosquitto"),
+        why: "MQTT broker the dispatch feed tests start on loopback (crates/gateway/tests/mqtt_e2e.rs)",
+        group: Test,
+    },
+    Dep {
         deb: "openssl",
         check: Bin("openssl"),
         why: "`openssl s_client -tls1_1` proves the gateway refuses TLS 1.1 (upload tests)",

@@ -72,6 +72,7 @@ pub fn pad_routes(app: ChannelApp) -> Router {
     Router::new()
         .route("/v1/channel", get(stream))
         .route("/v1/channel/ack", post(ack))
+        .route("/v1/prenotice", post(prenotice))
         .with_state(app)
 }
 
@@ -227,6 +228,52 @@ async fn ack(State(app): State<ChannelApp>, req: Request) -> Response {
         Ok(Err(e)) => {
             tracing::warn!(device = %serial, seq = a.seq, error = %e, "channel ack refused");
             json_error(400, "bad_ack", &e)
+        }
+        Err(e) => json_error(500, "internal", &e.to_string()),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct PreNoticeBody {
+    mission_id: uuid::Uuid,
+    hospital: String,
+    notice: rettpad_transfer::PreNotice,
+}
+
+/// A pre-notice en route: shown on the hospital's board at once; an update
+/// of the same mission replaces it (also when the hospital changes).
+async fn prenotice(State(app): State<ChannelApp>, req: Request) -> Response {
+    let conn = match identify(&app, &req) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    let device = conn.device.clone();
+    let Ok(bytes) = axum::body::to_bytes(req.into_body(), 8 * 1024).await else {
+        return json_error(413, "too_large", "pre-notice over 8 KiB");
+    };
+    let Ok(b) = serde_json::from_slice::<PreNoticeBody>(&bytes) else {
+        tracing::warn!(device = %device.serial, "pre-notice refused: not a pre-notice");
+        return json_error(400, "invalid", "expected {mission_id, hospital, notice}");
+    };
+    if app.gw.hospital(&b.hospital).is_none() {
+        tracing::warn!(device = %device.serial, "pre-notice refused: unknown hospital");
+        return json_error(422, "unknown_hospital", "unknown hospital");
+    }
+    let d = app.dispatch.clone();
+    // The call sign is the certificate's, never the body's.
+    let call_sign = device.call_sign.clone();
+    let res = tokio::task::spawn_blocking(move || {
+        d.put_prenotice(b.mission_id, &b.hospital, &call_sign, &b.notice, now_ms())
+    })
+    .await;
+    match res {
+        Ok(Ok(())) => {
+            tracing::info!(device = %device.serial, "pre-notice en route stored");
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(device = %device.serial, error = %e, "pre-notice refused");
+            json_error(400, "invalid", &e.to_string())
         }
         Err(e) => json_error(500, "internal", &e.to_string()),
     }

@@ -27,6 +27,9 @@ pub struct CentreEntry {
     /// FMS/TETRA status → time fields; the nationwide default if absent.
     #[serde(default)]
     pub status_map: rettpad_dispatch::StatusMap,
+    /// An MQTT feed (FE2-style) the gateway subscribes to for this centre.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mqtt: Option<crate::mqtt::MqttFeed>,
 }
 
 /// The permanent pad channel (`[channel]`).

@@ -16,10 +16,12 @@
 //! mission's content (it holds patient data).
 
 use crate::config::{CentreEntry, ChannelLimits, GatewayConfig};
+use crate::intake::BoardEntry;
 use rettpad_channel::{Envelope, Kind, SCHEMA_VERSION};
 use rettpad_crypto::{self as crypto, SecretKey};
 use rettpad_dispatch::msg::{self, Body, DispatchError};
 use rettpad_dispatch::{ToPad, mission_id};
+use rettpad_transfer::PreNotice;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::collections::HashMap;
 use std::path::Path;
@@ -73,6 +75,15 @@ CREATE TABLE IF NOT EXISTS chan_queue (
     created_ms INTEGER NOT NULL,
     sealed     BLOB NOT NULL,
     PRIMARY KEY (serial, seq)
+) STRICT;
+CREATE TABLE IF NOT EXISTS prenotices (
+    mission_id BLOB PRIMARY KEY NOT NULL,
+    hospital   TEXT NOT NULL,
+    call_sign  TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    expires_ms INTEGER NOT NULL,
+    sealed     BLOB NOT NULL
 ) STRICT;
 CREATE TABLE IF NOT EXISTS chan_delivered (
     centre    TEXT NOT NULL,
@@ -235,10 +246,19 @@ impl Dispatcher {
 
     pub fn open_at(dir: &Path, cfg: &GatewayConfig, key: SecretKey) -> Result<Dispatcher, String> {
         let path = dir.join("dispatch.sqlite");
+        // Created 0600 before SQLite opens it, like the packet store.
+        crate::private::touch(&path)?;
+        for ext in ["sqlite-wal", "sqlite-shm"] {
+            crate::private::narrow_file(&path.with_extension(ext))?;
+        }
         let db = Connection::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        db.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;")
-            .and_then(|_| db.execute_batch(SCHEMA))
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        db.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(|e| e.to_string())?;
+        db.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA secure_delete=ON;",
+        )
+        .and_then(|_| db.execute_batch(SCHEMA))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
         let mut units: HashMap<String, Vec<(String, Option<String>)>> = HashMap::new();
         for p in &cfg.pads {
             units
@@ -696,6 +716,154 @@ impl Dispatcher {
             pads,
             statuses,
         }))
+    }
+}
+
+/// How long an en-route pre-notice stays on the board after its ETA (or
+/// after it was sent, without one).
+pub const PRENOTICE_KEEP_MS: i64 = 3 * HOUR_MS;
+
+fn prenotice_aad(m: &Uuid) -> Vec<u8> {
+    let mut a = b"rettpad-gateway/v1/prenotice\0".to_vec();
+    a.extend_from_slice(m.as_bytes());
+    a
+}
+
+/// Why a pre-notice was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PreNoticeError {
+    #[error("unknown hospital")]
+    UnknownHospital,
+    #[error("field {0} is invalid or too long")]
+    Field(&'static str),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Checks what the board will show: short, plain, plausible.
+pub fn check_prenotice(n: &PreNotice, now_ms: i64) -> Result<(), PreNoticeError> {
+    let text_ok =
+        |s: &str, max: usize| s.chars().count() <= max && !s.chars().any(char::is_control);
+    if !text_ok(&n.suspected_diagnosis, 200) {
+        return Err(PreNoticeError::Field("suspected_diagnosis"));
+    }
+    if !text_ok(&n.priority, 32) {
+        return Err(PreNoticeError::Field("priority"));
+    }
+    if !matches!(n.sex.as_str(), "" | "m" | "w" | "d") {
+        return Err(PreNoticeError::Field("sex"));
+    }
+    if !text_ok(&n.vitals, 120) {
+        return Err(PreNoticeError::Field("vitals"));
+    }
+    if n.age_years.is_some_and(|a| a > 130) {
+        return Err(PreNoticeError::Field("age_years"));
+    }
+    if let Some(p) = &n.pzc
+        && (p.len() > 12 || !p.chars().all(|c| c.is_ascii_digit() || c == '-'))
+    {
+        return Err(PreNoticeError::Field("pzc"));
+    }
+    if n.eta_ms
+        .is_some_and(|t| t < now_ms - HOUR_MS || t > now_ms + 6 * HOUR_MS)
+    {
+        return Err(PreNoticeError::Field("eta_ms"));
+    }
+    Ok(())
+}
+
+impl Dispatcher {
+    /// Puts (or replaces) the en-route pre-notice of mission `m`.
+    pub fn put_prenotice(
+        &self,
+        m: Uuid,
+        hospital: &str,
+        call_sign: &str,
+        n: &PreNotice,
+        now_ms: i64,
+    ) -> Result<(), PreNoticeError> {
+        check_prenotice(n, now_ms)?;
+        let json = serde_json::to_vec(n).map_err(|e| PreNoticeError::Internal(e.to_string()))?;
+        let sealed = crypto::seal(&self.key, &prenotice_aad(&m), &json)
+            .map_err(|e| PreNoticeError::Internal(e.to_string()))?;
+        let expires = n.eta_ms.unwrap_or(now_ms).max(now_ms) + PRENOTICE_KEEP_MS;
+        lock(&self.db)
+            .execute(
+                "INSERT INTO prenotices (mission_id, hospital, call_sign, created_ms, updated_ms, expires_ms, sealed)
+                 VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6)
+                 ON CONFLICT (mission_id) DO UPDATE SET hospital = ?2, call_sign = ?3, updated_ms = ?4,
+                   expires_ms = ?5, sealed = ?6",
+                params![m.as_bytes().as_slice(), hospital, call_sign, now_ms, expires, sealed],
+            )
+            .map_err(|e| PreNoticeError::Internal(e.to_string()))?;
+        Ok(())
+    }
+
+    /// The protocol of `m` arrived: its board entry replaces the notice.
+    pub fn drop_prenotice(&self, m: Uuid) -> Result<bool, String> {
+        lock(&self.db)
+            .execute(
+                "DELETE FROM prenotices WHERE mission_id = ?1",
+                [m.as_bytes().as_slice()],
+            )
+            .map(|n| n > 0)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Unexpired en-route notices (of one hospital or all), newest first.
+    pub fn prenotices(
+        &self,
+        hospital: Option<&str>,
+        now_ms: i64,
+    ) -> Result<Vec<BoardEntry>, String> {
+        let db = lock(&self.db);
+        let e = |e: rusqlite::Error| e.to_string();
+        db.execute("DELETE FROM prenotices WHERE expires_ms <= ?1", [now_ms])
+            .map_err(e)?;
+        let mut st = db
+            .prepare(
+                "SELECT mission_id, hospital, call_sign, created_ms, updated_ms, expires_ms, sealed FROM prenotices
+                 WHERE ?1 IS NULL OR hospital = ?1 ORDER BY updated_ms DESC",
+            )
+            .map_err(e)?;
+        type Row = (Vec<u8>, String, String, i64, i64, i64, Vec<u8>);
+        let rows: Vec<Row> = st
+            .query_map([hospital], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ))
+            })
+            .and_then(|it| it.collect())
+            .map_err(e)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, hospital, call_sign, created_ms, _updated, expires_ms, sealed) in rows {
+            let Ok(m) = Uuid::from_slice(&id) else {
+                continue;
+            };
+            let notice = crypto::open(&self.key, &prenotice_aad(&m), &sealed)
+                .ok()
+                .and_then(|pt| serde_json::from_slice::<PreNotice>(&pt).ok());
+            let Some(notice) = notice else {
+                tracing::error!(mission = %m, "pre-notice unreadable; skipped");
+                continue;
+            };
+            out.push(BoardEntry {
+                packet_id: m,
+                en_route: true,
+                hospital,
+                call_sign,
+                created_ms,
+                expires_ms,
+                notice,
+            });
+        }
+        Ok(out)
     }
 }
 

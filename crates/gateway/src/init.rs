@@ -123,6 +123,7 @@ pub fn init(o: &InitOptions) -> Result<InitReport, String> {
         name: DEMO_CENTRE.1.into(),
         token_sha256: hex::encode(sha256(token.as_bytes())),
         status_map: Default::default(),
+        mqtt: None,
     }];
 
     let mut pads = Vec::new();

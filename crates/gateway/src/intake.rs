@@ -83,6 +83,8 @@ pub struct Accepted {
     pub receipt_json: Vec<u8>,
     pub duplicate: bool,
     pub packet_id: Uuid,
+    /// The manifest's mission (its en-route pre-notice is now superseded).
+    pub mission_id: Uuid,
 }
 
 pub struct Gateway {
@@ -271,6 +273,7 @@ impl Gateway {
                     receipt_json: receipt,
                     duplicate: true,
                     packet_id: m.packet_id,
+                    mission_id: m.mission_id,
                 })
             } else {
                 Err(IntakeError::Conflict)
@@ -327,6 +330,7 @@ impl Gateway {
                 receipt_json,
                 duplicate: false,
                 packet_id: m.packet_id,
+                mission_id: m.mission_id,
             }),
             Inserted::Existing {
                 sha256,
@@ -335,6 +339,7 @@ impl Gateway {
                 receipt_json,
                 duplicate: true,
                 packet_id: m.packet_id,
+                mission_id: m.mission_id,
             }),
             Inserted::Existing { .. } => Err(IntakeError::Conflict),
         }
@@ -409,6 +414,7 @@ impl Gateway {
                 call_sign: r.call_sign,
                 created_ms: r.created_ms,
                 expires_ms: r.expires_ms,
+                en_route: false,
                 notice,
             });
         }
@@ -422,7 +428,10 @@ impl Gateway {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BoardEntry {
+    /// The packet, or for a pre-notice en route the mission.
     pub packet_id: Uuid,
+    /// Sent en route, before the protocol was closed.
+    pub en_route: bool,
     pub hospital: String,
     pub call_sign: String,
     pub created_ms: i64,
@@ -500,6 +509,8 @@ mod tests {
                 suspected_diagnosis: "Schlaganfall".into(),
                 priority: "Stroke Unit".into(),
                 eta_ms: None,
+                pzc: None,
+                vitals: String::new(),
             }),
         }
     }

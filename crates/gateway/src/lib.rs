@@ -10,6 +10,7 @@
 //! - [`board`] — the arrival board page.
 //! - [`dispatch`] — dispatch centres' messages into the pads' channel queues (no sockets).
 //! - `channel_http` — the pad channel (SSE) and the dispatch API.
+//! - [`mqtt`] — dispatch centres' MQTT feeds into the same dispatcher.
 //! - `server` — axum + axum-server (rustls) listeners.
 //! - [`conn`] — pad connections: identity, per-pad limit, idle and header clocks.
 //! - `hospital` — the hospital client (`rettpad-gateway hospital fetch`).
@@ -26,6 +27,7 @@ pub mod hospital;
 pub mod init;
 pub mod intake;
 pub mod local;
+pub mod mqtt;
 pub mod private;
 pub mod server;
 pub mod store;

@@ -65,6 +65,34 @@ struct PadUpload {
     upload: Option<UploadConfig>,
 }
 
+/// A demo directory from before dispatch gets the demo centre, so the
+/// demo shows dispatch without a new PKI (the pad's outbox stays valid).
+fn add_demo_centre(dir: &Path, cfg: &mut GatewayConfig) -> Result<(), String> {
+    use super::config::CentreEntry;
+    use super::init::DEMO_CENTRE;
+    let token = hex::encode(
+        rettpad_crypto::SecretKey::generate()
+            .map_err(|e| e.to_string())?
+            .expose(),
+    );
+    super::private::write(
+        &dir.join(format!("centre-{}.token", DEMO_CENTRE.0)),
+        token.as_bytes(),
+    )?;
+    cfg.centres.push(CentreEntry {
+        id: DEMO_CENTRE.0.into(),
+        name: DEMO_CENTRE.1.into(),
+        token_sha256: hex::encode(rettpad_crypto::sha256(token.as_bytes())),
+        status_map: Default::default(),
+        mqtt: None,
+    });
+    for p in &mut cfg.pads {
+        p.centre = Some(DEMO_CENTRE.0.into());
+    }
+    cfg.dispatch_listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+    Ok(())
+}
+
 pub fn start(dir: &Path) -> Result<LocalGateway, String> {
     let cfg_path = dir.join("gateway.toml");
     if !cfg_path.exists() {
@@ -74,7 +102,12 @@ pub fn start(dir: &Path) -> Result<LocalGateway, String> {
             hospital_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         })?;
     }
-    let cfg = GatewayConfig::load(&cfg_path).map_err(|e| e.to_string())?;
+    let mut cfg = GatewayConfig::load(&cfg_path).map_err(|e| e.to_string())?;
+    if cfg.centres.is_empty() {
+        add_demo_centre(dir, &mut cfg)?;
+        std::fs::write(&cfg_path, cfg.to_toml())
+            .map_err(|e| format!("{}: {e}", cfg_path.display()))?;
+    }
     let pad_path = dir.join("pad-DEMO-PAD-0001.toml");
     let text =
         std::fs::read_to_string(&pad_path).map_err(|e| format!("{}: {e}", pad_path.display()))?;

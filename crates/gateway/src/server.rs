@@ -48,6 +48,7 @@ fn now_ms() -> i64 {
 #[derive(Clone)]
 struct App {
     gw: Arc<Gateway>,
+    dispatch: Arc<Dispatcher>,
     reply_delay: Duration,
     limits: Arc<Limits>,
     /// Body bytes being received or processed, by declared length.
@@ -310,6 +311,12 @@ async fn post_packet(State(app): State<App>, req: Request) -> Response {
     match res {
         Ok(a) => {
             tracing::info!(packet = %a.packet_id, device = %device.serial, duplicate = a.duplicate, "packet accepted");
+            // The protocol's board entry replaces the notice sent en route.
+            let d = app.dispatch.clone();
+            let m = a.mission_id;
+            if let Ok(Err(e)) = tokio::task::spawn_blocking(move || d.drop_prenotice(m)).await {
+                tracing::warn!(error = %e, "en-route pre-notice not removed");
+            }
             if !app.reply_delay.is_zero() {
                 tokio::time::sleep(app.reply_delay).await;
             }
@@ -395,8 +402,13 @@ async fn board_page(State(app): State<App>, hospital: Option<UrlPath<String>>) -
         None => "Ankunftstafel – alle Kliniken".to_string(),
     };
     let now = now_ms();
+    let en_route = match app.dispatch.prenotices(h.as_deref(), now) {
+        Ok(e) => e,
+        Err(e) => return json_error(500, "internal", &e),
+    };
     match app.gw.board(h.as_deref(), now) {
-        Ok(entries) => {
+        Ok(mut entries) => {
+            entries.extend(en_route);
             let mut r = board::render(&title, &entries, now).into_response();
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
@@ -458,6 +470,7 @@ pub async fn serve(
     let conns = Arc::new(Conns::new(limits.clone()));
     let app = App {
         gw: gw.clone(),
+        dispatch: dispatcher.clone(),
         reply_delay: Duration::from_millis(cfg.debug_reply_delay_ms),
         limits: Arc::new(limits.clone()),
         budget: Arc::new(Budget {
@@ -547,6 +560,28 @@ pub async fn serve(
                 .await
         })
     });
+    let mut feeds = Vec::new();
+    for c in &cfg.centres {
+        let Some(feed) = c.mqtt.clone() else { continue };
+        let tls = if feed.tls {
+            let id = pki::Identity::load(&cfg.cert, &cfg.key).map_err(|e| e.to_string())?;
+            let trust = pki::Trust::load(&cfg.ca, &cfg.crls).map_err(|e| e.to_string())?;
+            Some(Arc::new(
+                pki::client_config(&id, &trust, pki::Versions::Tls12And13)
+                    .map_err(|e| e.to_string())?,
+            ))
+        } else {
+            None
+        };
+        let session = super::mqtt::Rumqtt::new(&feed, tls);
+        feeds.push(tokio::spawn(super::mqtt::run(
+            session,
+            dispatcher.clone(),
+            c.id.clone(),
+            feed,
+            stop_rx.clone(),
+        )));
+    }
     let sweep_gw = gw.clone();
     let sweep_dispatch = dispatcher.clone();
     let every = Duration::from_secs(cfg.sweep_interval_secs.max(1));
@@ -591,6 +626,9 @@ pub async fn serve(
     let _ = hosp_task.await;
     if let Some(t) = dispatch_task {
         let _ = t.await;
+    }
+    for f in feeds {
+        let _ = f.await;
     }
     let _ = sweep_task.await;
     Ok(())

@@ -212,6 +212,8 @@ fn input(serial: &str, call_sign: &str) -> SealInput {
             suspected_diagnosis: DIAGNOSIS.into(),
             priority: "Herzkatheter".into(),
             eta_ms: None,
+            pzc: None,
+            vitals: String::new(),
         }),
     }
 }
@@ -427,8 +429,8 @@ fn secrets_data_and_letters_get_private_modes_under_umask_000() {
         }
     }
     // CA-less keys: gateway TLS, HPKE, signing, storage, 2 pads, foreign
-    // pad, 3 hospitals × (key, token).
-    assert_eq!(secrets, 13);
+    // pad, 3 hospitals × (key, token), the demo centre's API token.
+    assert_eq!(secrets, 14);
 
     // A data directory left 0755 by an older version is narrowed.
     let data = pki.config().data_dir;
@@ -437,7 +439,14 @@ fn secrets_data_and_letters_get_private_modes_under_umask_000() {
     let gw = Gw::start(&pki, true);
     send(&pki, PAD1, &seal(&pki, &input(PAD1.0, PAD1.1))).unwrap();
     assert_eq!(mode(&data), 0o700);
-    for f in ["gateway.sqlite", "gateway.sqlite-wal", "gateway.sqlite-shm"] {
+    for f in [
+        "gateway.sqlite",
+        "gateway.sqlite-wal",
+        "gateway.sqlite-shm",
+        "dispatch.sqlite",
+        "dispatch.sqlite-wal",
+        "dispatch.sqlite-shm",
+    ] {
         assert_eq!(mode(&data.join(f)), 0o600, "{f}");
     }
 

@@ -96,6 +96,8 @@ fn input(m: MissionId, serial: &str) -> SealInput {
             suspected_diagnosis: "V. a. STEMI".into(),
             priority: "Herzkatheter".into(),
             eta_ms: None,
+            pzc: None,
+            vitals: String::new(),
         }),
     }
 }
@@ -554,4 +556,86 @@ fn local_demo_gateway_takes_an_upload() {
 
 fn keys_receipt(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("gateway-sign.pub")).unwrap()
+}
+
+fn link(pki: &Pki) -> rettpad_transfer::channel_link::ChannelLink {
+    let u = pki.pad_config().upload.unwrap();
+    let tls = rettpad_transfer::client_tls(&u).unwrap();
+    rettpad_transfer::channel_link::ChannelLink::new(
+        &u.gateway_url,
+        tls,
+        SERIAL,
+        CALL_SIGN,
+        Duration::from_secs(10),
+    )
+    .unwrap()
+}
+
+/// The pre-notice en route reaches the board at once, an update replaces
+/// it, bad ones are refused, and the protocol's arrival supersedes it.
+#[test]
+fn prenotice_en_route_shows_on_the_board_until_the_protocol_arrives() {
+    use rettpad_transfer::channel_link::LinkError;
+    let pki = Pki::new();
+    let gw = Gw::start(&pki);
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Mutex::new(open_store(tmp.path()));
+    let (m, _) = queue(&pki, &mut store.lock().unwrap(), SERIAL);
+    let l = link(&pki);
+    let mut n = PreNotice {
+        age_years: Some(76),
+        sex: "m".into(),
+        suspected_diagnosis: "V. a. STEMI".into(),
+        priority: "Herzkatheter".into(),
+        eta_ms: Some(now() + 12 * 60_000),
+        pzc: Some("332-76-1".into()),
+        vitals: "HF 92 · RR 150/90 · SpO₂ 94 %".into(),
+    };
+    l.prenotice(m.0, HOSPITAL, &n).unwrap();
+    let page = |gw: &Gw| {
+        let (st, b) = http_get(gw.hospitals, &format!("/board/{HOSPITAL}"), None);
+        assert_eq!(st, 200);
+        String::from_utf8(b).unwrap()
+    };
+    let p = page(&gw);
+    assert!(
+        p.contains("unterwegs") && p.contains("332-76-1") && p.contains("HF 92"),
+        "{p}"
+    );
+    assert!(p.contains("class=\"new\""), "a new arrival is highlighted");
+    assert!(p.contains("(in 1"), "ETA in minutes");
+    // An update replaces it.
+    n.vitals = "HF 110 · RR 90/60".into();
+    l.prenotice(m.0, HOSPITAL, &n).unwrap();
+    let p = page(&gw);
+    assert_eq!(p.matches("unterwegs").count(), 1);
+    assert!(p.contains("HF 110") && !p.contains("HF 92"));
+    // Refusals: an unknown hospital, a PZC that is not one, an absurd ETA.
+    match l.prenotice(m.0, "nowhere", &n) {
+        Err(LinkError::Refused { status: 422, code }) => assert_eq!(code, "unknown_hospital"),
+        other => panic!("{other:?}"),
+    }
+    let mut bad = n.clone();
+    bad.pzc = Some("<b>".into());
+    assert!(matches!(
+        l.prenotice(m.0, HOSPITAL, &bad),
+        Err(LinkError::Refused { status: 400, .. })
+    ));
+    bad = n.clone();
+    bad.eta_ms = Some(now() + 48 * 3_600_000);
+    assert!(matches!(
+        l.prenotice(m.0, HOSPITAL, &bad),
+        Err(LinkError::Refused { status: 400, .. })
+    ));
+    // The protocol arrives: its entry replaces the one sent en route.
+    let up = uploader(&pki, SERIAL);
+    assert!(matches!(
+        uploader::step(&store, &up, now()).unwrap(),
+        StepResult::Sent { .. }
+    ));
+    let p = page(&gw);
+    assert!(
+        !p.contains("unterwegs") && p.contains("Protokoll da"),
+        "{p}"
+    );
 }

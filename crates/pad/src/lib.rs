@@ -12,6 +12,7 @@ pub mod handover_service;
 pub mod intake;
 pub mod outbox;
 pub mod pairing_store;
+pub mod prenotify;
 pub mod print;
 pub mod session;
 pub mod typing;

@@ -85,6 +85,11 @@ impl Outbox {
         Ok(())
     }
 
+    /// Hospitals the gateway knows by name, as (id, name).
+    pub fn hospitals(&self) -> &[(String, String)] {
+        &self.hospitals
+    }
+
     /// The outbox for the status bar; `None` without upload.
     pub fn status(&self) -> Option<OutboxStatus> {
         self.handle.as_ref().map(UploaderHandle::status)
@@ -246,7 +251,7 @@ fn seal(
 
 /// The routing id of the target hospital: the documented id, else the id
 /// of a hospital known by that name.
-fn target_hospital(st: &MissionState, known: &[(String, String)]) -> Option<Hospital> {
+pub(crate) fn target_hospital(st: &MissionState, known: &[(String, String)]) -> Option<Hospital> {
     let p = st.active_patients().next()?;
     let name = p.get(keys::transport::HOSPITAL).and_then(Value::as_text)?;
     let id = p
@@ -288,7 +293,8 @@ fn handover_summary(st: &MissionState) -> String {
 }
 
 /// The arrival board entry: no name, only what the emergency room needs.
-fn prenotice(st: &MissionState, now_ms: i64) -> Option<PreNotice> {
+/// Also the en-route pre-notice (`Pad::prenotify`).
+pub fn prenotice(st: &MissionState, now_ms: i64) -> Option<PreNotice> {
     let p = st.active_patients().next()?;
     let age = match p.get(keys::patient::AGE_YEARS) {
         Some(Value::Int(a)) => u16::try_from(*a).ok(),
@@ -317,11 +323,60 @@ fn prenotice(st: &MissionState, now_ms: i64) -> Option<PreNotice> {
     let tracer = st
         .entries_of(p.id, Collection::Diagnosis)
         .any(|e| e.get(keys::diagnosis::TRACER).is_some());
+    // ETA: the minutes the crew entered, from the moment they entered them.
+    let eta_ms = p
+        .fields
+        .get(keys::transport::ETA_MIN)
+        .and_then(|f| f.history.last())
+        .and_then(|r| match &r.value {
+            Some(Value::Int(m)) => Some(r.wall_ms + m * 60_000),
+            _ => None,
+        });
     Some(PreNotice {
         age_years: age,
         sex: sex.into(),
         suspected_diagnosis: diag,
         priority: if tracer { "Schockraum" } else { "normal" }.into(),
-        eta_ms: None,
+        eta_ms,
+        pzc: p
+            .get(keys::transport::PZC)
+            .and_then(Value::as_text)
+            .map(str::to_string),
+        vitals: vitals_summary(st, p.id),
     })
+}
+
+/// The latest vital set, short: "HF 92 · RR 150/90 · SpO₂ 94 %".
+fn vitals_summary(st: &MissionState, p: rettpad_record::PatientId) -> String {
+    use keys::vitals as v;
+    let Some(e) = st
+        .entries_of(p, Collection::Vitals)
+        .filter(|e| e.retracted.is_none())
+        .max_by_key(|e| match e.get(v::AT) {
+            Some(Value::Time(t)) => t.at_ms,
+            _ => e.created_ms,
+        })
+    else {
+        return String::new();
+    };
+    let whole = |k| match e.get(k) {
+        Some(Value::Measured(m)) => m.value.map(|n| n.0.div_euclid(1000)),
+        _ => None,
+    };
+    let mut parts = Vec::new();
+    if let Some(hr) = whole(v::HR) {
+        parts.push(format!("HF {hr}"));
+    }
+    match (whole(v::BP_SYS), whole(v::BP_DIA)) {
+        (Some(s), Some(d)) => parts.push(format!("RR {s}/{d}")),
+        (Some(s), None) => parts.push(format!("RR {s}")),
+        _ => {}
+    }
+    if let Some(s) = whole(v::SPO2) {
+        parts.push(format!("SpO₂ {s} %"));
+    }
+    if let Some(g) = whole(v::GLUCOSE) {
+        parts.push(format!("BZ {g}"));
+    }
+    parts.join(" · ")
 }

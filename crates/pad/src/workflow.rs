@@ -57,6 +57,10 @@ pub enum PadEvent {
     Dispatched(crate::dispatch::Applied),
     /// The gateway refuses this pad's channel (call sign not registered).
     ChannelRefused(Notice),
+    /// The pre-notice en route is on the hospital's board.
+    PreNotified(MissionId),
+    /// It could not be sent (retried after 30 s); the crew calls instead.
+    PreNoticeFailed(MissionId, Notice),
 }
 
 /// The headless application core.
@@ -71,6 +75,7 @@ pub struct Pad {
     unlocking: Option<(u32, Receiver<Result<bool, SessionError>>)>,
     /// The permanent channel to the gateway (dispatch), with `[upload]`.
     channel: Option<crate::channel::ChannelHandle>,
+    prenotify: crate::prenotify::PreNotifier,
 }
 
 fn add_patient_first() -> Notice {
@@ -91,6 +96,7 @@ impl Pad {
             outbox: Outbox::default(),
             unlocking: None,
             channel: None,
+            prenotify: Default::default(),
         }
     }
 
@@ -232,6 +238,7 @@ impl Pad {
                 crate::channel::ChannelEvent::Refused(n) => PadEvent::ChannelRefused(n),
             }));
         }
+        out.extend(self.prenotify_tick());
         self.queue_closed_missions();
         if self.session.tick() == LockState::Locked {
             out.push(PadEvent::Locked);
@@ -675,16 +682,21 @@ impl Pad {
         u: &rettpad_transfer::UploadConfig,
         cfg: rettpad_channel::client::Config,
     ) {
-        let link = rettpad_transfer::client_tls(u).and_then(|tls| {
-            rettpad_transfer::channel_link::ChannelLink::new(
-                &u.gateway_url,
-                tls,
-                &self.cfg.device_serial,
-                &self.cfg.call_sign,
-                cfg.dead_after,
-            )
-        });
-        match link {
+        let link = || {
+            rettpad_transfer::client_tls(u).and_then(|tls| {
+                rettpad_transfer::channel_link::ChannelLink::new(
+                    &u.gateway_url,
+                    tls,
+                    &self.cfg.device_serial,
+                    &self.cfg.call_sign,
+                    cfg.dead_after,
+                )
+            })
+        };
+        if let Ok(l) = link() {
+            self.prenotify.attach(l);
+        }
+        match link() {
             Ok(l) => {
                 self.channel = Some(crate::channel::start(
                     l,
@@ -695,6 +707,49 @@ impl Pad {
                 ));
             }
             Err(e) => tracing::error!(error = %e, "dispatch channel not started"),
+        }
+    }
+
+    /// Sends the open mission's pre-notice en route when it has a target
+    /// hospital and its content changed (also retries a failed one).
+    fn prenotify_tick(&mut self) -> Vec<PadEvent> {
+        let now = self.clock.wall_ms();
+        if let Some(st) = self.state() {
+            self.prenotify.update(&st, self.outbox.hospitals(), now);
+        }
+        let mut out = Vec::new();
+        for r in self.prenotify.poll(now) {
+            match r {
+                crate::prenotify::PreNoticeResult::Sent { mission, at_ms } => {
+                    self.mark_prenotified(mission, at_ms);
+                    out.push(PadEvent::PreNotified(mission));
+                }
+                crate::prenotify::PreNoticeResult::Failed(m, n) => {
+                    out.push(PadEvent::PreNoticeFailed(m, n));
+                }
+            }
+        }
+        out
+    }
+
+    /// `transport.prenotified_at` of the mission's first patient.
+    fn mark_prenotified(&mut self, m: MissionId, at_ms: i64) {
+        let p = self
+            .store
+            .lock()
+            .state(m)
+            .and_then(|s| s.active_patients().next().map(|p| p.id));
+        let Some(p) = p else { return };
+        let res = self.store.lock().apply(
+            m,
+            Payload::Set {
+                target: Target::Patient(p),
+                field: rettpad_record::keys::transport::PRENOTIFIED_AT.to_string(),
+                value: Value::manual_time(at_ms),
+            },
+        );
+        if let Err(e) = res {
+            tracing::warn!(error = %e, "pre-notice time not recorded");
         }
     }
 

@@ -313,7 +313,8 @@ fn a_closed_mission_is_sealed_off_the_callers_thread_uploaded_and_then_gone() {
                     queued = true;
                 }
                 PadEvent::SealFailed(_, n) => panic!("sealing failed: {n:?}"),
-                PadEvent::Locked | PadEvent::Dispatched(_) => {}
+                PadEvent::Locked | PadEvent::Dispatched(_) | PadEvent::PreNotified(_) => {}
+                PadEvent::PreNoticeFailed(_, n) => panic!("pre-notice failed: {n:?}"),
                 PadEvent::ChannelRefused(n) => panic!("channel refused: {n:?}"),
             }
         }

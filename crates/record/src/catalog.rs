@@ -1475,6 +1475,15 @@ pub static FIELDS: &[FieldDef] = &[
         "Voranmeldung",
         "pre-notified at",
     ),
+    // Sets the pre-notice's ETA: minutes from the moment it is entered.
+    f(
+        keys::transport::ETA_MIN,
+        P,
+        S::Handover,
+        Kind::Int { min: 0, max: 240 },
+        "Ankunft in (min)",
+        "arrival in (min)",
+    ),
     f(
         keys::handover::TO,
         P,

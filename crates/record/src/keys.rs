@@ -209,6 +209,7 @@ pub mod transport {
     pub const DEPARTMENT: FieldKey = "transport.department";
     pub const PZC: FieldKey = "transport.pzc";
     pub const PRENOTIFIED_AT: FieldKey = "transport.prenotified_at";
+    pub const ETA_MIN: FieldKey = "transport.eta_min";
 }
 
 pub mod handover {

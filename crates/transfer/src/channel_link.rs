@@ -20,6 +20,7 @@ pub struct ChannelLink {
     http: reqwest::blocking::Client,
     stream_url: String,
     ack_url: String,
+    prenotice_url: String,
     serial: String,
     call_sign: String,
 }
@@ -46,6 +47,7 @@ impl ChannelLink {
             http,
             stream_url: format!("{base}/v1/channel"),
             ack_url: format!("{base}/v1/channel/ack"),
+            prenotice_url: format!("{base}/v1/prenotice"),
             serial: serial.into(),
             call_sign: call_sign.into(),
         })
@@ -76,6 +78,32 @@ impl ChannelLink {
             .map_err(|e| LinkError::Transport(e.to_string()))?;
         if r.status().as_u16() == 200 {
             Ok(r)
+        } else {
+            Err(Self::refused(r))
+        }
+    }
+
+    /// Sends (or replaces) the en-route pre-notice of `mission` to
+    /// `hospital`'s arrival board.
+    pub fn prenotice(
+        &self,
+        mission: uuid::Uuid,
+        hospital: &str,
+        notice: &super::PreNotice,
+    ) -> Result<(), LinkError> {
+        let body =
+            serde_json::json!({ "mission_id": mission, "hospital": hospital, "notice": notice });
+        let r = self
+            .http
+            .post(&self.prenotice_url)
+            .header(SERIAL_HEADER, &self.serial)
+            .header(CALL_SIGN_HEADER, call_sign_header(&self.call_sign))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .map_err(|e| LinkError::Transport(e.to_string()))?;
+        if r.status().is_success() {
+            Ok(())
         } else {
             Err(Self::refused(r))
         }

@@ -160,6 +160,12 @@ pub struct PreNotice {
     pub priority: String,
     /// Expected arrival (ms since epoch).
     pub eta_ms: Option<i64>,
+    /// IVENA patient-allocation code (RMI + age + urgency, "332-76-1").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pzc: Option<String>,
+    /// The latest vital signs, short ("HF 92 · RR 150/90 · SpO₂ 94 %").
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub vitals: String,
 }
 
 /// What the pad seals: every part as bytes (the export and report modules
@@ -876,6 +882,8 @@ mod tests {
                 suspected_diagnosis: "STEMI".into(),
                 priority: "Herzkatheter".into(),
                 eta_ms: Some(1_700_000_600_000),
+                pzc: Some("332-76-1".into()),
+                vitals: "HF 92".into(),
             }),
         }
     }

@@ -277,7 +277,12 @@ impl Controller {
                 }
                 PadEvent::SealFailed(_, n) => self.set_toast(n.message(self.lang), true),
                 PadEvent::Dispatched(a) => self.dispatched(&a),
-                PadEvent::ChannelRefused(n) => self.set_toast(n.message(self.lang), true),
+                PadEvent::ChannelRefused(n) | PadEvent::PreNoticeFailed(_, n) => {
+                    self.set_toast(n.message(self.lang), true)
+                }
+                PadEvent::PreNotified(_) => {
+                    self.set_toast(msg::PRENOTIFIED.message(self.lang), false)
+                }
                 PadEvent::Locked | PadEvent::Queued(_) => {}
             }
         }

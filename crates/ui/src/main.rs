@@ -247,6 +247,46 @@ fn screenshots(dir: &Path, size: Option<screenshot::Screen>) -> ExitCode {
     }
 }
 
+/// The demo's dispatch centre: 20 s after start it alarms the demo pad's
+/// vehicle and sends its statuses every 20 s, so a newcomer sees a mission
+/// arrive and its times fill in. `RETTPAD_DEMO_DISPATCH=0` turns it off.
+#[cfg(feature = "demo")]
+fn demo_dispatch(g: &rettpad_gateway::local::LocalGateway, call_sign: &str) {
+    if std::env::var_os("RETTPAD_DEMO_DISPATCH").is_some_and(|v| v == "0") {
+        return;
+    }
+    let Some(api) = g.bound.dispatch else { return };
+    let (id, _) = rettpad_gateway::init::DEMO_CENTRE;
+    let Ok(token) = std::fs::read_to_string(g.dir.join(format!("centre-{id}.token"))) else {
+        return;
+    };
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let o = rettpad_sim::dispatch::Options {
+        api,
+        token: token.trim().to_string(),
+        centre: id.into(),
+        units: vec![call_sign.to_string()],
+        number: format!("R 1.1 DEMO {}", secs % 100_000),
+        step: std::time::Duration::from_secs(20),
+        faults: false,
+        cancel: false,
+    };
+    let _ = std::thread::Builder::new()
+        .name("demo-dispatch".into())
+        .spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs(20));
+            let r = rettpad_sim::dispatch::run(&o, |what, code, _| {
+                tracing::info!(step = what, status = code, "demo dispatch");
+            });
+            if let Err(e) = r {
+                tracing::warn!(error = %e, "demo dispatch stopped");
+            }
+        });
+}
+
 fn run_kiosk(cfg: Config, dir: &Path, key: &Path, demo: bool) -> ExitCode {
     // The demo uploads for real: to a gateway on loopback in this process.
     let (upload, gateway): (Option<rettpad_transfer::UploadConfig>, Option<app::Keep>) =
@@ -260,6 +300,7 @@ fn run_kiosk(cfg: Config, dir: &Path, key: &Path, demo: bool) -> ExitCode {
                         g.upload.gateway_url,
                         g.board_url()
                     );
+                    demo_dispatch(&g, &cfg.call_sign);
                     (Some(g.upload.clone()), Some(Box::new(g)))
                 }
                 Err(e) => {

@@ -210,6 +210,10 @@ pub fn dispatch_arrived(summary: &str) -> Notice {
     )
 }
 
+pub const PRENOTIFIED: Text = t(
+    "Voranmeldung an die Klinik gesendet.",
+    "Pre-notice sent to the hospital.",
+);
 pub const DISPATCH_UPDATED: Text = t(
     "Leitstelle: Einsatzdaten aktualisiert.",
     "Dispatch: mission data updated.",
