@@ -85,6 +85,14 @@ CREATE TABLE IF NOT EXISTS prenotices (
     expires_ms INTEGER NOT NULL,
     sealed     BLOB NOT NULL
 ) STRICT;
+CREATE TABLE IF NOT EXISTS els_documented (
+    mission_id  BLOB NOT NULL,
+    packet_id   BLOB NOT NULL,
+    serial      TEXT NOT NULL,
+    call_sign   TEXT NOT NULL,
+    received_ms INTEGER NOT NULL,
+    PRIMARY KEY (mission_id, packet_id)
+) STRICT;
 CREATE TABLE IF NOT EXISTS chan_delivered (
     centre    TEXT NOT NULL,
     number    TEXT NOT NULL,
@@ -176,6 +184,17 @@ pub struct Lookup {
     /// has acknowledged it.
     pub pads: Vec<PadDelivery>,
     pub statuses: Vec<(String, u8, i64)>,
+    /// Protocols of this mission the gateway received (receipted).
+    pub documented: Vec<Documented>,
+}
+
+/// A protocol of an ELS mission the gateway holds: which pad, which unit.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Documented {
+    pub packet_id: Uuid,
+    pub serial: String,
+    pub call_sign: String,
+    pub received_ms: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -708,6 +727,24 @@ impl Dispatcher {
             })
             .and_then(|it| it.collect())
             .map_err(e)?;
+        let mut st = db
+            .prepare(
+                "SELECT packet_id, serial, call_sign, received_ms FROM els_documented WHERE mission_id = ?1
+                 ORDER BY received_ms",
+            )
+            .map_err(e)?;
+        let documented = st
+            .query_map([mission_id.as_bytes().as_slice()], |r| {
+                let id: Vec<u8> = r.get(0)?;
+                Ok(Documented {
+                    packet_id: Uuid::from_slice(&id).unwrap_or_default(),
+                    serial: r.get(1)?,
+                    call_sign: r.get(2)?,
+                    received_ms: r.get(3)?,
+                })
+            })
+            .and_then(|it| it.collect())
+            .map_err(e)?;
         Ok(Some(Lookup {
             mission_id,
             revision,
@@ -715,6 +752,7 @@ impl Dispatcher {
             units,
             pads,
             statuses,
+            documented,
         }))
     }
 }
@@ -797,6 +835,26 @@ impl Dispatcher {
             )
             .map_err(|e| PreNoticeError::Internal(e.to_string()))?;
         Ok(())
+    }
+
+    /// A receipted protocol of mission `m`: recorded when `m` is an ELS
+    /// mission, so the lookup answers which pad documented it.
+    pub fn documented(
+        &self,
+        m: Uuid,
+        packet: Uuid,
+        serial: &str,
+        call_sign: &str,
+        now_ms: i64,
+    ) -> Result<bool, String> {
+        lock(&self.db)
+            .execute(
+                "INSERT OR IGNORE INTO els_documented (mission_id, packet_id, serial, call_sign, received_ms)
+                 SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM els_missions WHERE mission_id = ?1)",
+                params![m.as_bytes().as_slice(), packet.as_bytes().as_slice(), serial, call_sign, now_ms],
+            )
+            .map(|n| n > 0)
+            .map_err(|e| e.to_string())
     }
 
     /// The protocol of `m` arrived: its board entry replaces the notice.

@@ -40,6 +40,9 @@ pub struct InitOptions {
     pub dir: PathBuf,
     pub listen: SocketAddr,
     pub hospital_listen: SocketAddr,
+    /// Extra pads for load tests: `load/LOAD-<n>.pem/.key`, registered as
+    /// serial `LOAD-<n>`, call sign `LOAD <n>`.
+    pub load_pads: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -154,6 +157,22 @@ pub fn init(o: &InitOptions) -> Result<InitReport, String> {
         };
         let text = toml::to_string_pretty(&pc).map_err(|e| e.to_string())?;
         pad_configs.push(write(&dir, &format!("pad-{serial}.toml"), &text)?);
+    }
+
+    if o.load_pads > 0 {
+        let load = dir.join("load");
+        private::dir(&load, Existing::Narrow)?;
+        for i in 0..o.load_pads {
+            let (serial, call_sign) = (format!("LOAD-{i:05}"), format!("LOAD {i:05}"));
+            let p = ca.issue_pad(&serial, &call_sign).map_err(e)?;
+            write(&load, &format!("{serial}.pem"), &p.cert_pem)?;
+            write(&load, &format!("{serial}.key"), &p.key_pem)?;
+            pads.push(PadEntry {
+                serial,
+                call_sign,
+                centre: Some(DEMO_CENTRE.0.into()),
+            });
+        }
     }
 
     let cfg = GatewayConfig {

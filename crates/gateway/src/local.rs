@@ -100,6 +100,7 @@ pub fn start(dir: &Path) -> Result<LocalGateway, String> {
             dir: dir.to_path_buf(),
             listen: SocketAddr::from(([127, 0, 0, 1], free_port()?)),
             hospital_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            load_pads: 0,
         })?;
     }
     let mut cfg = GatewayConfig::load(&cfg_path).map_err(|e| e.to_string())?;

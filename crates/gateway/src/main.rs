@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 const USAGE: &str = "usage:
   rettpad-gateway serve --config gateway.toml [--listen ADDR] [--hospital-listen ADDR]
-  rettpad-gateway init --dir DIR [--port 8443] [--hospital-port 8080]
+  rettpad-gateway init --dir DIR [--port 8443] [--hospital-port 8080] [--load-pads N]
   rettpad-gateway hospital fetch --url http://127.0.0.1:8080 --hospital ID
                                  --token-file FILE --key-file FILE --out DIR";
 
@@ -119,10 +119,16 @@ fn init_cmd(args: &[String]) -> ExitCode {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => return fail(e),
     };
+    let load_pads = match opt(args, "--load-pads").map(|n| n.parse::<usize>()) {
+        None => 0,
+        Some(Ok(n)) => n,
+        Some(Err(e)) => return fail(format!("--load-pads: {e}")),
+    };
     let o = InitOptions {
         dir: PathBuf::from(dir),
         listen: SocketAddr::from(([127, 0, 0, 1], p)),
         hospital_listen: SocketAddr::from(([127, 0, 0, 1], hp)),
+        load_pads,
     };
     match init(&o) {
         Ok(r) => {

@@ -312,10 +312,16 @@ async fn post_packet(State(app): State<App>, req: Request) -> Response {
         Ok(a) => {
             tracing::info!(packet = %a.packet_id, device = %device.serial, duplicate = a.duplicate, "packet accepted");
             // The protocol's board entry replaces the notice sent en route.
+            // The ELS lookup learns which pad documented the mission.
             let d = app.dispatch.clone();
-            let m = a.mission_id;
-            if let Ok(Err(e)) = tokio::task::spawn_blocking(move || d.drop_prenotice(m)).await {
-                tracing::warn!(error = %e, "en-route pre-notice not removed");
+            let (m, p, dev) = (a.mission_id, a.packet_id, device.clone());
+            let r = tokio::task::spawn_blocking(move || {
+                d.drop_prenotice(m)
+                    .and_then(|_| d.documented(m, p, &dev.serial, &dev.call_sign, now_ms()))
+            })
+            .await;
+            if let Ok(Err(e)) = r {
+                tracing::warn!(error = %e, "en-route pre-notice or ELS link not updated");
             }
             if !app.reply_delay.is_zero() {
                 tokio::time::sleep(app.reply_delay).await;

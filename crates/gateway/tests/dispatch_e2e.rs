@@ -256,6 +256,59 @@ fn an_alarm_reaches_both_pads_and_statuses_fill_the_rtws_times() {
         assert!(Instant::now() < until, "pads never acknowledged: {v}");
         std::thread::sleep(Duration::from_millis(50));
     }
+
+    // The RTW closes and uploads; the lookup names the pad that documented.
+    let mut s = rtw.lock();
+    s.set_author(Some(rettpad_record::Author {
+        device: SERIAL.into(),
+        crew_member: uuid::Uuid::from_u128(7),
+    }));
+    s.apply(m, rettpad_record::Payload::Closed).unwrap();
+    let u = pki.pad_config().upload.unwrap();
+    let keys = rettpad_transfer::SealKeys::from_config(&u).unwrap();
+    let pdf = b"%PDF-1.7\n".to_vec();
+    let input = rettpad_transfer::SealInput {
+        mission_id: m.0,
+        device_serial: SERIAL.into(),
+        call_sign: CALL_SIGN.into(),
+        created_ms: now_ms(),
+        target_hospital: None,
+        events_json: b"[]".to_vec(),
+        mind_xml: b"<mind/>".to_vec(),
+        fhir_json: b"{}".to_vec(),
+        pdf_sha256: rettpad_crypto::sha256(&pdf),
+        pdf,
+        handover_summary: String::new(),
+        prenotice: None,
+    };
+    rettpad_pad::close::close_and_queue(&mut s, m, input, &keys, now_ms()).unwrap();
+    drop(s);
+    let up = rettpad_transfer::uploader_from_config(&u, SERIAL, CALL_SIGN).unwrap();
+    let r = rettpad_transfer::uploader::step(&rtw.0, &up, now_ms()).unwrap();
+    assert!(
+        matches!(r, rettpad_transfer::uploader::StepResult::Sent { .. }),
+        "{r:?}"
+    );
+    let r = reqwest::blocking::Client::new()
+        .get(format!(
+            "http://{api}/v1/dispatch/mission?number={}",
+            NUMBER.replace(' ', "%20")
+        ))
+        .bearer_auth(&tok)
+        .send()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&r.bytes().unwrap()).unwrap();
+    let doc = v["documented"].as_array().unwrap();
+    assert_eq!(doc.len(), 1, "{v}");
+    assert_eq!(
+        (doc[0]["serial"].as_str(), doc[0]["call_sign"].as_str()),
+        (Some(SERIAL), Some(CALL_SIGN))
+    );
+}
+
+fn now_ms() -> i64 {
+    use rettpad_clock::Clock;
+    SystemClock::new().wall_ms()
 }
 
 #[test]

@@ -291,7 +291,7 @@ impl Controller {
     /// A dispatch message is in the vault. A new mission opens by itself
     /// where the crew is not busy elsewhere; on the lock screen it is only
     /// announced (number and keyword, no patient data).
-    fn dispatched(&mut self, a: &rettpad_pad::dispatch::Applied) {
+    pub fn dispatched(&mut self, a: &rettpad_pad::dispatch::Applied) {
         if a.cancelled {
             self.set_toast(msg::DISPATCH_CANCELLED.message(self.lang), true);
             return;

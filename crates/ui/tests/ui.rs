@@ -639,6 +639,58 @@ fn standard_mission(devices: bool) -> (usize, usize, usize) {
 }
 
 fn standard_mission_typed(devices: bool, osk: bool) -> (Ui, usize) {
+    standard_mission_full(devices, osk, false)
+}
+
+/// What the dispatch centre sends before the crew touches the pad: the
+/// alarm (number, keyword, address, the patient's name) and statuses
+/// 3/4/7/8, through the same code the pad's channel runs.
+fn els_delivers(t: &mut Ui) {
+    use rettpad_dispatch::{ToPad, mission_id, msg};
+    let cfg = Config::demo();
+    let now = t.clock.wall_ms();
+    let alarm = format!(
+        r#"{{"schema":"rettpad.dispatch/1","msg_id":"0193a1c4-0000-7000-8000-0000000000e1","kind":"mission",
+"centre":{{"id":"demo-ils"}},"mission":{{"number":"2026-112233","keyword":{{"code":"RD 2","text":"Brustschmerz"}},
+"location":{{"street":"Hauptstraße","house_number":"1","postcode":"85049","city":"Ingolstadt"}},
+"patient":{{"family_name":"Mustermann","given_name":"Erika","sex":"w"}},
+"units":[{{"call_sign":"{}","type":"RTW","alarmed_at":"{}"}}]}}}}"#,
+        cfg.call_sign,
+        msg::format_time(now)
+    );
+    let mut msgs = vec![alarm];
+    for (i, s) in [3u8, 4, 7, 8].into_iter().enumerate() {
+        msgs.push(format!(
+            r#"{{"schema":"rettpad.dispatch/1","msg_id":"0193a1c4-0000-7000-8000-0000000000f{i}","kind":"status",
+"centre":{{"id":"demo-ils"}},"mission_number":"2026-112233","call_sign":"{}","status":{s},"at":"{}"}}"#,
+            cfg.call_sign,
+            msg::format_time(now + (i as i64 + 1) * 60_000)
+        ));
+    }
+    for m in msgs {
+        let d = msg::parse(m.as_bytes()).unwrap();
+        let fields = match &d.body {
+            rettpad_dispatch::Body::Status(s) => rettpad_dispatch::StatusMap::default()
+                .fields(s.status)
+                .to_vec(),
+            _ => Vec::new(),
+        };
+        let to = ToPad {
+            mission_id: mission_id(&d.centre, d.number()),
+            dispatch: d,
+            call_sign: cfg.call_sign.clone(),
+            received_ms: now,
+            fields,
+        };
+        let a = rettpad_pad::dispatch::apply(&t.store, &cfg.device_serial, &to).unwrap();
+        // What `Controller::tick` does with the channel's event.
+        t.ctrl.borrow_mut().dispatched(&a);
+        t.ctrl.borrow_mut().refresh(&t.ui);
+    }
+    assert_eq!(t.page(), Page::Editor, "the alarm opened the mission");
+}
+
+fn standard_mission_full(devices: bool, osk: bool, els: bool) -> (Ui, usize) {
     let mut t = ui_taking_device_values_on_tap();
     let write = |t: &mut Ui, label: &str, text: &str| {
         if osk {
@@ -655,21 +707,30 @@ fn standard_mission_typed(devices: bool, osk: bool) -> (Ui, usize) {
     t.login();
     t.taps = 0;
     t.typed = 0;
-    t.tap("Neuer Einsatz");
-    // A new mission opens on Einsatz/Zeiten: the times one tap each.
-    for k in [
-        "Alarmierung",
-        "Ausrücken (Status 3)",
-        "Ankunft Einsatzort (Status 4)",
-        "Patientenkontakt",
-        "Abfahrt Einsatzort (Status 7)",
-        "Ankunft Zielort (Status 8)",
-    ] {
-        t.tap(&format!("{k}: Jetzt"));
+    if els {
+        // The mission opens by itself; only patient contact is the crew's.
+        els_delivers(&mut t);
+        t.tap("Patientenkontakt: Jetzt");
+    } else {
+        t.tap("Neuer Einsatz");
+        // A new mission opens on Einsatz/Zeiten: the times one tap each.
+        for k in [
+            "Alarmierung",
+            "Ausrücken (Status 3)",
+            "Ankunft Einsatzort (Status 4)",
+            "Patientenkontakt",
+            "Abfahrt Einsatzort (Status 7)",
+            "Ankunft Zielort (Status 8)",
+        ] {
+            t.tap(&format!("{k}: Jetzt"));
+        }
+        write(&mut t, "Einsatznummer (Leitstelle)", "2026-112233");
     }
-    write(&mut t, "Einsatznummer (Leitstelle)", "2026-112233");
     t.tap("Patient");
-    if devices {
+    if els && !devices {
+        // The ELS gave the name; the birth date is the crew's.
+        write(&mut t, "Geburtsdatum", "12.08.1950");
+    } else if devices {
         // Inserting the card is no tap; confirming it is one.
         t.ui.global::<app::AppState>().invoke_card_tapped();
         t.ctrl.borrow_mut().refresh(&t.ui);
@@ -822,6 +883,24 @@ fn standard_mission_on_the_on_screen_keyboard_tap_count() {
 #[test]
 fn standard_mission_with_card_and_monitor_on_the_on_screen_keyboard_tap_count() {
     report_on_screen_keyboard_mission(true);
+}
+
+/// Issue 14's figure: the standard mission when the ELS delivered the
+/// mission and statuses 3/4/7/8.
+#[test]
+fn standard_mission_with_dispatch_tap_count() {
+    for devices in [false, true] {
+        let (t, _) = standard_mission_full(devices, false, true);
+        println!(
+            "STANDARD MISSION (dispatch from the ELS{}): {} taps, {} swipes, {} typed characters",
+            if devices { ", card and monitor" } else { "" },
+            t.taps,
+            t.swipes,
+            t.typed
+        );
+        let by_hand = if devices { 35 } else { 39 };
+        assert!(t.taps + 7 <= by_hand, "{} taps", t.taps);
+    }
 }
 
 #[test]
