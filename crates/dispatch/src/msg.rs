@@ -279,34 +279,34 @@ pub fn parse(bytes: &[u8]) -> Result<Dispatch, DispatchError> {
     let msg_id = w
         .msg_id
         .as_deref()
-        .ok_or(DispatchError::Missing("msg_id"))
-        .and_then(|s| Uuid::parse_str(s).map_err(|_| DispatchError::Invalid("msg_id")))?;
+        .ok_or(DispatchError::Missing("/msg_id"))
+        .and_then(|s| Uuid::parse_str(s).map_err(|_| DispatchError::Invalid("/msg_id")))?;
     if msg_id.is_nil() {
-        return Err(DispatchError::Invalid("msg_id"));
+        return Err(DispatchError::Invalid("/msg_id"));
     }
-    let centre = ident(w.centre.and_then(|c| c.id), "centre.id")?;
-    let sent_ms = time_of(w.sent_at, "sent_at")?;
+    let centre = ident(w.centre.and_then(|c| c.id), "/centre/id")?;
+    let sent_ms = time_of(w.sent_at, "/sent_at")?;
     let body = match w.kind.as_deref() {
         Some("mission") => Body::Mission(Box::new(mission(
-            w.mission.ok_or(DispatchError::Missing("mission"))?,
+            w.mission.ok_or(DispatchError::Missing("/mission"))?,
         )?)),
         Some("status") => {
-            let status = w.status.ok_or(DispatchError::Missing("status"))?;
+            let status = w.status.ok_or(DispatchError::Missing("/status"))?;
             let status = u8::try_from(status)
                 .ok()
                 .filter(|s| *s <= 9)
-                .ok_or(DispatchError::Invalid("status"))?;
+                .ok_or(DispatchError::Invalid("/status"))?;
             Body::Status(StatusReport {
-                number: ident(w.mission_number, "mission_number")?,
-                call_sign: ident(w.call_sign, "call_sign")?,
+                number: ident(w.mission_number, "/mission_number")?,
+                call_sign: ident(w.call_sign, "/call_sign")?,
                 status,
-                at_ms: time_of(w.at, "at")?.ok_or(DispatchError::Missing("at"))?,
+                at_ms: time_of(w.at, "/at")?.ok_or(DispatchError::Missing("/at"))?,
             })
         }
         Some("cancel") => Body::Cancel(Cancel {
-            number: ident(w.mission_number, "mission_number")?,
-            at_ms: time_of(w.at, "at")?.ok_or(DispatchError::Missing("at"))?,
-            reason: text(w.reason, MAX_TEXT, "reason")?,
+            number: ident(w.mission_number, "/mission_number")?,
+            at_ms: time_of(w.at, "/at")?.ok_or(DispatchError::Missing("/at"))?,
+            reason: text(w.reason, MAX_TEXT, "/reason")?,
         }),
         _ => return Err(DispatchError::Kind),
     };
@@ -323,63 +323,63 @@ fn mission(m: WireMission) -> Result<Mission, DispatchError> {
     let patient = m.patient.map(patient).transpose()?.flatten();
     let units = m.units.unwrap_or_default();
     if units.len() > MAX_UNITS {
-        return Err(DispatchError::TooLong("mission.units"));
+        return Err(DispatchError::TooLong("/mission/units"));
     }
     let mut out = Vec::with_capacity(units.len());
     for u in units {
-        let call_sign = ident(u.call_sign, "mission.units.call_sign")?;
+        let call_sign = ident(u.call_sign, "/mission/units/call_sign")?;
         if out.iter().any(|o: &Unit| o.call_sign == call_sign) {
-            return Err(DispatchError::Invalid("mission.units.call_sign"));
+            return Err(DispatchError::Invalid("/mission/units/call_sign"));
         }
         out.push(Unit {
             call_sign,
-            unit_type: text(u.unit_type, 16, "mission.units.type")?,
-            alarmed_ms: time_of(u.alarmed_at, "mission.units.alarmed_at")?,
+            unit_type: text(u.unit_type, 16, "/mission/units/type")?,
+            alarmed_ms: time_of(u.alarmed_at, "/mission/units/alarmed_at")?,
         });
     }
     let (keyword_code, keyword_text) = match m.keyword {
         Some(k) => (
-            text(k.code, 32, "mission.keyword.code")?,
-            text(k.text, MAX_TEXT, "mission.keyword.text")?,
+            text(k.code, 32, "/mission/keyword/code")?,
+            text(k.text, MAX_TEXT, "/mission/keyword/text")?,
         ),
         None => (None, None),
     };
     Ok(Mission {
-        number: ident(m.number, "mission.number")?,
+        number: ident(m.number, "/mission/number")?,
         revision: m.revision.unwrap_or(1),
         keyword_code,
         keyword_text,
-        alarm_text: text(m.meldebild, MAX_TEXT, "mission.meldebild")?,
+        alarm_text: text(m.meldebild, MAX_TEXT, "/mission/meldebild")?,
         signal: m.signal,
         location: loc,
         patient,
         units: out,
-        destination: text(m.destination, MAX_ID, "mission.destination")?,
+        destination: text(m.destination, MAX_ID, "/mission/destination")?,
     })
 }
 
 fn location(l: WireLocation) -> Result<Location, DispatchError> {
     Ok(Location {
-        street: text(l.street, 96, "location.street")?,
-        house_number: text(l.house_number, 16, "location.house_number")?,
-        postcode: text(l.postcode, 10, "location.postcode")?,
-        city: text(l.city, 64, "location.city")?,
-        object: text(l.object, MAX_TEXT, "location.object")?,
-        floor: text(l.floor, 64, "location.floor")?,
-        remarks: text(l.remarks, MAX_TEXT, "location.remarks")?,
-        lat: coord(l.lat, 90.0, "location.lat")?,
-        lon: coord(l.lon, 180.0, "location.lon")?,
+        street: text(l.street, 96, "/mission/location/street")?,
+        house_number: text(l.house_number, 16, "/mission/location/house_number")?,
+        postcode: text(l.postcode, 10, "/mission/location/postcode")?,
+        city: text(l.city, 64, "/mission/location/city")?,
+        object: text(l.object, MAX_TEXT, "/mission/location/object")?,
+        floor: text(l.floor, 64, "/mission/location/floor")?,
+        remarks: text(l.remarks, MAX_TEXT, "/mission/location/remarks")?,
+        lat: coord(l.lat, 90.0, "/mission/location/lat")?,
+        lon: coord(l.lon, 180.0, "/mission/location/lon")?,
     })
 }
 
 fn patient(p: WirePatient) -> Result<Option<Patient>, DispatchError> {
     let (mut family, mut given) = (
-        text(p.family_name, 64, "patient.family_name")?,
-        text(p.given_name, 64, "patient.given_name")?,
+        text(p.family_name, 64, "/mission/patient/family_name")?,
+        text(p.given_name, 64, "/mission/patient/given_name")?,
     );
     // One `name` field: the last word is the family name.
     if family.is_none()
-        && let Some(n) = text(p.name, 128, "patient.name")?
+        && let Some(n) = text(p.name, 128, "/mission/patient/name")?
     {
         match n.rsplit_once(' ') {
             Some((g, f)) => {
@@ -392,8 +392,8 @@ fn patient(p: WirePatient) -> Result<Option<Patient>, DispatchError> {
     let out = Patient {
         family_name: family,
         given_name: given,
-        birth_date: text(p.birth_date, 10, "patient.birth_date")?,
-        sex: text(p.sex, 1, "patient.sex")?,
+        birth_date: text(p.birth_date, 10, "/mission/patient/birth_date")?,
+        sex: text(p.sex, 1, "/mission/patient/sex")?,
     };
     Ok((out != Patient::default()).then_some(out))
 }

@@ -49,7 +49,7 @@ impl ToPad {
     pub fn validate(&self) -> Result<(), DispatchError> {
         let d = &self.dispatch;
         if self.mission_id != mission_id(&d.centre, d.number()) {
-            return Err(DispatchError::Invalid("mission_id"));
+            return Err(DispatchError::Invalid("/mission_id"));
         }
         let unit_ok = match &d.body {
             Body::Mission(m) => m.units.iter().any(|u| u.call_sign == self.call_sign),
@@ -57,10 +57,10 @@ impl ToPad {
             Body::Cancel(_) => !self.call_sign.is_empty(),
         };
         if !unit_ok {
-            return Err(DispatchError::Invalid("call_sign"));
+            return Err(DispatchError::Invalid("/call_sign"));
         }
         if self.fields.iter().any(|f| !is_dispatch_time(f)) {
-            return Err(DispatchError::Invalid("fields"));
+            return Err(DispatchError::Invalid("/fields"));
         }
         Ok(())
     }

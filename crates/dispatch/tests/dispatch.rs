@@ -130,11 +130,11 @@ fn bad_messages_get_a_clear_error_without_their_values() {
         ),
         (
             ALARM.replace("0193a1c4-7d1e-7c2a-9b1e-3f0c5d2e8a11", "42"),
-            DispatchError::Invalid("msg_id"),
+            DispatchError::Invalid("/msg_id"),
         ),
         (
             ALARM.replace("\"by-ils-71\"", "\"\""),
-            DispatchError::Missing("centre.id"),
+            DispatchError::Missing("/centre/id"),
         ),
         (
             ALARM.replace("\"kind\": \"mission\"", "\"kind\": \"party\""),
@@ -142,15 +142,15 @@ fn bad_messages_get_a_clear_error_without_their_values() {
         ),
         (
             ALARM.replace("48.7665", "148.7"),
-            DispatchError::Invalid("location.lat"),
+            DispatchError::Invalid("/mission/location/lat"),
         ),
         (
             ALARM.replace("2026-11-23T14:02:05+01:00", "gestern"),
-            DispatchError::Invalid("mission.units.alarmed_at"),
+            DispatchError::Invalid("/mission/units/alarmed_at"),
         ),
         (
             ALARM.replace(RTW, NEF),
-            DispatchError::Invalid("mission.units.call_sign"),
+            DispatchError::Invalid("/mission/units/call_sign"),
         ),
         (
             status_json(
@@ -158,7 +158,7 @@ fn bad_messages_get_a_clear_error_without_their_values() {
                 12,
                 "2026-11-23T14:09:40+01:00",
             ),
-            DispatchError::Invalid("status"),
+            DispatchError::Invalid("/status"),
         ),
         (
             status_json(
@@ -166,7 +166,7 @@ fn bad_messages_get_a_clear_error_without_their_values() {
                 4,
                 "2026-11-23 14:09",
             ),
-            DispatchError::Invalid("at"),
+            DispatchError::Invalid("/at"),
         ),
     ];
     for (json, want) in cases {
@@ -182,12 +182,12 @@ fn bad_messages_get_a_clear_error_without_their_values() {
     let long = ALARM.replace("Bäckerei", &"x".repeat(600));
     assert_eq!(
         msg::parse(long.as_bytes()).unwrap_err(),
-        DispatchError::TooLong("location.object")
+        DispatchError::TooLong("/mission/location/object")
     );
     let ctl = ALARM.replace("Bäckerei", "B\\u0007");
     assert_eq!(
         msg::parse(ctl.as_bytes()).unwrap_err(),
-        DispatchError::Invalid("location.object")
+        DispatchError::Invalid("/mission/location/object")
     );
 }
 

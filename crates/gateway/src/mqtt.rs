@@ -114,7 +114,7 @@ pub fn translate(centre: &str, map: &FieldMap, bytes: &[u8]) -> Result<Vec<u8>, 
     name.push(0);
     name.extend_from_slice(bytes);
     let msg_id = uuid::Uuid::new_v5(&rettpad_dispatch::NAMESPACE, &name);
-    let number_v = text(&v, Some(&map.number)).ok_or(DispatchError::Missing("mission.number"))?;
+    let number_v = text(&v, Some(&map.number)).ok_or(DispatchError::Missing("/mission/number"))?;
     let mut out = json!({
         "schema": SCHEMA, "msg_id": msg_id, "centre": { "id": centre },
         "sent_at": time(&v, map.sent_at.as_deref()),
