@@ -5,13 +5,15 @@
 //! - [`mission_id`]: the one mission id of an ELS mission on every pad;
 //! - [`status`]: which FMS/TETRA status fills which time field, per centre;
 //! - [`plan`]: the record edits a message implies for one pad, given what
-//!   the crew has already documented (the crew always wins).
+//!   the crew has already documented (the crew always wins);
+//! - [`report`]: the documented times that go back to the centre.
 //!
 //! The gateway validates and routes; the pad validates again and applies.
 //! No I/O, no clock; the only randomness is a new patient's UUIDv7.
 
 pub mod msg;
 pub mod plan;
+pub mod report;
 pub mod status;
 
 pub use msg::{Body, Cancel, Dispatch, DispatchError, Mission, StatusReport, Unit};

@@ -20,6 +20,7 @@ use crate::intake::BoardEntry;
 use rettpad_channel::{Envelope, Kind, SCHEMA_VERSION};
 use rettpad_crypto::{self as crypto, SecretKey};
 use rettpad_dispatch::msg::{self, Body, DispatchError};
+use rettpad_dispatch::report::DocumentedTime;
 use rettpad_dispatch::{ToPad, mission_id};
 use rettpad_transfer::PreNotice;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -91,6 +92,7 @@ CREATE TABLE IF NOT EXISTS els_documented (
     serial      TEXT NOT NULL,
     call_sign   TEXT NOT NULL,
     received_ms INTEGER NOT NULL,
+    times       TEXT NOT NULL,
     PRIMARY KEY (mission_id, packet_id)
 ) STRICT;
 CREATE TABLE IF NOT EXISTS chan_delivered (
@@ -195,6 +197,9 @@ pub struct Documented {
     pub serial: String,
     pub call_sign: String,
     pub received_ms: i64,
+    /// The mission times as the crew closed the protocol (the seed's
+    /// "Update" back to the ELS).
+    pub times: Vec<DocumentedTime>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -729,7 +734,7 @@ impl Dispatcher {
             .map_err(e)?;
         let mut st = db
             .prepare(
-                "SELECT packet_id, serial, call_sign, received_ms FROM els_documented WHERE mission_id = ?1
+                "SELECT packet_id, serial, call_sign, received_ms, times FROM els_documented WHERE mission_id = ?1
                  ORDER BY received_ms",
             )
             .map_err(e)?;
@@ -741,6 +746,7 @@ impl Dispatcher {
                     serial: r.get(1)?,
                     call_sign: r.get(2)?,
                     received_ms: r.get(3)?,
+                    times: serde_json::from_str(&r.get::<_, String>(4)?).unwrap_or_default(),
                 })
             })
             .and_then(|it| it.collect())
@@ -845,13 +851,15 @@ impl Dispatcher {
         packet: Uuid,
         serial: &str,
         call_sign: &str,
+        times: &[DocumentedTime],
         now_ms: i64,
     ) -> Result<bool, String> {
+        let times = serde_json::to_string(times).map_err(|e| e.to_string())?;
         lock(&self.db)
             .execute(
-                "INSERT OR IGNORE INTO els_documented (mission_id, packet_id, serial, call_sign, received_ms)
-                 SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM els_missions WHERE mission_id = ?1)",
-                params![m.as_bytes().as_slice(), packet.as_bytes().as_slice(), serial, call_sign, now_ms],
+                "INSERT OR IGNORE INTO els_documented (mission_id, packet_id, serial, call_sign, received_ms, times)
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM els_missions WHERE mission_id = ?1)",
+                params![m.as_bytes().as_slice(), packet.as_bytes().as_slice(), serial, call_sign, now_ms, times],
             )
             .map(|n| n > 0)
             .map_err(|e| e.to_string())

@@ -5,7 +5,7 @@
 use super::config::{GatewayConfig, HospitalEntry, read_hex_file};
 use super::store::{GatewayStore, GwStoreError, Inserted, NewPacket, SweepReport};
 use rettpad_crypto::{self as crypto, SecretKey};
-use rettpad_transfer::packet::{self, PART_PRENOTICE, PacketError, PreNotice};
+use rettpad_transfer::packet::{self, PART_EVENTS, PART_PRENOTICE, PacketError, PreNotice};
 use rettpad_transfer::{HpkeSecretKey, Receipt, ReceiptSigner};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -85,6 +85,9 @@ pub struct Accepted {
     pub packet_id: Uuid,
     /// The manifest's mission (its en-route pre-notice is now superseded).
     pub mission_id: Uuid,
+    /// The documented mission times, for the dispatch centre's lookup
+    /// (empty for a repeat: the first upload recorded them).
+    pub times: Vec<rettpad_dispatch::report::DocumentedTime>,
 }
 
 pub struct Gateway {
@@ -274,12 +277,17 @@ impl Gateway {
                     duplicate: true,
                     packet_id: m.packet_id,
                     mission_id: m.mission_id,
+                    times: Vec::new(),
                 })
             } else {
                 Err(IntakeError::Conflict)
             };
         }
         let parts = v.open_server(&self.hpke)?;
+        let times = parts
+            .get(PART_EVENTS)
+            .map(|e| rettpad_dispatch::report::documented_times(e, m.mission_id))
+            .unwrap_or_default();
         let board = match (&m.target_hospital, parts.get(PART_PRENOTICE)) {
             (Some(h), Some(pn)) if self.hospitals.contains_key(h) => {
                 // Validate before storing; the board never shows raw bytes.
@@ -331,6 +339,7 @@ impl Gateway {
                 duplicate: false,
                 packet_id: m.packet_id,
                 mission_id: m.mission_id,
+                times,
             }),
             Inserted::Existing {
                 sha256,
@@ -340,6 +349,7 @@ impl Gateway {
                 duplicate: true,
                 packet_id: m.packet_id,
                 mission_id: m.mission_id,
+                times: Vec::new(),
             }),
             Inserted::Existing { .. } => Err(IntakeError::Conflict),
         }

@@ -314,10 +314,10 @@ async fn post_packet(State(app): State<App>, req: Request) -> Response {
             // The protocol's board entry replaces the notice sent en route.
             // The ELS lookup learns which pad documented the mission.
             let d = app.dispatch.clone();
-            let (m, p, dev) = (a.mission_id, a.packet_id, device.clone());
+            let (m, p, dev, times) = (a.mission_id, a.packet_id, device.clone(), a.times.clone());
             let r = tokio::task::spawn_blocking(move || {
                 d.drop_prenotice(m)
-                    .and_then(|_| d.documented(m, p, &dev.serial, &dev.call_sign, now_ms()))
+                    .and_then(|_| d.documented(m, p, &dev.serial, &dev.call_sign, &times, now_ms()))
             })
             .await;
             if let Ok(Err(e)) = r {

@@ -273,7 +273,7 @@ fn an_alarm_reaches_both_pads_and_statuses_fill_the_rtws_times() {
         call_sign: CALL_SIGN.into(),
         created_ms: now_ms(),
         target_hospital: None,
-        events_json: b"[]".to_vec(),
+        events_json: serde_json::to_vec(s.log(m).unwrap().events()).unwrap(),
         mind_xml: b"<mind/>".to_vec(),
         fhir_json: b"{}".to_vec(),
         pdf_sha256: rettpad_crypto::sha256(&pdf),
