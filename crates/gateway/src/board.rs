@@ -24,47 +24,8 @@ fn esc(s: &str) -> String {
     o
 }
 
-/// Days since 1970-01-01 of a civil date (proleptic Gregorian).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn year_of(days: i64) -> i64 {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    yoe + era * 400 + i64::from(m <= 2)
-}
-
-/// The last Sunday of `month` at 01:00 UTC, in ms.
-fn last_sunday_1utc(y: i64, month: i64) -> i64 {
-    let last = days_from_civil(y, month + 1, 1) - 1;
-    // 1970-01-01 was a Thursday: weekday 0 = Sunday at days ≡ 3 (mod 7).
-    let sunday = last - (last - 3).rem_euclid(7);
-    (sunday * 86_400 + 3_600) * 1000
-}
-
-/// Europe/Berlin's offset from UTC at `ms`: CEST (+2 h) from the last
-/// Sunday of March to the last Sunday of October, 01:00 UTC each (EU rule
-/// since 1996), CET (+1 h) otherwise.
-pub fn berlin_offset_ms(ms: i64) -> i64 {
-    let y = year_of(ms.div_euclid(86_400_000));
-    if (last_sunday_1utc(y, 3)..last_sunday_1utc(y, 10)).contains(&ms) {
-        7_200_000
-    } else {
-        3_600_000
-    }
-}
+/// Europe/Berlin's offset from UTC at `ms` (the record's EU rule).
+pub use rettpad_record::value::berlin_offset_ms;
 
 /// `HH:MM` in Europe/Berlin.
 pub fn hhmm(ms: i64) -> String {
@@ -201,7 +162,7 @@ mod tests {
     #[test]
     fn berlin_time_switches_on_the_last_sundays_at_one_utc() {
         let utc = |y, m, d, h: i64, min: i64| {
-            (days_from_civil(y, m, d) * 86_400 + h * 3600 + min * 60) * 1000
+            (rettpad_record::value::days_from_civil(y, m, d) * 86_400 + h * 3600 + min * 60) * 1000
         };
         // 2026-03-29 01:00 UTC: 02:00 CET becomes 03:00 CEST.
         assert_eq!(hhmm(utc(2026, 3, 29, 0, 59)), "01:59");

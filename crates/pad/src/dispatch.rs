@@ -144,3 +144,61 @@ pub fn proposals(store: &SharedStore, m: MissionId) -> Vec<StoredProposal> {
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default()
 }
+
+/// The crew's answer to the first waiting ELS value of mission `m`:
+/// `accept` records it as the crew's edit (its time keeps the dispatch
+/// source); either way it leaves the list. `Ok` once durable.
+pub fn resolve(store: &SharedStore, m: MissionId, accept: bool) -> Result<(), Notice> {
+    let mut list = proposals(store, m);
+    if list.is_empty() {
+        return Ok(());
+    }
+    let p = list.remove(0);
+    let mut st = store.lock();
+    if accept {
+        st.apply(
+            m,
+            rettpad_record::Payload::Set {
+                target: p.target,
+                field: p.field.clone(),
+                value: p.value,
+            },
+        )
+        .map_err(failed)?;
+    }
+    let json = serde_json::to_vec(&list).unwrap_or_default();
+    st.meta_put(&format!("{PROPOSALS_META}{}", m.0), &json)
+        .map_err(failed)?;
+    tracing::info!(mission = %m, field = %p.field, accept, "dispatch value resolved");
+    Ok(())
+}
+
+/// The first waiting ELS value of `m` for the crew, with how many wait:
+/// "Leitstelle meldet: Ankunft Einsatzort (Status 4) 14:09 (1 von 2)".
+pub fn proposal_text(
+    store: &SharedStore,
+    m: MissionId,
+    lang: rettpad_text::Lang,
+) -> Option<String> {
+    let list = proposals(store, m);
+    let p = list.first()?;
+    let def = rettpad_record::catalog::field(&p.field)?;
+    let label = lang.pick(def.de, def.en);
+    let value = rettpad_record::text::value_text(def, &p.value, lang);
+    let more = if list.len() > 1 {
+        lang.pick(
+            &format!(" (1 von {})", list.len()),
+            &format!(" (1 of {})", list.len()),
+        )
+        .to_string()
+    } else {
+        String::new()
+    };
+    Some(format!(
+        "{} {label}: {value}{more}",
+        lang.pick(
+            "Leitstelle meldet abweichend –",
+            "Dispatch reports differently –"
+        )
+    ))
+}

@@ -326,6 +326,16 @@ impl Controller {
         }
     }
 
+    /// Takes or drops the first value the centre sent against the crew's.
+    pub fn dispatch_resolve(&mut self, accept: bool) {
+        let Some(m) = self.pad.cursor.mission else {
+            return;
+        };
+        if let Err(n) = rettpad_pad::dispatch::resolve(self.pad.store(), m, accept) {
+            self.set_toast(n.message(self.lang), true);
+        }
+    }
+
     fn start_shift(&mut self) {
         let quals = Qualification::ALL;
         let crew: Vec<(String, String, Qualification)> = self

@@ -138,6 +138,12 @@ impl Controller {
         );
         ed.set_device_take_enabled(self.device_values_ready());
         ed.set_print_visible(section == Section::Handover);
+        ed.set_dispatch_proposal(ss(self
+            .pad
+            .cursor
+            .mission
+            .and_then(|m| rettpad_pad::dispatch::proposal_text(self.pad.store(), m, lang))
+            .unwrap_or_default()));
         ed.set_hint(ss(match (collection, self.pad.cursor.entry) {
             (Some(Collection::Vitals), None) if self.device_configured() => format!(
                 "{} · {}",

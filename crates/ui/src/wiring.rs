@@ -90,6 +90,10 @@ fn wire(ui: &AppWindow, ctrl: &Rc<RefCell<Controller>>) {
     on!(ui, ctrl, EditorAdapter, on_take_from_device, |c| c
         .take_from_device());
     on!(ui, ctrl, EditorAdapter, on_print, |c| c.open_print());
+    on!(ui, ctrl, EditorAdapter, on_dispatch_accept, |c| c
+        .dispatch_resolve(true));
+    on!(ui, ctrl, EditorAdapter, on_dispatch_dismiss, |c| c
+        .dispatch_resolve(false));
     on!(ui, ctrl, PrintAdapter, on_print, |c, i: i32| c
         .print_on(i.max(0) as usize));
     on!(ui, ctrl, PrintAdapter, on_close, |c| c.close_print());

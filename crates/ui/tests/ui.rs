@@ -885,6 +885,68 @@ fn standard_mission_with_card_and_monitor_on_the_on_screen_keyboard_tap_count() 
     report_on_screen_keyboard_mission(true);
 }
 
+/// A status the centre sends after the crew set that time by hand is not
+/// taken: the editor shows it, and the crew takes it or drops it.
+#[test]
+fn a_dispatch_value_against_the_crews_waits_for_the_crew() {
+    let mut t = ui_taking_device_values_on_tap();
+    t.login();
+    els_delivers(&mut t);
+    let m = t.ctrl.borrow().mission().unwrap();
+    let at = |t: &Ui| match t.state().get(keys::time::AT_SCENE) {
+        Some(Value::Time(tv)) => (tv.at_ms, tv.source.clone()),
+        other => panic!("{other:?}"),
+    };
+    t.clock.advance(Duration::from_secs(600));
+    t.tap("Ankunft Einsatzort (Status 4): Jetzt");
+    let crews = at(&t);
+    assert_eq!(crews.1, rettpad_record::TimeSource::Manual);
+    let cfg = Config::demo();
+    let send = |t: &mut Ui, id: &str, minutes: i64| {
+        let now = t.clock.wall_ms();
+        let json = format!(
+            r#"{{"schema":"rettpad.dispatch/1","msg_id":"{id}","kind":"status","centre":{{"id":"demo-ils"}},
+"mission_number":"2026-112233","call_sign":"{}","status":4,"at":"{}"}}"#,
+            cfg.call_sign,
+            rettpad_dispatch::msg::format_time(now - minutes * 60_000)
+        );
+        let d = rettpad_dispatch::msg::parse(json.as_bytes()).unwrap();
+        let to = rettpad_dispatch::ToPad {
+            mission_id: rettpad_dispatch::mission_id(&d.centre, d.number()),
+            dispatch: d,
+            call_sign: cfg.call_sign.clone(),
+            received_ms: now,
+            fields: vec![keys::time::AT_SCENE.to_string()],
+        };
+        let a = rettpad_pad::dispatch::apply(&t.store, &cfg.device_serial, &to).unwrap();
+        assert_eq!((a.edits, a.proposals), (0, 1), "the crew's time stays");
+        t.ctrl.borrow_mut().dispatched(&a);
+        t.ctrl.borrow_mut().refresh(&t.ui);
+    };
+    send(&mut t, "0193a1c4-0000-7000-8000-0000000000d1", 3);
+    let banner = t.ui.global::<app::EditorAdapter>().get_dispatch_proposal();
+    assert!(
+        banner.starts_with("Leitstelle meldet abweichend – Ankunft Einsatzort (Status 4)"),
+        "{banner}"
+    );
+    assert_eq!(at(&t), crews, "nothing changed before the crew decides");
+    t.tap("Verwerfen");
+    assert_eq!(at(&t), crews);
+    assert_eq!(
+        t.ui.global::<app::EditorAdapter>().get_dispatch_proposal(),
+        ""
+    );
+    send(&mut t, "0193a1c4-0000-7000-8000-0000000000d2", 4);
+    t.tap("Übernehmen");
+    let (ms, src) = at(&t);
+    assert_eq!(ms, t.clock.wall_ms() - 4 * 60_000);
+    assert_eq!(
+        src,
+        rettpad_record::TimeSource::Dispatch { status: Some(4) }
+    );
+    assert!(rettpad_pad::dispatch::proposals(&t.store, m).is_empty());
+}
+
 /// Issue 14's figure: the standard mission when the ELS delivered the
 /// mission (number, keyword, address, the patient's name) and statuses
 /// 3/4/7/8. Saves at least 7 taps against the same mission by hand.
