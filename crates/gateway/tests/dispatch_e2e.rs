@@ -500,3 +500,45 @@ fn the_dispatch_simulator_plays_a_mission_with_faults_and_the_pad_documents_it()
         Some(Value::Time(_))
     ));
 }
+
+/// A pad offline longer than its queue holds: the oldest messages are
+/// dropped and counted, the pad logs the gap and still gets the rest.
+#[test]
+fn at_the_queue_bound_the_oldest_go_and_the_pad_sees_the_gap() {
+    let pki = Pki::new();
+    let mut cfg = pki.gateway_config();
+    cfg.channel.max_queue = 3;
+    std::fs::write(pki.dir.join("gateway.toml"), cfg.to_toml()).unwrap();
+    let gw = Gw::start(&pki);
+    let api = gw.dispatch.unwrap();
+    let tok = token(&pki);
+    assert_eq!(
+        post(
+            api,
+            &tok,
+            &alarm("0193a1c4-0000-7000-8000-0000000000e1", &[CALL_SIGN])
+        )
+        .0,
+        200
+    );
+    for (i, s) in [3u8, 4, 7, 8].into_iter().enumerate() {
+        let id = format!("0193a1c4-0000-7000-8000-0000000000e{}", i + 2);
+        let at = format!("2026-12-07T14:{:02}:00+01:00", 10 + i);
+        assert_eq!(post(api, &tok, &status(&id, CALL_SIGN, s, &at)).0, 200);
+    }
+    // Five queued, three kept: the alarm and status 3 are gone.
+    let tmp = tempfile::tempdir().unwrap();
+    let store = open_store(tmp.path());
+    let h = start(&pki, &store, SERIAL, CALL_SIGN);
+    let got = applied(&h, 3);
+    assert!(
+        got.iter().all(|a| !a.opened),
+        "without its alarm no mission opens"
+    );
+    assert!(
+        store.lock().mission_ids().next().is_none(),
+        "nothing applied out of context"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(h.poll().is_empty(), "exactly the three kept messages");
+}

@@ -9,16 +9,8 @@ impl Controller {
     /// local gateway.
     pub fn attach_upload(&mut self, u: &UploadConfig, keep: Option<Keep>) {
         self.up_keep = keep;
-        let (serial, call_sign) = (
-            self.pad.config().device_serial.clone(),
-            self.pad.config().call_sign.clone(),
-        );
-        let (store, clock) = (self.pad.store().clone(), self.pad.clock().clone());
-        let r =
-            self.pad
-                .outbox_mut()
-                .attach(u, &store, &clock, &serial, &call_sign, demo_hospitals());
-        if let Err(n) = r {
+        // The uploader and the permanent channel (dispatch, pre-notices).
+        if let Err(n) = self.pad.attach_upload(u, demo_hospitals()) {
             self.set_toast(n.message(self.lang), true);
         }
     }

@@ -885,6 +885,55 @@ fn standard_mission_with_card_and_monitor_on_the_on_screen_keyboard_tap_count() 
     report_on_screen_keyboard_mission(true);
 }
 
+/// An alarm on a locked pad is announced behind the PIN with number and
+/// keyword only; after the PIN the mission is there.
+#[test]
+fn an_alarm_on_the_locked_pad_is_announced_without_patient_data() {
+    let mut t = ui_taking_device_values_on_tap();
+    t.login();
+    t.tap("Sperren");
+    assert_eq!(t.page(), Page::Lock);
+    let cfg = Config::demo();
+    let json = format!(
+        r#"{{"schema":"rettpad.dispatch/1","msg_id":"0193a1c4-0000-7000-8000-0000000000c9","kind":"mission",
+"centre":{{"id":"demo-ils"}},"mission":{{"number":"2026-4711","keyword":{{"code":"RD 1","text":"Sturz"}},
+"patient":{{"family_name":"Mustermann","given_name":"Erika"}},"units":[{{"call_sign":"{}"}}]}}}}"#,
+        cfg.call_sign
+    );
+    let d = rettpad_dispatch::msg::parse(json.as_bytes()).unwrap();
+    let to = rettpad_dispatch::ToPad {
+        mission_id: rettpad_dispatch::mission_id(&d.centre, d.number()),
+        dispatch: d,
+        call_sign: cfg.call_sign.clone(),
+        received_ms: t.clock.wall_ms(),
+        fields: Vec::new(),
+    };
+    let a = rettpad_pad::dispatch::apply(&t.store, &cfg.device_serial, &to).unwrap();
+    t.ctrl.borrow_mut().dispatched(&a);
+    t.ctrl.borrow_mut().refresh(&t.ui);
+    assert_eq!(t.page(), Page::Lock, "an alarm does not unlock");
+    let msg = t.ui.global::<app::LockAdapter>().get_message();
+    assert!(
+        msg.contains("2026-4711") && msg.contains("RD 1 – Sturz"),
+        "{msg}"
+    );
+    assert!(
+        !msg.contains("Mustermann") && !msg.contains("Erika"),
+        "{msg}"
+    );
+    t.pin("1234");
+    // After the PIN the mission is in the list, one tap away.
+    let list = t.ui.global::<app::MissionsAdapter>().get_missions();
+    let row = (0..list.row_count())
+        .filter_map(|i| list.row_data(i))
+        .find(|m| m.title.starts_with("2026-4711 · "))
+        .expect("the dispatched mission in the list");
+    let label = format!("Einsatz {}", row.title);
+    t.tap(&label);
+    assert_eq!(t.page(), Page::Editor);
+    assert_eq!(t.ctrl.borrow().mission().map(|m| m.0), Some(a.mission.0));
+}
+
 /// A status the centre sends after the crew set that time by hand is not
 /// taken: the editor shows it, and the crew takes it or drops it.
 #[test]
