@@ -170,8 +170,8 @@ fn main() {
         // Handshakes in waves of 200, so the accept queue is not the test.
         while started < n {
             let wave = (n - started).min(200);
-            for i in started..started + wave {
-                rt.spawn(pad(addr, configs[i].clone(), i, load.clone()));
+            for (i, c) in configs.iter().enumerate().skip(started).take(wave) {
+                rt.spawn(pad(addr, c.clone(), i, load.clone()));
             }
             started += wave;
             let until = Instant::now() + Duration::from_secs(60);
