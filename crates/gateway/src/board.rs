@@ -66,10 +66,12 @@ pub fn render(title: &str, entries: &[BoardEntry], now_ms: i64) -> String {
         } else {
             ""
         };
+        let ecg = if e.ecg { "12-Kanal-EKG" } else { "–" };
         rows.push_str(&format!(
-            "<tr{class}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            "<tr{class}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
             esc(&eta),
             esc(state),
+            esc(ecg),
             esc(&n.priority),
             esc(n.pzc.as_deref().unwrap_or("–")),
             esc(&format!(
@@ -83,7 +85,7 @@ pub fn render(title: &str, entries: &[BoardEntry], now_ms: i64) -> String {
         ));
     }
     if entries.is_empty() {
-        rows.push_str("<tr><td colspan=\"9\">Keine Voranmeldungen.</td></tr>\n");
+        rows.push_str("<tr><td colspan=\"10\">Keine Voranmeldungen.</td></tr>\n");
     }
     format!(
         "<!DOCTYPE html>\n<html lang=\"de\"><head><meta charset=\"utf-8\">\
@@ -93,7 +95,7 @@ td,th{{border:1px solid #999;padding:.4em;text-align:left}}th{{background:#eee}}
 tr.new td{{background:#fff3b0;font-weight:bold}}tr.new{{outline:4px solid #d00;animation:blink 1s step-start 0s 20}}\
 @keyframes blink{{50%{{outline-color:transparent}}}}</style></head>\
 <body><h1>{t}</h1><p>Voranmeldungen, bis 3 Stunden nach Ankunft. Stand: {now} (Ortszeit)</p>\
-<table><tr><th>Ankunft</th><th>Stand</th><th>Priorität</th><th>PZC</th><th>Alter / Geschlecht</th><th>Verdachtsdiagnose</th><th>Vitalwerte</th><th>Rettungsmittel</th><th>Klinik</th></tr>\n{rows}</table></body></html>\n",
+<table><tr><th>Ankunft</th><th>Stand</th><th>EKG</th><th>Priorität</th><th>PZC</th><th>Alter / Geschlecht</th><th>Verdachtsdiagnose</th><th>Vitalwerte</th><th>Rettungsmittel</th><th>Klinik</th></tr>\n{rows}</table></body></html>\n",
         t = esc(title),
         now = hhmm(now_ms),
     )
@@ -108,6 +110,7 @@ mod tests {
         BoardEntry {
             packet_id: uuid::Uuid::nil(),
             en_route,
+            ecg: en_route,
             hospital: "h1".into(),
             call_sign: "RTW <1>".into(),
             created_ms,

@@ -238,7 +238,13 @@ struct PreNoticeBody {
     mission_id: uuid::Uuid,
     hospital: String,
     notice: rettpad_transfer::PreNotice,
+    /// Hex of the 12-lead ECG sealed for the hospital (`transfer::ecg`).
+    #[serde(default)]
+    ecg: Option<String>,
 }
+
+/// A pre-notice body: the notice plus at most one hex ECG envelope.
+const PRENOTICE_MAX_BODY: usize = 8 * 1024 + 2 * (rettpad_transfer::ecg::MAX_ECG + 1024);
 
 /// A pre-notice en route: shown on the hospital's board at once; an update
 /// of the same mission replaces it (also when the hospital changes).
@@ -248,8 +254,8 @@ async fn prenotice(State(app): State<ChannelApp>, req: Request) -> Response {
         Err(r) => return *r,
     };
     let device = conn.device.clone();
-    let Ok(bytes) = axum::body::to_bytes(req.into_body(), 8 * 1024).await else {
-        return json_error(413, "too_large", "pre-notice over 8 KiB");
+    let Ok(bytes) = axum::body::to_bytes(req.into_body(), PRENOTICE_MAX_BODY).await else {
+        return json_error(413, "too_large", "pre-notice too large");
     };
     let Ok(b) = serde_json::from_slice::<PreNoticeBody>(&bytes) else {
         tracing::warn!(device = %device.serial, "pre-notice refused: not a pre-notice");
@@ -259,11 +265,23 @@ async fn prenotice(State(app): State<ChannelApp>, req: Request) -> Response {
         tracing::warn!(device = %device.serial, "pre-notice refused: unknown hospital");
         return json_error(422, "unknown_hospital", "unknown hospital");
     }
+    let ecg = match b.ecg.as_deref().map(hex::decode) {
+        None => None,
+        Some(Ok(e)) => Some(e),
+        Some(Err(_)) => return json_error(400, "invalid", "ecg must be hex"),
+    };
     let d = app.dispatch.clone();
     // The call sign is the certificate's, never the body's.
     let call_sign = device.call_sign.clone();
     let res = tokio::task::spawn_blocking(move || {
-        d.put_prenotice(b.mission_id, &b.hospital, &call_sign, &b.notice, now_ms())
+        d.put_prenotice(
+            b.mission_id,
+            &b.hospital,
+            &call_sign,
+            &b.notice,
+            ecg.as_deref(),
+            now_ms(),
+        )
     })
     .await;
     match res {

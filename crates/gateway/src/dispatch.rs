@@ -84,7 +84,8 @@ CREATE TABLE IF NOT EXISTS prenotices (
     created_ms INTEGER NOT NULL,
     updated_ms INTEGER NOT NULL,
     expires_ms INTEGER NOT NULL,
-    sealed     BLOB NOT NULL
+    sealed     BLOB NOT NULL,
+    ecg        BLOB
 ) STRICT;
 CREATE TABLE IF NOT EXISTS els_documented (
     mission_id  BLOB NOT NULL,
@@ -817,27 +818,32 @@ pub fn check_prenotice(n: &PreNotice, now_ms: i64) -> Result<(), PreNoticeError>
 }
 
 impl Dispatcher {
-    /// Puts (or replaces) the en-route pre-notice of mission `m`.
+    /// Puts (or replaces) the en-route pre-notice of mission `m`, with
+    /// its ECG envelope for the hospital (opaque here).
     pub fn put_prenotice(
         &self,
         m: Uuid,
         hospital: &str,
         call_sign: &str,
         n: &PreNotice,
+        ecg: Option<&[u8]>,
         now_ms: i64,
     ) -> Result<(), PreNoticeError> {
         check_prenotice(n, now_ms)?;
+        if ecg.is_some_and(|e| e.len() > rettpad_transfer::ecg::MAX_ECG + 1024) {
+            return Err(PreNoticeError::Field("ecg"));
+        }
         let json = serde_json::to_vec(n).map_err(|e| PreNoticeError::Internal(e.to_string()))?;
         let sealed = crypto::seal(&self.key, &prenotice_aad(&m), &json)
             .map_err(|e| PreNoticeError::Internal(e.to_string()))?;
         let expires = n.eta_ms.unwrap_or(now_ms).max(now_ms) + PRENOTICE_KEEP_MS;
         lock(&self.db)
             .execute(
-                "INSERT INTO prenotices (mission_id, hospital, call_sign, created_ms, updated_ms, expires_ms, sealed)
-                 VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6)
+                "INSERT INTO prenotices (mission_id, hospital, call_sign, created_ms, updated_ms, expires_ms, sealed, ecg)
+                 VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7)
                  ON CONFLICT (mission_id) DO UPDATE SET hospital = ?2, call_sign = ?3, updated_ms = ?4,
-                   expires_ms = ?5, sealed = ?6",
-                params![m.as_bytes().as_slice(), hospital, call_sign, now_ms, expires, sealed],
+                   expires_ms = ?5, sealed = ?6, ecg = ?7",
+                params![m.as_bytes().as_slice(), hospital, call_sign, now_ms, expires, sealed, ecg],
             )
             .map_err(|e| PreNoticeError::Internal(e.to_string()))?;
         Ok(())
@@ -865,6 +871,49 @@ impl Dispatcher {
             .map_err(|e| e.to_string())
     }
 
+    /// En-route ECGs waiting for `hospital`: (mission, call sign, sent).
+    pub fn prenotice_ecgs(
+        &self,
+        hospital: &str,
+        now_ms: i64,
+    ) -> Result<Vec<(Uuid, String, i64)>, String> {
+        let db = lock(&self.db);
+        let mut st = db
+            .prepare(
+                "SELECT mission_id, call_sign, updated_ms FROM prenotices
+                 WHERE hospital = ?1 AND ecg IS NOT NULL AND expires_ms > ?2 ORDER BY updated_ms",
+            )
+            .map_err(|e| e.to_string())?;
+        let rows: Vec<(Vec<u8>, String, i64)> = st
+            .query_map(params![hospital, now_ms], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .and_then(|it| it.collect())
+            .map_err(|e| e.to_string())?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, cs, t)| Some((Uuid::from_slice(&id).ok()?, cs, t)))
+            .collect())
+    }
+
+    /// The ECG envelope sent en route for mission `m` to `hospital`.
+    pub fn prenotice_ecg(
+        &self,
+        hospital: &str,
+        m: Uuid,
+        now_ms: i64,
+    ) -> Result<Option<Vec<u8>>, String> {
+        lock(&self.db)
+            .query_row(
+                "SELECT ecg FROM prenotices WHERE mission_id = ?1 AND hospital = ?2 AND expires_ms > ?3",
+                params![m.as_bytes().as_slice(), hospital, now_ms],
+                |r| r.get::<_, Option<Vec<u8>>>(0),
+            )
+            .optional()
+            .map(Option::flatten)
+            .map_err(|e| e.to_string())
+    }
+
     /// The protocol of `m` arrived: its board entry replaces the notice.
     pub fn drop_prenotice(&self, m: Uuid) -> Result<bool, String> {
         lock(&self.db)
@@ -888,11 +937,11 @@ impl Dispatcher {
             .map_err(e)?;
         let mut st = db
             .prepare(
-                "SELECT mission_id, hospital, call_sign, created_ms, updated_ms, expires_ms, sealed FROM prenotices
-                 WHERE ?1 IS NULL OR hospital = ?1 ORDER BY updated_ms DESC",
+                "SELECT mission_id, hospital, call_sign, created_ms, updated_ms, expires_ms, sealed, ecg IS NOT NULL
+                 FROM prenotices WHERE ?1 IS NULL OR hospital = ?1 ORDER BY updated_ms DESC",
             )
             .map_err(e)?;
-        type Row = (Vec<u8>, String, String, i64, i64, i64, Vec<u8>);
+        type Row = (Vec<u8>, String, String, i64, i64, i64, Vec<u8>, bool);
         let rows: Vec<Row> = st
             .query_map([hospital], |r| {
                 Ok((
@@ -903,12 +952,13 @@ impl Dispatcher {
                     r.get(4)?,
                     r.get(5)?,
                     r.get(6)?,
+                    r.get(7)?,
                 ))
             })
             .and_then(|it| it.collect())
             .map_err(e)?;
         let mut out = Vec::with_capacity(rows.len());
-        for (id, hospital, call_sign, created_ms, _updated, expires_ms, sealed) in rows {
+        for (id, hospital, call_sign, created_ms, _updated, expires_ms, sealed, ecg) in rows {
             let Ok(m) = Uuid::from_slice(&id) else {
                 continue;
             };
@@ -922,6 +972,7 @@ impl Dispatcher {
             out.push(BoardEntry {
                 packet_id: m,
                 en_route: true,
+                ecg,
                 hospital,
                 call_sign,
                 created_ms,

@@ -17,6 +17,8 @@ pub struct FetchReport {
     pub skipped: usize,
     /// `(packet id, reason)`.
     pub failed: Vec<(Uuid, String)>,
+    /// `(mission id, SVG path)` of 12-lead ECGs sent en route.
+    pub ecgs: Vec<(Uuid, PathBuf)>,
 }
 
 #[derive(serde::Deserialize)]
@@ -81,7 +83,129 @@ pub fn fetch(
             Err(e) => rep.failed.push((it.packet_id, e)),
         }
     }
+    fetch_ecgs(&client, base, hospital, token, key, out_dir, &mut rep)?;
     Ok(rep)
+}
+
+#[derive(serde::Deserialize)]
+struct EcgItem {
+    mission_id: Uuid,
+}
+
+/// The 12-lead ECGs sent en route (before the patient arrives): each is
+/// opened with the hospital's key and drawn as `ekg-<mission>.svg`; a newer
+/// ECG of the same mission replaces the file.
+fn fetch_ecgs(
+    client: &reqwest::blocking::Client,
+    base: &str,
+    hospital: &str,
+    token: &str,
+    key: &HpkeSecretKey,
+    out_dir: &Path,
+    rep: &mut FetchReport,
+) -> Result<(), String> {
+    let list = client
+        .get(format!("{base}/v1/ecg/{hospital}"))
+        .bearer_auth(token)
+        .send()
+        .map_err(|e| format!("ECG list: {e}"))?;
+    if !list.status().is_success() {
+        return Err(format!("ECG list: HTTP {}", list.status()));
+    }
+    let items: Vec<EcgItem> = list.json_body()?;
+    for it in items {
+        let m = it.mission_id;
+        let res = client
+            .get(format!("{base}/v1/ecg/{hospital}/{m}"))
+            .bearer_auth(token)
+            .send()
+            .map_err(|e| e.to_string())
+            .and_then(|r| {
+                if r.status().is_success() {
+                    r.bytes().map_err(|e| e.to_string())
+                } else {
+                    Err(format!("HTTP {}", r.status()))
+                }
+            })
+            .and_then(|b| {
+                rettpad_transfer::ecg::open_ecg(key, m, hospital, &b).map_err(|e| e.to_string())
+            })
+            .and_then(|pt| {
+                rettpad_record::Strip::decode(&pt).map_err(|e| format!("ECG strip: {e}"))
+            });
+        match res {
+            Ok(strip) => {
+                let path = out_dir.join(format!("ekg-{m}.svg"));
+                write_atomic(&path, svg(&strip).as_bytes())?;
+                rep.ecgs.push((m, path));
+            }
+            Err(e) => rep.failed.push((m, e)),
+        }
+    }
+    Ok(())
+}
+
+/// The strip on ECG paper: 25 mm/s, 10 mm/mV, 4 px per mm, one row of
+/// 30 mm per lead, a 5 mm grid; at most 250 points per second are drawn.
+pub fn svg(s: &rettpad_record::Strip) -> String {
+    const PX: f32 = 4.0;
+    let rate = s.sample_rate_hz.max(1) as f32;
+    let n = s.samples_per_lead();
+    let secs = n as f32 / rate;
+    let (w, row) = (secs * 25.0 * PX, 30.0 * PX);
+    let h = row * s.leads.len() as f32 + 12.0 * PX;
+    let step = ((rate / 250.0).ceil() as usize).max(1);
+    let mut o = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w:.0}\" height=\"{h:.0}\" viewBox=\"0 0 {w:.0} {h:.0}\">\n\
+         <rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>\n"
+    );
+    let mut x = 0.0;
+    while x <= w {
+        o.push_str(&format!(
+            "<line x1=\"{x:.1}\" y1=\"0\" x2=\"{x:.1}\" y2=\"{h:.0}\" stroke=\"#f4b6b6\" stroke-width=\"{}\"/>\n",
+            if (x / (5.0 * PX)).round() as i64 % 5 == 0 { 1.0 } else { 0.4 }
+        ));
+        x += 5.0 * PX;
+    }
+    let mut y = 0.0;
+    while y <= h {
+        o.push_str(&format!(
+            "<line x1=\"0\" y1=\"{y:.1}\" x2=\"{w:.0}\" y2=\"{y:.1}\" stroke=\"#f4b6b6\" stroke-width=\"0.4\"/>\n"
+        ));
+        y += 5.0 * PX;
+    }
+    let esc = |t: &str| {
+        t.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    o.push_str(&format!(
+        "<text x=\"8\" y=\"{:.0}\" font-family=\"sans-serif\" font-size=\"20\">{} · {} · 25 mm/s · 10 mm/mV</text>\n",
+        8.0 * PX,
+        esc(&s.label),
+        esc(&s.device)
+    ));
+    for (li, lead) in s.leads.iter().enumerate() {
+        let base = 12.0 * PX + row * li as f32 + row / 2.0;
+        let pts: Vec<String> = (0..n)
+            .step_by(step)
+            .filter_map(|i| {
+                let mv = s.millivolts(li, i)?;
+                let px = i as f32 / rate * 25.0 * PX;
+                let py = base - mv.clamp(-3.0, 3.0) * 10.0 * PX;
+                Some(format!("{px:.1},{py:.1}"))
+            })
+            .collect();
+        o.push_str(&format!(
+            "<text x=\"8\" y=\"{:.0}\" font-family=\"sans-serif\" font-size=\"18\">{}</text>\n\
+             <polyline fill=\"none\" stroke=\"#000\" stroke-width=\"1.2\" points=\"{}\"/>\n",
+            base - row / 2.0 + 18.0,
+            esc(&lead.name),
+            pts.join(" ")
+        ));
+    }
+    o.push_str("</svg>\n");
+    o
 }
 
 fn open_letter(b: &[u8], id: Uuid, key: &HpkeSecretKey) -> Result<Letter, String> {

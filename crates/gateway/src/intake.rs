@@ -425,6 +425,7 @@ impl Gateway {
                 created_ms: r.created_ms,
                 expires_ms: r.expires_ms,
                 en_route: false,
+                ecg: false,
                 notice,
             });
         }
@@ -442,6 +443,8 @@ pub struct BoardEntry {
     pub packet_id: Uuid,
     /// Sent en route, before the protocol was closed.
     pub en_route: bool,
+    /// A 12-lead ECG for the hospital came with it (en route only).
+    pub ecg: bool,
     pub hospital: String,
     pub call_sign: String,
     pub created_ms: i64,

@@ -168,6 +168,9 @@ fn fetch(args: &[String]) -> ExitCode {
             for (id, p) in &r.written {
                 println!("fetched {id} -> {}", p.display());
             }
+            for (id, p) in &r.ecgs {
+                println!("ECG en route {id} -> {}", p.display());
+            }
             for (id, e) in &r.failed {
                 eprintln!("failed {id}: {e}");
             }

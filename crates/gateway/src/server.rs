@@ -400,6 +400,53 @@ async fn mailbox_get(
     }
 }
 
+/// En-route ECGs for a hospital: the list, then each envelope (opaque
+/// here; only the hospital's key opens it).
+async fn ecg_list(
+    State(app): State<App>,
+    UrlPath(hospital): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
+    if !bearer(&headers).is_some_and(|t| app.gw.check_token(&hospital, t)) {
+        return json_error(401, "unauthorized", "mailbox token required");
+    }
+    match app.dispatch.prenotice_ecgs(&hospital, now_ms()) {
+        Ok(items) => {
+            let v: Vec<serde_json::Value> = items
+                .iter()
+                .map(|(m, cs, t)| serde_json::json!({ "mission_id": m, "call_sign": cs, "sent_ms": t }))
+                .collect();
+            (
+                [(header::CONTENT_TYPE, "application/json")],
+                serde_json::Value::Array(v).to_string(),
+            )
+                .into_response()
+        }
+        Err(e) => json_error(500, "internal", &e),
+    }
+}
+
+async fn ecg_get(
+    State(app): State<App>,
+    UrlPath((hospital, mission)): UrlPath<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if !bearer(&headers).is_some_and(|t| app.gw.check_token(&hospital, t)) {
+        return json_error(401, "unauthorized", "mailbox token required");
+    }
+    let Ok(m) = Uuid::parse_str(&mission) else {
+        return json_error(400, "bad_id", "not a mission id");
+    };
+    match app.dispatch.prenotice_ecg(&hospital, m, now_ms()) {
+        Ok(Some(env)) => {
+            tracing::info!(mission = %m, hospital = %hospital, "en-route ECG fetched");
+            ([(header::CONTENT_TYPE, "application/octet-stream")], env).into_response()
+        }
+        Ok(None) => json_error(404, "not_found", "no ECG for this mission"),
+        Err(e) => json_error(500, "internal", &e),
+    }
+}
+
 async fn board_page(State(app): State<App>, hospital: Option<UrlPath<String>>) -> Response {
     let h = hospital.map(|UrlPath(h)| h);
     let title = match h.as_deref().and_then(|h| app.gw.hospital(h)) {
@@ -502,6 +549,8 @@ pub async fn serve(
         .route("/", get(board_page))
         .route("/board/{hospital}", get(board_page))
         .route("/v1/mailbox/{hospital}", get(mailbox_list))
+        .route("/v1/ecg/{hospital}", get(ecg_list))
+        .route("/v1/ecg/{hospital}/{mission}", get(ecg_get))
         .route("/v1/mailbox/{hospital}/{packet}", get(mailbox_get))
         .with_state(app);
 

@@ -591,7 +591,7 @@ fn prenotice_en_route_shows_on_the_board_until_the_protocol_arrives() {
         pzc: Some("332-76-1".into()),
         vitals: "HF 92 · RR 150/90 · SpO₂ 94 %".into(),
     };
-    l.prenotice(m.0, HOSPITAL, &n).unwrap();
+    l.prenotice(m.0, HOSPITAL, &n, None).unwrap();
     let page = |gw: &Gw| {
         let (st, b) = http_get(gw.hospitals, &format!("/board/{HOSPITAL}"), None);
         assert_eq!(st, 200);
@@ -606,25 +606,25 @@ fn prenotice_en_route_shows_on_the_board_until_the_protocol_arrives() {
     assert!(p.contains("(in 1"), "ETA in minutes");
     // An update replaces it.
     n.vitals = "HF 110 · RR 90/60".into();
-    l.prenotice(m.0, HOSPITAL, &n).unwrap();
+    l.prenotice(m.0, HOSPITAL, &n, None).unwrap();
     let p = page(&gw);
     assert_eq!(p.matches("unterwegs").count(), 1);
     assert!(p.contains("HF 110") && !p.contains("HF 92"));
     // Refusals: an unknown hospital, a PZC that is not one, an absurd ETA.
-    match l.prenotice(m.0, "nowhere", &n) {
+    match l.prenotice(m.0, "nowhere", &n, None) {
         Err(LinkError::Refused { status: 422, code }) => assert_eq!(code, "unknown_hospital"),
         other => panic!("{other:?}"),
     }
     let mut bad = n.clone();
     bad.pzc = Some("<b>".into());
     assert!(matches!(
-        l.prenotice(m.0, HOSPITAL, &bad),
+        l.prenotice(m.0, HOSPITAL, &bad, None),
         Err(LinkError::Refused { status: 400, .. })
     ));
     bad = n.clone();
     bad.eta_ms = Some(now() + 48 * 3_600_000);
     assert!(matches!(
-        l.prenotice(m.0, HOSPITAL, &bad),
+        l.prenotice(m.0, HOSPITAL, &bad, None),
         Err(LinkError::Refused { status: 400, .. })
     ));
     // The protocol arrives: its entry replaces the one sent en route.
@@ -638,4 +638,115 @@ fn prenotice_en_route_shows_on_the_board_until_the_protocol_arrives() {
         !p.contains("unterwegs") && p.contains("Protokoll da"),
         "{p}"
     );
+}
+
+/// A 12-lead STEMI strip, synthetic: 10 s at 500 Hz, ST elevation in
+/// II, III and aVF.
+fn stemi_strip() -> rettpad_record::Strip {
+    let names = [
+        "I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6",
+    ];
+    let leads = names
+        .iter()
+        .map(|n| {
+            let st = if matches!(*n, "II" | "III" | "aVF") {
+                200.0
+            } else {
+                0.0
+            };
+            let samples = (0..5000)
+                .map(|i| {
+                    let t = (i % 400) as f32;
+                    let qrs = if (100.0..120.0).contains(&t) {
+                        1000.0
+                    } else {
+                        0.0
+                    };
+                    let seg = if (120.0..220.0).contains(&t) { st } else { 0.0 };
+                    (qrs + seg) as i16
+                })
+                .collect();
+            rettpad_record::Lead {
+                name: (*n).into(),
+                samples,
+            }
+        })
+        .collect();
+    rettpad_record::Strip {
+        kind: rettpad_record::StripKind::TwelveLead,
+        start_ms: now(),
+        sample_rate_hz: 500,
+        uv_per_lsb: 1.0,
+        leads,
+        device: "corpuls3 SN 4711".into(),
+        label: "12-Kanal-EKG".into(),
+    }
+}
+
+/// The 12-lead ECG goes with the pre-notice, sealed for the hospital: the
+/// board says it is there, the hospital client opens and draws it, the
+/// gateway's store holds no strip in the clear, another hospital gets nothing.
+#[test]
+fn a_twelve_lead_ecg_reaches_the_hospital_before_the_patient() {
+    let pki = Pki::new();
+    let gw = Gw::start(&pki);
+    let m = MissionId::new();
+    let hospital_pub =
+        std::fs::read_to_string(pki.dir.join(format!("hospital-{HOSPITAL}.pub"))).unwrap();
+    let pk = rettpad_transfer::HpkePublicKey::from_hex(hospital_pub.trim()).unwrap();
+    let strip = stemi_strip();
+    let bytes = strip.encode();
+    let env = rettpad_transfer::ecg::seal_ecg(&pk, m.0, HOSPITAL, &bytes).unwrap();
+    let n = PreNotice {
+        age_years: Some(76),
+        sex: "m".into(),
+        suspected_diagnosis: "STEMI inferior".into(),
+        priority: "Herzkatheter".into(),
+        eta_ms: Some(now() + 15 * 60_000),
+        pzc: Some("332-76-1".into()),
+        vitals: String::new(),
+    };
+    link(&pki).prenotice(m.0, HOSPITAL, &n, Some(&env)).unwrap();
+    let (st, b) = http_get(gw.hospitals, &format!("/board/{HOSPITAL}"), None);
+    assert_eq!(st, 200);
+    assert!(String::from_utf8(b).unwrap().contains("12-Kanal-EKG"));
+    // Another hospital's token sees nothing of it.
+    let other = "st-marien";
+    let tok =
+        |h: &str| std::fs::read_to_string(pki.dir.join(format!("hospital-{h}.token"))).unwrap();
+    let (st, _) = http_get(
+        gw.hospitals,
+        &format!("/v1/ecg/{HOSPITAL}/{}", m.0),
+        Some(tok(other).trim()),
+    );
+    assert_eq!(st, 401);
+    // The hospital client fetches, opens and draws it.
+    let key = HpkeSecretKey::from_hex(
+        std::fs::read_to_string(pki.dir.join(format!("hospital-{HOSPITAL}.key")))
+            .unwrap()
+            .trim(),
+    )
+    .unwrap();
+    let out = pki.dir.join("inbox");
+    let rep = rettpad_gateway::hospital::fetch(
+        &format!("http://{}", gw.hospitals),
+        HOSPITAL,
+        tok(HOSPITAL).trim(),
+        &key,
+        &out,
+    )
+    .unwrap();
+    assert!(rep.failed.is_empty(), "{:?}", rep.failed);
+    assert_eq!(rep.ecgs.len(), 1);
+    let svg = std::fs::read_to_string(&rep.ecgs[0].1).unwrap();
+    assert_eq!(svg.matches("<polyline").count(), 12, "twelve leads drawn");
+    assert!(svg.contains(">aVF<") && svg.contains("25 mm/s"));
+    // The gateway holds the envelope, never the strip.
+    for f in ["dispatch.sqlite", "dispatch.sqlite-wal"] {
+        let db = std::fs::read(pki.gateway_config().data_dir.join(f)).unwrap_or_default();
+        assert!(!db.windows(16).any(|w| w == b"corpuls3 SN 4711"), "{f}");
+    }
+    // Another hospital's key does not open it.
+    let (other_key, _) = HpkeSecretKey::generate().unwrap();
+    assert!(rettpad_transfer::ecg::open_ecg(&other_key, m.0, HOSPITAL, &env).is_err());
 }

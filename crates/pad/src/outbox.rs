@@ -90,6 +90,11 @@ impl Outbox {
         &self.hospitals
     }
 
+    /// The recipients' keys of `[upload]`, once attached.
+    pub fn seal_keys(&self) -> Option<&SealKeys> {
+        self.keys.as_ref()
+    }
+
     /// The outbox for the status bar; `None` without upload.
     pub fn status(&self) -> Option<OutboxStatus> {
         self.handle.as_ref().map(UploaderHandle::status)

@@ -1,12 +1,14 @@
 //! The pre-notice en route: once the crew picked the target hospital, the
 //! pad sends what the emergency room needs (no name: age, sex, suspected
 //! diagnosis, priority, PZC, the latest vital signs, ETA, call sign) to the
-//! hospital's arrival board over the channel's mTLS link. Every change of
-//! that content replaces it; sending runs on a worker, one per mission at
-//! a time, and a change made meanwhile is sent when it is done.
+//! hospital's arrival board over the channel's mTLS link, with the latest
+//! 12-lead ECG sealed for that hospital (the gateway cannot open it). Every
+//! change of that content replaces it; sending runs on a worker, one per
+//! mission at a time, and a change made meanwhile is sent when it is done.
 
 use crate::outbox::{prenotice, target_hospital};
-use rettpad_record::{MissionId, MissionState, Status};
+use rettpad_record::wave::StripKind;
+use rettpad_record::{Hash, MissionId, MissionState, Status};
 use rettpad_text::Notice;
 use rettpad_transfer::PreNotice;
 use rettpad_transfer::channel_link::{ChannelLink, LinkError};
@@ -14,12 +16,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
 
-type Sent = (MissionId, String, PreNotice);
+type Sent = (MissionId, String, PreNotice, Option<Hash>);
 
 pub struct PreNotifier {
     link: Option<Arc<ChannelLink>>,
-    /// What the board has, per mission.
-    sent: HashMap<MissionId, (String, PreNotice)>,
+    /// What the board has, per mission (hospital, notice, ECG).
+    sent: HashMap<MissionId, (String, PreNotice, Option<Hash>)>,
     in_flight: Vec<MissionId>,
     /// A failed send is retried after 30 s, not every tick.
     failed_at: HashMap<MissionId, i64>,
@@ -58,12 +60,15 @@ impl PreNotifier {
     }
 
     /// Sends the mission's pre-notice if it has a hospital and differs from
-    /// what the board has. True when a send started.
+    /// what the board has. `seal_ecg(hospital, strip)` seals the latest
+    /// 12-lead strip for the hospital (only called when sending). True when
+    /// a send started.
     pub fn update(
         &mut self,
         st: &MissionState,
         hospitals: &[(String, String)],
         now_ms: i64,
+        seal_ecg: &dyn Fn(&str, &Hash) -> Option<Vec<u8>>,
     ) -> bool {
         let Some(link) = self.link.clone() else {
             return false;
@@ -80,17 +85,19 @@ impl PreNotifier {
         let (Some(h), Some(n)) = (target_hospital(st, hospitals), prenotice(st, now_ms)) else {
             return false;
         };
-        if self.sent.get(&st.id) == Some(&(h.id.clone(), n.clone())) {
+        let ecg = latest_twelve_lead(st);
+        if self.sent.get(&st.id) == Some(&(h.id.clone(), n.clone(), ecg)) {
             return false;
         }
+        let sealed = ecg.and_then(|e| seal_ecg(&h.id, &e));
         self.in_flight.push(st.id);
         let tx = self.tx.clone();
         let m = st.id;
         let spawned = std::thread::Builder::new()
             .name("prenotice".into())
             .spawn(move || {
-                let r = link.prenotice(m.0, &h.id, &n);
-                let _ = tx.send(((m, h.id, n), r));
+                let r = link.prenotice(m.0, &h.id, &n, sealed.as_deref());
+                let _ = tx.send(((m, h.id, n, ecg), r));
             });
         if spawned.is_err() {
             self.in_flight.retain(|x| *x != m);
@@ -103,12 +110,12 @@ impl PreNotifier {
     /// Finished sends.
     pub fn poll(&mut self, now_ms: i64) -> Vec<PreNoticeResult> {
         let mut out = Vec::new();
-        while let Ok(((m, h, n), r)) = self.rx.try_recv() {
+        while let Ok(((m, h, n, ecg), r)) = self.rx.try_recv() {
             self.in_flight.retain(|x| *x != m);
             match r {
                 Ok(()) => {
                     self.failed_at.remove(&m);
-                    self.sent.insert(m, (h, n));
+                    self.sent.insert(m, (h, n, ecg));
                     out.push(PreNoticeResult::Sent {
                         mission: m,
                         at_ms: now_ms,
@@ -129,4 +136,14 @@ impl PreNotifier {
         }
         out
     }
+}
+
+/// The latest 12-lead ECG of the mission's first patient.
+fn latest_twelve_lead(st: &MissionState) -> Option<Hash> {
+    let p = st.active_patients().next()?;
+    p.strips
+        .iter()
+        .rev()
+        .find(|s| s.kind == StripKind::TwelveLead)
+        .map(|s| s.hash)
 }

@@ -715,7 +715,14 @@ impl Pad {
     fn prenotify_tick(&mut self) -> Vec<PadEvent> {
         let now = self.clock.wall_ms();
         if let Some(st) = self.state() {
-            self.prenotify.update(&st, self.outbox.hospitals(), now);
+            let (keys, store, m) = (self.outbox.seal_keys(), &self.store, st.id);
+            let seal = |hospital: &str, strip: &rettpad_record::Hash| {
+                let pk = keys?.hospitals.get(hospital)?;
+                let bytes = store.lock().strip_bytes(m, strip).ok().flatten()?;
+                rettpad_transfer::ecg::seal_ecg(pk, m.0, hospital, &bytes).ok()
+            };
+            self.prenotify
+                .update(&st, self.outbox.hospitals(), now, &seal);
         }
         let mut out = Vec::new();
         for r in self.prenotify.poll(now) {

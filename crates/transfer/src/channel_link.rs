@@ -84,15 +84,17 @@ impl ChannelLink {
     }
 
     /// Sends (or replaces) the en-route pre-notice of `mission` to
-    /// `hospital`'s arrival board.
+    /// `hospital`'s arrival board, with the 12-lead ECG sealed for the
+    /// hospital (`ecg::seal_ecg`) where there is one.
     pub fn prenotice(
         &self,
         mission: uuid::Uuid,
         hospital: &str,
         notice: &super::PreNotice,
+        ecg: Option<&[u8]>,
     ) -> Result<(), LinkError> {
-        let body =
-            serde_json::json!({ "mission_id": mission, "hospital": hospital, "notice": notice });
+        let body = serde_json::json!({ "mission_id": mission, "hospital": hospital,
+            "notice": notice, "ecg": ecg.map(hex::encode) });
         let r = self
             .http
             .post(&self.prenotice_url)

@@ -11,6 +11,7 @@
 #[cfg(feature = "uploader")]
 pub mod channel_link;
 mod config;
+pub mod ecg;
 pub mod hwserial;
 pub mod keys;
 pub mod outbox;

@@ -376,7 +376,7 @@ fn envelope_aad(packet_id: &Uuid, hospital: &str) -> Vec<u8> {
     a
 }
 
-fn hpke_seal(
+pub(crate) fn hpke_seal(
     pk: &HpkePublicKey,
     info: &[u8],
     aad: &[u8],
@@ -387,7 +387,7 @@ fn hpke_seal(
     Ok((enc.to_bytes().to_vec(), ct))
 }
 
-fn hpke_open(
+pub(crate) fn hpke_open(
     sk: &HpkeSecretKey,
     info: &[u8],
     aad: &[u8],
