@@ -542,3 +542,48 @@ fn at_the_queue_bound_the_oldest_go_and_the_pad_sees_the_gap() {
     std::thread::sleep(Duration::from_millis(300));
     assert!(h.poll().is_empty(), "exactly the three kept messages");
 }
+
+/// A centre may alarm only its own units: a unit registered to another
+/// centre is refused (the DIVERA lesson: no alarm to a foreign crew).
+#[test]
+fn a_unit_of_another_centre_is_refused() {
+    let pki = Pki::new();
+    let mut cfg = pki.gateway_config();
+    cfg.centres.push(rettpad_gateway::config::CentreEntry {
+        id: "by-ils-71".into(),
+        name: "ILS Ingolstadt".into(),
+        token_sha256: hex::encode(rettpad_crypto::sha256(b"other-token")),
+        status_map: Default::default(),
+        mqtt: None,
+    });
+    cfg.pads
+        .iter_mut()
+        .filter(|p| p.call_sign == NEF)
+        .for_each(|p| p.centre = Some("by-ils-71".into()));
+    std::fs::write(pki.dir.join("gateway.toml"), cfg.to_toml()).unwrap();
+    let gw = Gw::start(&pki);
+    let api = gw.dispatch.unwrap();
+    let (st, v) = post(
+        api,
+        &token(&pki),
+        &alarm("0193a1c4-0000-7000-8000-0000000000f9", &[CALL_SIGN, NEF]),
+    );
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (422, Some("foreign_unit")),
+        "{v}"
+    );
+    // Nothing of the refused message was kept: the lookup knows no mission.
+    let r = reqwest::blocking::Client::new()
+        .get(format!(
+            "http://{api}/v1/dispatch/mission?number={}",
+            NUMBER.replace(' ', "%20")
+        ))
+        .bearer_auth(token(&pki))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    // The other centre alarms its own unit.
+    let own = alarm("0193a1c4-0000-7000-8000-0000000000fa", &[NEF]).replace(CENTRE, "by-ils-71");
+    assert_eq!(post(api, "other-token", &own).0, 200);
+}
