@@ -39,15 +39,7 @@ fn main() {
         )
         .unwrap(),
     );
-    let u = pki.pad_config().upload.unwrap();
-    let link = rettpad_transfer::channel_link::ChannelLink::new(
-        &u.gateway_url,
-        rettpad_transfer::client_tls(&u).unwrap(),
-        SERIAL,
-        CALL_SIGN,
-        Duration::from_secs(75),
-    )
-    .unwrap();
+    let link = channel_link(&pki, SERIAL, CALL_SIGN, Duration::from_secs(75));
     let h = channel::start(
         link,
         Default::default(),

@@ -58,10 +58,7 @@ fn json_error(status: u16, code: &str, message: &str) -> Response {
         .into_response()
 }
 
-fn now_ms() -> i64 {
-    use rettpad_clock::Clock;
-    rettpad_clock::SystemClock::new().wall_ms()
-}
+use crate::server::now_ms;
 
 fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok())

@@ -58,19 +58,8 @@ pub fn fetch(
             rep.skipped += 1;
             continue;
         }
-        let res = client
-            .get(format!("{base}/v1/mailbox/{hospital}/{}", it.packet_id))
-            .bearer_auth(token)
-            .send()
-            .map_err(|e| e.to_string())
-            .and_then(|r| {
-                if r.status().is_success() {
-                    r.bytes().map_err(|e| e.to_string())
-                } else {
-                    Err(format!("HTTP {}", r.status()))
-                }
-            })
-            .and_then(|b| open_letter(&b, it.packet_id, key));
+        let url = format!("{base}/v1/mailbox/{hospital}/{}", it.packet_id);
+        let res = download(&client, &url, token).and_then(|b| open_letter(&b, it.packet_id, key));
         match res {
             Ok(letter) => {
                 write_atomic(
@@ -115,18 +104,7 @@ fn fetch_ecgs(
     let items: Vec<EcgItem> = list.json_body()?;
     for it in items {
         let m = it.mission_id;
-        let res = client
-            .get(format!("{base}/v1/ecg/{hospital}/{m}"))
-            .bearer_auth(token)
-            .send()
-            .map_err(|e| e.to_string())
-            .and_then(|r| {
-                if r.status().is_success() {
-                    r.bytes().map_err(|e| e.to_string())
-                } else {
-                    Err(format!("HTTP {}", r.status()))
-                }
-            })
+        let res = download(client, &format!("{base}/v1/ecg/{hospital}/{m}"), token)
             .and_then(|b| {
                 rettpad_transfer::ecg::open_ecg(key, m, hospital, &b).map_err(|e| e.to_string())
             })
@@ -206,6 +184,19 @@ pub fn svg(s: &rettpad_record::Strip) -> String {
     }
     o.push_str("</svg>\n");
     o
+}
+
+/// One authenticated GET of a body.
+fn download(client: &reqwest::blocking::Client, url: &str, token: &str) -> Result<Vec<u8>, String> {
+    let r = client
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .map_err(|e| e.to_string())?;
+    if !r.status().is_success() {
+        return Err(format!("HTTP {}", r.status()));
+    }
+    r.bytes().map(|b| b.to_vec()).map_err(|e| e.to_string())
 }
 
 fn open_letter(b: &[u8], id: Uuid, key: &HpkeSecretKey) -> Result<Letter, String> {

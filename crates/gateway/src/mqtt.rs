@@ -239,10 +239,7 @@ impl FeedSession for Rumqtt {
     }
 }
 
-fn now_ms() -> i64 {
-    use rettpad_clock::Clock;
-    rettpad_clock::SystemClock::new().wall_ms()
-}
+use crate::server::now_ms;
 
 /// Runs one centre's feed until `stop` changes.
 pub async fn run<S: FeedSession>(

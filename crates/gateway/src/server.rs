@@ -40,7 +40,8 @@ use uuid::Uuid;
 /// The pad's identity headers, defined once beside the uploader that sends them.
 pub use rettpad_transfer::{CALL_SIGN_HEADER, SERIAL_HEADER};
 
-fn now_ms() -> i64 {
+/// The wall clock, for the handlers and workers of the gateway.
+pub(crate) fn now_ms() -> i64 {
     use rettpad_clock::Clock;
     rettpad_clock::SystemClock::new().wall_ms()
 }

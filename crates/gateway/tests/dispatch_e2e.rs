@@ -5,16 +5,13 @@
 mod common;
 use common::*;
 
-use rettpad_clock::{SharedClock, SystemClock};
+use rettpad_clock::SystemClock;
 use rettpad_pad::channel::{self, ChannelEvent, ChannelHandle};
 use rettpad_record::keys::{mission as mk, time as tk};
 use rettpad_record::{MissionId, TimeSource, Value};
 use rettpad_transfer::channel_link::{ChannelLink, LinkError};
-use rettpad_vault::FileKeyProvider;
-use rettpad_vault::store::{SharedStore, Store, StoreOptions};
+use rettpad_vault::store::SharedStore;
 use std::net::SocketAddr;
-use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const NEF_SERIAL: &str = "DEMO-PAD-0002";
@@ -70,25 +67,8 @@ fn status(id: &str, call_sign: &str, s: u8, at: &str) -> String {
     )
 }
 
-fn open_store(dir: &Path) -> SharedStore {
-    let keys = Arc::new(FileKeyProvider::new(dir.join("keys").join("device.key")));
-    let clock: SharedClock = SystemClock::shared();
-    SharedStore::new(Store::open(&dir.join("data"), keys, clock, StoreOptions::default()).unwrap())
-}
-
 fn link(pki: &Pki, serial: &str, call_sign: &str) -> ChannelLink {
-    let cfg =
-        rettpad_pad::config::Config::load(&pki.dir.join(format!("pad-{serial}.toml"))).unwrap();
-    let u = cfg.upload.unwrap();
-    let tls = rettpad_transfer::client_tls(&u).unwrap();
-    ChannelLink::new(
-        &u.gateway_url,
-        tls,
-        serial,
-        call_sign,
-        Duration::from_secs(10),
-    )
-    .unwrap()
+    channel_link(pki, serial, call_sign, Duration::from_secs(10))
 }
 
 fn start(pki: &Pki, store: &SharedStore, serial: &str, call_sign: &str) -> ChannelHandle {
@@ -147,7 +127,7 @@ fn an_alarm_reaches_both_pads_and_statuses_fill_the_rtws_times() {
     let api = gw.dispatch.expect("dispatch listener");
     let tok = token(&pki);
     let (tmp_a, tmp_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let (rtw, nef) = (open_store(tmp_a.path()), open_store(tmp_b.path()));
+    let (rtw, nef) = (shared_store(tmp_a.path()), shared_store(tmp_b.path()));
     let h_rtw = start(&pki, &rtw, SERIAL, CALL_SIGN);
     let h_nef = start(&pki, &nef, NEF_SERIAL, NEF);
 
@@ -432,7 +412,7 @@ fn an_offline_pad_gets_every_queued_message_once_in_order_across_a_gateway_resta
     let _keep = &gw;
 
     let tmp = tempfile::tempdir().unwrap();
-    let store = open_store(tmp.path());
+    let store = shared_store(tmp.path());
     let h = start(&pki, &store, SERIAL, CALL_SIGN);
     let got = applied(&h, 4);
     assert!(got[0].opened, "the alarm first");
@@ -461,7 +441,7 @@ fn the_dispatch_simulator_plays_a_mission_with_faults_and_the_pad_documents_it()
     let pki = Pki::new();
     let gw = Gw::start(&pki);
     let tmp = tempfile::tempdir().unwrap();
-    let store = open_store(tmp.path());
+    let store = shared_store(tmp.path());
     let h = start(&pki, &store, SERIAL, CALL_SIGN);
     let o = rettpad_sim::dispatch::Options {
         api: gw.dispatch.unwrap(),
@@ -528,7 +508,7 @@ fn at_the_queue_bound_the_oldest_go_and_the_pad_sees_the_gap() {
     }
     // Five queued, three kept: the alarm and status 3 are gone.
     let tmp = tempfile::tempdir().unwrap();
-    let store = open_store(tmp.path());
+    let store = shared_store(tmp.path());
     let h = start(&pki, &store, SERIAL, CALL_SIGN);
     let got = applied(&h, 3);
     assert!(

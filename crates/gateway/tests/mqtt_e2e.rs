@@ -5,16 +5,13 @@
 mod common;
 use common::*;
 
-use rettpad_clock::{SharedClock, SystemClock};
+use rettpad_clock::SystemClock;
 use rettpad_gateway::mqtt::{FieldMap, MqttFeed};
 use rettpad_pad::channel::{self, ChannelEvent};
 use rettpad_record::keys::time as tk;
 use rettpad_record::{TimeSource, Value};
-use rettpad_vault::FileKeyProvider;
-use rettpad_vault::store::{SharedStore, Store, StoreOptions};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const NUMBER: &str = "R 1.1 261207 0815";
@@ -123,12 +120,6 @@ fn publish(port: u16, topic: &str, payload: &str) {
     });
 }
 
-fn open_store(dir: &std::path::Path) -> SharedStore {
-    let keys = Arc::new(FileKeyProvider::new(dir.join("keys").join("device.key")));
-    let clock: SharedClock = SystemClock::shared();
-    SharedStore::new(Store::open(&dir.join("data"), keys, clock, StoreOptions::default()).unwrap())
-}
-
 fn lookup(api: SocketAddr, token: &str) -> Option<serde_json::Value> {
     let r = reqwest::blocking::Client::new()
         .get(format!(
@@ -162,16 +153,8 @@ fn an_fe2_style_mqtt_feed_alarms_the_pad_and_survives_bad_payloads_and_a_broker_
     let token = token.trim();
 
     let tmp = tempfile::tempdir().unwrap();
-    let store = open_store(tmp.path());
-    let u = pki.pad_config().upload.unwrap();
-    let link = rettpad_transfer::channel_link::ChannelLink::new(
-        &u.gateway_url,
-        rettpad_transfer::client_tls(&u).unwrap(),
-        SERIAL,
-        CALL_SIGN,
-        Duration::from_secs(10),
-    )
-    .unwrap();
+    let store = shared_store(tmp.path());
+    let link = channel_link(&pki, SERIAL, CALL_SIGN, Duration::from_secs(10));
     let h = channel::start(
         link,
         Default::default(),

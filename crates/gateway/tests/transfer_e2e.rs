@@ -559,16 +559,7 @@ fn keys_receipt(dir: &Path) -> String {
 }
 
 fn link(pki: &Pki) -> rettpad_transfer::channel_link::ChannelLink {
-    let u = pki.pad_config().upload.unwrap();
-    let tls = rettpad_transfer::client_tls(&u).unwrap();
-    rettpad_transfer::channel_link::ChannelLink::new(
-        &u.gateway_url,
-        tls,
-        SERIAL,
-        CALL_SIGN,
-        Duration::from_secs(10),
-    )
-    .unwrap()
+    channel_link(pki, SERIAL, CALL_SIGN, Duration::from_secs(10))
 }
 
 /// The pre-notice en route reaches the board at once, an update replaces

@@ -110,3 +110,34 @@ impl Drop for Gw {
         let _ = self.child.wait();
     }
 }
+
+/// A pad's vault in `dir` (data in `data/`, key in `keys/device.key`),
+/// shared the way the pad's workers share it.
+pub fn shared_store(dir: &std::path::Path) -> rettpad_vault::store::SharedStore {
+    use rettpad_vault::store::{SharedStore, Store, StoreOptions};
+    let keys = std::sync::Arc::new(rettpad_vault::FileKeyProvider::new(
+        dir.join("keys").join("device.key"),
+    ));
+    let clock: rettpad_clock::SharedClock = rettpad_clock::SystemClock::shared();
+    SharedStore::new(Store::open(&dir.join("data"), keys, clock, StoreOptions::default()).unwrap())
+}
+
+/// The channel link of pad `serial` from its `pad-<serial>.toml`.
+pub fn channel_link(
+    pki: &Pki,
+    serial: &str,
+    call_sign: &str,
+    read_timeout: Duration,
+) -> rettpad_transfer::channel_link::ChannelLink {
+    let cfg = Config::load(&pki.dir.join(format!("pad-{serial}.toml"))).unwrap();
+    let u = cfg.upload.unwrap();
+    let tls = rettpad_transfer::client_tls(&u).unwrap();
+    rettpad_transfer::channel_link::ChannelLink::new(
+        &u.gateway_url,
+        tls,
+        serial,
+        call_sign,
+        read_timeout,
+    )
+    .unwrap()
+}
