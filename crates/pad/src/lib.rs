@@ -14,6 +14,7 @@ pub mod outbox;
 pub mod pairing_store;
 pub mod prenotify;
 pub mod print;
+pub mod quick;
 pub mod session;
 pub mod typing;
 pub mod watcher;

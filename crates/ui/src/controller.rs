@@ -182,15 +182,24 @@ impl Controller {
         }
     }
 
-    /// The page's first section: the one whose collection it edits.
-    fn section(&self) -> Section {
-        view::page_sections(self.section)[0]
+    /// The page's first section: the one whose collection it edits (none
+    /// on quick entry).
+    fn section(&self) -> Option<Section> {
+        view::page_sections(self.section).first().copied()
     }
 
     fn collection(&self) -> Option<Collection> {
         Collection::ALL
             .into_iter()
-            .find(|c| c.section() == self.section())
+            .find(|c| Some(c.section()) == self.section())
+    }
+
+    /// On quick entry, an edit of `key` goes to the patient's first entry
+    /// of its collection.
+    fn focus(&mut self, key: &str) {
+        if self.section == view::QUICK_PAGE {
+            self.pad.focus_quick(key);
+        }
     }
 
     fn current_value(&self, st: &MissionState, def: &FieldDef) -> Option<Value> {
@@ -198,6 +207,7 @@ impl Controller {
     }
 
     fn set_field(&mut self, key: &str, value: Option<Value>) -> bool {
+        self.focus(key);
         let r = self.pad.set_field(key, value);
         self.saved(r)
     }
@@ -388,21 +398,28 @@ impl Controller {
 
     /// Tapping the selected tile again takes the value back.
     fn choose(&mut self, key: &str, code: &str) {
+        if let Some(c) = view::preset_row(key) {
+            return self.toggle_preset(c, code);
+        }
+        self.focus(key);
         let r = self.pad.choose(key, code);
         self.saved(r);
     }
 
     fn time_now(&mut self, key: &str) {
+        self.focus(key);
         let r = self.pad.time_now(key);
         self.saved(r);
     }
 
     fn time_shift(&mut self, key: &str, minutes: i32) {
+        self.focus(key);
         let r = self.pad.time_shift(key, minutes);
         self.saved(r);
     }
 
     fn set_text(&mut self, key: &str, text: &str) {
+        self.focus(key);
         let r = self.pad.set_text(key, text);
         self.saved(r);
     }
@@ -425,12 +442,21 @@ impl Controller {
         let Some(p) = presets::presets_for(c).nth(i) else {
             return;
         };
-        let fields: Vec<(String, Value)> = p
-            .fields
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.value()))
-            .collect();
-        let r = self.pad.apply_preset(c, fields);
+        let r = self.pad.apply_preset(c, p.owned_fields());
+        self.saved(r);
+    }
+
+    /// A preset tile of quick entry: documents it, or takes it back.
+    fn toggle_preset(&mut self, c: Collection, code: &str) {
+        let Some(p) = code
+            .parse::<usize>()
+            .ok()
+            .and_then(|i| presets::presets_for(c).nth(i))
+        else {
+            return;
+        };
+        let reason = msg::RETRACTED_BY_USER.message(self.lang);
+        let r = self.pad.toggle_preset(c, &p.owned_fields(), &reason);
         self.saved(r);
     }
 
@@ -532,7 +558,11 @@ impl Controller {
     }
 
     pub fn select_section(&mut self, s: Section) {
-        self.section = view::page_of(s);
+        self.select_page(view::page_of(s));
+    }
+
+    pub fn select_page(&mut self, i: usize) {
+        self.section = i.min(view::PAGES.len() - 1);
         self.pad.cursor.entry = None;
         self.keypad = None;
     }

@@ -22,7 +22,14 @@ impl Controller {
             .iter()
             .enumerate()
             .map(|(i, page)| {
-                let in_section = |f: &Finding| page.contains(&finding_section(st, f));
+                let quick = i == view::QUICK_PAGE;
+                let in_section = |f: &Finding| {
+                    if quick {
+                        f.field.is_some_and(view::is_quick_field)
+                    } else {
+                        page.contains(&finding_section(st, f))
+                    }
+                };
                 let state = if findings
                     .iter()
                     .any(|f| f.severity == Severity::Hard && in_section(f))
@@ -133,11 +140,13 @@ impl Controller {
             ed.set_can_repeat(false);
         }
         ed.set_entry_selected(self.pad.cursor.entry.is_some());
+        let quick = self.section == view::QUICK_PAGE;
+        ed.set_quick(quick);
         ed.set_device_take_visible(
-            collection == Some(Collection::Vitals) && self.device_configured(),
+            (quick || collection == Some(Collection::Vitals)) && self.device_configured(),
         );
         ed.set_device_take_enabled(self.device_values_ready());
-        ed.set_print_visible(section == Section::Handover);
+        ed.set_print_visible(section == Some(Section::Handover));
         ed.set_dispatch_proposal(ss(self
             .pad
             .cursor
@@ -151,21 +160,26 @@ impl Controller {
                 msg::NEW_VITALS_THE_FIRST_INPUT_CREATES_THEM.message(lang)
             ),
             (Some(_), None) => msg::NEW_ENTRY_THE_FIRST_INPUT_CREATES_IT.message(lang),
-            (None, _) if section == Section::Handover => history_text(st, lang),
+            (None, _) if section == Some(Section::Handover) => history_text(st, lang),
+            (None, _) if quick => self.last_vitals_text(st),
             _ => String::new(),
         }));
         // Fields of the section.
         // In the page's section order: on Einsatz/Zeiten the times come first.
-        let fields: Vec<FieldVM> = view::page_sections(self.section)
-            .iter()
-            .flat_map(|s| catalog::FIELDS.iter().filter(move |d| d.section == *s))
-            .filter(|d| match (collection, d.scope) {
-                (Some(c), Scope::Entry(dc)) => c == dc,
-                (Some(_), _) => false,
-                (None, _) => true,
-            })
-            .map(|d| self.field_vm(st, d, findings))
-            .collect();
+        let fields: Vec<FieldVM> = if quick {
+            self.quick_fields(st, findings)
+        } else {
+            view::page_sections(self.section)
+                .iter()
+                .flat_map(|s| catalog::FIELDS.iter().filter(move |d| d.section == *s))
+                .filter(|d| match (collection, d.scope) {
+                    (Some(c), Scope::Entry(dc)) => c == dc,
+                    (Some(_), _) => false,
+                    (None, _) => true,
+                })
+                .map(|d| self.field_vm(st, d, findings))
+                .collect()
+        };
         // Keep each row's options model while its content is the same, so
         // an unchanged row compares equal and is left alone.
         let old = ed.get_fields();
@@ -183,6 +197,64 @@ impl Controller {
             })
             .collect();
         sync_model(&old, fields, |new| ed.set_fields(new));
+    }
+
+    /// Quick entry's rows: each entry field shows the patient's first
+    /// entry of its collection; presets are toggles.
+    fn quick_fields(&mut self, st: &MissionState, findings: &[Finding]) -> Vec<FieldVM> {
+        let lang = self.lang;
+        let mut out = Vec::new();
+        for row in view::QUICK {
+            match *row {
+                view::QuickRow::Field(key) => {
+                    let Some(d) = catalog::field(key) else {
+                        continue;
+                    };
+                    if let Scope::Entry(c) = d.scope {
+                        self.pad.cursor.entry = self.pad.quick_entry(st, c);
+                    }
+                    out.push(self.field_vm(st, d, findings));
+                }
+                view::QuickRow::Presets(c) => {
+                    let options = presets::presets_for(c)
+                        .enumerate()
+                        .map(|(i, p)| OptionVM {
+                            code: ss(i.to_string()),
+                            label: ss(lang.pick(p.de, p.en)),
+                            selected: self.pad.preset_done(st, c, &p.owned_fields()),
+                        })
+                        .collect();
+                    out.push(FieldVM {
+                        key: ss(view::preset_row_key(c)),
+                        label: ss(view::section_label(c.section(), lang)),
+                        kind: ss("codes"),
+                        options: model(options),
+                        ..FieldVM::default()
+                    });
+                }
+            }
+        }
+        self.pad.cursor.entry = None;
+        out
+    }
+
+    /// The latest vital signs, for quick entry.
+    fn last_vitals_text(&self, st: &MissionState) -> String {
+        let Some(p) = self.pad.cursor.patient else {
+            return String::new();
+        };
+        let n = st.entries_of(p, Collection::Vitals).count();
+        st.entries_of(p, Collection::Vitals)
+            .last()
+            .map(|e| {
+                format!(
+                    "{} {}",
+                    view::section_label(Section::Vitals, self.lang),
+                    entry_title(e, n - 1, self.lang)
+                ) + " · "
+                    + &entry_detail(e, self.lang)
+            })
+            .unwrap_or_default()
     }
 
     pub(super) fn field_vm(

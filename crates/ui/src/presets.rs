@@ -94,6 +94,15 @@ pub static PRESETS: &[Preset] = &[
     },
 ];
 
+impl Preset {
+    pub fn owned_fields(&self) -> Vec<(String, Value)> {
+        self.fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.value()))
+            .collect()
+    }
+}
+
 pub fn presets_for(c: Collection) -> impl Iterator<Item = &'static Preset> {
     PRESETS.iter().filter(move |p| p.collection == c)
 }

@@ -323,6 +323,8 @@ pub fn render_all_at(dir: &Path, screen: Screen) -> Result<Vec<PathBuf>, Error> 
     ed.invoke_select_section(pick(Section::Outcome));
     ed.invoke_choose(keys::outcome::RESULT.into(), "03".into());
     shot("19-section-outcome", &ui)?;
+    ed.invoke_select_section(super::view::QUICK_PAGE as i32);
+    shot("19a-quick-entry", &ui)?;
     for s in [Section::History, Section::Injuries, Section::Remarks] {
         ed.invoke_select_section(pick(s));
         shot(

@@ -207,9 +207,7 @@ fn wire(ui: &AppWindow, ctrl: &Rc<RefCell<Controller>>) {
         c.end_shift()
     });
     on!(ui, ctrl, EditorAdapter, on_select_section, |c, i: i32| {
-        if let Some(s) = view::PAGES.get(i.max(0) as usize).and_then(|p| p.first()) {
-            c.select_section(*s)
-        }
+        c.select_page(i.max(0) as usize)
     });
     on!(ui, ctrl, EditorAdapter, on_select_patient, |c, i: i32| {
         let st = c.state();
