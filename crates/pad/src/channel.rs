@@ -32,6 +32,11 @@ pub struct LinkView {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChannelEvent {
     Dispatched(Applied),
+    /// A provisioning package from the gateway: applied (in the vault) or
+    /// refused (nothing changed).
+    Provisioned(Result<crate::fleet::ApplyReport, Notice>),
+    /// A remote command taken (its effect is durable) or refused.
+    Command(Result<rettpad_provision::command::Command, Notice>),
     /// The gateway refused the pad (unknown pad or call sign): it keeps
     /// retrying, slowly, and says so.
     Refused(Notice),
@@ -88,6 +93,7 @@ pub fn start(
     store: SharedStore,
     clock: SharedClock,
     serial: String,
+    trust: Option<rettpad_provision::Trust>,
 ) -> ChannelHandle {
     let view = Arc::new(Mutex::new(LinkView {
         connected: false,
@@ -100,6 +106,7 @@ pub fn start(
         store,
         clock,
         serial,
+        trust,
         view: view.clone(),
         tx,
         stop: stop.clone(),
@@ -122,6 +129,7 @@ struct Worker {
     store: SharedStore,
     clock: SharedClock,
     serial: String,
+    trust: Option<rettpad_provision::Trust>,
     view: Arc<Mutex<LinkView>>,
     tx: Sender<ChannelEvent>,
     stop: Arc<AtomicBool>,
@@ -239,6 +247,23 @@ impl Worker {
                     true
                 }
             },
+            Kind::Provisioning | Kind::Command => {
+                match self.fleet(&env) {
+                    // Not durable: not acknowledged; it comes again.
+                    Err(()) => false,
+                    Ok(ev) => {
+                        // Acknowledged first: a wipe reports before the
+                        // data is gone.
+                        if !self.keep_and_ack(ch, env.seq) {
+                            return false;
+                        }
+                        if let Some(ev) = ev {
+                            let _ = self.tx.send(ev);
+                        }
+                        return true;
+                    }
+                }
+            }
             other => {
                 tracing::warn!(
                     seq = env.seq,
@@ -248,23 +273,82 @@ impl Worker {
                 true
             }
         };
-        if !done {
-            return false;
-        }
+        done && self.keep_and_ack(ch, env.seq)
+    }
+
+    /// Keeps the applied seq in the vault, then acknowledges it.
+    fn keep_and_ack(&self, ch: &mut Channel, seq: u64) -> bool {
         let kept = self
             .store
             .lock()
-            .meta_put(APPLIED_META, env.seq.to_string().as_bytes());
+            .meta_put(APPLIED_META, seq.to_string().as_bytes());
         if let Err(e) = kept {
             tracing::warn!(error = %e, "channel position not kept; the message will come again");
             return false;
         }
-        if let Some(seq) = ch.applied(env.seq)
+        if let Some(seq) = ch.applied(seq)
             && let Err(e) = self.link.ack(seq)
         {
             // The next stream resumes after the kept seq anyway.
             tracing::info!(seq, error = %e, "channel ack not sent");
         }
         true
+    }
+}
+
+impl Worker {
+    /// A package or command: made durable (or refused) here, on the
+    /// worker; `Err` when the vault could not keep it.
+    fn fleet(&self, env: &Envelope) -> Result<Option<ChannelEvent>, ()> {
+        use base64::Engine;
+        let field = if env.kind == Kind::Command {
+            "command"
+        } else {
+            "package"
+        };
+        let bytes = env
+            .body
+            .get(field)
+            .and_then(|v| v.as_str())
+            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok());
+        let now = self.clock.wall_ms();
+        let trust = self.trust.as_ref();
+        let refused = |e: &crate::fleet::FleetError| Notice::of(e);
+        let Some(bytes) = bytes else {
+            tracing::warn!(
+                seq = env.seq,
+                "fleet message without a readable {field}; skipped"
+            );
+            let e = crate::fleet::FleetError::Refused(rettpad_provision::ProvisionError::Corrupt(
+                "body".into(),
+            ));
+            return Ok(Some(if env.kind == Kind::Command {
+                ChannelEvent::Command(Err(refused(&e)))
+            } else {
+                ChannelEvent::Provisioned(Err(refused(&e)))
+            }));
+        };
+        if env.kind == Kind::Command {
+            match crate::fleet::take_command(&self.store, trust, &self.serial, &bytes, now) {
+                Ok(c) => Ok(Some(ChannelEvent::Command(Ok(c)))),
+                Err(e) if e.is_refusal() => Ok(Some(ChannelEvent::Command(Err(refused(&e))))),
+                Err(_) => Err(()),
+            }
+        } else {
+            match crate::fleet::apply_package(&self.store, trust, &self.serial, &bytes, now) {
+                Ok(r) => Ok(Some(ChannelEvent::Provisioned(Ok(r)))),
+                Err(crate::fleet::FleetError::Refused(
+                    rettpad_provision::ProvisionError::AlreadyApplied,
+                )) => {
+                    tracing::info!(
+                        seq = env.seq,
+                        "provisioning package delivered again; already applied"
+                    );
+                    Ok(None)
+                }
+                Err(e) if e.is_refusal() => Ok(Some(ChannelEvent::Provisioned(Err(refused(&e))))),
+                Err(_) => Err(()),
+            }
+        }
     }
 }

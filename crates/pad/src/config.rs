@@ -69,6 +69,40 @@ pub struct Config {
     /// Upload to the gateway; `None` = missions stay on the pad.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upload: Option<UploadConfig>,
+    /// `[fleet]`: the organisation and root key the pad was enrolled with;
+    /// only packages and commands under this root are taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<rettpad_provision::Trust>,
+}
+
+/// What a device part of a provisioning package may set: the pad's own
+/// settings, in this file's format. Anything else in it is refused.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceOverlay {
+    #[serde(default)]
+    pub call_sign: Option<String>,
+    #[serde(default)]
+    pub card_reader: Option<CardReader>,
+    #[serde(default)]
+    pub devices: Option<Vec<DeviceConfig>>,
+    #[serde(default)]
+    pub device_record_every_min: Option<u32>,
+    #[serde(default)]
+    pub printers: Option<rettpad_report::print::Printers>,
+}
+
+impl DeviceOverlay {
+    pub fn parse(text: &str) -> Result<DeviceOverlay, String> {
+        let o: DeviceOverlay = toml::from_str(text).map_err(|e| e.message().to_string())?;
+        if o.call_sign
+            .as_ref()
+            .is_some_and(|c| c.trim().is_empty() || c.len() > 64 || c.chars().any(char::is_control))
+        {
+            return Err("call_sign must be 1-64 characters".into());
+        }
+        Ok(o)
+    }
 }
 
 fn default_device_record_every_min() -> u32 {
@@ -185,6 +219,7 @@ impl Config {
                 }],
             },
             upload: None,
+            fleet: None,
             hospitals: vec![
                 "Klinikum Mitte, ZNA".into(),
                 "St.-Marien-Krankenhaus".into(),

@@ -7,6 +7,8 @@ pub mod close;
 pub mod config;
 pub mod demo;
 pub mod dispatch;
+pub mod events;
+pub mod fleet;
 pub mod handover_io;
 pub mod handover_service;
 pub mod intake;

@@ -43,29 +43,14 @@ pub enum Unlock {
     Wiped(Notice),
 }
 
-/// Something that happened off the caller's thread, reported by [`Pad::tick`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PadEvent {
-    /// Locked after the idle time.
-    Locked,
-    /// A closed mission is sealed in the outbox and waits for upload.
-    Queued(MissionId),
-    /// Sealing failed; the mission stays closed on the pad (not lost).
-    SealFailed(MissionId, Notice),
-    /// The dispatch centre sent a mission (`opened`: new on this pad),
-    /// an update, a status time or a cancellation; it is in the vault.
-    Dispatched(crate::dispatch::Applied),
-    /// The gateway refuses this pad's channel (call sign not registered).
-    ChannelRefused(Notice),
-    /// The pre-notice en route is on the hospital's board.
-    PreNotified(MissionId),
-    /// It could not be sent (retried after 30 s); the crew calls instead.
-    PreNoticeFailed(MissionId, Notice),
-}
+pub use crate::events::PadEvent;
 
 /// The headless application core.
 pub struct Pad {
+    /// The configuration in effect: `base` with what was provisioned.
     cfg: Config,
+    /// The configuration file's.
+    base: Config,
     clock: SharedClock,
     store: SharedStore,
     session: Session,
@@ -86,9 +71,12 @@ fn add_patient_first() -> Notice {
 }
 
 impl Pad {
-    pub fn new(cfg: Config, clock: SharedClock, store: SharedStore, session: Session) -> Pad {
+    pub fn new(base: Config, clock: SharedClock, store: SharedStore, mut session: Session) -> Pad {
+        let (cfg, remote) = crate::fleet::load(&base, &store);
+        session.set_remote_lock(remote);
         Pad {
             cfg,
+            base,
             clock,
             store,
             session,
@@ -102,6 +90,11 @@ impl Pad {
 
     pub fn config(&self) -> &Config {
         &self.cfg
+    }
+
+    /// The configuration file's, and the one in effect, for a reload.
+    pub(crate) fn configs_mut(&mut self) -> (&Config, &mut Config, &mut Session) {
+        (&self.base, &mut self.cfg, &mut self.session)
     }
 
     pub fn clock(&self) -> &SharedClock {
@@ -232,12 +225,8 @@ impl Pad {
     /// closed missions not yet queued.
     pub fn tick(&mut self) -> Vec<PadEvent> {
         let mut out = self.outbox.poll();
-        if let Some(ch) = &self.channel {
-            out.extend(ch.poll().into_iter().map(|e| match e {
-                crate::channel::ChannelEvent::Dispatched(a) => PadEvent::Dispatched(a),
-                crate::channel::ChannelEvent::Refused(n) => PadEvent::ChannelRefused(n),
-            }));
-        }
+        let evs = self.channel.as_ref().map(|c| c.poll()).unwrap_or_default();
+        out.extend(evs.into_iter().filter_map(|e| self.channel_event(e)));
         out.extend(self.prenotify_tick());
         self.queue_closed_missions();
         if self.session.tick() == LockState::Locked {
@@ -704,6 +693,7 @@ impl Pad {
                     self.store.clone(),
                     self.clock.clone(),
                     self.cfg.device_serial.clone(),
+                    self.base.fleet.clone(),
                 ));
             }
             Err(e) => tracing::error!(error = %e, "dispatch channel not started"),

@@ -316,6 +316,7 @@ fn a_closed_mission_is_sealed_off_the_callers_thread_uploaded_and_then_gone() {
                 PadEvent::Locked | PadEvent::Dispatched(_) | PadEvent::PreNotified(_) => {}
                 PadEvent::PreNoticeFailed(_, n) => panic!("pre-notice failed: {n:?}"),
                 PadEvent::ChannelRefused(n) => panic!("channel refused: {n:?}"),
+                other => panic!("unexpected {other:?}"),
             }
         }
         if queued && pad.store().lock().state(m).is_none() {

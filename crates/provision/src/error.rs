@@ -27,6 +27,8 @@ pub enum ProvisionError {
     NotForThisPad,
     #[error("part {part} version {got} is not newer than the applied {have}")]
     Rollback { part: String, got: u64, have: u64 },
+    #[error("this package is already applied")]
+    AlreadyApplied,
     #[error("the package expired at {0} ms")]
     Expired(i64),
     #[error("part {part} is invalid: {reason}")]
@@ -75,6 +77,10 @@ impl UserMessage for ProvisionError {
                 format!(
                     "The package is not newer than the installed configuration ({part}: {got}, installed {have})."
                 ),
+            ),
+            E::AlreadyApplied => (
+                "Dieses Paket ist bereits installiert.".into(),
+                "This package is already installed.".into(),
             ),
             E::Expired(_) => (
                 "Das Paket ist abgelaufen.".into(),

@@ -108,6 +108,10 @@ pub struct Header {
 pub struct Applied {
     pub versions: BTreeMap<PartName, u64>,
     pub last_issued_ms: i64,
+    /// The last package applied, so its second delivery is told apart
+    /// from a rollback.
+    #[serde(default)]
+    pub last_package: Option<Uuid>,
 }
 
 impl Applied {
@@ -139,6 +143,7 @@ impl Verified {
             next.versions.insert(e.name, e.version);
         }
         next.last_issued_ms = next.last_issued_ms.max(self.header.issued_ms);
+        next.last_package = Some(self.header.package_id);
         next
     }
 }
@@ -250,6 +255,9 @@ pub fn verify(
         && now >= exp
     {
         return Err(ProvisionError::Expired(exp));
+    }
+    if applied.last_package == Some(header.package_id) {
+        return Err(ProvisionError::AlreadyApplied);
     }
     if header.parts.is_empty() {
         return Err(ProvisionError::Corrupt("no parts".into()));

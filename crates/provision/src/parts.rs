@@ -307,36 +307,43 @@ fn device_text(bytes: &[u8]) -> Result<String, ProvisionError> {
 pub fn decode(v: &Verified) -> Result<Parts, ProvisionError> {
     let mut out = Parts::default();
     for (e, bytes) in &v.parts {
-        match e.name {
-            PartName::Settings => {
-                let s: Settings = json(e.name, bytes)?;
-                s.validate()?;
-                out.settings = Some(s);
-            }
-            PartName::Device => out.device = Some(device_text(bytes)?),
-            PartName::Hospitals => {
-                let h: Hospitals = json(e.name, bytes)?;
-                h.validate()?;
-                out.hospitals = Some(h);
-            }
-            PartName::Staff => {
-                let s: Staff = json(e.name, bytes)?;
-                s.validate()?;
-                out.staff = Some(s);
-            }
-            PartName::Catalog => {
-                let c: Catalog = json(e.name, bytes)?;
-                c.validate()?;
-                out.catalog = Some(c);
-            }
-            PartName::Pki => {
-                let p: Pki = json(e.name, bytes)?;
-                p.validate()?;
-                out.pki = Some(p);
-            }
-        }
+        decode_one(e.name, bytes, &mut out)?;
     }
     Ok(out)
+}
+
+/// Decodes and validates one part into `out` (a part kept on the pad is
+/// read back through the same checks).
+pub fn decode_one(name: PartName, bytes: &[u8], out: &mut Parts) -> Result<(), ProvisionError> {
+    match name {
+        PartName::Settings => {
+            let s: Settings = json(name, bytes)?;
+            s.validate()?;
+            out.settings = Some(s);
+        }
+        PartName::Device => out.device = Some(device_text(bytes)?),
+        PartName::Hospitals => {
+            let h: Hospitals = json(name, bytes)?;
+            h.validate()?;
+            out.hospitals = Some(h);
+        }
+        PartName::Staff => {
+            let s: Staff = json(name, bytes)?;
+            s.validate()?;
+            out.staff = Some(s);
+        }
+        PartName::Catalog => {
+            let c: Catalog = json(name, bytes)?;
+            c.validate()?;
+            out.catalog = Some(c);
+        }
+        PartName::Pki => {
+            let p: Pki = json(name, bytes)?;
+            p.validate()?;
+            out.pki = Some(p);
+        }
+    }
+    Ok(())
 }
 
 fn toml_to_json<T: DeserializeOwned + Serialize>(

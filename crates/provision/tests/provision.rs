@@ -112,6 +112,11 @@ fn a_signed_package_verifies_and_decodes_its_parts() {
     assert_eq!(after.version(PartName::Staff), 7);
     assert_eq!(after.version(PartName::Hospitals), 0);
     assert_eq!(after.last_issued_ms, NOW);
+    // The same package delivered again is known, not a rollback.
+    assert_eq!(
+        verify(&o, &bytes, &after).unwrap_err(),
+        ProvisionError::AlreadyApplied
+    );
     // One part alone, newer, on top.
     let staff_only = package(&o, Target::All, &[(PartName::Staff, 8, STAFF)]);
     let v2 = verify(&o, &staff_only, &after).unwrap();

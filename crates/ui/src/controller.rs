@@ -293,6 +293,32 @@ impl Controller {
                 PadEvent::PreNotified(_) => {
                     self.set_toast(msg::PRENOTIFIED.message(self.lang), false)
                 }
+                PadEvent::Provisioned(r) => {
+                    let parts: Vec<String> = r
+                        .parts
+                        .iter()
+                        .map(|(p, v)| format!("{} {v}", p.name()))
+                        .collect();
+                    self.set_toast(
+                        msg::provisioned(&parts.join(", ")).message(self.lang),
+                        false,
+                    )
+                }
+                PadEvent::ProvisionRefused(n) => self.set_toast(n.message(self.lang), true),
+                PadEvent::RemoteLocked { reason } => {
+                    self.keypad = None;
+                    self.page = Page::Lock;
+                    self.lock_message = (msg::remote_locked(&reason).message(self.lang), true);
+                }
+                PadEvent::RemoteUnlocked => {
+                    self.lock_message = (msg::REMOTE_UNLOCKED.message(self.lang), false)
+                }
+                PadEvent::RemoteWiped(n) => {
+                    self.keypad = None;
+                    self.page = Page::Lock;
+                    self.wiped = true;
+                    self.lock_message = (n.message(self.lang), true);
+                }
                 PadEvent::Locked | PadEvent::Queued(_) => {}
             }
         }

@@ -53,7 +53,7 @@ mod screenshot {
     }
 }
 
-const USAGE: &str = "usage: rettpad [--config FILE] [--data-dir DIR] [--key-file FILE] [--screenshot DIR [--size WxH[@SCALE]]] [--headless-demo]";
+const USAGE: &str = "usage: rettpad [--config FILE] [--data-dir DIR] [--key-file FILE] [--screenshot DIR [--size WxH[@SCALE]]] [--headless-demo] [--provision FILE]";
 
 #[derive(Default)]
 struct Args {
@@ -65,6 +65,7 @@ struct Args {
     startup_probe: Option<PathBuf>,
     live_probe: Option<u64>,
     headless_demo: bool,
+    provision: Option<PathBuf>,
 }
 
 fn parse_args() -> Result<Option<Args>, String> {
@@ -91,6 +92,7 @@ fn parse_args() -> Result<Option<Args>, String> {
                 );
             }
             "--headless-demo" => a.headless_demo = true,
+            "--provision" => a.provision = Some(val("--provision")?),
             "--startup-probe" => a.startup_probe = Some(val("--startup-probe")?),
             "--live-probe" => {
                 let secs = val("--live-probe")?;
@@ -202,6 +204,9 @@ fn main() -> ExitCode {
             None
         }
     };
+    if let Some(file) = &args.provision {
+        return provision(&cfg, &dir, &key, file);
+    }
     if args.headless_demo || !has_display() {
         if !args.headless_demo {
             let shots = PathBuf::from("target/demo-shots");
@@ -226,6 +231,40 @@ fn main() -> ExitCode {
     }
     let demo = args.config.is_none();
     run_kiosk(cfg, &dir, &key, demo)
+}
+
+/// `--provision FILE`: the package into the vault, or a clear refusal; the
+/// configuration in the vault stays as it was on any refusal.
+fn provision(cfg: &Config, dir: &Path, key: &Path, file: &Path) -> ExitCode {
+    let clock: SharedClock = SystemClock::shared();
+    let store = match Store::open(
+        dir,
+        Arc::new(FileKeyProvider::new(key)),
+        clock.clone(),
+        StoreOptions::default(),
+    ) {
+        Ok(s) => SharedStore::new(s),
+        Err(e) => return cannot_start(&e, 1),
+    };
+    match rettpad_pad::fleet::apply_file(&store, cfg, file, clock.wall_ms()) {
+        Ok(r) => {
+            let parts: Vec<String> = r
+                .parts
+                .iter()
+                .map(|(p, v)| format!("{} {v}", p.name()))
+                .collect();
+            println!(
+                "Paket {} installiert: {}. Es gilt ab dem nächsten Start, eine neue PIN ab der nächsten Sperre.",
+                r.package_id,
+                parts.join(", ")
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{}", e.message(Lang::De));
+            ExitCode::from(2)
+        }
+    }
 }
 
 fn screenshots(dir: &Path, size: Option<screenshot::Screen>) -> ExitCode {

@@ -232,3 +232,27 @@ pub fn age(secs: i64) -> Notice {
         Notice::new(format!("vor {m} min"), format!("{m} min ago"))
     }
 }
+
+pub const REMOTE_UNLOCKED: Text = t(
+    "Sperre durch den Betreiber aufgehoben. Bitte mit der PIN entsperren.",
+    "The operator lifted the remote lock. Please unlock with the PIN.",
+);
+
+pub fn remote_locked(reason: &str) -> Notice {
+    let why = if reason.is_empty() {
+        String::new()
+    } else {
+        format!(" ({reason})")
+    };
+    Notice::new(
+        format!("Gerät vom Betreiber gesperrt{why}. Die PIN entsperrt es nicht."),
+        format!("Locked by the operator{why}. The PIN does not unlock it."),
+    )
+}
+
+pub fn provisioned(parts: &str) -> Notice {
+    Notice::new(
+        format!("Konfiguration aktualisiert: {parts}. Eine neue PIN gilt ab der nächsten Sperre."),
+        format!("Configuration updated: {parts}. A new PIN applies from the next lock."),
+    )
+}

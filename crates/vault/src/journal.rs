@@ -32,6 +32,8 @@ pub const MAX_RECORD_LEN: usize = 16 << 20;
 pub const MAX_SNAPSHOT_LEN: usize = 256 << 20;
 /// Largest plaintext of one meta value.
 pub const MAX_META_LEN: usize = 64 << 10;
+/// A batch of meta values (a provisioning package's parts) in all.
+pub const MAX_META_BATCH_LEN: usize = 16 << 20;
 /// State of a freshly created mission.
 pub const DEFAULT_STATE: &str = "open";
 
@@ -1173,6 +1175,37 @@ impl Journal {
         Ok(())
     }
 
+    /// Stores several values in one transaction: after a crash either all
+    /// of them or none are there (a provisioning package). Values may be
+    /// larger than [`MAX_META_LEN`], up to [`MAX_META_BATCH_LEN`] in all.
+    pub fn meta_put_all(&mut self, items: &[(&str, &[u8])]) -> Result<()> {
+        let total: usize = items.iter().map(|(_, v)| v.len()).sum();
+        check_len("meta batch", total, MAX_META_BATCH_LEN)?;
+        let mut sealed = Vec::with_capacity(items.len());
+        for (name, value) in items {
+            check_meta_name(name)?;
+            sealed.push((
+                *name,
+                crypto::seal(&self.device_key, &meta_aad(name), value)?,
+            ));
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(VaultError::db("begin meta batch"))?;
+        for (name, value) in &sealed {
+            tx.execute(
+                "INSERT INTO meta(name, value) VALUES (?1, ?2)
+                 ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                params![name, value],
+            )
+            .map_err(VaultError::db("write meta"))?;
+        }
+        tx.commit().map_err(VaultError::db("commit meta batch"))?;
+        tracing::debug!(values = items.len(), bytes = total, "meta batch written");
+        Ok(())
+    }
+
     /// Reads a value stored with [`Self::meta_put`]; a tampered value is
     /// [`VaultError::Corrupt`].
     pub fn meta_get(&self, name: &str) -> Result<Option<Vec<u8>>> {
@@ -1532,6 +1565,31 @@ mod tests {
         let big = vec![0u8; MAX_META_LEN + 1];
         assert!(matches!(
             j.meta_put("x", &big),
+            Err(VaultError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn a_meta_batch_is_stored_whole_or_not_at_all() {
+        let (_d, _k, mut j) = setup();
+        j.meta_put("fleet.a", b"old").unwrap();
+        let big = vec![7u8; MAX_META_LEN * 4];
+        // The second name is reserved: nothing of the batch is written.
+        assert!(
+            j.meta_put_all(&[("fleet.a", b"new"), ("key_check", b"x")])
+                .is_err()
+        );
+        assert_eq!(j.meta_get("fleet.a").unwrap().as_deref(), Some(&b"old"[..]));
+        j.meta_put_all(&[("fleet.a", b"new"), ("fleet.b", &big)])
+            .unwrap();
+        assert_eq!(j.meta_get("fleet.a").unwrap().as_deref(), Some(&b"new"[..]));
+        assert_eq!(
+            j.meta_get("fleet.b").unwrap().map(|v| v.len()),
+            Some(big.len())
+        );
+        let huge = vec![0u8; MAX_META_BATCH_LEN + 1];
+        assert!(matches!(
+            j.meta_put_all(&[("fleet.c", &huge)]),
             Err(VaultError::TooLarge { .. })
         ));
     }

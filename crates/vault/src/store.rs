@@ -725,6 +725,11 @@ impl Store {
         self.journal_mut()?.meta_put(name, value)
     }
 
+    /// Several values in one transaction: all or none after a crash.
+    pub fn meta_put_all(&mut self, items: &[(&str, &[u8])]) -> Result<(), VaultError> {
+        self.journal_mut()?.meta_put_all(items)
+    }
+
     pub fn meta_get(&self, name: &str) -> Result<Option<Vec<u8>>, VaultError> {
         self.journal()?.meta_get(name)
     }

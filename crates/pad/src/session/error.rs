@@ -117,6 +117,8 @@ pub enum SessionError {
     WipeFailed(String),
     #[error("session is locked")]
     Locked,
+    #[error("pad locked remotely by the operator")]
+    RemoteLocked,
     #[error("invalid shift: {0}")]
     Shift(#[from] ShiftError),
 }
@@ -142,6 +144,10 @@ impl SessionError {
             SessionError::Locked => {
                 "Das Gerät ist gesperrt. Bitte mit der PIN entsperren.".to_owned()
             }
+            SessionError::RemoteLocked => "Gerät vom Betreiber gesperrt. Die PIN entsperrt es \
+                                           nicht; bitte die Leitstelle oder den Administrator \
+                                           verständigen."
+                .to_owned(),
             SessionError::Shift(e) => e.german(),
         }
     }
@@ -216,6 +222,10 @@ impl UserMessage for SessionError {
             (SessionError::Locked, Lang::En) => {
                 "The device is locked. Please unlock it with the PIN.".to_owned()
             }
+            (SessionError::RemoteLocked, Lang::En) => "Locked remotely by the operator. The PIN \
+                                                       does not unlock it; please call dispatch \
+                                                       or the administrator."
+                .to_owned(),
             (SessionError::Shift(e), Lang::En) => e.message(lang),
         }
     }

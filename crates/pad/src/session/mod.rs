@@ -176,6 +176,10 @@ pub struct Session {
     /// Monotonic time of the last user activity while unlocked.
     last_activity: Duration,
     shift: Option<Shift>,
+    /// A provisioned PIN and limits, in force from the next lock.
+    staged: Option<SessionConfig>,
+    /// Locked by the operator: no PIN is checked or counted.
+    remote_locked: bool,
 }
 
 impl std::fmt::Debug for Session {
@@ -207,6 +211,8 @@ impl Session {
             state: LockState::Locked,
             last_activity,
             shift: None,
+            staged: None,
+            remote_locked: false,
         })
     }
 
@@ -250,6 +256,9 @@ impl Session {
     /// anything is checked (a crash during the check cannot give a free
     /// guess). Returns the check to run, off the UI thread if need be.
     pub fn begin_unlock(&mut self, pin: Pin) -> Result<UnlockStep, SessionError> {
+        if self.remote_locked {
+            return Err(SessionError::RemoteLocked);
+        }
         if self.state == LockState::Unlocked {
             return Ok(UnlockStep::Done(UnlockOutcome::AlreadyUnlocked));
         }
@@ -328,7 +337,7 @@ impl Session {
         if let Err(e) = self.store.store_failures(0) {
             tracing::error!(error = %e, "cannot reset wrong-PIN counter after wipe");
         }
-        tracing::warn!("all data wiped after too many wrong PINs");
+        tracing::warn!("all data wiped");
         Ok(UnlockOutcome::Wiped)
     }
 
@@ -338,6 +347,48 @@ impl Session {
             tracing::info!("session locked by user");
         }
         self.state = LockState::Locked;
+        self.take_staged();
+    }
+
+    /// The operator's remote lock (kept in the vault by the caller): locks
+    /// at once; while it holds, no PIN opens the pad.
+    pub fn set_remote_lock(&mut self, on: bool) {
+        self.remote_locked = on;
+        if on {
+            tracing::warn!("session locked remotely");
+            self.lock();
+        }
+    }
+
+    pub fn is_remote_locked(&self) -> bool {
+        self.remote_locked
+    }
+
+    /// The operator's remote wipe: the same crypto-shred as the wrong-PIN
+    /// wipe.
+    pub fn wipe_now(&mut self) -> Result<(), SessionError> {
+        self.wipe().map(|_| ())
+    }
+
+    /// A new PIN and limits (a provisioning package): in force from the
+    /// next lock, so the crew at work is not locked out by a PIN they have
+    /// not been told yet. Refused when unusable; the old one stays.
+    pub fn stage_config(&mut self, config: SessionConfig) -> Result<(), SessionError> {
+        config.validate()?;
+        self.staged = Some(config);
+        Ok(())
+    }
+
+    /// Whether a staged configuration waits for the next lock.
+    pub fn has_staged_config(&self) -> bool {
+        self.staged.is_some()
+    }
+
+    fn take_staged(&mut self) {
+        if let Some(c) = self.staged.take() {
+            self.config = c;
+            tracing::info!("provisioned PIN and lock settings in force");
+        }
     }
 
     /// User activity. Postpones the idle lock while unlocked; does nothing
@@ -358,6 +409,7 @@ impl Session {
             if idle >= self.config.idle_timeout {
                 self.state = LockState::Locked;
                 tracing::info!(idle_s = idle.as_secs(), "session locked after inactivity");
+                self.take_staged();
             }
         }
         self.state
