@@ -6,6 +6,7 @@
 //! mission is never touched by a package.
 
 use crate::config::{Config, DeviceOverlay};
+use crate::session::{CrewMember, Qualification};
 use rettpad_provision::command::{self, Action, Command};
 use rettpad_provision::package::{self, Applied, PartName};
 use rettpad_provision::parts::{self, Parts};
@@ -16,6 +17,8 @@ use rettpad_vault::VaultError;
 use rettpad_vault::store::{SharedStore, Store};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+pub use rettpad_provision::parts::StaffMember;
 
 pub const APPLIED_META: &str = "fleet.applied";
 pub const COMMAND_SEQ_META: &str = "fleet.command_seq";
@@ -499,5 +502,60 @@ impl crate::Pad {
                 PadEvent::RemoteWiped(n)
             }
         }
+    }
+}
+
+/// A staff list's qualification as the shift's.
+pub fn qualification_of(m: &rettpad_provision::parts::StaffMember) -> Option<Qualification> {
+    serde_json::from_value(serde_json::Value::String(m.qualification.clone())).ok()
+}
+
+/// Whether `m` is in the staff list as it stands: number, name and
+/// qualification as listed. Anything else is a manual entry.
+pub fn is_listed(staff: &[rettpad_provision::parts::StaffMember], m: &CrewMember) -> bool {
+    staff.iter().any(|s| {
+        s.number == m.personnel_no
+            && s.name == m.name
+            && qualification_of(s) == Some(m.qualification)
+    })
+}
+
+fn fold(s: &str) -> String {
+    s.to_lowercase()
+        .replace('ä', "ae")
+        .replace('ö', "oe")
+        .replace('ü', "ue")
+        .replace('ß', "ss")
+}
+
+/// Staff matching what the crew typed: a personnel number by its start,
+/// a name by the start of any of its words (umlauts as ae/oe/ue). At most
+/// `limit`, numbers first.
+pub fn find_staff(
+    staff: &[rettpad_provision::parts::StaffMember],
+    query: &str,
+    limit: usize,
+) -> Vec<rettpad_provision::parts::StaffMember> {
+    let q = fold(query.trim());
+    if q.is_empty() {
+        return Vec::new();
+    }
+    let by_number = staff.iter().filter(|s| fold(&s.number).starts_with(&q));
+    let by_name = staff.iter().filter(|s| {
+        !fold(&s.number).starts_with(&q)
+            && fold(&s.name)
+                .split(|c: char| c.is_whitespace() || c == '-' || c == ',')
+                .any(|w| w.starts_with(&q))
+    });
+    by_number.chain(by_name).take(limit).cloned().collect()
+}
+
+impl crate::Pad {
+    /// The provisioned staff list (empty without one).
+    pub fn staff(&self) -> Vec<rettpad_provision::parts::StaffMember> {
+        provisioned(&self.store().lock())
+            .staff
+            .map(|s| s.staff)
+            .unwrap_or_default()
     }
 }

@@ -242,9 +242,14 @@ impl Pad {
         call_sign: &str,
         crew: &[(String, String, Qualification)],
     ) -> Result<(), Notice> {
+        let staff = self.staff();
         let crew: Vec<CrewMember> = crew
             .iter()
-            .map(|(name, number, q)| CrewMember::new(name, number, *q))
+            .map(|(name, number, q)| {
+                let mut m = CrewMember::new(name, number, *q);
+                m.listed = crate::fleet::is_listed(&staff, &m);
+                m
+            })
             .collect();
         let shift = Shift::new(call_sign, crew, self.clock.as_ref()).map_err(|e| Notice::of(&e))?;
         let json = serde_json::to_vec(&shift).map_err(|e| {

@@ -562,3 +562,95 @@ fn sigkill_during_apply_leaves_the_old_package_or_the_new_never_a_mix() {
     }
     assert!(acked > 0, "the child applied packages");
 }
+
+const STAFF: &str = r#"
+[[staff]]
+number = "4711"
+name = "Anna Berger"
+qualification = "notsan"
+
+[[staff]]
+number = "4712"
+name = "Jonas Keller"
+qualification = "rettsan"
+
+[[staff]]
+number = "5001"
+name = "Jörg Weiß-Müller"
+qualification = "notarzt"
+"#;
+
+#[test]
+fn the_staff_list_is_searched_and_a_crew_member_from_it_is_marked_listed() {
+    let o = org();
+    let dir = tempfile::tempdir().unwrap();
+    let mut pad = pad_at(
+        config(&o),
+        dir.path(),
+        Arc::new(MemoryKeyProvider::new()),
+        TestClock::new(T0),
+    );
+    assert!(pad.staff().is_empty(), "no list before provisioning");
+    pad.apply_package(&package(&o, Target::All, &[(PartName::Staff, 1, STAFF)]))
+        .unwrap();
+    let staff = pad.staff();
+    let names = |q: &str| -> Vec<String> {
+        fleet::find_staff(&staff, q, 6)
+            .into_iter()
+            .map(|s| s.name)
+            .collect()
+    };
+    assert_eq!(names("47"), ["Anna Berger", "Jonas Keller"]);
+    assert_eq!(names("4712"), ["Jonas Keller"]);
+    assert_eq!(names("kel"), ["Jonas Keller"]);
+    assert_eq!(names("mue"), ["Jörg Weiß-Müller"], "umlauts as ae/oe/ue");
+    assert_eq!(names("weiss"), ["Jörg Weiß-Müller"]);
+    assert!(names("").is_empty() && names("9").is_empty());
+    let listed = &staff[2];
+    assert_eq!(
+        fleet::qualification_of(listed),
+        Some(Qualification::Notarzt)
+    );
+    assert!(matches!(pad.unlock("1234"), Unlock::Open { .. }));
+    pad.start_shift(
+        "RTW 1/83-1",
+        &[
+            (
+                listed.name.clone(),
+                listed.number.clone(),
+                Qualification::Notarzt,
+            ),
+            // Typed by hand: a name that is not the list's.
+            (
+                "Jonas Kellner".into(),
+                "4712".into(),
+                Qualification::RettSan,
+            ),
+        ],
+    )
+    .unwrap();
+    let crew = &pad.session().shift().unwrap().crew;
+    assert!(crew[0].listed);
+    assert!(!crew[1].listed, "a manual entry is marked as such");
+}
+
+/// The staff list's qualification codes are exactly the shift's.
+#[test]
+fn every_staff_list_qualification_is_one_of_the_shift() {
+    for code in rettpad_provision::parts::QUALIFICATIONS {
+        let m = rettpad_provision::parts::StaffMember {
+            number: "1".into(),
+            name: "X".into(),
+            qualification: code.into(),
+            rfid_sha256: None,
+        };
+        assert!(fleet::qualification_of(&m).is_some(), "{code}");
+    }
+    for q in Qualification::ALL {
+        let code = serde_json::to_value(q).unwrap();
+        assert!(
+            rettpad_provision::parts::QUALIFICATIONS.contains(&code.as_str().unwrap()),
+            "{code}"
+        );
+    }
+}

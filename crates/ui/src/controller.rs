@@ -24,6 +24,8 @@ mod editor_vm;
 mod handover_ui;
 #[path = "keypad.rs"]
 mod keypad;
+#[path = "login_ui.rs"]
+mod login_ui;
 #[path = "outbox_ui.rs"]
 mod outbox_ui;
 #[path = "pages_vm.rs"]
@@ -84,6 +86,9 @@ pub struct Controller {
     section: usize,
     keypad: Option<KeypadState>,
     login: Vec<LoginRow>,
+    /// What the crew typed to search the staff list, and what it found.
+    staff_query: String,
+    staff_matches: Vec<rettpad_pad::fleet::StaffMember>,
     login_call_sign: String,
     login_error: String,
     lock_message: (String, bool),
@@ -372,29 +377,6 @@ impl Controller {
         }
     }
 
-    fn start_shift(&mut self) {
-        let quals = Qualification::ALL;
-        let crew: Vec<(String, String, Qualification)> = self
-            .login
-            .iter()
-            .map(|r| {
-                (
-                    r.name.clone(),
-                    r.number.clone(),
-                    quals[r.qualification.min(quals.len() - 1)],
-                )
-            })
-            .collect();
-        let call_sign = self.login_call_sign.clone();
-        match self.pad.start_shift(&call_sign, &crew) {
-            Ok(()) => {
-                self.login_error.clear();
-                self.page = Page::Missions;
-            }
-            Err(n) => self.login_error = n.message(self.lang),
-        }
-    }
-
     fn create_mission(&mut self) {
         match self.pad.create_mission() {
             Ok(_) => {
@@ -536,7 +518,15 @@ impl Controller {
 
     fn end_shift(&mut self) {
         match self.pad.end_shift() {
-            Ok(()) => self.page = Page::Login,
+            Ok(()) => {
+                // The next crew starts from an empty form: no names left.
+                self.login = vec![LoginRow {
+                    name: String::new(),
+                    number: String::new(),
+                    qualification: 1,
+                }];
+                self.page = Page::Login;
+            }
             Err(n) => self.set_toast(n.message(self.lang), true),
         }
     }

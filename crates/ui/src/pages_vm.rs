@@ -65,29 +65,7 @@ impl Controller {
             String::new()
         }));
 
-        let login = ui.global::<LoginAdapter>();
-        login.set_call_sign(ss(&self.login_call_sign));
-        sync_model(
-            &login.get_crew(),
-            self.login
-                .iter()
-                .map(|r| CrewVM {
-                    name: ss(&r.name),
-                    number: ss(&r.number),
-                    qualification: r.qualification as i32,
-                })
-                .collect(),
-            |m| login.set_crew(m),
-        );
-        sync_model(
-            &login.get_qualifications(),
-            Qualification::ALL
-                .iter()
-                .map(|q| ss(self.lang.pick(q.label_de(), q.label_en())))
-                .collect(),
-            |m| login.set_qualifications(m),
-        );
-        login.set_error(ss(&self.login_error));
+        self.refresh_login(ui);
 
         self.refresh_missions(ui);
         // One state copy and one rules pass serve the editor and the close page.

@@ -25,6 +25,8 @@ pub fn build(
         section: 0,
         keypad: None,
         login,
+        staff_query: String::new(),
+        staff_matches: Vec::new(),
         login_call_sign: cfg_call_sign,
         login_error: String::new(),
         lock_message: (String::new(), false),
@@ -184,6 +186,20 @@ fn wire(ui: &AppWindow, ctrl: &Rc<RefCell<Controller>>) {
             })
         }
     });
+    on!(
+        ui,
+        ctrl,
+        LoginAdapter,
+        on_staff_search,
+        |c, q: SharedString| c.staff_search(&q)
+    );
+    on!(
+        ui,
+        ctrl,
+        LoginAdapter,
+        on_staff_pick,
+        |c, n: SharedString| c.staff_pick(&n)
+    );
     on!(ui, ctrl, LoginAdapter, on_remove_member, |c, i: i32| {
         if c.login.len() > 1 && (i as usize) < c.login.len() {
             c.login.remove(i as usize);

@@ -2308,3 +2308,116 @@ fn quick_entry_edits_the_first_entries_and_its_presets_toggle() {
         .unwrap();
     assert_eq!(dx.get(keys::diagnosis::GROUP), Some(&Value::code("02")));
 }
+
+/// Issue 15: the crew from the provisioned staff list, by personnel number
+/// or name, qualification prefilled; fewer taps and characters than by
+/// hand. A member typed by hand is marked as such, in the UI and the shift.
+#[test]
+fn shift_login_from_the_staff_list_takes_fewer_taps_and_marks_manual_entries() {
+    use rettpad_provision::keys::{KeyCert, Purpose, RootKey, SigningKey, public_hex_of};
+    use rettpad_provision::package::{Builder, PartName, Target};
+    let (root, _) = RootKey::generate().unwrap();
+    let der = SigningKey::generate_pkcs8().unwrap();
+    let cert = root
+        .certify(&KeyCert {
+            org: "rd-test".into(),
+            public_key: public_hex_of(&der).unwrap(),
+            purposes: vec![Purpose::Packages],
+            not_before_ms: T0 - 1,
+            expires_ms: T0 + 86_400_000,
+        })
+        .unwrap();
+    let key = SigningKey::new(&der, cert).unwrap();
+    let staff = "[[staff]]\nnumber = \"4711\"\nname = \"Anna Berger\"\nqualification = \"notsan\"\n\
+                 [[staff]]\nnumber = \"4712\"\nname = \"Jonas Keller\"\nqualification = \"rettsan\"\n\
+                 [[staff]]\nnumber = \"5001\"\nname = \"Jörg Weiß\"\nqualification = \"notarzt\"\n";
+    let package = Builder::new("rd-test", Target::All, T0)
+        .part(
+            PartName::Staff,
+            1,
+            rettpad_provision::parts::from_toml(PartName::Staff, staff).unwrap(),
+        )
+        .sign(&key)
+        .unwrap();
+    let mut cfg = Config::demo();
+    cfg.fleet = Some(root.trust("rd-test"));
+    let mut t = Ui::with_config(cfg);
+
+    // By hand, as today.
+    t.pin("1234");
+    t.taps = 0;
+    t.typed = 0;
+    t.type_into("Name 1", "Anna Berger");
+    t.type_into("Personalnummer 1", "4711");
+    t.tap("+ Person");
+    t.type_into("Name 2", "Jonas Keller");
+    t.type_into("Personalnummer 2", "4712");
+    t.tap("Qualifikation 2: Rettungssanitäter/-in");
+    t.tap("Schicht beginnen");
+    assert_eq!(t.page(), Page::Missions);
+    let by_hand = (t.taps, t.typed);
+    t.tap("Schicht beenden");
+    assert_eq!(t.page(), Page::Login);
+    let crew = t.ui.global::<app::LoginAdapter>().get_crew();
+    assert_eq!(crew.row_count(), 1);
+    assert_eq!(
+        crew.row_data(0).unwrap().name,
+        "",
+        "no names of the last crew"
+    );
+
+    // From the list.
+    rettpad_pad::fleet::apply_package(
+        &t.store,
+        Some(&root.trust("rd-test")),
+        "DEMO-PAD-0001",
+        &package,
+        T0,
+    )
+    .unwrap();
+    t.ctrl.borrow_mut().refresh(&t.ui);
+    t.taps = 0;
+    t.typed = 0;
+    t.type_into("Personalliste durchsuchen", "4711");
+    t.tap("Übernehmen Anna Berger · 4711 · Notfallsanitäter/-in");
+    t.type_into("Personalliste durchsuchen", "kel");
+    t.tap("Übernehmen Jonas Keller · 4712 · Rettungssanitäter/-in");
+    let crew = t.ui.global::<app::LoginAdapter>().get_crew();
+    let rows: Vec<_> = (0..crew.row_count())
+        .filter_map(|i| crew.row_data(i))
+        .collect();
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r.listed));
+    assert_eq!(rows[1].qualification, 3, "RettSan prefilled");
+    // With "Schicht beginnen", as by hand.
+    let listed = (t.taps + 1, t.typed);
+    // A third member by hand: marked.
+    t.tap("+ Person");
+    t.type_into("Name 3", "Lea Sommer");
+    t.type_into("Personalnummer 3", "9999");
+    let crew = t.ui.global::<app::LoginAdapter>().get_crew();
+    assert!(!crew.row_data(2).unwrap().listed);
+    // The page says so beside the row.
+    assert!(
+        ElementHandle::find_by_accessible_label(&t.ui, "manuell eingetragen")
+            .next()
+            .is_some()
+    );
+    t.tap("Schicht beginnen");
+    assert_eq!(t.page(), Page::Missions);
+    // The shift as the vault keeps it.
+    let json = t.store.lock().meta_get("session.shift").unwrap().unwrap();
+    let shift: rettpad_pad::session::Shift = serde_json::from_slice(&json).unwrap();
+    assert_eq!(
+        shift.crew.iter().map(|m| m.listed).collect::<Vec<_>>(),
+        [true, true, false]
+    );
+    println!(
+        "SHIFT LOGIN (two crew members): by hand {} taps, {} typed characters; from the staff list {} taps, {} typed characters",
+        by_hand.0, by_hand.1, listed.0, listed.1
+    );
+    assert!(
+        listed.0 < by_hand.0 && listed.1 < by_hand.1,
+        "{listed:?} vs {by_hand:?}"
+    );
+}

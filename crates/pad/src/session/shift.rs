@@ -99,6 +99,10 @@ pub struct CrewMember {
     pub name: String,
     pub personnel_no: String,
     pub qualification: Qualification,
+    /// Taken from the provisioned staff list (number, name and
+    /// qualification as listed); `false`: typed by hand.
+    #[serde(default)]
+    pub listed: bool,
 }
 
 impl CrewMember {
@@ -109,6 +113,7 @@ impl CrewMember {
             name: name.trim().to_owned(),
             personnel_no: personnel_no.trim().to_owned(),
             qualification,
+            listed: false,
         }
     }
 }
@@ -120,6 +125,7 @@ impl std::fmt::Debug for CrewMember {
             .field("name", &"[REDACTED]")
             .field("personnel_no", &"[REDACTED]")
             .field("qualification", &self.qualification)
+            .field("listed", &self.listed)
             .finish()
     }
 }
