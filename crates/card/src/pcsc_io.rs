@@ -115,6 +115,25 @@ pub fn read_reader(ctx: &pcsc::Context, reader: &CStr) -> Result<CardData, CardE
     result
 }
 
+/// A contactless storage card's UID (GET DATA) in `reader`, e.g. a staff
+/// badge. The UID is the caller's to hash; it is never logged.
+pub fn read_uid(ctx: &pcsc::Context, reader: &CStr) -> Result<Vec<u8>, CardError> {
+    let card = ctx
+        .connect(reader, pcsc::ShareMode::Shared, pcsc::Protocols::ANY)
+        .map_err(map_err)?;
+    let r = {
+        let mut t = PcscTransport::new(&card);
+        super::mifare::uid(&mut t).map_err(|e| match e {
+            super::mifare::MifareError::Card(c) => c,
+            _ => CardError::UnknownCard,
+        })
+    };
+    if let Err((_, e)) = card.disconnect(pcsc::Disposition::LeaveCard) {
+        tracing::debug!(error = %e, "disconnect");
+    }
+    r
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -176,6 +176,11 @@ fn apply_inner(
     if let Some(d) = &decoded.device {
         DeviceOverlay::parse(d).map_err(FleetError::Device)?;
     }
+    // A PIN hash the session cannot use would keep the pad from starting.
+    if let Some(s) = &decoded.settings {
+        crate::session::validate_pin_hash(&s.pin_hash)
+            .map_err(|e| FleetError::Device(format!("settings: {e}")))?;
+    }
     let next = v.applied_after(&prev);
     let next_json = serde_json::to_vec(&next).map_err(|e| VaultError::Corrupt(e.to_string()))?;
     let names: Vec<String> = v.parts.iter().map(|(e, _)| part_meta(e.name)).collect();
@@ -232,7 +237,11 @@ pub fn provisioned(store: &Store) -> Parts {
 /// The configuration in effect: the file's, with what was provisioned on top.
 pub fn effective(cfg: &Config, p: &Parts) -> Config {
     let mut c = cfg.clone();
-    if let Some(s) = &p.settings {
+    if let Some(s) = p
+        .settings
+        .as_ref()
+        .filter(|s| crate::session::validate_pin_hash(&s.pin_hash).is_ok())
+    {
         c.pin_hash = s.pin_hash.clone();
         c.idle_lock_minutes = s.idle_lock_minutes;
         c.max_wrong_pins = s.max_wrong_pins;
@@ -557,5 +566,53 @@ impl crate::Pad {
             .staff
             .map(|s| s.staff)
             .unwrap_or_default()
+    }
+}
+
+impl crate::Pad {
+    /// Whether staff cards unlock this pad: provisioned, with cards listed.
+    pub fn rfid_unlock(&self) -> bool {
+        let p = provisioned(&self.store().lock());
+        p.settings.is_some_and(|s| s.rfid_unlock)
+            && p.staff
+                .is_some_and(|s| s.staff.iter().any(|m| m.rfid_sha256.is_some()))
+    }
+
+    /// A staff card held to the reader (its UID's SHA-256). While locked,
+    /// with RFID unlock provisioned: a listed card unlocks like the PIN and
+    /// logs its holder in when no shift runs; any other card is a wrong
+    /// attempt. `None`: the card means nothing here.
+    pub fn badge(&mut self, uid_sha256: &str) -> Option<crate::Unlock> {
+        use crate::session::UnlockOutcome;
+        if !self.session().is_locked() || !self.rfid_unlock() {
+            return None;
+        }
+        let holder = self.staff().into_iter().find(|s| {
+            s.rfid_sha256
+                .as_deref()
+                .is_some_and(|h| h.eq_ignore_ascii_case(uid_sha256))
+        });
+        let r = self.session_mut().badge(holder.is_some());
+        tracing::info!(known = holder.is_some(), "staff card at the lock screen");
+        let out = match r {
+            Ok(UnlockOutcome::WrongPin { remaining }) => {
+                crate::Unlock::Refused(rettpad_text::Notice::new(
+                    format!("Unbekannte Karte. Noch {remaining} Versuche bis zur Löschung."),
+                    format!("Unknown card. {remaining} attempts left before the pad is wiped."),
+                ))
+            }
+            other => self.unlock_outcome(other),
+        };
+        if let (crate::Unlock::Open { shift: false }, Some(h)) = (&out, &holder)
+            && let Some(q) = qualification_of(h)
+        {
+            let call_sign = self.config().call_sign.clone();
+            if let Err(n) = self.start_shift(&call_sign, &[(h.name.clone(), h.number.clone(), q)]) {
+                tracing::warn!(error = %n, "shift from the staff card not started");
+            } else {
+                return Some(crate::Unlock::Open { shift: true });
+            }
+        }
+        Some(out)
     }
 }

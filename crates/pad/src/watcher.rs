@@ -53,6 +53,17 @@ pub enum CardEvent {
         reader: String,
         result: Result<Box<PairingRecord>, PairingError>,
     },
+    /// A MIFARE card that is no pairing tag, with badges on: a staff card.
+    /// Only the SHA-256 of its UID leaves the watcher.
+    Badge {
+        reader: String,
+        uid_sha256: String,
+    },
+}
+
+/// What the staff list keeps of a badge: the hex SHA-256 of its UID.
+pub fn badge_hash(uid: &[u8]) -> String {
+    rettpad_provision::sha256_hex(uid)
 }
 
 #[derive(Clone)]
@@ -65,6 +76,9 @@ pub struct WatcherConfig {
     /// The key of the device pairing tags; `None`: a tag is reported as
     /// [`PairingError::NoKey`].
     pub pairing: Option<PairingConfig>,
+    /// Staff cards unlock the pad (`rfid_unlock` provisioned): a MIFARE
+    /// card that is not a pairing tag is reported as a [`CardEvent::Badge`].
+    pub badges: bool,
 }
 
 impl WatcherConfig {
@@ -74,6 +88,7 @@ impl WatcherConfig {
             retry: Duration::from_millis(250),
             clock,
             pairing: None,
+            badges: false,
         }
     }
 }
@@ -106,7 +121,7 @@ impl ReaderStatus {
                 }
             }
             CardEvent::CardRemoved { reader } => self.cards.retain(|c| c != reader),
-            CardEvent::Read { .. } | CardEvent::Pairing { .. } => {}
+            CardEvent::Read { .. } | CardEvent::Pairing { .. } | CardEvent::Badge { .. } => {}
         }
     }
 }
@@ -324,7 +339,26 @@ fn watch(
                         Some(pc) => pairing::read_pcsc(ctx, s.name(), pc).map(Box::new),
                         None => Err(PairingError::NoKey),
                     };
-                    if sink.send(CardEvent::Pairing { reader, result }).is_err() {
+                    let not_a_tag = matches!(
+                        result,
+                        Err(PairingError::NoKey
+                            | PairingError::WrongKey
+                            | PairingError::NotPairingCard(_))
+                    );
+                    let event = match (cfg.badges && not_a_tag, &result) {
+                        (true, _) => match pcsc_io::read_uid(ctx, s.name()) {
+                            Ok(uid) => CardEvent::Badge {
+                                reader,
+                                uid_sha256: badge_hash(&uid),
+                            },
+                            Err(e) => {
+                                tracing::info!(error = %e, "badge UID not read");
+                                CardEvent::Pairing { reader, result }
+                            }
+                        },
+                        _ => CardEvent::Pairing { reader, result },
+                    };
+                    if sink.send(event).is_err() {
                         return None;
                     }
                     continue;

@@ -194,7 +194,7 @@ impl Pad {
         Some(self.unlock_outcome(r))
     }
 
-    fn unlock_outcome(&mut self, r: Result<UnlockOutcome, SessionError>) -> Unlock {
+    pub(crate) fn unlock_outcome(&mut self, r: Result<UnlockOutcome, SessionError>) -> Unlock {
         match r {
             Ok(UnlockOutcome::Unlocked) | Ok(UnlockOutcome::AlreadyUnlocked) => {
                 self.restore_shift();

@@ -202,6 +202,19 @@ fn a_refused_package_changes_nothing_and_says_why_in_german() {
         ),
         // Truncated (a USB stick pulled too early).
         (good[..good.len() - 10].to_vec(), "corrupt"),
+        // A PIN hash the session cannot use (it would keep the pad from starting).
+        (
+            package(
+                &o,
+                Target::All,
+                &[(
+                    PartName::Settings,
+                    1,
+                    "pin_hash = \"$argon2id$v=19$m=19456,t=2,p=1$@@@$@@@\"\nidle_lock_minutes = 10\nmax_wrong_pins = 5\n",
+                )],
+            ),
+            "bad_part",
+        ),
         // A device part naming a key the pad does not know.
         (
             package(
@@ -453,7 +466,8 @@ fn crash_child_applies_packages() {
     );
     let settings_v = |v: u64| {
         format!(
-            "pin_hash = \"$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG\"\nidle_lock_minutes = {}\nmax_wrong_pins = 5\n",
+            "pin_hash = \"{}\"\nidle_lock_minutes = {}\nmax_wrong_pins = 5\n",
+            new_pin_hash(),
             v % 60 + 1
         )
     };

@@ -18,6 +18,9 @@ pub struct Settings {
     /// A pad without gateway contact for this long locks itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_offline_days: Option<u32>,
+    /// Staff cards of the staff list unlock the pad instead of the PIN.
+    #[serde(default)]
+    pub rfid_unlock: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -193,7 +193,7 @@ const USAGE: &str = "usage: rettpad-sim card [--kvk [--acs] | --other] [--pd FIL
 [--hold SECS] [--drop-after N] [--blocked] [--update-interrupted] \
 [--corrupt container|gzip|zip-bomb|xml|checksum] [--port N] [--wait SECS]
        rettpad-sim card --mifare [--mifare-key HEX12] [--mifare-proto intellivue|ble]
-[--mifare-corrupt crc|magic] [--hold SECS] [--drop-after N]
+[--mifare-corrupt crc|magic] [--mifare-staff UID8] [--hold SECS] [--drop-after N]
 
 Plays a simulated eGK (default: the sample fixtures), KVK or other card to
 vpcd in a running pcscd. Connecting inserts the card; after --hold SECS the
@@ -202,7 +202,8 @@ breaks the link after N APDUs, like a card pulled mid-read. Prints
 INSERTED and then REMOVED, VPCD-CLOSED or DROPPED.
 --mifare plays a MIFARE Classic 1K pairing tag as a contactless PC/SC
 reader shows it (sectors 1-2 hold the sample pairing record, opened by
---mifare-key, default A0A1A2A3A4A5).";
+--mifare-key, default A0A1A2A3A4A5). --mifare-staff UID8 plays a staff card
+instead: no pairing record, the 4-byte UID given in hex.";
 
 /// `rettpad-sim card …`.
 pub fn main(args: &[String]) -> ExitCode {
@@ -271,6 +272,13 @@ fn run_cli(args: &[String]) -> Result<(), String> {
                         _ => return Err("--mifare-proto needs intellivue|ble".into()),
                     }
             }
+            "--mifare-staff" => {
+                let h = it.next().ok_or("--mifare-staff needs 8 hex digits")?;
+                let uid: [u8; 4] = hex_bytes(h)
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or("--mifare-staff needs 8 hex digits")?;
+                mifare.get_or_insert_with(MifareOpts::default).staff = Some(uid);
+            }
             "--mifare-corrupt" => {
                 mifare.get_or_insert_with(MifareOpts::default).corrupt =
                     match it.next().map(String::as_str) {
@@ -316,6 +324,8 @@ struct MifareOpts {
     ble: bool,
     /// Byte of the record to flip (CRC then fails, or the magic).
     corrupt: Option<usize>,
+    /// A staff card with this UID: no pairing record.
+    staff: Option<[u8; 4]>,
 }
 
 impl Default for MifareOpts {
@@ -324,6 +334,7 @@ impl Default for MifareOpts {
             key: [0xA0, 0xA1, 0xA2, 0xA3, 0xA4, 0xA5],
             ble: false,
             corrupt: None,
+            staff: None,
         }
     }
 }
@@ -331,6 +342,10 @@ impl Default for MifareOpts {
 impl MifareOpts {
     fn tag(&self) -> Result<SimMifare, String> {
         use rettpad_devices::pairing::{self, DeviceProtocol, PairingPin};
+        if let Some(uid) = self.staff {
+            // Factory keys; the pairing key does not open it.
+            return Ok(SimMifare::blank(uid));
+        }
         let mut rec = pairing::sample_record();
         if self.ble {
             rec.protocol = DeviceProtocol::Ble;
@@ -349,6 +364,17 @@ impl MifareOpts {
         tag.write_data(1, &data[..]);
         Ok(tag)
     }
+}
+
+fn hex_bytes(s: &str) -> Option<Vec<u8>> {
+    s.len().is_multiple_of(2)
+        .then(|| {
+            (0..s.len())
+                .step_by(2)
+                .map(|i| s.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
+                .collect::<Option<Vec<u8>>>()
+        })
+        .flatten()
 }
 
 fn play(

@@ -256,7 +256,7 @@ impl Controller {
         }
     }
 
-    fn show_unlock(&mut self, u: Unlock) {
+    pub(super) fn show_unlock(&mut self, u: Unlock) {
         match u {
             Unlock::Open { shift } => {
                 self.lock_message = (String::new(), false);

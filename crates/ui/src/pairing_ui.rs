@@ -118,6 +118,7 @@ impl Controller {
                 let (tx, rx) = std::sync::mpsc::channel();
                 let mut wc = rettpad_pad::watcher::WatcherConfig::new(self.pad.clock().clone());
                 wc.pairing = self.pad.config().pairing.clone();
+                wc.badges = self.pad.rfid_unlock();
                 match rettpad_pad::watcher::Watcher::spawn(tx, wc) {
                     Ok(w) => self.attach_card(rx, Some(Box::new(w))),
                     Err(e) => tracing::error!(error = %e, "card watcher not started"),

@@ -168,6 +168,15 @@ impl Controller {
     /// One event of the card watcher (its channel is drained into this).
     pub fn card_event(&mut self, ev: CardEvent) {
         self.card.status.apply(&ev);
+        // A staff card instead of the PIN, at the lock screen only.
+        if let CardEvent::Badge { uid_sha256, .. } = &ev {
+            if self.page == Page::Lock
+                && let Some(u) = self.pad.badge(uid_sha256)
+            {
+                self.show_unlock(u);
+            }
+            return;
+        }
         if let CardEvent::Pairing { result, .. } = ev {
             match result {
                 Ok(rec) => self.card.pair_offer = Some(rec),

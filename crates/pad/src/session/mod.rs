@@ -30,7 +30,7 @@ mod vault;
 use std::time::Duration;
 
 pub use error::{PinFormatError, SessionError, ShiftError};
-pub use pin::{PIN_M_COST_KIB, PIN_P_COST, PIN_T_COST, Pin, hash_pin};
+pub use pin::{PIN_M_COST_KIB, PIN_P_COST, PIN_T_COST, Pin, hash_pin, validate_pin_hash};
 pub use shift::{
     CrewMember, MAX_CALL_SIGN_LEN, MAX_CREW, MAX_NAME_LEN, MAX_PERSONNEL_NO_LEN, Qualification,
     Shift,
@@ -262,6 +262,20 @@ impl Session {
         if self.state == LockState::Unlocked {
             return Ok(UnlockStep::Done(UnlockOutcome::AlreadyUnlocked));
         }
+        let after = match self.count_attempt()? {
+            Ok(n) => n,
+            Err(done) => return Ok(UnlockStep::Done(done)),
+        };
+        Ok(UnlockStep::Check(PinCheck {
+            pin,
+            phc: self.config.pin_hash.clone(),
+            attempt: after,
+        }))
+    }
+
+    /// Counts one attempt durably before anything is checked. `Err(done)`:
+    /// the limit was already reached and the wipe finished instead.
+    fn count_attempt(&mut self) -> Result<Result<u32, UnlockOutcome>, SessionError> {
         let max = self.config.max_failures;
         let before = match self.store.load_failures() {
             Ok(n) => n,
@@ -276,19 +290,30 @@ impl Session {
                 max,
                 "wrong-PIN limit already reached; finishing wipe"
             );
-            return self.wipe().map(UnlockStep::Done);
+            return self.wipe().map(Err);
         }
-
         let after = before + 1;
         if let Err(e) = self.store.store_failures(after) {
             tracing::error!(error = %e, "cannot persist wrong-PIN counter; PIN not checked");
             return Err(e);
         }
-        Ok(UnlockStep::Check(PinCheck {
-            pin,
-            phc: self.config.pin_hash.clone(),
-            attempt: after,
-        }))
+        Ok(Ok(after))
+    }
+
+    /// A staff card held to the reader instead of the PIN: counted like a
+    /// PIN attempt first; a card not in the staff list is a wrong attempt
+    /// and brings the wipe closer.
+    pub fn badge(&mut self, known: bool) -> Result<UnlockOutcome, SessionError> {
+        if self.remote_locked {
+            return Err(SessionError::RemoteLocked);
+        }
+        if self.state == LockState::Unlocked {
+            return Ok(UnlockOutcome::AlreadyUnlocked);
+        }
+        match self.count_attempt()? {
+            Ok(attempt) => self.finish_unlock(attempt, Ok(known)),
+            Err(done) => Ok(done),
+        }
     }
 
     /// The second half: applies the check's result for attempt `attempt`.

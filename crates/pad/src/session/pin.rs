@@ -99,7 +99,7 @@ fn hash_pin_with(pin: &Pin, params: Params) -> Result<String, SessionError> {
 /// Checks that `phc` is an Argon2id hash we are willing to verify against.
 /// Done once when the session is built, so `unlock` never meets a bad hash
 /// after it has already counted the attempt.
-pub(crate) fn validate_pin_hash(phc: &str) -> Result<(), SessionError> {
+pub fn validate_pin_hash(phc: &str) -> Result<(), SessionError> {
     let bad = |why: String| SessionError::PinHashConfig(why);
     let hash = PasswordHash::new(phc).map_err(|e| bad(format!("not a PHC string: {e}")))?;
     if hash.algorithm != Algorithm::Argon2id.ident() {
