@@ -46,6 +46,7 @@ fn main() {
         store,
         SystemClock::shared(),
         SERIAL.into(),
+        None,
     );
     let http = reqwest::blocking::Client::new();
     let until = Instant::now() + Duration::from_secs(10);

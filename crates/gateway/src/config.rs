@@ -30,6 +30,10 @@ pub struct CentreEntry {
     /// An MQTT feed (FE2-style) the gateway subscribes to for this centre.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mqtt: Option<crate::mqtt::MqttFeed>,
+    /// Where the gateway sends the documented times of this centre's
+    /// missions; none: the centre only pulls them (lookup).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<crate::report::ReportTarget>,
 }
 
 /// The permanent pad channel (`[channel]`).
@@ -240,6 +244,11 @@ impl GatewayConfig {
             fix(p);
         }
         self.crls.iter_mut().for_each(fix);
+        for c in &mut self.centres {
+            if let Some(p) = c.report.as_mut().and_then(|r| r.token_file.as_mut()) {
+                fix(p);
+            }
+        }
     }
 
     pub fn validate(&self) -> Result<(), String> {
@@ -290,6 +299,9 @@ impl GatewayConfig {
                     "centre {}: token_sha256 must be 64 hex digits",
                     c.id
                 ));
+            }
+            if let Some(r) = &c.report {
+                r.check().map_err(|e| format!("centre {}: {e}", c.id))?;
             }
         }
         for p in &self.pads {

@@ -201,6 +201,8 @@ pub struct Documented {
     /// The mission times as the crew closed the protocol (the seed's
     /// "Update" back to the ELS).
     pub times: Vec<DocumentedTime>,
+    /// Its report to the centre's report target (`report`).
+    pub report: crate::report::ReportState,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -219,7 +221,7 @@ pub struct QueueInfo {
 }
 
 pub struct Dispatcher {
-    db: Mutex<Connection>,
+    pub(crate) db: Mutex<Connection>,
     key: SecretKey,
     centres: HashMap<String, CentreEntry>,
     /// Token SHA-256 → centre id.
@@ -228,6 +230,8 @@ pub struct Dispatcher {
     units: HashMap<String, Vec<(String, Option<String>)>>,
     limits: ChannelLimits,
     wake: Mutex<HashMap<String, Arc<Notify>>>,
+    /// Centres with a report target → their sender's wake-up.
+    pub(crate) report_wake: HashMap<String, Arc<Notify>>,
 }
 
 /// SQLite integers are signed; seqs and counts never come near 2^63.
@@ -239,7 +243,7 @@ fn unsql(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -283,6 +287,7 @@ impl Dispatcher {
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA secure_delete=ON;",
         )
         .and_then(|_| db.execute_batch(SCHEMA))
+        .and_then(|_| db.execute_batch(crate::report::SCHEMA))
         .map_err(|e| format!("{}: {e}", path.display()))?;
         let mut units: HashMap<String, Vec<(String, Option<String>)>> = HashMap::new();
         for p in &cfg.pads {
@@ -311,6 +316,7 @@ impl Dispatcher {
             units,
             limits: cfg.channel.clone(),
             wake: Mutex::new(HashMap::new()),
+            report_wake: crate::report::wakers(cfg),
         })
     }
 
@@ -733,25 +739,8 @@ impl Dispatcher {
             })
             .and_then(|it| it.collect())
             .map_err(e)?;
-        let mut st = db
-            .prepare(
-                "SELECT packet_id, serial, call_sign, received_ms, times FROM els_documented WHERE mission_id = ?1
-                 ORDER BY received_ms",
-            )
-            .map_err(e)?;
-        let documented = st
-            .query_map([mission_id.as_bytes().as_slice()], |r| {
-                let id: Vec<u8> = r.get(0)?;
-                Ok(Documented {
-                    packet_id: Uuid::from_slice(&id).unwrap_or_default(),
-                    serial: r.get(1)?,
-                    call_sign: r.get(2)?,
-                    received_ms: r.get(3)?,
-                    times: serde_json::from_str(&r.get::<_, String>(4)?).unwrap_or_default(),
-                })
-            })
-            .and_then(|it| it.collect())
-            .map_err(e)?;
+        let documented =
+            crate::report::documented_rows(&db, mission_id, self.reports_to(centre)).map_err(e)?;
         Ok(Some(Lookup {
             mission_id,
             revision,
@@ -847,28 +836,6 @@ impl Dispatcher {
             )
             .map_err(|e| PreNoticeError::Internal(e.to_string()))?;
         Ok(())
-    }
-
-    /// A receipted protocol of mission `m`: recorded when `m` is an ELS
-    /// mission, so the lookup answers which pad documented it.
-    pub fn documented(
-        &self,
-        m: Uuid,
-        packet: Uuid,
-        serial: &str,
-        call_sign: &str,
-        times: &[DocumentedTime],
-        now_ms: i64,
-    ) -> Result<bool, String> {
-        let times = serde_json::to_string(times).map_err(|e| e.to_string())?;
-        lock(&self.db)
-            .execute(
-                "INSERT OR IGNORE INTO els_documented (mission_id, packet_id, serial, call_sign, received_ms, times)
-                 SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM els_missions WHERE mission_id = ?1)",
-                params![m.as_bytes().as_slice(), packet.as_bytes().as_slice(), serial, call_sign, now_ms, times],
-            )
-            .map(|n| n > 0)
-            .map_err(|e| e.to_string())
     }
 
     /// En-route ECGs waiting for `hospital`: (mission, call sign, sent).

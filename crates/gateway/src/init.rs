@@ -127,6 +127,7 @@ pub fn init(o: &InitOptions) -> Result<InitReport, String> {
         token_sha256: hex::encode(sha256(token.as_bytes())),
         status_map: Default::default(),
         mqtt: None,
+        report: None,
     }];
 
     let mut pads = Vec::new();

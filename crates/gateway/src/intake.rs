@@ -85,8 +85,9 @@ pub struct Accepted {
     pub packet_id: Uuid,
     /// The manifest's mission (its en-route pre-notice is now superseded).
     pub mission_id: Uuid,
-    /// The documented mission times, for the dispatch centre's lookup
-    /// (empty for a repeat: the first upload recorded them).
+    /// The documented mission times, for the dispatch centre's lookup and
+    /// report (also for a repeat: a crash after storing the packet may
+    /// have kept the first upload from recording them).
     pub times: Vec<rettpad_dispatch::report::DocumentedTime>,
 }
 
@@ -277,7 +278,7 @@ impl Gateway {
                     duplicate: true,
                     packet_id: m.packet_id,
                     mission_id: m.mission_id,
-                    times: Vec::new(),
+                    times: self.times(&v),
                 })
             } else {
                 Err(IntakeError::Conflict)
@@ -349,10 +350,21 @@ impl Gateway {
                 duplicate: true,
                 packet_id: m.packet_id,
                 mission_id: m.mission_id,
-                times: Vec::new(),
+                times,
             }),
             Inserted::Existing { .. } => Err(IntakeError::Conflict),
         }
+    }
+
+    /// The documented times of a repeated packet (opened again).
+    fn times(&self, v: &packet::Verified<'_>) -> Vec<rettpad_dispatch::report::DocumentedTime> {
+        v.open_server(&self.hpke)
+            .ok()
+            .and_then(|p| {
+                p.get(PART_EVENTS)
+                    .map(|e| rettpad_dispatch::report::documented_times(e, v.manifest.mission_id))
+            })
+            .unwrap_or_default()
     }
 
     /// The stored original, decrypted from rest (exactly the bytes received).

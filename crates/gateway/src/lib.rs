@@ -11,6 +11,7 @@
 //! - [`dispatch`] — dispatch centres' messages into the pads' channel queues (no sockets).
 //! - `channel_http` — the pad channel (SSE) and the dispatch API.
 //! - [`mqtt`] — dispatch centres' MQTT feeds into the same dispatcher.
+//! - [`report`] — the documented times back to the centres (outbox, sender).
 //! - `server` — axum + axum-server (rustls) listeners.
 //! - [`conn`] — pad connections: identity, per-pad limit, idle and header clocks.
 //! - `hospital` — the hospital client (`rettpad-gateway hospital fetch`).
@@ -29,6 +30,7 @@ pub mod intake;
 pub mod local;
 pub mod mqtt;
 pub mod private;
+pub mod report;
 pub mod server;
 pub mod store;
 

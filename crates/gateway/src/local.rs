@@ -85,6 +85,7 @@ fn add_demo_centre(dir: &Path, cfg: &mut GatewayConfig) -> Result<(), String> {
         token_sha256: hex::encode(rettpad_crypto::sha256(token.as_bytes())),
         status_map: Default::default(),
         mqtt: None,
+        report: None,
     });
     for p in &mut cfg.pads {
         p.centre = Some(DEMO_CENTRE.0.into());

@@ -313,7 +313,8 @@ async fn post_packet(State(app): State<App>, req: Request) -> Response {
         Ok(a) => {
             tracing::info!(packet = %a.packet_id, device = %device.serial, duplicate = a.duplicate, "packet accepted");
             // The protocol's board entry replaces the notice sent en route.
-            // The ELS lookup learns which pad documented the mission.
+            // The ELS lookup learns which pad documented the mission, and
+            // its report to the centre is queued (before the receipt).
             let d = app.dispatch.clone();
             let (m, p, dev, times) = (a.mission_id, a.packet_id, device.clone(), a.times.clone());
             let r = tokio::task::spawn_blocking(move || {
@@ -322,7 +323,7 @@ async fn post_packet(State(app): State<App>, req: Request) -> Response {
             })
             .await;
             if let Ok(Err(e)) = r {
-                tracing::warn!(error = %e, "en-route pre-notice or ELS link not updated");
+                tracing::error!(packet = %a.packet_id, error = %e, "en-route pre-notice or ELS link not updated");
             }
             if !app.reply_delay.is_zero() {
                 tokio::time::sleep(app.reply_delay).await;
@@ -516,6 +517,8 @@ pub async fn serve(
         rettpad_crypto::SecretKey::from_slice(&super::config::read_hex_file(&cfg.storage_key)?)
             .ok_or("storage key must be 32 bytes")?;
     let dispatcher = Arc::new(Dispatcher::open(&cfg, storage_key)?);
+    // Before listening: a bad report target or token file stops the start.
+    let reports = super::report::Senders::load(&cfg)?;
     let chan = ChannelApp::new(gw.clone(), dispatcher.clone());
     let limits = cfg.limits.clone();
     let budget = usize::try_from(limits.max_inflight_body_bytes)
@@ -638,6 +641,7 @@ pub async fn serve(
             stop_rx.clone(),
         )));
     }
+    let report_tasks = reports.spawn(&dispatcher, &stop_rx);
     let sweep_gw = gw.clone();
     let sweep_dispatch = dispatcher.clone();
     let every = Duration::from_secs(cfg.sweep_interval_secs.max(1));
@@ -685,6 +689,9 @@ pub async fn serve(
     }
     for f in feeds {
         let _ = f.await;
+    }
+    for t in report_tasks {
+        let _ = t.await;
     }
     let _ = sweep_task.await;
     Ok(())

@@ -3,110 +3,20 @@
 //! channel over real mTLS, each with a real vault.
 
 mod common;
+use common::els::*;
 use common::*;
 
-use rettpad_clock::SystemClock;
-use rettpad_pad::channel::{self, ChannelEvent, ChannelHandle};
 use rettpad_record::keys::{mission as mk, time as tk};
 use rettpad_record::{MissionId, TimeSource, Value};
 use rettpad_transfer::channel_link::{ChannelLink, LinkError};
 use rettpad_vault::store::SharedStore;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 const NEF_SERIAL: &str = "DEMO-PAD-0002";
 const NEF: &str = "NEF 1/82-1";
-const CENTRE: &str = "demo-ils";
-const NUMBER: &str = "R 1.1 261207 0042";
-
-fn token(pki: &Pki) -> String {
-    std::fs::read_to_string(pki.dir.join(format!("centre-{CENTRE}.token")))
-        .unwrap()
-        .trim()
-        .to_string()
-}
-
-fn post(addr: SocketAddr, token: &str, body: &str) -> (u16, serde_json::Value) {
-    let r = reqwest::blocking::Client::new()
-        .post(format!("http://{addr}/v1/dispatch"))
-        .bearer_auth(token)
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .unwrap();
-    let status = r.status().as_u16();
-    let v = serde_json::from_slice(&r.bytes().unwrap()).unwrap_or_default();
-    (status, v)
-}
-
-fn alarm(id: &str, units: &[&str]) -> String {
-    let units: Vec<String> = units
-        .iter()
-        .map(|u| {
-            let t = if u.starts_with("NEF") { "NEF" } else { "RTW" };
-            format!(r#"{{ "call_sign": "{u}", "type": "{t}", "alarmed_at": "2026-12-07T14:02:05+01:00" }}"#)
-        })
-        .collect();
-    format!(
-        r#"{{ "schema": "rettpad.dispatch/1", "msg_id": "{id}", "kind": "mission",
-  "centre": {{ "id": "{CENTRE}" }}, "sent_at": "2026-12-07T14:02:06+01:00",
-  "mission": {{ "number": "{NUMBER}", "revision": 1,
-    "keyword": {{ "code": "RD 2", "text": "Notfall" }}, "meldebild": "Brustschmerz",
-    "location": {{ "street": "Hauptstraße", "house_number": "1", "postcode": "85049", "city": "Ingolstadt" }},
-    "patient": {{ "name": "Max Mustermann", "sex": "m" }},
-    "units": [{}] }} }}"#,
-        units.join(",")
-    )
-}
-
-fn status(id: &str, call_sign: &str, s: u8, at: &str) -> String {
-    format!(
-        r#"{{ "schema": "rettpad.dispatch/1", "msg_id": "{id}", "kind": "status",
-  "centre": {{ "id": "{CENTRE}" }}, "mission_number": "{NUMBER}",
-  "call_sign": "{call_sign}", "status": {s}, "at": "{at}" }}"#
-    )
-}
 
 fn link(pki: &Pki, serial: &str, call_sign: &str) -> ChannelLink {
     channel_link(pki, serial, call_sign, Duration::from_secs(10))
-}
-
-fn start(pki: &Pki, store: &SharedStore, serial: &str, call_sign: &str) -> ChannelHandle {
-    let cfg = rettpad_channel::client::Config {
-        keepalive: Duration::from_secs(2),
-        dead_after: Duration::from_secs(6),
-        backoff_min: Duration::from_millis(100),
-        backoff_max: Duration::from_millis(500),
-        healthy_after: Duration::from_secs(60),
-    };
-    channel::start(
-        link(pki, serial, call_sign),
-        cfg,
-        store.clone(),
-        SystemClock::shared(),
-        serial.into(),
-    )
-}
-
-/// Waits until `n` dispatch messages were applied.
-fn applied(h: &ChannelHandle, n: usize) -> Vec<rettpad_pad::dispatch::Applied> {
-    let until = Instant::now() + Duration::from_secs(20);
-    let mut out = Vec::new();
-    while out.len() < n {
-        assert!(
-            Instant::now() < until,
-            "only {} of {n} messages applied",
-            out.len()
-        );
-        for e in h.poll() {
-            match e {
-                ChannelEvent::Dispatched(a) => out.push(a),
-                ChannelEvent::Refused(n) => panic!("refused: {n:?}"),
-            }
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    out
 }
 
 fn time_of(store: &SharedStore, m: MissionId, key: &str) -> Option<(i64, TimeSource)> {
@@ -114,10 +24,6 @@ fn time_of(store: &SharedStore, m: MissionId, key: &str) -> Option<(i64, TimeSou
         Value::Time(t) => Some((t.at_ms, t.source.clone())),
         _ => None,
     }
-}
-
-fn ms(s: &str) -> i64 {
-    rettpad_dispatch::msg::parse_time(s).unwrap()
 }
 
 #[test]
@@ -213,16 +119,8 @@ fn an_alarm_reaches_both_pads_and_statuses_fill_the_rtws_times() {
     // The lookup (SELECT) names the pads and that both acknowledged.
     let until = Instant::now() + Duration::from_secs(10);
     loop {
-        let r = reqwest::blocking::Client::new()
-            .get(format!(
-                "http://{api}/v1/dispatch/mission?number={}",
-                NUMBER.replace(' ', "%20")
-            ))
-            .bearer_auth(&tok)
-            .send()
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 200);
-        let v: serde_json::Value = serde_json::from_slice(&r.bytes().unwrap()).unwrap();
+        let (code, v) = lookup(api, &tok);
+        assert_eq!(code, 200);
         assert_eq!(v["mission_id"], m.0.to_string());
         assert_eq!(v["statuses"].as_array().unwrap().len(), 2);
         let acked = v["pads"]
@@ -238,57 +136,18 @@ fn an_alarm_reaches_both_pads_and_statuses_fill_the_rtws_times() {
     }
 
     // The RTW closes and uploads; the lookup names the pad that documented.
-    let mut s = rtw.lock();
-    s.set_author(Some(rettpad_record::Author {
-        device: SERIAL.into(),
-        crew_member: uuid::Uuid::from_u128(7),
-    }));
-    s.apply(m, rettpad_record::Payload::Closed).unwrap();
-    let u = pki.pad_config().upload.unwrap();
-    let keys = rettpad_transfer::SealKeys::from_config(&u).unwrap();
-    let pdf = b"%PDF-1.7\n".to_vec();
-    let input = rettpad_transfer::SealInput {
-        mission_id: m.0,
-        device_serial: SERIAL.into(),
-        call_sign: CALL_SIGN.into(),
-        created_ms: now_ms(),
-        target_hospital: None,
-        events_json: serde_json::to_vec(s.log(m).unwrap().events()).unwrap(),
-        mind_xml: b"<mind/>".to_vec(),
-        fhir_json: b"{}".to_vec(),
-        pdf_sha256: rettpad_crypto::sha256(&pdf),
-        pdf,
-        handover_summary: String::new(),
-        prenotice: None,
-    };
-    rettpad_pad::close::close_and_queue(&mut s, m, input, &keys, now_ms()).unwrap();
-    drop(s);
-    let up = rettpad_transfer::uploader_from_config(&u, SERIAL, CALL_SIGN).unwrap();
-    let r = rettpad_transfer::uploader::step(&rtw.0, &up, now_ms()).unwrap();
-    assert!(
-        matches!(r, rettpad_transfer::uploader::StepResult::Sent { .. }),
-        "{r:?}"
-    );
-    let r = reqwest::blocking::Client::new()
-        .get(format!(
-            "http://{api}/v1/dispatch/mission?number={}",
-            NUMBER.replace(' ', "%20")
-        ))
-        .bearer_auth(&tok)
-        .send()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&r.bytes().unwrap()).unwrap();
+    upload(&pki, &close_and_seal(&pki, &rtw, m));
+    let (_, v) = lookup(api, &tok);
     let doc = v["documented"].as_array().unwrap();
     assert_eq!(doc.len(), 1, "{v}");
     assert_eq!(
         (doc[0]["serial"].as_str(), doc[0]["call_sign"].as_str()),
         (Some(SERIAL), Some(CALL_SIGN))
     );
-}
-
-fn now_ms() -> i64 {
-    use rettpad_clock::Clock;
-    SystemClock::new().wall_ms()
+    assert_eq!(
+        doc[0]["report"]["state"], "none",
+        "the demo centre has no report target"
+    );
 }
 
 #[test]
@@ -535,6 +394,7 @@ fn a_unit_of_another_centre_is_refused() {
         token_sha256: hex::encode(rettpad_crypto::sha256(b"other-token")),
         status_map: Default::default(),
         mqtt: None,
+        report: None,
     });
     cfg.pads
         .iter_mut()
@@ -554,15 +414,7 @@ fn a_unit_of_another_centre_is_refused() {
         "{v}"
     );
     // Nothing of the refused message was kept: the lookup knows no mission.
-    let r = reqwest::blocking::Client::new()
-        .get(format!(
-            "http://{api}/v1/dispatch/mission?number={}",
-            NUMBER.replace(' ', "%20")
-        ))
-        .bearer_auth(token(&pki))
-        .send()
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 404);
+    assert_eq!(lookup(api, &token(&pki)).0, 404);
     // The other centre alarms its own unit.
     let own = alarm("0193a1c4-0000-7000-8000-0000000000fa", &[NEF]).replace(CENTRE, "by-ils-71");
     assert_eq!(post(api, "other-token", &own).0, 200);

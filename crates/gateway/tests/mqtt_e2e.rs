@@ -161,6 +161,7 @@ fn an_fe2_style_mqtt_feed_alarms_the_pad_and_survives_bad_payloads_and_a_broker_
         store.clone(),
         SystemClock::shared(),
         SERIAL.into(),
+        None,
     );
 
     // Give the subscription a moment, then alarm, and the same alarm again

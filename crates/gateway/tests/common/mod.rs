@@ -2,6 +2,8 @@
 //! real gateway process.
 #![allow(dead_code)]
 
+pub mod els;
+
 use rettpad_gateway::GatewayConfig;
 use rettpad_pad::config::Config;
 use std::io::{BufRead, BufReader};
