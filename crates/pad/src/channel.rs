@@ -110,6 +110,7 @@ pub fn start(
         view: view.clone(),
         tx,
         stop: stop.clone(),
+        status_due: AtomicBool::new(true),
     };
     let spawned = std::thread::Builder::new()
         .name("channel".into())
@@ -133,9 +134,22 @@ struct Worker {
     view: Arc<Mutex<LinkView>>,
     tx: Sender<ChannelEvent>,
     stop: Arc<AtomicBool>,
+    /// A package or command changed what the gateway should see.
+    status_due: AtomicBool,
 }
 
+/// How often a connected pad reports its state.
+const STATUS_EVERY: Duration = Duration::from_secs(300);
+
 impl Worker {
+    /// Reports versions and counts; a failure waits for the next round.
+    fn send_status(&self) {
+        let s = crate::fleet::status(&self.store, self.clock.wall_ms());
+        if let Err(e) = self.link.status(&s) {
+            tracing::info!(error = %e, "pad status not sent");
+        }
+    }
+
     fn set_view(&self, connected: bool) {
         let mut v = self.view.lock().unwrap_or_else(|p| p.into_inner());
         if v.connected != connected {
@@ -163,9 +177,17 @@ impl Worker {
                     ch.connected(Instant::now());
                     self.set_view(true);
                     tracing::info!(after = ch.resume_from(), "channel connected");
+                    let mut status_at = Instant::now();
+                    self.status_due.store(true, Ordering::Relaxed);
                     loop {
                         if self.stop.load(Ordering::Relaxed) {
                             return;
+                        }
+                        if self.status_due.swap(false, Ordering::Relaxed)
+                            || status_at.elapsed() >= STATUS_EVERY
+                        {
+                            self.send_status();
+                            status_at = Instant::now();
                         }
                         let n = match resp.read(&mut buf) {
                             Ok(0) => break,
@@ -258,6 +280,7 @@ impl Worker {
                             return false;
                         }
                         if let Some(ev) = ev {
+                            self.status_due.store(true, Ordering::Relaxed);
                             let _ = self.tx.send(ev);
                         }
                         return true;

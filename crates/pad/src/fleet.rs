@@ -616,3 +616,33 @@ impl crate::Pad {
         Some(out)
     }
 }
+
+/// This pad's state for the gateway (`POST /v1/pad/status`): versions and
+/// counts from the vault, never patient data.
+pub fn status(store: &SharedStore, now_ms: i64) -> rettpad_transfer::channel_link::PadStatus {
+    use rettpad_transfer::uploader::OutboxPersist;
+    let st = store.lock();
+    let applied = applied(&st).unwrap_or_default();
+    let open = st
+        .mission_ids()
+        .filter(|m| {
+            st.state(*m)
+                .is_some_and(|s| s.status != rettpad_record::Status::Closed)
+        })
+        .count();
+    rettpad_transfer::channel_link::PadStatus {
+        app_version: env!("CARGO_PKG_VERSION").into(),
+        config_versions: applied
+            .versions
+            .iter()
+            .map(|(p, v)| (p.name().to_string(), *v))
+            .collect(),
+        last_package: applied.last_package,
+        last_refusal: last_refusal(&st).map(|r| r.code),
+        outbox_pending: st.outbox_entries().map_or(0, |l| l.len()) as u32,
+        open_missions: open as u32,
+        remote_locked: remote_lock(&st).is_some(),
+        command_seq: last_seq(&st).unwrap_or(0),
+        sent_ms: now_ms,
+    }
+}

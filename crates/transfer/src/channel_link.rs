@@ -15,12 +15,52 @@ pub enum LinkError {
     Transport(String),
 }
 
+/// What a pad tells the gateway about itself: counts and versions, never
+/// patient data. The gateway adds when it last heard from the pad.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PadStatus {
+    pub app_version: String,
+    /// Applied provisioning versions by part name.
+    #[serde(default)]
+    pub config_versions: std::collections::BTreeMap<String, u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_package: Option<uuid::Uuid>,
+    /// The code of the last refused package (`rollback`, `signature`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_refusal: Option<String>,
+    pub outbox_pending: u32,
+    pub open_missions: u32,
+    pub remote_locked: bool,
+    /// The last remote command executed.
+    pub command_seq: u64,
+    pub sent_ms: i64,
+}
+
+impl PadStatus {
+    /// Refuses what the gateway should not store: long or odd text.
+    pub fn check(&self) -> Result<(), &'static str> {
+        let ok = |s: &str| s.len() <= 64 && !s.chars().any(char::is_control);
+        if !ok(&self.app_version) {
+            return Err("app_version");
+        }
+        if self.config_versions.len() > 16 || !self.config_versions.keys().all(|k| ok(k)) {
+            return Err("config_versions");
+        }
+        if self.last_refusal.as_deref().is_some_and(|s| !ok(s)) {
+            return Err("last_refusal");
+        }
+        Ok(())
+    }
+}
+
 /// One HTTPS client for the channel.
 pub struct ChannelLink {
     http: reqwest::blocking::Client,
     stream_url: String,
     ack_url: String,
     prenotice_url: String,
+    status_url: String,
     serial: String,
     call_sign: String,
 }
@@ -48,6 +88,7 @@ impl ChannelLink {
             stream_url: format!("{base}/v1/channel"),
             ack_url: format!("{base}/v1/channel/ack"),
             prenotice_url: format!("{base}/v1/prenotice"),
+            status_url: format!("{base}/v1/pad/status"),
             serial: serial.into(),
             call_sign: call_sign.into(),
         })
@@ -102,6 +143,26 @@ impl ChannelLink {
             .header(CALL_SIGN_HEADER, call_sign_header(&self.call_sign))
             .header("content-type", "application/json")
             .body(body.to_string())
+            .send()
+            .map_err(|e| LinkError::Transport(e.to_string()))?;
+        if r.status().is_success() {
+            Ok(())
+        } else {
+            Err(Self::refused(r))
+        }
+    }
+
+    /// The pad's state for the gateway's fleet view (no patient data).
+    pub fn status(&self, status: &PadStatus) -> Result<(), LinkError> {
+        let body =
+            serde_json::to_string(status).map_err(|e| LinkError::Transport(e.to_string()))?;
+        let r = self
+            .http
+            .post(&self.status_url)
+            .header(SERIAL_HEADER, &self.serial)
+            .header(CALL_SIGN_HEADER, call_sign_header(&self.call_sign))
+            .header("content-type", "application/json")
+            .body(body)
             .send()
             .map_err(|e| LinkError::Transport(e.to_string()))?;
         if r.status().is_success() {
