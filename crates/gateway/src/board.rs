@@ -3,6 +3,10 @@
 //! Times are local (Europe/Berlin), as the emergency room reads its clock.
 //! Pre-notices sent en route show "unterwegs"; an entry younger than two
 //! minutes is highlighted (a blinking border), so a new arrival is seen.
+//! With `?ton=1` in its address the page also sounds a gong once per new
+//! entry: the reload address carries the newest entry it has shown
+//! (`seen`), and only an entry newer than that brings the `<audio>` tag.
+//! Still no script; the kiosk browser must allow autoplay.
 
 use super::intake::BoardEntry;
 
@@ -34,8 +38,71 @@ pub fn hhmm(ms: i64) -> String {
     format!("{h:02}:{m:02}")
 }
 
+/// The optional gong: on, and the newest entry the screen already showed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Chime {
+    pub on: bool,
+    pub seen_ms: Option<i64>,
+}
+
+/// The gong (WAV, 8 kHz, 8-bit mono): two falling tones, like a door chime.
+pub fn gong_wav() -> Vec<u8> {
+    const RATE: u32 = 8000;
+    let mut pcm = Vec::new();
+    for (freq, ms) in [(880.0f64, 350u32), (660.0, 600)] {
+        let n = RATE * ms / 1000;
+        for i in 0..n {
+            let t = f64::from(i) / f64::from(RATE);
+            let fade = 1.0 - f64::from(i) / f64::from(n);
+            let v = (t * freq * std::f64::consts::TAU).sin() * fade * 100.0;
+            pcm.push((128.0 + v).round().clamp(0.0, 255.0) as u8);
+        }
+    }
+    let len = pcm.len() as u32;
+    let mut w = Vec::with_capacity(44 + pcm.len());
+    w.extend_from_slice(b"RIFF");
+    w.extend_from_slice(&(36 + len).to_le_bytes());
+    w.extend_from_slice(b"WAVEfmt ");
+    w.extend_from_slice(&16u32.to_le_bytes());
+    w.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    w.extend_from_slice(&1u16.to_le_bytes()); // mono
+    w.extend_from_slice(&RATE.to_le_bytes());
+    w.extend_from_slice(&RATE.to_le_bytes()); // bytes per second
+    w.extend_from_slice(&1u16.to_le_bytes()); // block align
+    w.extend_from_slice(&8u16.to_le_bytes()); // bits per sample
+    w.extend_from_slice(b"data");
+    w.extend_from_slice(&len.to_le_bytes());
+    w.extend_from_slice(&pcm);
+    w
+}
+
 /// En-route notices first (by ETA), then received protocols (newest first).
 pub fn render(title: &str, entries: &[BoardEntry], now_ms: i64) -> String {
+    render_with(title, entries, now_ms, Chime::default())
+}
+
+/// [`render`] with the optional gong.
+pub fn render_with(title: &str, entries: &[BoardEntry], now_ms: i64, chime: Chime) -> String {
+    let newest = entries.iter().map(|e| e.created_ms).max();
+    // Without `seen` (the first load) only what is new counts.
+    let ring = chime.on
+        && entries.iter().any(|e| match chime.seen_ms {
+            Some(seen) => e.created_ms > seen,
+            None => now_ms - e.created_ms < NEW_MS,
+        });
+    let refresh = if chime.on {
+        format!(
+            "30;url=?ton=1&amp;seen={}",
+            newest.or(chime.seen_ms).unwrap_or(now_ms)
+        )
+    } else {
+        "30".into()
+    };
+    let audio = if ring {
+        "<audio src=\"/board/gong.wav\" autoplay></audio>"
+    } else {
+        ""
+    };
     let mut sorted: Vec<&BoardEntry> = entries.iter().collect();
     sorted.sort_by_key(|e| {
         (
@@ -89,12 +156,12 @@ pub fn render(title: &str, entries: &[BoardEntry], now_ms: i64) -> String {
     }
     format!(
         "<!DOCTYPE html>\n<html lang=\"de\"><head><meta charset=\"utf-8\">\
-<meta http-equiv=\"refresh\" content=\"30\"><title>{t}</title>\
+<meta http-equiv=\"refresh\" content=\"{refresh}\"><title>{t}</title>\
 <style>body{{font-family:sans-serif;margin:1em}}table{{border-collapse:collapse;width:100%}}\
 td,th{{border:1px solid #999;padding:.4em;text-align:left}}th{{background:#eee}}\
 tr.new td{{background:#fff3b0;font-weight:bold}}tr.new{{outline:4px solid #d00;animation:blink 1s step-start 0s 20}}\
 @keyframes blink{{50%{{outline-color:transparent}}}}</style></head>\
-<body><h1>{t}</h1><p>Voranmeldungen, bis 3 Stunden nach Ankunft. Stand: {now} (Ortszeit)</p>\
+<body>{audio}<h1>{t}</h1><p>Voranmeldungen, bis 3 Stunden nach Ankunft. Stand: {now} (Ortszeit)</p>\
 <table><tr><th>Ankunft</th><th>Stand</th><th>EKG</th><th>Priorität</th><th>PZC</th><th>Alter / Geschlecht</th><th>Verdachtsdiagnose</th><th>Vitalwerte</th><th>Rettungsmittel</th><th>Klinik</th></tr>\n{rows}</table></body></html>\n",
         t = esc(title),
         now = hhmm(now_ms),
@@ -159,6 +226,43 @@ mod tests {
         );
         assert!(a < b);
         assert_eq!(h.matches("class=\"new\"").count(), 2);
+    }
+
+    #[test]
+    fn the_gong_sounds_once_per_new_entry_and_only_when_asked() {
+        let e = [entry(true, 50_000, Some(900_000))];
+        let on = |seen| Chime {
+            on: true,
+            seen_ms: seen,
+        };
+        assert!(
+            !render("x", &e, 60_000).contains("<audio"),
+            "off by default"
+        );
+        // First load: the new entry rings; the reload remembers it.
+        let h = render_with("x", &e, 60_000, on(None));
+        assert!(h.contains("<audio src=\"/board/gong.wav\" autoplay>"));
+        assert!(h.contains("url=?ton=1&amp;seen=50000"), "{h}");
+        // The reload that has seen it stays quiet; a newer one rings.
+        assert!(!render_with("x", &e, 90_000, on(Some(50_000))).contains("<audio"));
+        let two = [entry(true, 50_000, None), entry(true, 80_000, None)];
+        assert!(render_with("x", &two, 90_000, on(Some(50_000))).contains("<audio"));
+        // An old entry on a first load does not ring.
+        let old = [entry(false, 0, None)];
+        assert!(!render_with("x", &old, NEW_MS + 1, on(None)).contains("<audio"));
+    }
+
+    #[test]
+    fn the_gong_is_a_valid_wav() {
+        let w = gong_wav();
+        assert_eq!(&w[..4], b"RIFF");
+        assert_eq!(&w[8..16], b"WAVEfmt ");
+        let riff = u32::from_le_bytes([w[4], w[5], w[6], w[7]]) as usize;
+        assert_eq!(riff + 8, w.len());
+        let data = u32::from_le_bytes([w[40], w[41], w[42], w[43]]) as usize;
+        assert_eq!(data + 44, w.len());
+        // 0.95 s at 8 kHz.
+        assert_eq!(data, 8000 * 350 / 1000 + 8000 * 600 / 1000);
     }
 
     /// The EU rule against known switch instants (timeanddate.com, Berlin).

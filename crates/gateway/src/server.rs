@@ -449,7 +449,28 @@ async fn ecg_get(
     }
 }
 
-async fn board_page(State(app): State<App>, hospital: Option<UrlPath<String>>) -> Response {
+/// `?ton=1&seen=MS`: the board's optional gong (see `board`).
+#[derive(Debug, Default, serde::Deserialize)]
+struct BoardQuery {
+    #[serde(default)]
+    ton: Option<u8>,
+    #[serde(default)]
+    seen: Option<i64>,
+}
+
+async fn board_gong() -> Response {
+    ([(header::CONTENT_TYPE, "audio/wav")], board::gong_wav()).into_response()
+}
+
+async fn board_page(
+    State(app): State<App>,
+    hospital: Option<UrlPath<String>>,
+    axum::extract::Query(q): axum::extract::Query<BoardQuery>,
+) -> Response {
+    let chime = board::Chime {
+        on: q.ton == Some(1),
+        seen_ms: q.seen,
+    };
     let h = hospital.map(|UrlPath(h)| h);
     let title = match h.as_deref().and_then(|h| app.gw.hospital(h)) {
         Some(e) => format!("Ankunftstafel – {}", e.name),
@@ -464,7 +485,7 @@ async fn board_page(State(app): State<App>, hospital: Option<UrlPath<String>>) -
     match app.gw.board(h.as_deref(), now) {
         Ok(mut entries) => {
             entries.extend(en_route);
-            let mut r = board::render(&title, &entries, now).into_response();
+            let mut r = board::render_with(&title, &entries, now, chime).into_response();
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("text/html; charset=utf-8"),
@@ -551,6 +572,7 @@ pub async fn serve(
         .layer(middleware::from_fn_with_state(conns, track));
     let hospitals = Router::new()
         .route("/", get(board_page))
+        .route("/board/gong.wav", get(board_gong))
         .route("/board/{hospital}", get(board_page))
         .route("/v1/mailbox/{hospital}", get(mailbox_list))
         .route("/v1/ecg/{hospital}", get(ecg_list))

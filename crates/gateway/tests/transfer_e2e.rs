@@ -595,6 +595,33 @@ fn prenotice_en_route_shows_on_the_board_until_the_protocol_arrives() {
     );
     assert!(p.contains("class=\"new\""), "a new arrival is highlighted");
     assert!(p.contains("(in 1"), "ETA in minutes");
+    assert!(!p.contains("<audio"), "silent unless the screen asks");
+    // The screen that asks for the gong hears it once, and gets it.
+    let (st, loud) = http_get(gw.hospitals, &format!("/board/{HOSPITAL}?ton=1"), None);
+    let loud = String::from_utf8(loud).unwrap();
+    assert_eq!(st, 200);
+    assert!(
+        loud.contains("<audio src=\"/board/gong.wav\" autoplay>"),
+        "{loud}"
+    );
+    let seen = loud
+        .split("seen=")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_string();
+    let (_, again) = http_get(
+        gw.hospitals,
+        &format!("/board/{HOSPITAL}?ton=1&seen={seen}"),
+        None,
+    );
+    assert!(
+        !String::from_utf8(again).unwrap().contains("<audio"),
+        "once per arrival"
+    );
+    let (st, wav) = http_get(gw.hospitals, "/board/gong.wav", None);
+    assert_eq!(st, 200);
+    assert_eq!(&wav[..4], b"RIFF");
     // An update replaces it.
     n.vitals = "HF 110 · RR 90/60".into();
     l.prenotice(m.0, HOSPITAL, &n, None).unwrap();
