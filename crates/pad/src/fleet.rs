@@ -646,3 +646,31 @@ pub fn status(store: &SharedStore, now_ms: i64) -> rettpad_transfer::channel_lin
         sent_ms: now_ms,
     }
 }
+
+/// What the settings page shows of the fleet.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FleetView {
+    /// The organisation the pad is enrolled with.
+    pub org: Option<String>,
+    /// Applied part versions (name, version).
+    pub versions: Vec<(&'static str, u64)>,
+    pub refusal: Option<Refusal>,
+    pub remote_lock: Option<RemoteLock>,
+}
+
+impl crate::Pad {
+    pub fn fleet_view(&self) -> FleetView {
+        let st = self.store().lock();
+        FleetView {
+            org: self.config().fleet.as_ref().map(|t| t.org.clone()),
+            versions: applied(&st)
+                .unwrap_or_default()
+                .versions
+                .iter()
+                .map(|(p, v)| (p.name(), *v))
+                .collect(),
+            refusal: last_refusal(&st),
+            remote_lock: remote_lock(&st),
+        }
+    }
+}

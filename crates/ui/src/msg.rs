@@ -256,3 +256,34 @@ pub fn provisioned(parts: &str) -> Notice {
         format!("Configuration updated: {parts}. A new PIN applies from the next lock."),
     )
 }
+
+/// The settings page's line about provisioning.
+pub fn fleet_text(v: &rettpad_pad::fleet::FleetView) -> Notice {
+    let parts = v
+        .versions
+        .iter()
+        .map(|(p, n)| format!("{p} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    match (&v.org, parts.is_empty()) {
+        (None, _) => Notice::new(
+            "Keiner Organisation zugeordnet: Konfiguration nur aus der Datei.",
+            "Not enrolled with an organisation: configuration from the file only.",
+        ),
+        (Some(o), true) => Notice::new(
+            format!("Organisation {o}: noch kein Paket installiert."),
+            format!("Organisation {o}: no package installed yet."),
+        ),
+        (Some(o), false) => Notice::new(
+            format!("Organisation {o}: installiert {parts}."),
+            format!("Organisation {o}: installed {parts}."),
+        ),
+    }
+}
+
+pub fn fleet_refused(at: &str, why: &str) -> Notice {
+    Notice::new(
+        format!("Zuletzt abgelehnt ({at}): {why}"),
+        format!("Last refused ({at}): {why}"),
+    )
+}

@@ -78,6 +78,18 @@ impl Controller {
             .set_language(ss(self.lang.code()));
         ui.global::<SettingsAdapter>()
             .set_record_every_min(self.dev.intake.every_min() as i32);
+        if self.page == Page::Settings {
+            let f = self.pad.fleet_view();
+            let set = ui.global::<SettingsAdapter>();
+            set.set_fleet_text(ss(msg::fleet_text(&f).message(self.lang)));
+            set.set_fleet_refusal(ss(f
+                .refusal
+                .map(|r| {
+                    let why = self.lang.pick(&r.de, &r.en).to_string();
+                    msg::fleet_refused(&view::date_time_text(r.at_ms), &why).message(self.lang)
+                })
+                .unwrap_or_default()));
+        }
     }
 
     pub(super) fn refresh_missions(&self, ui: &AppWindow) {

@@ -2421,3 +2421,82 @@ fn shift_login_from_the_staff_list_takes_fewer_taps_and_marks_manual_entries() {
         "{listed:?} vs {by_hand:?}"
     );
 }
+
+/// Issue 15: a refused package says why on the settings page, in German;
+/// what is installed is listed there too.
+#[test]
+fn the_settings_page_shows_what_is_installed_and_the_last_refusal() {
+    use rettpad_provision::keys::{KeyCert, Purpose, RootKey, SigningKey, public_hex_of};
+    use rettpad_provision::package::{Builder, PartName, Target};
+    let signed_by = |root: &RootKey| {
+        let der = SigningKey::generate_pkcs8().unwrap();
+        let cert = root
+            .certify(&KeyCert {
+                org: "rd-test".into(),
+                public_key: public_hex_of(&der).unwrap(),
+                purposes: vec![Purpose::Packages],
+                not_before_ms: T0 - 1,
+                expires_ms: T0 + 86_400_000,
+            })
+            .unwrap();
+        let key = SigningKey::new(&der, cert).unwrap();
+        Builder::new("rd-test", Target::All, T0)
+            .part(
+                PartName::Staff,
+                2,
+                rettpad_provision::parts::from_toml(
+                    PartName::Staff,
+                    "[[staff]]\nnumber = \"1\"\nname = \"A B\"\nqualification = \"notsan\"\n",
+                )
+                .unwrap(),
+            )
+            .sign(&key)
+            .unwrap()
+    };
+    let (root, _) = RootKey::generate().unwrap();
+    let (stranger, _) = RootKey::generate().unwrap();
+    let mut cfg = Config::demo();
+    cfg.fleet = Some(root.trust("rd-test"));
+    let mut t = Ui::with_config(cfg);
+    t.login();
+    let settings = |t: &mut Ui| {
+        t.ctrl.borrow_mut().goto(Page::Settings);
+        t.ctrl.borrow_mut().refresh(&t.ui);
+        let s = t.ui.global::<app::SettingsAdapter>();
+        (
+            s.get_fleet_text().to_string(),
+            s.get_fleet_refusal().to_string(),
+        )
+    };
+    let (text, refusal) = settings(&mut t);
+    assert_eq!(text, "Organisation rd-test: noch kein Paket installiert.");
+    assert_eq!(refusal, "");
+    let trust = root.trust("rd-test");
+    assert!(
+        rettpad_pad::fleet::apply_package(
+            &t.store,
+            Some(&trust),
+            "DEMO-PAD-0001",
+            &signed_by(&stranger),
+            T0
+        )
+        .is_err()
+    );
+    let (_, refusal) = settings(&mut t);
+    assert!(refusal.starts_with("Zuletzt abgelehnt ("), "{refusal}");
+    assert!(refusal.contains("Die Signatur ist ungültig"), "{refusal}");
+    assert!(
+        refusal.ends_with("Die bisherige Konfiguration bleibt unverändert."),
+        "{refusal}"
+    );
+    rettpad_pad::fleet::apply_package(
+        &t.store,
+        Some(&trust),
+        "DEMO-PAD-0001",
+        &signed_by(&root),
+        T0,
+    )
+    .unwrap();
+    let (text, _) = settings(&mut t);
+    assert_eq!(text, "Organisation rd-test: installiert staff 2.");
+}
