@@ -144,6 +144,7 @@ const STATUS_EVERY: Duration = Duration::from_secs(300);
 impl Worker {
     /// Reports versions and counts; a failure waits for the next round.
     fn send_status(&self) {
+        crate::fleet::contact(&self.store, self.clock.wall_ms());
         let s = crate::fleet::status(&self.store, self.clock.wall_ms());
         if let Err(e) = self.link.status(&s) {
             tracing::info!(error = %e, "pad status not sent");

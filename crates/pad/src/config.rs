@@ -73,6 +73,10 @@ pub struct Config {
     /// only packages and commands under this root are taken.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fleet: Option<rettpad_provision::Trust>,
+    /// The offline safeguard: without gateway contact for this many days
+    /// the pad locks until it has contact again (provisioned or here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_offline_days: Option<u32>,
 }
 
 /// What a device part of a provisioning package may set: the pad's own
@@ -220,6 +224,7 @@ impl Config {
             },
             upload: None,
             fleet: None,
+            max_offline_days: None,
             hospitals: vec![
                 "Klinikum Mitte, ZNA".into(),
                 "St.-Marien-Krankenhaus".into(),

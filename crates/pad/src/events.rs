@@ -32,4 +32,7 @@ pub enum PadEvent {
     RemoteUnlocked,
     /// The operator wiped the pad.
     RemoteWiped(Notice),
+    /// No gateway contact for longer than `max_offline_days`: locked until
+    /// contact.
+    OfflineLocked,
 }

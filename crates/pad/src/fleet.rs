@@ -24,6 +24,8 @@ pub const APPLIED_META: &str = "fleet.applied";
 pub const COMMAND_SEQ_META: &str = "fleet.command_seq";
 pub const REMOTE_LOCK_META: &str = "fleet.remote_lock";
 pub const LAST_REFUSAL_META: &str = "fleet.last_refusal";
+/// Wall time of the last contact with the gateway (channel or package).
+pub const LAST_CONTACT_META: &str = "fleet.last_contact";
 
 fn part_meta(p: PartName) -> String {
     format!("fleet.part.{}", p.name())
@@ -190,6 +192,9 @@ fn apply_inner(
         .map(|(n, (_, b))| (n.as_str(), b.as_slice()))
         .collect();
     items.push((APPLIED_META, &next_json));
+    // A package is contact with the operator (also from the USB stick).
+    let contact = now_ms.to_string();
+    items.push((LAST_CONTACT_META, contact.as_bytes()));
     st.meta_put_all(&items)?;
     Ok(ApplyReport {
         package_id: v.header.package_id,
@@ -245,6 +250,9 @@ pub fn effective(cfg: &Config, p: &Parts) -> Config {
         c.pin_hash = s.pin_hash.clone();
         c.idle_lock_minutes = s.idle_lock_minutes;
         c.max_wrong_pins = s.max_wrong_pins;
+        if s.max_offline_days.is_some() {
+            c.max_offline_days = s.max_offline_days;
+        }
     }
     if let Some(h) = &p.hospitals {
         c.hospitals = h.hospitals.iter().map(|x| x.name.clone()).collect();
@@ -672,5 +680,38 @@ impl crate::Pad {
             refusal: last_refusal(&st),
             remote_lock: remote_lock(&st),
         }
+    }
+}
+
+/// Records contact with the gateway (the channel is up).
+pub fn contact(store: &SharedStore, now_ms: i64) {
+    if let Err(e) = store
+        .lock()
+        .meta_put(LAST_CONTACT_META, now_ms.to_string().as_bytes())
+    {
+        tracing::warn!(error = %e, "gateway contact not recorded");
+    }
+}
+
+/// When the pad last had contact; `None`: never (the safeguard then waits
+/// for the first contact rather than locking a fresh pad).
+pub fn last_contact(store: &Store) -> Option<i64> {
+    let b = store.meta_get(LAST_CONTACT_META).ok()??;
+    std::str::from_utf8(&b).ok()?.parse().ok()
+}
+
+impl crate::Pad {
+    /// The offline safeguard, checked by the tick: too long without
+    /// contact locks the pad; contact lifts it.
+    pub(crate) fn check_offline(&mut self) -> bool {
+        let Some(days) = self.config().max_offline_days else {
+            return false;
+        };
+        let now = self.clock().wall_ms();
+        let last = last_contact(&self.store().lock());
+        let over = last.is_some_and(|t| now - t > i64::from(days) * 86_400_000);
+        let was = self.session().is_offline_locked();
+        self.session_mut().set_offline_lock(over);
+        over && !was
     }
 }

@@ -229,6 +229,10 @@ impl Pad {
         out.extend(evs.into_iter().filter_map(|e| self.channel_event(e)));
         out.extend(self.prenotify_tick());
         self.queue_closed_missions();
+        if self.check_offline() {
+            self.cursor = Cursor::default();
+            out.push(PadEvent::OfflineLocked);
+        }
         if self.session.tick() == LockState::Locked {
             out.push(PadEvent::Locked);
         }

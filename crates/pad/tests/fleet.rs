@@ -668,3 +668,44 @@ fn every_staff_list_qualification_is_one_of_the_shift() {
         );
     }
 }
+
+/// The offline safeguard: too long without gateway contact, the PIN does
+/// not open the pad until contact returns; a pad never in contact is not
+/// locked out by it.
+#[test]
+fn a_pad_too_long_offline_stays_locked_until_it_has_contact() {
+    use rettpad_pad::PadEvent;
+    let o = org();
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::new(T0);
+    let mut cfg = config(&o);
+    cfg.max_offline_days = Some(2);
+    let mut pad = pad_at(
+        cfg,
+        dir.path(),
+        Arc::new(MemoryKeyProvider::new()),
+        clock.clone(),
+    );
+    clock.advance(Duration::from_secs(10 * 86_400));
+    assert!(
+        !pad.tick().contains(&PadEvent::OfflineLocked),
+        "never in contact: no lock"
+    );
+    fleet::contact(pad.store(), T0 + 10 * DAY);
+    assert!(matches!(pad.unlock("1234"), Unlock::Open { .. }));
+    clock.advance(Duration::from_secs(3 * 86_400));
+    assert!(pad.tick().contains(&PadEvent::OfflineLocked));
+    assert!(pad.session().is_locked());
+    let Unlock::Refused(n) = pad.unlock("1234") else {
+        panic!("the PIN opened a pad offline too long")
+    };
+    assert!(
+        n.de.starts_with("Zu lange keine Verbindung zum Server"),
+        "{}",
+        n.de
+    );
+    assert_eq!(pad.session().remaining_attempts(), 5, "not counted");
+    fleet::contact(pad.store(), T0 + 13 * DAY);
+    assert!(!pad.tick().contains(&PadEvent::OfflineLocked));
+    assert!(matches!(pad.unlock("1234"), Unlock::Open { .. }));
+}

@@ -324,6 +324,12 @@ impl Controller {
                     self.wiped = true;
                     self.lock_message = (n.message(self.lang), true);
                 }
+                PadEvent::OfflineLocked => {
+                    self.keypad = None;
+                    self.page = Page::Lock;
+                    let e = rettpad_pad::session::SessionError::OfflineLocked;
+                    self.lock_message = (e.message(self.lang), true);
+                }
                 PadEvent::Locked | PadEvent::Queued(_) => {}
             }
         }

@@ -212,7 +212,9 @@ fn a_session_in_a_real_x_server_types_into_the_vault() {
     // Missions page: "Neuer Einsatz"; editor: "Patient"; its "Name" field.
     x.tap(316, 727);
     wait_logged(&data, &["mission opened"]);
-    x.tap(246, 131);
+    // "Patient": the first cell of the section list's second row (the
+    // first row holds Einsatz/Zeiten and Kurzerfassung).
+    x.tap(83, 221);
     x.tap(890, 342);
     x.type_text("Mustermann");
     x.key("Return");

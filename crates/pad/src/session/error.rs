@@ -119,6 +119,8 @@ pub enum SessionError {
     Locked,
     #[error("pad locked remotely by the operator")]
     RemoteLocked,
+    #[error("pad locked: no gateway contact for longer than allowed")]
+    OfflineLocked,
     #[error("invalid shift: {0}")]
     Shift(#[from] ShiftError),
 }
@@ -147,6 +149,11 @@ impl SessionError {
             SessionError::RemoteLocked => "Gerät vom Betreiber gesperrt. Die PIN entsperrt es \
                                            nicht; bitte die Leitstelle oder den Administrator \
                                            verständigen."
+                .to_owned(),
+            SessionError::OfflineLocked => "Zu lange keine Verbindung zum Server: das Gerät \
+                                            bleibt gesperrt, bis es den Server wieder erreicht. \
+                                            Bitte in Funkreichweite bringen oder an die Wache \
+                                            anschließen."
                 .to_owned(),
             SessionError::Shift(e) => e.german(),
         }
@@ -225,6 +232,10 @@ impl UserMessage for SessionError {
             (SessionError::RemoteLocked, Lang::En) => "Locked remotely by the operator. The PIN \
                                                        does not unlock it; please call dispatch \
                                                        or the administrator."
+                .to_owned(),
+            (SessionError::OfflineLocked, Lang::En) => "No contact with the server for too long: \
+                                                        the pad stays locked until it reaches the \
+                                                        server again."
                 .to_owned(),
             (SessionError::Shift(e), Lang::En) => e.message(lang),
         }

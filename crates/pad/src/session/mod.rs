@@ -180,6 +180,8 @@ pub struct Session {
     staged: Option<SessionConfig>,
     /// Locked by the operator: no PIN is checked or counted.
     remote_locked: bool,
+    /// No gateway contact for longer than allowed: as above, until contact.
+    offline_locked: bool,
 }
 
 impl std::fmt::Debug for Session {
@@ -213,6 +215,7 @@ impl Session {
             shift: None,
             staged: None,
             remote_locked: false,
+            offline_locked: false,
         })
     }
 
@@ -256,9 +259,7 @@ impl Session {
     /// anything is checked (a crash during the check cannot give a free
     /// guess). Returns the check to run, off the UI thread if need be.
     pub fn begin_unlock(&mut self, pin: Pin) -> Result<UnlockStep, SessionError> {
-        if self.remote_locked {
-            return Err(SessionError::RemoteLocked);
-        }
+        self.check_holds()?;
         if self.state == LockState::Unlocked {
             return Ok(UnlockStep::Done(UnlockOutcome::AlreadyUnlocked));
         }
@@ -304,9 +305,7 @@ impl Session {
     /// PIN attempt first; a card not in the staff list is a wrong attempt
     /// and brings the wipe closer.
     pub fn badge(&mut self, known: bool) -> Result<UnlockOutcome, SessionError> {
-        if self.remote_locked {
-            return Err(SessionError::RemoteLocked);
-        }
+        self.check_holds()?;
         if self.state == LockState::Unlocked {
             return Ok(UnlockOutcome::AlreadyUnlocked);
         }
@@ -387,6 +386,30 @@ impl Session {
 
     pub fn is_remote_locked(&self) -> bool {
         self.remote_locked
+    }
+
+    /// The offline safeguard: locks at once while set; lifted by the next
+    /// contact with the gateway.
+    pub fn set_offline_lock(&mut self, on: bool) {
+        if on && !self.offline_locked {
+            tracing::warn!("session locked: no gateway contact for too long");
+            self.lock();
+        }
+        self.offline_locked = on;
+    }
+
+    pub fn is_offline_locked(&self) -> bool {
+        self.offline_locked
+    }
+
+    fn check_holds(&self) -> Result<(), SessionError> {
+        if self.remote_locked {
+            return Err(SessionError::RemoteLocked);
+        }
+        if self.offline_locked {
+            return Err(SessionError::OfflineLocked);
+        }
+        Ok(())
     }
 
     /// The operator's remote wipe: the same crypto-shred as the wrong-PIN
