@@ -37,8 +37,9 @@ pub enum FleetError {
     NotEnrolled,
     #[error(transparent)]
     Refused(#[from] ProvisionError),
-    #[error("device part refused: {0}")]
-    Device(String),
+    /// A part the provisioning crate took but this pad cannot use.
+    #[error("{part} part refused: {reason}")]
+    Part { part: &'static str, reason: String },
     /// Not durable: nothing changed, the package or command may come again.
     #[error("vault: {0}")]
     Vault(#[from] VaultError),
@@ -72,7 +73,7 @@ impl FleetError {
                 | ProvisionError::WrongPurpose(_)
                 | ProvisionError::Key(_),
             ) => "signature",
-            FleetError::Refused(ProvisionError::BadPart { .. }) | FleetError::Device(_) => {
+            FleetError::Refused(ProvisionError::BadPart { .. }) | FleetError::Part { .. } => {
                 "bad_part"
             }
             FleetError::Refused(_) => "corrupt",
@@ -92,8 +93,8 @@ impl UserMessage for FleetError {
                 )
                 .into(),
             FleetError::Refused(e) => e.message(lang),
-            FleetError::Device(_) => ProvisionError::BadPart {
-                part: "device".into(),
+            FleetError::Part { part, .. } => ProvisionError::BadPart {
+                part: (*part).into(),
                 reason: String::new(),
             }
             .message(lang),
@@ -176,12 +177,24 @@ fn apply_inner(
     let v = package::verify(bytes, trust, serial, &prev, now_ms)?;
     let decoded = parts::decode(&v)?;
     if let Some(d) = &decoded.device {
-        DeviceOverlay::parse(d).map_err(FleetError::Device)?;
+        DeviceOverlay::parse(d).map_err(|reason| FleetError::Part {
+            part: "device",
+            reason,
+        })?;
     }
     // A PIN hash the session cannot use would keep the pad from starting.
     if let Some(s) = &decoded.settings {
-        crate::session::validate_pin_hash(&s.pin_hash)
-            .map_err(|e| FleetError::Device(format!("settings: {e}")))?;
+        crate::session::validate_pin_hash(&s.pin_hash).map_err(|e| FleetError::Part {
+            part: "settings",
+            reason: e.to_string(),
+        })?;
+    }
+    // Presets must name fields of the record and fit them.
+    if let Some(c) = &decoded.catalog {
+        catalog_presets(c).map_err(|reason| FleetError::Part {
+            part: "catalog",
+            reason,
+        })?;
     }
     let next = v.applied_after(&prev);
     let next_json = serde_json::to_vec(&next).map_err(|e| VaultError::Corrupt(e.to_string()))?;
@@ -713,5 +726,68 @@ impl crate::Pad {
         let was = self.session().is_offline_locked();
         self.session_mut().set_offline_lock(over);
         over && !was
+    }
+}
+
+/// A one-tap preset of the provisioned catalog, checked against the
+/// record's field catalog.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CatalogPreset {
+    pub collection: rettpad_record::Collection,
+    pub de: String,
+    pub en: String,
+    pub fields: Vec<(String, rettpad_record::Value)>,
+}
+
+/// The catalog part's presets as record values; the first that names an
+/// unknown field or a value that does not fit is the error.
+pub fn catalog_presets(c: &parts::Catalog) -> Result<Vec<CatalogPreset>, String> {
+    use rettpad_record::catalog::{self as rc, Scope};
+    use rettpad_record::{Collection, Num, Value};
+    c.presets
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let collection: Collection =
+                serde_json::from_value(serde_json::Value::String(p.collection.clone()))
+                    .map_err(|_| format!("preset {}: unknown collection", i + 1))?;
+            let fields =
+                p.fields
+                    .iter()
+                    .map(|f| {
+                        let v = match f.kind.as_str() {
+                            "code" => Value::code(&f.value),
+                            "number" => Value::Num(Num::int(f.value.parse().map_err(|_| {
+                                format!("preset {}: {} is no number", i + 1, f.key)
+                            })?)),
+                            _ => Value::text(&f.value),
+                        };
+                        rc::validate(Scope::Entry(collection), &f.key, &v)
+                            .map_err(|e| format!("preset {}: {}: {e}", i + 1, f.key))?;
+                        Ok((f.key.clone(), v))
+                    })
+                    .collect::<Result<Vec<_>, String>>()?;
+            Ok(CatalogPreset {
+                collection,
+                de: p.de.clone(),
+                en: p.en.clone(),
+                fields,
+            })
+        })
+        .collect()
+}
+
+impl crate::Pad {
+    /// The provisioned presets; `None` without a catalog part (the built-in
+    /// ones apply). Reads the catalog part alone.
+    pub fn catalog_presets(&self) -> Option<Vec<CatalogPreset>> {
+        let b = self
+            .store()
+            .lock()
+            .meta_get(&part_meta(PartName::Catalog))
+            .ok()??;
+        let mut p = Parts::default();
+        parts::decode_one(PartName::Catalog, &b, &mut p).ok()?;
+        catalog_presets(&p.catalog?).ok()
     }
 }

@@ -709,3 +709,54 @@ fn a_pad_too_long_offline_stays_locked_until_it_has_contact() {
     assert!(!pad.tick().contains(&PadEvent::OfflineLocked));
     assert!(matches!(pad.unlock("1234"), Unlock::Open { .. }));
 }
+
+const CATALOG: &str = r#"
+[[presets]]
+collection = "medication"
+de = "Morphin 5 mg i.v."
+en = "Morphine 5 mg IV"
+fields = [
+  { key = "med.substance", kind = "text", value = "Morphin" },
+  { key = "med.dose", kind = "number", value = "5" },
+  { key = "med.unit", kind = "code", value = "mg" },
+  { key = "med.route", kind = "code", value = "iv" },
+]
+"#;
+
+/// The catalog's presets must name fields of the record and fit them; a
+/// good catalog replaces the built-in presets.
+#[test]
+fn catalog_presets_are_checked_against_the_record() {
+    let o = org();
+    let dir = tempfile::tempdir().unwrap();
+    let mut pad = pad_at(
+        config(&o),
+        dir.path(),
+        Arc::new(MemoryKeyProvider::new()),
+        TestClock::new(T0),
+    );
+    assert!(
+        pad.catalog_presets().is_none(),
+        "built-in presets until provisioned"
+    );
+    for bad in [
+        CATALOG.replace("med.dose", "med.dosis"),
+        CATALOG.replace("value = \"iv\"", "value = \"intravenös\""),
+    ] {
+        let e = pad
+            .apply_package(&package(&o, Target::All, &[(PartName::Catalog, 1, &bad)]))
+            .unwrap_err();
+        assert_eq!(e.code(), "bad_part", "{e}");
+        assert!(pad.catalog_presets().is_none(), "nothing applied");
+    }
+    pad.apply_package(&package(
+        &o,
+        Target::All,
+        &[(PartName::Catalog, 2, CATALOG)],
+    ))
+    .unwrap();
+    let p = pad.catalog_presets().unwrap();
+    assert_eq!(p.len(), 1);
+    assert_eq!(p[0].de, "Morphin 5 mg i.v.");
+    assert_eq!(p[0].fields.len(), 4);
+}

@@ -453,11 +453,16 @@ impl Controller {
 
     fn preset(&mut self, i: usize) {
         let Some(c) = self.collection() else { return };
-        let Some(p) = presets::presets_for(c).nth(i) else {
+        let Some(p) = self.presets(c).into_iter().nth(i) else {
             return;
         };
-        let r = self.pad.apply_preset(c, p.owned_fields());
+        let r = self.pad.apply_preset(c, p.fields);
         self.saved(r);
+    }
+
+    /// The presets of `c`: the provisioned catalog's, or the built-in ones.
+    fn presets(&self, c: Collection) -> Vec<presets::Item> {
+        presets::items(c, self.pad.catalog_presets().as_deref())
     }
 
     /// A preset tile of quick entry: documents it, or takes it back.
@@ -465,12 +470,12 @@ impl Controller {
         let Some(p) = code
             .parse::<usize>()
             .ok()
-            .and_then(|i| presets::presets_for(c).nth(i))
+            .and_then(|i| self.presets(c).into_iter().nth(i))
         else {
             return;
         };
         let reason = msg::RETRACTED_BY_USER.message(self.lang);
-        let r = self.pad.toggle_preset(c, &p.owned_fields(), &reason);
+        let r = self.pad.toggle_preset(c, &p.fields, &reason);
         self.saved(r);
     }
 

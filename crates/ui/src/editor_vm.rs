@@ -126,9 +126,10 @@ impl Controller {
             }));
             sync_model(
                 &ed.get_presets(),
-                presets::presets_for(c)
+                self.presets(c)
+                    .iter()
                     .map(|p| PresetVM {
-                        label: ss(lang.pick(p.de, p.en)),
+                        label: ss(lang.pick(&p.de, &p.en)),
                     })
                     .collect(),
                 |m| ed.set_presets(m),
@@ -216,12 +217,14 @@ impl Controller {
                     out.push(self.field_vm(st, d, findings));
                 }
                 view::QuickRow::Presets(c) => {
-                    let options = presets::presets_for(c)
+                    let options = self
+                        .presets(c)
+                        .iter()
                         .enumerate()
                         .map(|(i, p)| OptionVM {
                             code: ss(i.to_string()),
-                            label: ss(lang.pick(p.de, p.en)),
-                            selected: self.pad.preset_done(st, c, &p.owned_fields()),
+                            label: ss(lang.pick(&p.de, &p.en)),
+                            selected: self.pad.preset_done(st, c, &p.fields),
                         })
                         .collect();
                     out.push(FieldVM {

@@ -103,6 +103,39 @@ impl Preset {
     }
 }
 
+/// A preset as the editor shows it: built in, or from the provisioned
+/// catalog, which then replaces the built-in ones as a whole.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    pub de: String,
+    pub en: String,
+    pub fields: Vec<(String, Value)>,
+}
+
+pub fn items(
+    c: Collection,
+    provisioned: Option<&[rettpad_pad::fleet::CatalogPreset]>,
+) -> Vec<Item> {
+    match provisioned {
+        Some(list) => list
+            .iter()
+            .filter(|p| p.collection == c)
+            .map(|p| Item {
+                de: p.de.clone(),
+                en: p.en.clone(),
+                fields: p.fields.clone(),
+            })
+            .collect(),
+        None => presets_for(c)
+            .map(|p| Item {
+                de: p.de.into(),
+                en: p.en.into(),
+                fields: p.owned_fields(),
+            })
+            .collect(),
+    }
+}
+
 pub fn presets_for(c: Collection) -> impl Iterator<Item = &'static Preset> {
     PRESETS.iter().filter(move |p| p.collection == c)
 }

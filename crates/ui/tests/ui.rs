@@ -2500,3 +2500,62 @@ fn the_settings_page_shows_what_is_installed_and_the_last_refusal() {
     let (text, _) = settings(&mut t);
     assert_eq!(text, "Organisation rd-test: installiert staff 2.");
 }
+
+/// Issue 15: provisioned presets replace the built-in ones in the editor.
+#[test]
+fn provisioned_presets_replace_the_built_in_ones() {
+    use rettpad_provision::keys::{KeyCert, Purpose, RootKey, SigningKey, public_hex_of};
+    use rettpad_provision::package::{Builder, PartName, Target};
+    let (root, _) = RootKey::generate().unwrap();
+    let der = SigningKey::generate_pkcs8().unwrap();
+    let cert = root
+        .certify(&KeyCert {
+            org: "rd-test".into(),
+            public_key: public_hex_of(&der).unwrap(),
+            purposes: vec![Purpose::Packages],
+            not_before_ms: T0 - 1,
+            expires_ms: T0 + 86_400_000,
+        })
+        .unwrap();
+    let key = SigningKey::new(&der, cert).unwrap();
+    let catalog = "[[presets]]\ncollection = \"medication\"\nde = \"Morphin 5 mg i.v.\"\nen = \"Morphine 5 mg IV\"\n\
+                   fields = [{ key = \"med.substance\", kind = \"text\", value = \"Morphin\" }, \
+                   { key = \"med.dose\", kind = \"number\", value = \"5\" }]\n";
+    let package = Builder::new("rd-test", Target::All, T0)
+        .part(
+            PartName::Catalog,
+            1,
+            rettpad_provision::parts::from_toml(PartName::Catalog, catalog).unwrap(),
+        )
+        .sign(&key)
+        .unwrap();
+    let mut cfg = Config::demo();
+    cfg.fleet = Some(root.trust("rd-test"));
+    let mut t = Ui::with_config(cfg);
+    rettpad_pad::fleet::apply_package(
+        &t.store,
+        Some(&root.trust("rd-test")),
+        "DEMO-PAD-0001",
+        &package,
+        T0,
+    )
+    .unwrap();
+    t.login();
+    t.tap("Neuer Einsatz");
+    t.tap("Medikamente");
+    assert!(
+        t.find("ASS 250 mg i.v.").is_none(),
+        "the built-in presets are replaced"
+    );
+    t.tap("Morphin 5 mg i.v.");
+    let p = t.ctrl.borrow().patient().unwrap();
+    let st = t.state();
+    let med = st
+        .entries_of(p, rettpad_record::Collection::Medication)
+        .next()
+        .unwrap();
+    assert_eq!(
+        med.get(keys::med::SUBSTANCE),
+        Some(&Value::Text("Morphin".into()))
+    );
+}
