@@ -108,7 +108,14 @@ fn the_product_build_ships_no_simulator_and_no_gateway() {
 
 #[test]
 fn protocol_crates_stay_pure() {
-    for krate in ["rettpad-record", "rettpad-export", "rettpad-clock"] {
+    for krate in [
+        "rettpad-record",
+        "rettpad-export",
+        "rettpad-clock",
+        "rettpad-provision",
+        "rettpad-channel",
+        "rettpad-dispatch",
+    ] {
         let pkgs = tree(&["-p", krate, "-e", "normal"]);
         assert_none(
             &pkgs,

@@ -18,6 +18,7 @@ pub mod prenotify;
 pub mod print;
 pub mod quick;
 pub mod session;
+pub mod staff;
 pub mod typing;
 pub mod watcher;
 pub mod workflow;

@@ -710,18 +710,17 @@ fn a_pad_too_long_offline_stays_locked_until_it_has_contact() {
     assert!(matches!(pad.unlock("1234"), Unlock::Open { .. }));
 }
 
-const CATALOG: &str = r#"
-[[presets]]
-collection = "medication"
-de = "Morphin 5 mg i.v."
-en = "Morphine 5 mg IV"
-fields = [
-  { key = "med.substance", kind = "text", value = "Morphin" },
-  { key = "med.dose", kind = "number", value = "5" },
-  { key = "med.unit", kind = "code", value = "mg" },
-  { key = "med.route", kind = "code", value = "iv" },
-]
-"#;
+/// The operator's catalog file; field keys from the record's key list.
+fn catalog() -> String {
+    use rettpad_record::keys::med;
+    format!(
+        "[[presets]]\ncollection = \"medication\"\nde = \"Morphin 5 mg i.v.\"\nen = \"Morphine 5 mg IV\"\nfields = [\n  {{ key = \"{}\", kind = \"text\", value = \"Morphin\" }},\n  {{ key = \"{}\", kind = \"number\", value = \"5\" }},\n  {{ key = \"{}\", kind = \"code\", value = \"mg\" }},\n  {{ key = \"{}\", kind = \"code\", value = \"iv\" }},\n]\n",
+        med::SUBSTANCE,
+        med::DOSE,
+        med::UNIT,
+        med::ROUTE
+    )
+}
 
 /// The catalog's presets must name fields of the record and fit them; a
 /// good catalog replaces the built-in presets.
@@ -739,9 +738,10 @@ fn catalog_presets_are_checked_against_the_record() {
         pad.catalog_presets().is_none(),
         "built-in presets until provisioned"
     );
+    let good = catalog();
     for bad in [
-        CATALOG.replace("med.dose", "med.dosis"),
-        CATALOG.replace("value = \"iv\"", "value = \"intravenös\""),
+        good.replace(rettpad_record::keys::med::DOSE, "med.dosis"),
+        good.replace("value = \"iv\"", "value = \"intravenös\""),
     ] {
         let e = pad
             .apply_package(&package(&o, Target::All, &[(PartName::Catalog, 1, &bad)]))
@@ -749,12 +749,8 @@ fn catalog_presets_are_checked_against_the_record() {
         assert_eq!(e.code(), "bad_part", "{e}");
         assert!(pad.catalog_presets().is_none(), "nothing applied");
     }
-    pad.apply_package(&package(
-        &o,
-        Target::All,
-        &[(PartName::Catalog, 2, CATALOG)],
-    ))
-    .unwrap();
+    pad.apply_package(&package(&o, Target::All, &[(PartName::Catalog, 2, &good)]))
+        .unwrap();
     let p = pad.catalog_presets().unwrap();
     assert_eq!(p.len(), 1);
     assert_eq!(p[0].de, "Morphin 5 mg i.v.");

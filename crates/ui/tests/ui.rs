@@ -2518,14 +2518,18 @@ fn provisioned_presets_replace_the_built_in_ones() {
         })
         .unwrap();
     let key = SigningKey::new(&der, cert).unwrap();
-    let catalog = "[[presets]]\ncollection = \"medication\"\nde = \"Morphin 5 mg i.v.\"\nen = \"Morphine 5 mg IV\"\n\
-                   fields = [{ key = \"med.substance\", kind = \"text\", value = \"Morphin\" }, \
-                   { key = \"med.dose\", kind = \"number\", value = \"5\" }]\n";
+    let catalog = format!(
+        "[[presets]]\ncollection = \"medication\"\nde = \"Morphin 5 mg i.v.\"\nen = \"Morphine 5 mg IV\"\n\
+         fields = [{{ key = \"{}\", kind = \"text\", value = \"Morphin\" }}, \
+         {{ key = \"{}\", kind = \"number\", value = \"5\" }}]\n",
+        keys::med::SUBSTANCE,
+        keys::med::DOSE
+    );
     let package = Builder::new("rd-test", Target::All, T0)
         .part(
             PartName::Catalog,
             1,
-            rettpad_provision::parts::from_toml(PartName::Catalog, catalog).unwrap(),
+            rettpad_provision::parts::from_toml(PartName::Catalog, &catalog).unwrap(),
         )
         .sign(&key)
         .unwrap();
