@@ -20,9 +20,11 @@ pub mod sse;
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// Largest SSE event (all data lines of one event together) a decoder
-/// accepts. Dispatch messages are a few KiB; this leaves room without
-/// letting a broken server fill the pad's memory.
-pub const MAX_EVENT_BYTES: usize = 256 * 1024;
+/// accepts. Dispatch messages are a few KiB; a provisioning package with
+/// 500 staff and 200 hospitals is about 250 KiB as an event, so 4 MiB
+/// leaves room for large organisations without letting a broken server
+/// fill the pad's memory. Larger packages go by USB stick.
+pub const MAX_EVENT_BYTES: usize = 4 * 1024 * 1024;
 
 /// One server -> pad message. `seq` is per pad, gapless and strictly rising
 /// as the gateway assigns it; `id` is a UUIDv7 made by the gateway (unique

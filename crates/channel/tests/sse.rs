@@ -139,7 +139,7 @@ fn oversize_line_then_the_next_event_arrives() {
     let mut d = Decoder::new();
     let mut out = d.push(b"data: ");
     let big = vec![b'x'; 64 * 1024];
-    for _ in 0..6 {
+    for _ in 0..(MAX_EVENT_BYTES / big.len() + 2) {
         out.extend(d.push(&big));
         assert!(d.buffered() <= MAX_EVENT_BYTES);
     }
@@ -160,8 +160,11 @@ fn oversize_line_then_the_next_event_arrives() {
 fn oversize_event_of_many_lines_then_the_next_event_arrives() {
     let line = format!("data: {}\n", "y".repeat(1000));
     let mut s = String::from("id: 1\n");
-    while s.len() < MAX_EVENT_BYTES + 2000 {
+    // The event's data (each line's text and its newline) passes the bound.
+    let mut data_len = 0;
+    while data_len < MAX_EVENT_BYTES + 2000 {
         s.push_str(&line);
+        data_len += 1001;
     }
     s.push_str("\nid: 2\ndata: good\n\n");
     let want = vec![

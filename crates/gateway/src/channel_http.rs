@@ -6,6 +6,7 @@
 //!   `Last-Event-ID`; a comment every `keepalive_secs`; one stream per pad
 //!   (a new one ends the old, which a dead mobile link may leave behind).
 //! - `POST /v1/channel/ack` `{"seq": n}`: everything up to n is applied.
+//! - `POST /v1/pad/status`: the pad's versions and counts (`fleet`).
 //!
 //! Dispatch centres (loopback listener, bearer token per centre):
 //! - `POST /v1/dispatch`: one `rettpad.dispatch/1` message;
@@ -70,6 +71,7 @@ pub fn pad_routes(app: ChannelApp) -> Router {
         .route("/v1/channel", get(stream))
         .route("/v1/channel/ack", post(ack))
         .route("/v1/prenotice", post(prenotice))
+        .route("/v1/pad/status", post(pad_status))
         .with_state(app)
 }
 
@@ -133,57 +135,19 @@ async fn stream(State(app): State<ChannelApp>, req: Request) -> Response {
     let busy = conn.busy();
     tokio::spawn(async move {
         let _busy = busy;
-        let mut cursor = after;
-        // An opening comment: the pad sees the stream is up at once.
-        if tx.send(Bytes::from_static(sse::keepalive())).await.is_err() {
-            return;
-        }
-        loop {
-            let current = app
-                .streams
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .get(&serial)
-                .copied();
-            if current != Some(generation) {
-                tracing::info!(device = %serial, "channel stream superseded by a newer one");
-                return;
-            }
-            let d = app.dispatch.clone();
-            let s = serial.clone();
-            let batch = tokio::task::spawn_blocking(move || d.pending(&s, cursor, 64)).await;
-            let batch = match batch {
-                Ok(Ok(b)) => b,
-                Ok(Err(e)) => {
-                    tracing::error!(device = %serial, error = %e, "channel queue unreadable");
-                    return;
-                }
-                Err(e) => {
-                    tracing::error!(device = %serial, error = %e, "channel queue read panicked");
-                    return;
-                }
-            };
-            if batch.is_empty() {
-                tokio::select! {
-                    _ = waker.notified() => {}
-                    _ = tokio::time::sleep(keepalive) => {
-                        if tx.send(Bytes::from_static(sse::keepalive())).await.is_err() {
-                            break;
-                        }
-                    }
-                    _ = tx.closed() => break,
-                }
-                continue;
-            }
-            for env in batch {
-                cursor = env.seq;
-                if tx.send(Bytes::from(sse::encode(&env))).await.is_err() {
-                    tracing::info!(device = %serial, "channel closed by the pad");
-                    return;
-                }
-            }
-        }
-        tracing::info!(device = %serial, "channel closed");
+        // Kept for `provision status` (another process): two writes per
+        // stream, none per keep-alive.
+        let (d, s) = (app.dispatch.clone(), serial.clone());
+        let _ = tokio::task::spawn_blocking(move || {
+            crate::fleet::link_opened(&d, &s, generation, now_ms())
+        })
+        .await;
+        run_stream(&app, &serial, generation, after, &tx, &waker, keepalive).await;
+        let (d, s) = (app.dispatch.clone(), serial.clone());
+        let _ = tokio::task::spawn_blocking(move || {
+            crate::fleet::link_closed(&d, &s, generation, now_ms())
+        })
+        .await;
     });
     let body = Body::from_stream(futures::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
@@ -196,6 +160,71 @@ async fn stream(State(app): State<ChannelApp>, req: Request) -> Response {
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
+}
+
+/// Sends the pad's queue after `after` until the pad goes or a newer
+/// stream of the same pad supersedes this one.
+async fn run_stream(
+    app: &ChannelApp,
+    serial: &str,
+    generation: u64,
+    after: u64,
+    tx: &tokio::sync::mpsc::Sender<Bytes>,
+    waker: &tokio::sync::Notify,
+    keepalive: Duration,
+) {
+    let serial = serial.to_string();
+    let mut cursor = after;
+    // An opening comment: the pad sees the stream is up at once.
+    if tx.send(Bytes::from_static(sse::keepalive())).await.is_err() {
+        return;
+    }
+    loop {
+        let current = app
+            .streams
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&serial)
+            .copied();
+        if current != Some(generation) {
+            tracing::info!(device = %serial, "channel stream superseded by a newer one");
+            return;
+        }
+        let d = app.dispatch.clone();
+        let s = serial.clone();
+        let batch = tokio::task::spawn_blocking(move || d.pending(&s, cursor, 64)).await;
+        let batch = match batch {
+            Ok(Ok(b)) => b,
+            Ok(Err(e)) => {
+                tracing::error!(device = %serial, error = %e, "channel queue unreadable");
+                return;
+            }
+            Err(e) => {
+                tracing::error!(device = %serial, error = %e, "channel queue read panicked");
+                return;
+            }
+        };
+        if batch.is_empty() {
+            tokio::select! {
+                _ = waker.notified() => {}
+                _ = tokio::time::sleep(keepalive) => {
+                    if tx.send(Bytes::from_static(sse::keepalive())).await.is_err() {
+                        break;
+                    }
+                }
+                _ = tx.closed() => break,
+            }
+            continue;
+        }
+        for env in batch {
+            cursor = env.seq;
+            if tx.send(Bytes::from(sse::encode(&env))).await.is_err() {
+                tracing::info!(device = %serial, "channel closed by the pad");
+                return;
+            }
+        }
+    }
+    tracing::info!(device = %serial, "channel closed");
 }
 
 #[derive(serde::Deserialize)]
@@ -225,6 +254,50 @@ async fn ack(State(app): State<ChannelApp>, req: Request) -> Response {
         Ok(Err(e)) => {
             tracing::warn!(device = %serial, seq = a.seq, error = %e, "channel ack refused");
             json_error(400, "bad_ack", &e)
+        }
+        Err(e) => json_error(500, "internal", &e.to_string()),
+    }
+}
+
+/// A status is a few hundred bytes.
+const STATUS_MAX_BODY: usize = 16 * 1024;
+
+/// The pad's versions and counts, kept per serial with the gateway's time.
+async fn pad_status(State(app): State<ChannelApp>, req: Request) -> Response {
+    let conn = match identify(&app, &req) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    let serial = conn.device.serial.clone();
+    let Ok(bytes) = axum::body::to_bytes(req.into_body(), STATUS_MAX_BODY).await else {
+        tracing::warn!(device = %serial, "pad status refused: body over 16 KiB or cut");
+        return json_error(413, "too_large", "status body over 16 KiB");
+    };
+    let status = match serde_json::from_slice::<rettpad_transfer::pad_status::PadStatus>(&bytes) {
+        Ok(s) => s,
+        Err(_) => {
+            tracing::warn!(device = %serial, "pad status refused: not a status");
+            return json_error(400, "invalid", "expected a pad status");
+        }
+    };
+    if let Err(field) = status.check() {
+        tracing::warn!(device = %serial, field, "pad status refused");
+        return json_error(400, "invalid", &format!("field {field} is invalid"));
+    }
+    let d = app.dispatch.clone();
+    let s = serial.clone();
+    match tokio::task::spawn_blocking(move || {
+        crate::fleet::record_status(&d, &s, &status, now_ms())
+    })
+    .await
+    {
+        Ok(Ok(())) => {
+            tracing::debug!(device = %serial, "pad status stored");
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Ok(Err(e)) => {
+            tracing::error!(device = %serial, error = %e, "pad status not stored");
+            json_error(500, "internal", "status not stored")
         }
         Err(e) => json_error(500, "internal", &e.to_string()),
     }

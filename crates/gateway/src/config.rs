@@ -13,6 +13,47 @@ pub struct PadEntry {
     /// that alarms a unit registered to another centre is refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub centre: Option<String>,
+    /// The station (Rettungswache) of the pad's vehicle: packages for
+    /// `--to station:NAME` go to every pad of that station.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub station: Option<String>,
+    /// The vehicle type (RTW, NEF, KTW …): `--to type:NAME`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vehicle_type: Option<String>,
+}
+
+/// `[fleet]`: the organisation whose packages and commands this gateway
+/// signs (docs/fleet.md). The root's private key is not here: it lives
+/// offline; only its public key, to check what is published.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FleetEntry {
+    pub org: String,
+    /// Hex Ed25519 public key of the organisation root.
+    pub root_key: String,
+    /// Hex PKCS#8 of the key that signs packages, and its certificate.
+    #[serde(default = "default_packages_key")]
+    pub packages_key: PathBuf,
+    #[serde(default = "default_packages_cert")]
+    pub packages_cert: PathBuf,
+    /// The same for remote commands.
+    #[serde(default = "default_commands_key")]
+    pub commands_key: PathBuf,
+    #[serde(default = "default_commands_cert")]
+    pub commands_cert: PathBuf,
+}
+
+fn default_packages_key() -> PathBuf {
+    "fleet-packages.key".into()
+}
+fn default_packages_cert() -> PathBuf {
+    "fleet-packages.cert".into()
+}
+fn default_commands_key() -> PathBuf {
+    "fleet-commands.key".into()
+}
+fn default_commands_cert() -> PathBuf {
+    "fleet-commands.cert".into()
 }
 
 /// A dispatch centre (Leitstelle) that may send missions and statuses.
@@ -123,6 +164,9 @@ pub struct GatewayConfig {
     /// Sizes, timeouts and plausibility bounds (`[limits]`).
     #[serde(default)]
     pub limits: Limits,
+    /// Provisioning and remote commands; none: `provision keys` not run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<FleetEntry>,
 }
 
 /// Limits on what pads may send and how slowly. Defaults suit a fleet of
@@ -249,6 +293,16 @@ impl GatewayConfig {
                 fix(p);
             }
         }
+        if let Some(f) = &mut self.fleet {
+            for p in [
+                &mut f.packages_key,
+                &mut f.packages_cert,
+                &mut f.commands_key,
+                &mut f.commands_cert,
+            ] {
+                fix(p);
+            }
+        }
     }
 
     pub fn validate(&self) -> Result<(), String> {
@@ -309,6 +363,12 @@ impl GatewayConfig {
                 && !self.centres.iter().any(|x| &x.id == c)
             {
                 return Err(format!("pad {}: unknown centre {c:?}", p.serial));
+            }
+        }
+        if let Some(f) = &self.fleet {
+            crate::fleet::check_org(&f.org).map_err(|e| format!("fleet: {e}"))?;
+            if hex::decode(&f.root_key).map_or(true, |b| b.len() != 32) {
+                return Err("fleet: root_key must be 64 hex digits".into());
             }
         }
         for h in &self.hospitals {

@@ -288,6 +288,7 @@ impl Dispatcher {
         )
         .and_then(|_| db.execute_batch(SCHEMA))
         .and_then(|_| db.execute_batch(crate::report::SCHEMA))
+        .and_then(|_| db.execute_batch(crate::fleet::SCHEMA))
         .map_err(|e| format!("{}: {e}", path.display()))?;
         let mut units: HashMap<String, Vec<(String, Option<String>)>> = HashMap::new();
         for p in &cfg.pads {
@@ -532,7 +533,7 @@ impl Dispatcher {
     }
 
     /// Appends one message to a pad's queue inside `tx`; returns its seq.
-    fn enqueue(
+    pub(crate) fn enqueue(
         &self,
         tx: &rusqlite::Transaction<'_>,
         serial: &str,
@@ -675,12 +676,18 @@ impl Dispatcher {
         })
     }
 
-    /// Drops queued messages older than `max_queue_age_hours`.
+    /// Drops queued messages older than `max_queue_age_hours`, except
+    /// remote commands: a wipe for a stolen pad must wait for it however
+    /// long it stays offline (a lock or unlock expires on the pad itself).
     pub fn sweep(&self, now_ms: i64) -> Result<usize, String> {
         let cutoff = now_ms - i64::from(self.limits.max_queue_age_hours) * HOUR_MS;
         let db = lock(&self.db);
         let n = db
-            .execute("DELETE FROM chan_queue WHERE created_ms < ?1", [cutoff])
+            .execute(
+                "DELETE FROM chan_queue WHERE created_ms < ?1 AND NOT EXISTS
+                 (SELECT 1 FROM fleet_commands c WHERE c.serial = chan_queue.serial AND c.chan_seq = chan_queue.seq)",
+                [cutoff],
+            )
             .map_err(|e| e.to_string())?;
         if n > 0 {
             tracing::warn!(dropped = n, "channel messages expired unacknowledged");

@@ -140,6 +140,8 @@ pub fn init(o: &InitOptions) -> Result<InitReport, String> {
             serial: (*serial).into(),
             call_sign: (*call_sign).into(),
             centre: Some(DEMO_CENTRE.0.into()),
+            station: None,
+            vehicle_type: None,
         });
         let pc = PadFile {
             device_serial: serial,
@@ -172,6 +174,8 @@ pub fn init(o: &InitOptions) -> Result<InitReport, String> {
                 serial,
                 call_sign,
                 centre: Some(DEMO_CENTRE.0.into()),
+                station: None,
+                vehicle_type: None,
             });
         }
     }
@@ -199,6 +203,7 @@ pub fn init(o: &InitOptions) -> Result<InitReport, String> {
         channel: ChannelLimits::default(),
         debug_reply_delay_ms: 0,
         limits: Limits::default(),
+        fleet: None,
     };
     let gateway_config = write(&dir, "gateway.toml", &cfg.to_toml())?;
     Ok(InitReport {

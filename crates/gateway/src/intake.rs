@@ -501,6 +501,8 @@ mod tests {
                 serial: "SN-1".into(),
                 call_sign: "RTW 1".into(),
                 centre: None,
+                station: None,
+                vehicle_type: None,
             }],
             hospitals: vec![HospitalEntry {
                 id: "h1".into(),
@@ -512,6 +514,7 @@ mod tests {
             channel: Default::default(),
             debug_reply_delay_ms: 0,
             limits: crate::config::Limits::default(),
+            fleet: None,
         }
     }
 

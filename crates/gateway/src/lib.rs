@@ -9,9 +9,11 @@
 //! - [`intake`] — the logic without sockets.
 //! - [`board`] — the arrival board page.
 //! - [`dispatch`] — dispatch centres' messages into the pads' channel queues (no sockets).
-//! - `channel_http` — the pad channel (SSE) and the dispatch API.
+//! - `channel_http` — the pad channel (SSE), the pads' status and the dispatch API.
 //! - [`mqtt`] — dispatch centres' MQTT feeds into the same dispatcher.
 //! - [`report`] — the documented times back to the centres (outbox, sender).
+//! - [`fleet`] — provisioning packages, remote commands, pads' status (no sockets);
+//!   [`fleet_keys`] — the organisation's keys on disk; `fleet_cli` — `provision …`.
 //! - `server` — axum + axum-server (rustls) listeners.
 //! - [`conn`] — pad connections: identity, per-pad limit, idle and header clocks.
 //! - `hospital` — the hospital client (`rettpad-gateway hospital fetch`).
@@ -24,6 +26,9 @@ pub mod channel_http;
 pub mod config;
 pub mod conn;
 pub mod dispatch;
+pub mod fleet;
+pub mod fleet_cli;
+pub mod fleet_keys;
 pub mod hospital;
 pub mod init;
 pub mod intake;

@@ -16,6 +16,10 @@ const USAGE: &str = "usage:
   rettpad-gateway hospital fetch --url http://127.0.0.1:8080 --hospital ID
                                  --token-file FILE --key-file FILE --out DIR";
 
+fn usage() -> String {
+    format!("{USAGE}\n{}", rettpad_gateway::fleet_cli::USAGE)
+}
+
 fn opt(args: &[String], name: &str) -> Option<String> {
     args.iter()
         .position(|a| a == name)
@@ -43,8 +47,9 @@ fn main() -> ExitCode {
         (Some("serve"), _) => serve(&args[1..]),
         (Some("init"), _) => init_cmd(&args[1..]),
         (Some("hospital"), Some("fetch")) => fetch(&args[2..]),
+        (Some("provision"), _) => rettpad_gateway::fleet_cli::main(&args[1..]),
         _ => {
-            eprintln!("{USAGE}");
+            eprintln!("{}", usage());
             ExitCode::from(2)
         }
     }
@@ -52,7 +57,7 @@ fn main() -> ExitCode {
 
 fn serve(args: &[String]) -> ExitCode {
     let Some(path) = opt(args, "--config") else {
-        return fail(USAGE);
+        return fail(usage());
     };
     let mut cfg = match GatewayConfig::load(&PathBuf::from(path)) {
         Ok(c) => c,
@@ -108,7 +113,7 @@ fn serve(args: &[String]) -> ExitCode {
 
 fn init_cmd(args: &[String]) -> ExitCode {
     let Some(dir) = opt(args, "--dir") else {
-        return fail(USAGE);
+        return fail(usage());
     };
     let port = |flag: &str, d: u16| -> Result<u16, String> {
         opt(args, flag)
@@ -150,7 +155,7 @@ fn fetch(args: &[String]) -> ExitCode {
         opt(args, "--key-file"),
         opt(args, "--out"),
     ) else {
-        return fail(USAGE);
+        return fail(usage());
     };
     let token = match std::fs::read_to_string(&tf) {
         Ok(t) => t.trim().to_string(),

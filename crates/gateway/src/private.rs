@@ -136,6 +136,42 @@ pub fn write(path: &Path, data: &[u8]) -> Result<(), String> {
     res.map_err(|e| format!("{show}: {e}"))
 }
 
+/// Like [`write`], but refuses to replace an existing `path`: the content
+/// is complete in a 0600 temporary file first, then hard-linked to `path`
+/// (which fails if it exists), so a key is never half written or lost.
+pub fn write_new(path: &Path, data: &[u8]) -> Result<(), String> {
+    let show = path.display();
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = parent.join(format!(
+        ".new.{}.{}.tmp",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    ));
+    let res = (|| -> std::io::Result<()> {
+        let mut f: File = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(FILE_MODE)
+            .open(&tmp)?;
+        f.set_permissions(Permissions::from_mode(FILE_MODE))?;
+        f.write_all(data)?;
+        f.sync_all()?;
+        std::fs::hard_link(&tmp, path)?;
+        File::open(parent).and_then(|d| d.sync_all())
+    })();
+    let _ = std::fs::remove_file(&tmp);
+    res.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            format!("{show} exists; refusing to overwrite it")
+        } else {
+            format!("{show}: {e}")
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,5 +211,17 @@ mod tests {
         std::fs::set_permissions(&db, Permissions::from_mode(0o644)).unwrap();
         touch(&db).unwrap();
         assert_eq!(mode(&db), 0o600);
+    }
+
+    #[test]
+    fn write_new_never_replaces() {
+        let t = tempfile::tempdir().unwrap();
+        let f = t.path().join("root.pkcs8");
+        write_new(&f, b"first").unwrap();
+        assert_eq!(mode(&f), 0o600);
+        let e = write_new(&f, b"second").unwrap_err();
+        assert!(e.contains("refusing to overwrite"), "{e}");
+        assert_eq!(std::fs::read(&f).unwrap(), b"first");
+        assert_eq!(std::fs::read_dir(t.path()).unwrap().count(), 1);
     }
 }

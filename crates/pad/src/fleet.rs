@@ -189,13 +189,6 @@ fn apply_inner(
             reason: e.to_string(),
         })?;
     }
-    // Presets must name fields of the record and fit them.
-    if let Some(c) = &decoded.catalog {
-        catalog_presets(c).map_err(|reason| FleetError::Part {
-            part: "catalog",
-            reason,
-        })?;
-    }
     let next = v.applied_after(&prev);
     let next_json = serde_json::to_vec(&next).map_err(|e| VaultError::Corrupt(e.to_string()))?;
     let names: Vec<String> = v.parts.iter().map(|(e, _)| part_meta(e.name)).collect();
@@ -626,53 +619,7 @@ impl crate::Pad {
     }
 }
 
-/// A one-tap preset of the provisioned catalog, checked against the
-/// record's field catalog.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CatalogPreset {
-    pub collection: rettpad_record::Collection,
-    pub de: String,
-    pub en: String,
-    pub fields: Vec<(String, rettpad_record::Value)>,
-}
-
-/// The catalog part's presets as record values; the first that names an
-/// unknown field or a value that does not fit is the error.
-pub fn catalog_presets(c: &parts::Catalog) -> Result<Vec<CatalogPreset>, String> {
-    use rettpad_record::catalog::{self as rc, Scope};
-    use rettpad_record::{Collection, Num, Value};
-    c.presets
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            let collection: Collection =
-                serde_json::from_value(serde_json::Value::String(p.collection.clone()))
-                    .map_err(|_| format!("preset {}: unknown collection", i + 1))?;
-            let fields =
-                p.fields
-                    .iter()
-                    .map(|f| {
-                        let v = match f.kind.as_str() {
-                            "code" => Value::code(&f.value),
-                            "number" => Value::Num(Num::int(f.value.parse().map_err(|_| {
-                                format!("preset {}: {} is no number", i + 1, f.key)
-                            })?)),
-                            _ => Value::text(&f.value),
-                        };
-                        rc::validate(Scope::Entry(collection), &f.key, &v)
-                            .map_err(|e| format!("preset {}: {}: {e}", i + 1, f.key))?;
-                        Ok((f.key.clone(), v))
-                    })
-                    .collect::<Result<Vec<_>, String>>()?;
-            Ok(CatalogPreset {
-                collection,
-                de: p.de.clone(),
-                en: p.en.clone(),
-                fields,
-            })
-        })
-        .collect()
-}
+pub use rettpad_provision::parts::{CatalogPreset, catalog_presets};
 
 impl crate::Pad {
     /// The provisioned presets; `None` without a catalog part (the built-in

@@ -743,9 +743,15 @@ fn catalog_presets_are_checked_against_the_record() {
         good.replace(rettpad_record::keys::med::DOSE, "med.dosis"),
         good.replace("value = \"iv\"", "value = \"intravenös\""),
     ] {
-        let e = pad
-            .apply_package(&package(&o, Target::All, &[(PartName::Catalog, 1, &bad)]))
-            .unwrap_err();
+        // The operator's tool refuses it …
+        assert!(from_toml(PartName::Catalog, &bad).is_err());
+        // … and a pad refuses a package that skipped that check.
+        let parsed: rettpad_provision::parts::Catalog = toml::from_str(&bad).unwrap();
+        let bytes = Builder::new(ORG, Target::All, T0)
+            .part(PartName::Catalog, 1, serde_json::to_vec(&parsed).unwrap())
+            .sign(&o.packages)
+            .unwrap();
+        let e = pad.apply_package(&bytes).unwrap_err();
         assert_eq!(e.code(), "bad_part", "{e}");
         assert!(pad.catalog_presets().is_none(), "nothing applied");
     }

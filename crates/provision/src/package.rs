@@ -221,7 +221,31 @@ pub fn verify(
     applied: &Applied,
     now_ms: i64,
 ) -> Result<Verified, ProvisionError> {
-    let now = now_ms.max(applied.last_issued_ms);
+    let v = inspect(bytes, trust, now_ms.max(applied.last_issued_ms))?;
+    if !v.header.target.includes(serial) {
+        return Err(ProvisionError::NotForThisPad);
+    }
+    if applied.last_package == Some(v.header.package_id) {
+        return Err(ProvisionError::AlreadyApplied);
+    }
+    for (e, _) in &v.parts {
+        let have = applied.version(e.name);
+        if e.version <= have {
+            return Err(ProvisionError::Rollback {
+                part: e.name.name().to_string(),
+                got: e.version,
+                have,
+            });
+        }
+    }
+    Ok(v)
+}
+
+/// Everything a pad checks that does not depend on the pad: signature
+/// chain, format, organisation, expiry, the parts' framing and hashes, and
+/// a device part addressed to one pad only. The operator's tools run this
+/// before a package leaves the gateway.
+pub fn inspect(bytes: &[u8], trust: &Trust, now: i64) -> Result<Verified, ProvisionError> {
     let opened = signed::open(PACKAGE_MAGIC, bytes, trust, now)?;
     let p = opened.payload;
     if p.len() < 4 {
@@ -248,16 +272,10 @@ pub fn verify(
     if header.org != trust.org || opened.cert.org != header.org {
         return Err(ProvisionError::ForeignOrganisation(header.org));
     }
-    if !header.target.includes(serial) {
-        return Err(ProvisionError::NotForThisPad);
-    }
     if let Some(exp) = header.expires_ms
         && now >= exp
     {
         return Err(ProvisionError::Expired(exp));
-    }
-    if applied.last_package == Some(header.package_id) {
-        return Err(ProvisionError::AlreadyApplied);
     }
     if header.parts.is_empty() {
         return Err(ProvisionError::Corrupt("no parts".into()));
@@ -283,14 +301,6 @@ pub fn verify(
                 "part {} does not match its hash",
                 e.name.name()
             )));
-        }
-        let have = applied.version(e.name);
-        if e.version <= have {
-            return Err(ProvisionError::Rollback {
-                part: e.name.name().to_string(),
-                got: e.version,
-                have,
-            });
         }
         if e.name == PartName::Device
             && !matches!(&header.target, Target::Serials(s) if s.len() == 1)

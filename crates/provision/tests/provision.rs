@@ -511,3 +511,39 @@ proptest! {
         prop_assert!(package::verify(&b, &trust, SERIAL, &Applied::default(), NOW).is_err());
     }
 }
+
+/// A catalog preset must name a field of the record's collection and give
+/// it a value the record takes (code lists, numbers).
+#[test]
+fn catalog_presets_follow_the_record() {
+    use rettpad_provision::parts::{Catalog, Preset, PresetField, catalog_presets};
+    use rettpad_record::keys::{measure, med};
+    let one = |collection: &str, key: &str, kind: &str, value: &str| Catalog {
+        presets: vec![Preset {
+            collection: collection.into(),
+            de: "x".into(),
+            en: "x".into(),
+            fields: vec![PresetField {
+                key: key.into(),
+                kind: kind.into(),
+                value: value.into(),
+            }],
+        }],
+    };
+    assert_eq!(
+        catalog_presets(&one("measure", measure::KIND, "code", "17"))
+            .unwrap()
+            .len(),
+        1
+    );
+    let e = catalog_presets(&one("measure", measure::KIND, "code", "99")).unwrap_err();
+    assert!(e.starts_with("preset 1: "), "{e}");
+    assert!(catalog_presets(&one("medication", measure::KIND, "code", "17")).is_err());
+    assert!(catalog_presets(&one("medication", med::DOSE, "number", "zwei")).is_err());
+    assert!(catalog_presets(&one("vitals", med::DOSE, "number", "1")).is_err());
+    assert!(
+        one("medication", med::DOSE, "number", "zwei")
+            .validate()
+            .is_err()
+    );
+}

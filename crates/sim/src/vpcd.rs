@@ -367,7 +367,8 @@ impl MifareOpts {
 }
 
 fn hex_bytes(s: &str) -> Option<Vec<u8>> {
-    s.len().is_multiple_of(2)
+    s.len()
+        .is_multiple_of(2)
         .then(|| {
             (0..s.len())
                 .step_by(2)

@@ -16,6 +16,7 @@ pub mod hwserial;
 pub mod keys;
 pub mod outbox;
 pub mod packet;
+pub mod pad_status;
 pub mod receipt;
 #[cfg(feature = "uploader")]
 pub mod uploader;

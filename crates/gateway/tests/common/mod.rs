@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod els;
+pub mod fleet;
 
 use rettpad_gateway::GatewayConfig;
 use rettpad_pad::config::Config;
