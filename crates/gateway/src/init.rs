@@ -156,6 +156,8 @@ pub fn init(o: &InitOptions) -> Result<InitReport, String> {
                 gateway_receipt_public: signer.public_hex(),
                 hospital_keys: hospital_keys.clone(),
                 tls13_only: false,
+                provisioned_ca_pem: Vec::new(),
+                provisioned_crl_pem: Vec::new(),
             },
         };
         let text = toml::to_string_pretty(&pc).map_err(|e| e.to_string())?;

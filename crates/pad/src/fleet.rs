@@ -182,6 +182,13 @@ fn apply_inner(
             reason,
         })?;
     }
+    // Certificates and CRLs as the TLS setup will read them.
+    if let Some(p) = &decoded.pki {
+        check_pki(p).map_err(|reason| FleetError::Part {
+            part: "pki",
+            reason,
+        })?;
+    }
     // A PIN hash the session cannot use would keep the pad from starting.
     if let Some(s) = &decoded.settings {
         crate::session::validate_pin_hash(&s.pin_hash).map_err(|e| FleetError::Part {
@@ -280,6 +287,10 @@ pub fn effective(cfg: &Config, p: &Parts) -> Config {
                 })
             })
             .collect();
+    }
+    if let (Some(pki), Some(u)) = (&p.pki, &mut c.upload) {
+        u.provisioned_ca_pem = pki.ca_pem.join("\n").into_bytes();
+        u.provisioned_crl_pem = pki.crl_pem.iter().map(|c| c.clone().into_bytes()).collect();
     }
     if let Some(d) = p
         .device
@@ -396,6 +407,18 @@ pub fn take_command(
         "remote command taken"
     );
     Ok(c)
+}
+
+/// The pki part as rustls will take it: every certificate and CRL parses.
+fn check_pki(p: &parts::Pki) -> Result<(), String> {
+    let crls: Vec<Vec<u8>> = p.crl_pem.iter().map(|c| c.clone().into_bytes()).collect();
+    rettpad_pki::Trust::check_crls(&crls).map_err(|e| e.to_string())?;
+    if !p.ca_pem.is_empty() {
+        rettpad_pki::Trust::from_pem(p.ca_pem.join("\n").as_bytes(), &crls)
+            .and_then(|t| t.check())
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 /// `rettpad --provision FILE`: a package from the workshop's USB stick into

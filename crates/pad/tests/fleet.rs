@@ -762,3 +762,101 @@ fn catalog_presets_are_checked_against_the_record() {
     assert_eq!(p[0].de, "Morphin 5 mg i.v.");
     assert_eq!(p[0].fields.len(), 4);
 }
+
+/// One TLS handshake in memory between the pad's upload client and a
+/// gateway-like server: `Err` names why the client refused.
+fn handshake(
+    client: rustls::ClientConfig,
+    server: rustls::ServerConfig,
+) -> Result<(), rustls::Error> {
+    use std::sync::Arc as A;
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut c = rustls::ClientConnection::new(A::new(client), name)?;
+    let mut s = rustls::ServerConnection::new(A::new(server))?;
+    for _ in 0..20 {
+        let mut buf = Vec::new();
+        while c.wants_write() {
+            c.write_tls(&mut buf).unwrap();
+        }
+        let mut rd = buf.as_slice();
+        while !rd.is_empty() {
+            s.read_tls(&mut rd).unwrap();
+        }
+        s.process_new_packets()?;
+        let mut buf = Vec::new();
+        while s.wants_write() {
+            s.write_tls(&mut buf).unwrap();
+        }
+        let mut rd = buf.as_slice();
+        while !rd.is_empty() {
+            c.read_tls(&mut rd).unwrap();
+        }
+        c.process_new_packets()?;
+        if !c.is_handshaking() && !s.is_handshaking() {
+            return Ok(());
+        }
+    }
+    panic!("the handshake did not finish")
+}
+
+/// The pki part reaches the upload's TLS: a provisioned CRL that revokes
+/// the gateway's certificate makes the pad refuse that gateway; a CRL that
+/// does not parse is refused before it is kept.
+#[test]
+fn a_provisioned_crl_makes_the_upload_refuse_a_revoked_gateway() {
+    use rettpad_pki::issue::Ca;
+    let o = org();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::generate("Test-CA").unwrap();
+    let gw = ca.issue_server(&["localhost"]).unwrap();
+    let mut cfg = config(&o);
+    let me = ca.issue_pad(&cfg.device_serial, &cfg.call_sign).unwrap();
+    let file = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    cfg.upload = Some(rettpad_transfer::UploadConfig {
+        gateway_url: "https://localhost:8443".into(),
+        ca: file("ca.pem", &ca.cert_pem()),
+        crls: Vec::new(),
+        cert: file("pad.pem", &me.cert_pem),
+        key: file("pad.key", &me.key_pem),
+        gateway_hpke_public: String::new(),
+        gateway_receipt_public: String::new(),
+        hospital_keys: Default::default(),
+        tls13_only: false,
+        provisioned_ca_pem: Vec::new(),
+        provisioned_crl_pem: Vec::new(),
+    });
+    let server = rettpad_pki::server_config(
+        &rettpad_pki::Identity::from_pem(gw.cert_pem.as_bytes(), gw.key_pem.as_bytes()).unwrap(),
+        &rettpad_pki::Trust::from_pem(ca.cert_pem().as_bytes(), &[]).unwrap(),
+        rettpad_pki::Versions::Tls12And13,
+    )
+    .unwrap();
+    let mut pad = pad_at(
+        cfg,
+        &dir.path().join("data"),
+        Arc::new(MemoryKeyProvider::new()),
+        TestClock::new(T0),
+    );
+    let tls =
+        |pad: &Pad| rettpad_transfer::client_tls(pad.config().upload.as_ref().unwrap()).unwrap();
+    handshake(tls(&pad), server.clone()).expect("the gateway is trusted before");
+
+    // A CRL in PEM armour that is no CRL: refused, nothing kept.
+    let junk = "crl_pem = [\"-----BEGIN X509 CRL-----\\nAAAA\\n-----END X509 CRL-----\\n\"]\n";
+    let e = pad
+        .apply_package(&package(&o, Target::All, &[(PartName::Pki, 1, junk)]))
+        .unwrap_err();
+    assert_eq!(e.code(), "bad_part", "{e}");
+    handshake(tls(&pad), server.clone()).expect("unchanged");
+
+    let crl = ca.crl_pem(&[&gw], T0 / 1000 - 60).unwrap();
+    let part = format!("crl_pem = [{}]\n", toml::Value::String(crl));
+    pad.apply_package(&package(&o, Target::All, &[(PartName::Pki, 2, &part)]))
+        .unwrap();
+    let refused = handshake(tls(&pad), server).unwrap_err();
+    assert!(format!("{refused:?}").contains("Revoked"), "{refused:?}");
+}

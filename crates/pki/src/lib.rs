@@ -137,6 +137,34 @@ impl Trust {
         })
     }
 
+    /// Checks that every CRL in the PEM texts parses (a provisioned list
+    /// before it is kept).
+    pub fn check_crls(crl_pems: &[Vec<u8>]) -> Result<(), PkiError> {
+        for pem in crl_pems {
+            let mut n = 0;
+            for c in CertificateRevocationListDer::pem_slice_iter(pem) {
+                let der = c.map_err(|e| PkiError::Pem(e.to_string()))?;
+                x509_parser::parse_x509_crl(der.as_ref())
+                    .map_err(|e| PkiError::Pem(format!("unparsable CRL: {e}")))?;
+                n += 1;
+            }
+            if n == 0 {
+                return Err(PkiError::Pem("no CRL in the PEM text".into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Builds the server verifier once, as a TLS client would: the
+    /// certificates and CRLs are usable, not only well-formed PEM.
+    pub fn check(&self) -> Result<(), PkiError> {
+        rustls::client::WebPkiServerVerifier::builder_with_provider(self.roots.clone(), provider())
+            .with_crls(self.crls.clone())
+            .build()
+            .map(|_| ())
+            .map_err(|e| PkiError::Verifier(e.to_string()))
+    }
+
     pub fn load(ca: &Path, crls: &[PathBuf]) -> Result<Self, PkiError> {
         let crl_pems = crls
             .iter()

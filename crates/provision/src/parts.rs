@@ -109,12 +109,14 @@ pub struct Catalog {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Pki {
-    /// PEM CA certificates the pad trusts for the gateway and handovers.
+    /// PEM CA certificates the pad trusts for the gateway, besides the
+    /// one in its configuration (a new CA before the switch to it).
     #[serde(default)]
     pub ca_pem: Vec<String>,
-    /// Hex serial numbers of revoked certificates.
+    /// PEM X.509 CRLs signed by the CA: revoked gateway and pad
+    /// certificates, checked in every TLS handshake of the upload.
     #[serde(default)]
-    pub revoked_serials: Vec<String>,
+    pub crl_pem: Vec<String>,
 }
 
 /// A one-tap preset of the provisioned catalog, checked against the
@@ -335,11 +337,11 @@ impl Pki {
             }
         }
         if self
-            .revoked_serials
+            .crl_pem
             .iter()
-            .any(|s| s.is_empty() || s.len() > 64 || !s.bytes().all(|b| b.is_ascii_hexdigit()))
+            .any(|c| !c.contains("-----BEGIN X509 CRL-----") || c.len() > 4 * 1024 * 1024)
         {
-            return Err(bad(p, "revoked serials must be hex"));
+            return Err(bad(p, "crl_pem must hold PEM CRLs"));
         }
         Ok(())
     }

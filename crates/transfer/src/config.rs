@@ -26,4 +26,10 @@ pub struct UploadConfig {
     /// Refuse TLS 1.2 as well.
     #[serde(default)]
     pub tls13_only: bool,
+    /// Provisioned, not from the file: more CA certificates (PEM) trusted
+    /// beside `ca`, and CRLs (PEM) checked beside `crls`.
+    #[serde(skip)]
+    pub provisioned_ca_pem: Vec<u8>,
+    #[serde(skip)]
+    pub provisioned_crl_pem: Vec<Vec<u8>>,
 }

@@ -75,7 +75,18 @@ pub fn call_sign_header(s: &str) -> String {
 #[cfg(feature = "uploader")]
 pub fn client_tls(u: &UploadConfig) -> Result<rustls::ClientConfig, String> {
     let id = rettpad_pki::Identity::load(&u.cert, &u.key).map_err(|e| e.to_string())?;
-    let trust = rettpad_pki::Trust::load(&u.ca, &u.crls).map_err(|e| e.to_string())?;
+    let read = |p: &std::path::Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+    // The file's CA and CRLs, and what the operator provisioned beside them.
+    let mut ca = read(&u.ca)?;
+    ca.push(b'\n');
+    ca.extend_from_slice(&u.provisioned_ca_pem);
+    let mut crls = u
+        .crls
+        .iter()
+        .map(|p| read(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    crls.extend(u.provisioned_crl_pem.iter().cloned());
+    let trust = rettpad_pki::Trust::from_pem(&ca, &crls).map_err(|e| e.to_string())?;
     let v = if u.tls13_only {
         rettpad_pki::Versions::Tls13Only
     } else {
