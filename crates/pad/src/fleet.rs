@@ -288,9 +288,15 @@ pub fn effective(cfg: &Config, p: &Parts) -> Config {
             })
             .collect();
     }
-    if let (Some(pki), Some(u)) = (&p.pki, &mut c.upload) {
-        u.provisioned_ca_pem = pki.ca_pem.join("\n").into_bytes();
-        u.provisioned_crl_pem = pki.crl_pem.iter().map(|c| c.clone().into_bytes()).collect();
+    if let Some(pki) = &p.pki {
+        let ca = pki.ca_pem.join("\n").into_bytes();
+        let crls: Vec<Vec<u8>> = pki.crl_pem.iter().map(|c| c.clone().into_bytes()).collect();
+        if let Some(u) = &mut c.upload {
+            u.provisioned_ca_pem = ca.clone();
+            u.provisioned_crl_pem = crls.clone();
+        }
+        c.handover.provisioned_ca_pem = ca;
+        c.handover.provisioned_crl_pem = crls;
     }
     if let Some(d) = p
         .device

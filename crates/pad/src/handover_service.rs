@@ -47,6 +47,12 @@ pub struct HandoverConfig {
     pub confirm_seconds: u32,
     #[serde(default)]
     pub paired: Vec<PairedPad>,
+    /// Provisioned, not from the file: more CA certificates (PEM) trusted
+    /// beside `ca`, and CRLs (PEM) checked beside `crls`.
+    #[serde(skip)]
+    pub provisioned_ca_pem: Vec<u8>,
+    #[serde(skip)]
+    pub provisioned_crl_pem: Vec<Vec<u8>>,
 }
 
 fn default_confirm() -> u32 {
@@ -63,6 +69,8 @@ impl Default for HandoverConfig {
             listen: None,
             confirm_seconds: default_confirm(),
             paired: Vec::new(),
+            provisioned_ca_pem: Vec::new(),
+            provisioned_crl_pem: Vec::new(),
         }
     }
 }
@@ -156,7 +164,21 @@ impl ServiceConfig {
         let key = h.key.as_ref().ok_or(SetupError::Missing("key"))?;
         let ca = h.ca.as_ref().ok_or(SetupError::Missing("ca"))?;
         let identity = Identity::load(cert, key).map_err(|e| SetupError::Invalid(e.to_string()))?;
-        let trust = Trust::load(ca, &h.crls).map_err(|e| SetupError::Invalid(e.to_string()))?;
+        let invalid = |e: String| SetupError::Invalid(e);
+        let read = |p: &std::path::Path| {
+            std::fs::read(p).map_err(|e| invalid(format!("{}: {e}", p.display())))
+        };
+        // The file's CA and CRLs, and what the operator provisioned beside them.
+        let mut ca_pem = read(ca)?;
+        ca_pem.push(b'\n');
+        ca_pem.extend_from_slice(&h.provisioned_ca_pem);
+        let mut crls = h
+            .crls
+            .iter()
+            .map(|p| read(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        crls.extend(h.provisioned_crl_pem.iter().cloned());
+        let trust = Trust::from_pem(&ca_pem, &crls).map_err(|e| invalid(e.to_string()))?;
         let paired = h
             .paired
             .iter()

@@ -829,6 +829,10 @@ fn a_provisioned_crl_makes_the_upload_refuse_a_revoked_gateway() {
         provisioned_ca_pem: Vec::new(),
         provisioned_crl_pem: Vec::new(),
     });
+    // The handover uses the same identity and CA here.
+    cfg.handover.cert = cfg.upload.as_ref().map(|u| u.cert.clone());
+    cfg.handover.key = cfg.upload.as_ref().map(|u| u.key.clone());
+    cfg.handover.ca = cfg.upload.as_ref().map(|u| u.ca.clone());
     let server = rettpad_pki::server_config(
         &rettpad_pki::Identity::from_pem(gw.cert_pem.as_bytes(), gw.key_pem.as_bytes()).unwrap(),
         &rettpad_pki::Trust::from_pem(ca.cert_pem().as_bytes(), &[]).unwrap(),
@@ -844,6 +848,7 @@ fn a_provisioned_crl_makes_the_upload_refuse_a_revoked_gateway() {
     let tls =
         |pad: &Pad| rettpad_transfer::client_tls(pad.config().upload.as_ref().unwrap()).unwrap();
     handshake(tls(&pad), server.clone()).expect("the gateway is trusted before");
+    handshake(handover_tls(&pad), server.clone()).expect("and by the handover");
 
     // A CRL in PEM armour that is no CRL: refused, nothing kept.
     let junk = "crl_pem = [\"-----BEGIN X509 CRL-----\\nAAAA\\n-----END X509 CRL-----\\n\"]\n";
@@ -857,6 +862,22 @@ fn a_provisioned_crl_makes_the_upload_refuse_a_revoked_gateway() {
     let part = format!("crl_pem = [{}]\n", toml::Value::String(crl));
     pad.apply_package(&package(&o, Target::All, &[(PartName::Pki, 2, &part)]))
         .unwrap();
-    let refused = handshake(tls(&pad), server).unwrap_err();
+    let refused = handshake(tls(&pad), server.clone()).unwrap_err();
     assert!(format!("{refused:?}").contains("Revoked"), "{refused:?}");
+    // The pad-to-pad handover takes the same list.
+    let refused = handshake(handover_tls(&pad), server).unwrap_err();
+    assert!(format!("{refused:?}").contains("Revoked"), "{refused:?}");
+}
+
+/// The TLS client the handover builds from the configuration in effect.
+fn handover_tls(pad: &Pad) -> rustls::ClientConfig {
+    let creds = rettpad_pad::ServiceConfig::from_config(pad.config())
+        .unwrap()
+        .creds;
+    rettpad_pki::client_config(
+        &creds.identity,
+        &creds.trust,
+        rettpad_pki::Versions::Tls12And13,
+    )
+    .unwrap()
 }
