@@ -158,3 +158,66 @@ pub fn start(dir: &Path) -> Result<LocalGateway, String> {
         thread: Some(thread),
     })
 }
+
+/// The demo organisation's staff list: the demo crew and two more.
+const DEMO_STAFF: &str = r#"
+[[staff]]
+number = "4711"
+name = "Anna Berger"
+qualification = "notsan"
+
+[[staff]]
+number = "4712"
+name = "Jonas Keller"
+qualification = "rettsan"
+
+[[staff]]
+number = "4713"
+name = "Dr. Lea Sommer"
+qualification = "notarzt"
+
+[[staff]]
+number = "4714"
+name = "Jörg Weiß"
+qualification = "rettsan"
+"#;
+
+/// The demo's fleet: on first use the organisation's keys (as `provision
+/// keys` makes them) and one package with the staff list for the demo pad,
+/// queued on its channel, so the shift login offers the list. Returns the
+/// trust the demo pad is enrolled with.
+pub fn demo_fleet(dir: &Path) -> Result<rettpad_provision::Trust, String> {
+    use super::{fleet, fleet_keys};
+    use rettpad_provision::package::{PartName, Target};
+    let cfg_path = dir.join("gateway.toml");
+    let cfg = GatewayConfig::load(&cfg_path).map_err(|e| e.to_string())?;
+    if let Some(f) = &cfg.fleet {
+        return Ok(fleet::trust(f));
+    }
+    let now = super::server::now_ms();
+    let created = fleet_keys::create(dir, "demo-rd", 365, now)?;
+    let mut text =
+        std::fs::read_to_string(&cfg_path).map_err(|e| format!("{}: {e}", cfg_path.display()))?;
+    text.push_str(&fleet_keys::gateway_section(&created.trust));
+    std::fs::write(&cfg_path, text).map_err(|e| format!("{}: {e}", cfg_path.display()))?;
+    let cfg = GatewayConfig::load(&cfg_path).map_err(|e| e.to_string())?;
+    let f = cfg.fleet.as_ref().ok_or("demo [fleet] not written")?;
+    let key = fleet_keys::load_signing(f, rettpad_provision::Purpose::Packages, now)?;
+    let storage =
+        rettpad_crypto::SecretKey::from_slice(&super::config::read_hex_file(&cfg.storage_key)?)
+            .ok_or("storage key must be 32 bytes")?;
+    let d = super::dispatch::Dispatcher::open(&cfg, storage)?;
+    let staff = rettpad_provision::parts::from_toml(PartName::Staff, DEMO_STAFF)
+        .map_err(|e| e.to_string())?;
+    let (bytes, header) = fleet::build(
+        &d,
+        f,
+        &key,
+        vec![(PartName::Staff, staff)],
+        Target::All,
+        None,
+        now,
+    )?;
+    fleet::publish(&d, &bytes, &header, &["DEMO-PAD-0001".to_string()], now)?;
+    Ok(created.trust)
+}

@@ -881,3 +881,37 @@ fn handover_tls(pad: &Pad) -> rustls::ClientConfig {
     )
     .unwrap()
 }
+
+/// The demo (`cargo xtask run`): the local gateway enrolls the demo pad on
+/// first use and its staff list reaches the pad over the channel; a second
+/// start neither makes new keys nor publishes again.
+#[test]
+fn the_demo_gateway_provisions_the_demo_pads_staff_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let gw_dir = dir.path().join("demo-gateway");
+    let g = rettpad_gateway::local::start(&gw_dir).unwrap();
+    let trust = rettpad_gateway::local::demo_fleet(&gw_dir).unwrap();
+    assert_eq!(rettpad_gateway::local::demo_fleet(&gw_dir).unwrap(), trust);
+    let mut cfg = Config::demo();
+    cfg.fleet = Some(trust);
+    let clock: SharedClock = rettpad_clock::SystemClock::shared();
+    let mut pad = pad_at(
+        cfg,
+        &dir.path().join("pad"),
+        Arc::new(MemoryKeyProvider::new()),
+        clock,
+    );
+    pad.attach_upload(&g.upload, Vec::new()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut applied = false;
+    while !applied && Instant::now() < deadline {
+        applied = pad
+            .tick()
+            .iter()
+            .any(|e| matches!(e, rettpad_pad::PadEvent::Provisioned(_)));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(applied, "the staff list arrived within 30 s");
+    let names: Vec<String> = pad.staff().into_iter().map(|s| s.name).collect();
+    assert!(names.contains(&"Anna Berger".to_string()), "{names:?}");
+}

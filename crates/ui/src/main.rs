@@ -349,6 +349,23 @@ fn run_kiosk(cfg: Config, dir: &Path, key: &Path, demo: bool) -> ExitCode {
             },
             _ => (None, None),
         };
+    // The demo organisation enrolls the demo pad and provisions its staff
+    // list, so the shift login offers it.
+    #[cfg(feature = "demo")]
+    let cfg = if demo && cfg.fleet.is_none() && gateway.is_some() {
+        match rettpad_gateway::local::demo_fleet(&dir.join("demo-gateway")) {
+            Ok(t) => Config {
+                fleet: Some(t),
+                ..cfg
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "demo fleet not set up");
+                cfg
+            }
+        }
+    } else {
+        cfg
+    };
     let clock: SharedClock = SystemClock::shared();
     let opts = StoreOptions {
         snapshot_every: cfg.snapshot_every,
