@@ -14,7 +14,7 @@ use crate::config::FleetEntry;
 use crate::fleet::{DAY_MS, check_org, trust};
 use crate::private::{self, Existing};
 use rettpad_provision::Trust;
-use rettpad_provision::keys::{KeyCert, Purpose, RootKey, SigningKey, public_hex_of};
+use rettpad_provision::keys::{KeyCert, Purpose, RootKey, SigningKey};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -78,16 +78,15 @@ fn certify_new(
     days: u32,
     now_ms: i64,
 ) -> Result<(Vec<u8>, KeyCert, Vec<u8>), String> {
-    let der = SigningKey::generate_pkcs8().map_err(|e| e.to_string())?;
-    let cert = KeyCert {
-        org: org.to_string(),
-        public_key: public_hex_of(&der).map_err(|e| e.to_string())?,
-        purposes: vec![purpose],
-        not_before_ms: now_ms - BACKDATE_MS,
-        expires_ms: now_ms + i64::from(days) * DAY_MS,
-    };
-    let encoded = root.certify(&cert).map_err(|e| e.to_string())?;
-    Ok((der, cert, encoded))
+    let k = root
+        .new_signing_key(
+            org,
+            vec![purpose],
+            now_ms - BACKDATE_MS,
+            now_ms + i64::from(days) * DAY_MS,
+        )
+        .map_err(|e| e.to_string())?;
+    Ok((k.pkcs8, k.cert, k.encoded_cert))
 }
 
 /// `provision keys`: a new root in `dir/offline/` and both signing keys in

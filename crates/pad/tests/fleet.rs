@@ -9,7 +9,7 @@ use rettpad_pad::fleet::{self, FleetError};
 use rettpad_pad::session::{Pin, Qualification, Session, hash_pin};
 use rettpad_pad::{Pad, Unlock};
 use rettpad_provision::command::{Action, Command};
-use rettpad_provision::keys::{KeyCert, Purpose, RootKey, SigningKey, public_hex_of};
+use rettpad_provision::keys::{Purpose, RootKey, SigningKey};
 use rettpad_provision::package::{Builder, PartName, Target};
 use rettpad_provision::parts::from_toml;
 use rettpad_provision::{ProvisionError, Trust};
@@ -34,17 +34,10 @@ struct Org {
 }
 
 fn signing(root: &RootKey, purpose: Purpose) -> (SigningKey, Vec<u8>, Vec<u8>) {
-    let der = SigningKey::generate_pkcs8().unwrap();
-    let cert = root
-        .certify(&KeyCert {
-            org: ORG.into(),
-            public_key: public_hex_of(&der).unwrap(),
-            purposes: vec![purpose],
-            not_before_ms: T0 - DAY,
-            expires_ms: T0 + 365 * DAY,
-        })
+    let k = root
+        .new_signing_key(ORG, vec![purpose], T0 - DAY, T0 + 365 * DAY)
         .unwrap();
-    (SigningKey::new(&der, cert.clone()).unwrap(), der, cert)
+    (k.key, k.pkcs8, k.encoded_cert)
 }
 
 fn org() -> Org {
@@ -81,6 +74,16 @@ fn pad_at(cfg: Config, dir: &Path, keys: Arc<MemoryKeyProvider>, clock: SharedCl
     )
     .unwrap();
     Pad::new(cfg, clock, store, session)
+}
+
+/// A pad of `o` over a new vault in `dir`, at `T0`.
+fn fresh_pad(o: &Org, dir: &Path) -> Pad {
+    pad_at(
+        config(o),
+        dir,
+        Arc::new(MemoryKeyProvider::new()),
+        TestClock::new(T0),
+    )
 }
 
 fn crew() -> Vec<(String, String, Qualification)> {
@@ -598,12 +601,7 @@ qualification = "notarzt"
 fn the_staff_list_is_searched_and_a_crew_member_from_it_is_marked_listed() {
     let o = org();
     let dir = tempfile::tempdir().unwrap();
-    let mut pad = pad_at(
-        config(&o),
-        dir.path(),
-        Arc::new(MemoryKeyProvider::new()),
-        TestClock::new(T0),
-    );
+    let mut pad = fresh_pad(&o, dir.path());
     assert!(pad.staff().is_empty(), "no list before provisioning");
     pad.apply_package(&package(&o, Target::All, &[(PartName::Staff, 1, STAFF)]))
         .unwrap();
@@ -728,12 +726,7 @@ fn catalog() -> String {
 fn catalog_presets_are_checked_against_the_record() {
     let o = org();
     let dir = tempfile::tempdir().unwrap();
-    let mut pad = pad_at(
-        config(&o),
-        dir.path(),
-        Arc::new(MemoryKeyProvider::new()),
-        TestClock::new(T0),
-    );
+    let mut pad = fresh_pad(&o, dir.path());
     assert!(
         pad.catalog_presets().is_none(),
         "built-in presets until provisioned"

@@ -166,6 +166,32 @@ impl RootKey {
         }
     }
 
+    /// A new online signing key for `org`, certified by this root for
+    /// `purposes` from `not_before_ms` until `expires_ms`.
+    pub fn new_signing_key(
+        &self,
+        org: &str,
+        purposes: Vec<Purpose>,
+        not_before_ms: i64,
+        expires_ms: i64,
+    ) -> Result<NewSigningKey, ProvisionError> {
+        let pkcs8 = SigningKey::generate_pkcs8()?;
+        let cert = KeyCert {
+            org: org.to_string(),
+            public_key: public_hex_of(&pkcs8)?,
+            purposes,
+            not_before_ms,
+            expires_ms,
+        };
+        let encoded = self.certify(&cert)?;
+        Ok(NewSigningKey {
+            key: SigningKey::new(&pkcs8, encoded.clone())?,
+            pkcs8,
+            cert,
+            encoded_cert: encoded,
+        })
+    }
+
     /// Certifies `cert` (the signing key's public key and validity).
     pub fn certify(&self, cert: &KeyCert) -> Result<Vec<u8>, ProvisionError> {
         let body = serde_json::to_vec(cert).map_err(|e| ProvisionError::Key(e.to_string()))?;
@@ -176,6 +202,15 @@ impl RootKey {
         out.extend_from_slice(sig.as_ref());
         Ok(out)
     }
+}
+
+/// A signing key just made by [`RootKey::new_signing_key`]: usable, and
+/// its PKCS#8 and certificate for the key files.
+pub struct NewSigningKey {
+    pub key: SigningKey,
+    pub pkcs8: Vec<u8>,
+    pub cert: KeyCert,
+    pub encoded_cert: Vec<u8>,
 }
 
 /// An online signing key with its certificate from the root.

@@ -2,7 +2,7 @@
 
 use proptest::prelude::*;
 use rettpad_provision::command::{self, Action, Command};
-use rettpad_provision::keys::{KeyCert, Purpose, RootKey, SigningKey, public_hex_of};
+use rettpad_provision::keys::{Purpose, RootKey, SigningKey};
 use rettpad_provision::package::{self, Applied, Builder, PartName, Target};
 use rettpad_provision::parts::{self, from_toml};
 use rettpad_provision::{ProvisionError, signed};
@@ -41,17 +41,7 @@ struct Org {
 }
 
 fn signing(root: &RootKey, org: &str, purposes: Vec<Purpose>, from: i64, to: i64) -> SigningKey {
-    let der = SigningKey::generate_pkcs8().unwrap();
-    let cert = root
-        .certify(&KeyCert {
-            org: org.into(),
-            public_key: public_hex_of(&der).unwrap(),
-            purposes,
-            not_before_ms: from,
-            expires_ms: to,
-        })
-        .unwrap();
-    SigningKey::new(&der, cert).unwrap()
+    root.new_signing_key(org, purposes, from, to).unwrap().key
 }
 
 fn org() -> Org {

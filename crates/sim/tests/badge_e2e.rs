@@ -11,7 +11,7 @@ use rettpad_pad::config::Config;
 use rettpad_pad::session::Session;
 use rettpad_pad::watcher::{CardEvent, Watcher, WatcherConfig, badge_hash};
 use rettpad_pad::{Pad, Unlock};
-use rettpad_provision::keys::{KeyCert, Purpose, RootKey, SigningKey, public_hex_of};
+use rettpad_provision::keys::{Purpose, RootKey};
 use rettpad_provision::package::{Builder, PartName, Target};
 use rettpad_provision::parts::from_toml;
 use rettpad_sim::vpcd::{Pcscd, PcscdLock};
@@ -93,17 +93,10 @@ fn watcher(badges: bool) -> (Watcher, Receiver<CardEvent>) {
 /// A pad whose staff list knows Anna's card, with RFID unlock on.
 fn pad() -> Pad {
     let (root, _) = RootKey::generate().unwrap();
-    let der = SigningKey::generate_pkcs8().unwrap();
-    let cert = root
-        .certify(&KeyCert {
-            org: "rd-test".into(),
-            public_key: public_hex_of(&der).unwrap(),
-            purposes: vec![Purpose::Packages],
-            not_before_ms: T0 - 1,
-            expires_ms: T0 + 86_400_000,
-        })
-        .unwrap();
-    let key = SigningKey::new(&der, cert).unwrap();
+    let key = root
+        .new_signing_key("rd-test", vec![Purpose::Packages], T0 - 1, T0 + 86_400_000)
+        .unwrap()
+        .key;
     let pin = rettpad_pad::session::Pin::new("1234".to_string()).unwrap();
     let settings = format!(
         "pin_hash = \"{}\"\nidle_lock_minutes = 15\nmax_wrong_pins = 5\nrfid_unlock = true\n",

@@ -99,51 +99,30 @@ impl ChannelLink {
     ) -> Result<(), LinkError> {
         let body = serde_json::json!({ "mission_id": mission, "hospital": hospital,
             "notice": notice, "ecg": ecg.map(hex::encode) });
-        let r = self
-            .http
-            .post(&self.prenotice_url)
-            .header(SERIAL_HEADER, &self.serial)
-            .header(CALL_SIGN_HEADER, call_sign_header(&self.call_sign))
-            .header("content-type", "application/json")
-            .body(body.to_string())
-            .send()
-            .map_err(|e| LinkError::Transport(e.to_string()))?;
-        if r.status().is_success() {
-            Ok(())
-        } else {
-            Err(Self::refused(r))
-        }
+        self.post(&self.prenotice_url, body.to_string())
     }
 
     /// The pad's state for the gateway's fleet view (no patient data).
     pub fn status(&self, status: &PadStatus) -> Result<(), LinkError> {
         let body =
             serde_json::to_string(status).map_err(|e| LinkError::Transport(e.to_string()))?;
-        let r = self
-            .http
-            .post(&self.status_url)
-            .header(SERIAL_HEADER, &self.serial)
-            .header(CALL_SIGN_HEADER, call_sign_header(&self.call_sign))
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .map_err(|e| LinkError::Transport(e.to_string()))?;
-        if r.status().is_success() {
-            Ok(())
-        } else {
-            Err(Self::refused(r))
-        }
+        self.post(&self.status_url, body)
     }
 
     /// Everything up to `seq` is applied on the pad.
     pub fn ack(&self, seq: u64) -> Result<(), LinkError> {
+        self.post(&self.ack_url, format!("{{\"seq\":{seq}}}"))
+    }
+
+    /// One authenticated JSON POST; anything but 2xx is a refusal.
+    fn post(&self, url: &str, body: String) -> Result<(), LinkError> {
         let r = self
             .http
-            .post(&self.ack_url)
+            .post(url)
             .header(SERIAL_HEADER, &self.serial)
             .header(CALL_SIGN_HEADER, call_sign_header(&self.call_sign))
             .header("content-type", "application/json")
-            .body(format!("{{\"seq\":{seq}}}"))
+            .body(body)
             .send()
             .map_err(|e| LinkError::Transport(e.to_string()))?;
         if r.status().is_success() {

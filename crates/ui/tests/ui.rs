@@ -2314,31 +2314,13 @@ fn quick_entry_edits_the_first_entries_and_its_presets_toggle() {
 /// hand. A member typed by hand is marked as such, in the UI and the shift.
 #[test]
 fn shift_login_from_the_staff_list_takes_fewer_taps_and_marks_manual_entries() {
-    use rettpad_provision::keys::{KeyCert, Purpose, RootKey, SigningKey, public_hex_of};
-    use rettpad_provision::package::{Builder, PartName, Target};
+    use rettpad_provision::keys::RootKey;
+    use rettpad_provision::package::PartName;
     let (root, _) = RootKey::generate().unwrap();
-    let der = SigningKey::generate_pkcs8().unwrap();
-    let cert = root
-        .certify(&KeyCert {
-            org: "rd-test".into(),
-            public_key: public_hex_of(&der).unwrap(),
-            purposes: vec![Purpose::Packages],
-            not_before_ms: T0 - 1,
-            expires_ms: T0 + 86_400_000,
-        })
-        .unwrap();
-    let key = SigningKey::new(&der, cert).unwrap();
     let staff = "[[staff]]\nnumber = \"4711\"\nname = \"Anna Berger\"\nqualification = \"notsan\"\n\
                  [[staff]]\nnumber = \"4712\"\nname = \"Jonas Keller\"\nqualification = \"rettsan\"\n\
                  [[staff]]\nnumber = \"5001\"\nname = \"Jörg Weiß\"\nqualification = \"notarzt\"\n";
-    let package = Builder::new("rd-test", Target::All, T0)
-        .part(
-            PartName::Staff,
-            1,
-            rettpad_provision::parts::from_toml(PartName::Staff, staff).unwrap(),
-        )
-        .sign(&key)
-        .unwrap();
+    let package = package_of(&root, PartName::Staff, 1, staff);
     let mut cfg = Config::demo();
     cfg.fleet = Some(root.trust("rd-test"));
     let mut t = Ui::with_config(cfg);
@@ -2426,32 +2408,15 @@ fn shift_login_from_the_staff_list_takes_fewer_taps_and_marks_manual_entries() {
 /// what is installed is listed there too.
 #[test]
 fn the_settings_page_shows_what_is_installed_and_the_last_refusal() {
-    use rettpad_provision::keys::{KeyCert, Purpose, RootKey, SigningKey, public_hex_of};
-    use rettpad_provision::package::{Builder, PartName, Target};
+    use rettpad_provision::keys::RootKey;
+    use rettpad_provision::package::PartName;
     let signed_by = |root: &RootKey| {
-        let der = SigningKey::generate_pkcs8().unwrap();
-        let cert = root
-            .certify(&KeyCert {
-                org: "rd-test".into(),
-                public_key: public_hex_of(&der).unwrap(),
-                purposes: vec![Purpose::Packages],
-                not_before_ms: T0 - 1,
-                expires_ms: T0 + 86_400_000,
-            })
-            .unwrap();
-        let key = SigningKey::new(&der, cert).unwrap();
-        Builder::new("rd-test", Target::All, T0)
-            .part(
-                PartName::Staff,
-                2,
-                rettpad_provision::parts::from_toml(
-                    PartName::Staff,
-                    "[[staff]]\nnumber = \"1\"\nname = \"A B\"\nqualification = \"notsan\"\n",
-                )
-                .unwrap(),
-            )
-            .sign(&key)
-            .unwrap()
+        package_of(
+            root,
+            PartName::Staff,
+            2,
+            "[[staff]]\nnumber = \"1\"\nname = \"A B\"\nqualification = \"notsan\"\n",
+        )
     };
     let (root, _) = RootKey::generate().unwrap();
     let (stranger, _) = RootKey::generate().unwrap();
@@ -2504,20 +2469,9 @@ fn the_settings_page_shows_what_is_installed_and_the_last_refusal() {
 /// Issue 15: provisioned presets replace the built-in ones in the editor.
 #[test]
 fn provisioned_presets_replace_the_built_in_ones() {
-    use rettpad_provision::keys::{KeyCert, Purpose, RootKey, SigningKey, public_hex_of};
-    use rettpad_provision::package::{Builder, PartName, Target};
+    use rettpad_provision::keys::RootKey;
+    use rettpad_provision::package::PartName;
     let (root, _) = RootKey::generate().unwrap();
-    let der = SigningKey::generate_pkcs8().unwrap();
-    let cert = root
-        .certify(&KeyCert {
-            org: "rd-test".into(),
-            public_key: public_hex_of(&der).unwrap(),
-            purposes: vec![Purpose::Packages],
-            not_before_ms: T0 - 1,
-            expires_ms: T0 + 86_400_000,
-        })
-        .unwrap();
-    let key = SigningKey::new(&der, cert).unwrap();
     let catalog = format!(
         "[[presets]]\ncollection = \"medication\"\nde = \"Morphin 5 mg i.v.\"\nen = \"Morphine 5 mg IV\"\n\
          fields = [{{ key = \"{}\", kind = \"text\", value = \"Morphin\" }}, \
@@ -2525,14 +2479,7 @@ fn provisioned_presets_replace_the_built_in_ones() {
         keys::med::SUBSTANCE,
         keys::med::DOSE
     );
-    let package = Builder::new("rd-test", Target::All, T0)
-        .part(
-            PartName::Catalog,
-            1,
-            rettpad_provision::parts::from_toml(PartName::Catalog, &catalog).unwrap(),
-        )
-        .sign(&key)
-        .unwrap();
+    let package = package_of(&root, PartName::Catalog, 1, &catalog);
     let mut cfg = Config::demo();
     cfg.fleet = Some(root.trust("rd-test"));
     let mut t = Ui::with_config(cfg);
@@ -2562,4 +2509,28 @@ fn provisioned_presets_replace_the_built_in_ones() {
         med.get(keys::med::SUBSTANCE),
         Some(&Value::Text("Morphin".into()))
     );
+}
+
+/// A package of one part, signed by a new signing key of `root`'s
+/// organisation "rd-test" (issue 15's tests).
+fn package_of(
+    root: &rettpad_provision::keys::RootKey,
+    part: rettpad_provision::package::PartName,
+    version: u64,
+    toml: &str,
+) -> Vec<u8> {
+    use rettpad_provision::keys::Purpose;
+    use rettpad_provision::package::{Builder, Target};
+    let key = root
+        .new_signing_key("rd-test", vec![Purpose::Packages], T0 - 1, T0 + 86_400_000)
+        .unwrap()
+        .key;
+    Builder::new("rd-test", Target::All, T0)
+        .part(
+            part,
+            version,
+            rettpad_provision::parts::from_toml(part, toml).unwrap(),
+        )
+        .sign(&key)
+        .unwrap()
 }
