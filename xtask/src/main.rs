@@ -133,6 +133,12 @@ const DEPS: &[Dep] = &[
         group: Test,
     },
     Dep {
+        deb: "postgresql",
+        check: Bin("pg_ctlcluster"),
+        why: "the archive's tests start a private PostgreSQL cluster (initdb + pg_ctl in a temp dir)",
+        group: Test,
+    },
+    Dep {
         deb: "xvfb",
         check: Bin("Xvfb"),
         why: "X server without a screen for the UI's end-to-end session test (crates/ui/tests/x11_session.rs)",

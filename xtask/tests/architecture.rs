@@ -69,6 +69,70 @@ fn the_gateway_links_neither_slint_nor_typst_nor_the_pad() {
 }
 
 #[test]
+fn the_back_office_links_no_ui_no_pad_and_no_sockets() {
+    let pkgs = tree(&["-p", "rettpad-backoffice", "-e", "normal,build"]);
+    assert!(pkgs.contains("postgres"), "the tree was read: {pkgs:?}");
+    assert_none(
+        &pkgs,
+        "rettpad-backoffice",
+        &[
+            "slint",
+            "winit",
+            "typst",
+            "axum",
+            "rettpad-pad",
+            "rettpad-ui",
+            "rettpad-sim",
+            "rettpad-gateway",
+        ],
+    );
+}
+
+/// Tenancy is enforced in one place: the back office reads tenant tables
+/// only through the `v_*` views, which filter by the transaction's scope
+/// (and PostgreSQL's row-level security backs them). A query on a bare
+/// tenant table would bypass the SQLite side of that.
+#[test]
+fn the_back_office_reads_tenant_tables_only_through_their_views() {
+    let src = root().join("crates/backoffice/src");
+    let mut files = Vec::new();
+    sources(&src, &mut files);
+    assert!(files.len() >= 4, "read {files:?}");
+    let tables = [
+        "station",
+        "vehicle",
+        "pad",
+        "archive_key",
+        "protocol",
+        "identity",
+        "medical",
+        "free_text",
+        "stat",
+        "event_log",
+        "document",
+        "change_log",
+        "intake_issue",
+    ];
+    let mut hits = Vec::new();
+    for f in files.iter().filter(|f| !f.ends_with("schema.rs")) {
+        let text = std::fs::read_to_string(f).unwrap_or_default();
+        let words: Vec<&str> = text.split_whitespace().collect();
+        for w in words.windows(3) {
+            let (before, kw, table) = (w[0], w[1], w[2].trim_end_matches([',', ')', '"']));
+            let reads = kw.eq_ignore_ascii_case("FROM") || kw.eq_ignore_ascii_case("JOIN");
+            if reads && !before.eq_ignore_ascii_case("DELETE") && tables.contains(&table) {
+                hits.push(format!("{}: {before} {kw} {table}", f.display()));
+            }
+        }
+    }
+    assert!(
+        hits.is_empty(),
+        "read through v_<table>:\n{}",
+        hits.join("\n")
+    );
+}
+
+#[test]
 fn the_pad_core_is_headless() {
     let pkgs = tree(&["-p", "rettpad-pad", "-e", "normal,build"]);
     assert!(

@@ -20,6 +20,33 @@ pub struct PadEntry {
     /// The vehicle type (RTW, NEF, KTW …): `--to type:NAME`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vehicle_type: Option<String>,
+    /// The organisation whose archive keeps this pad's protocols (a
+    /// gateway may serve several); default `[archive] org`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
+}
+
+/// `[archive]`: where every accepted protocol is filed for ten years
+/// (docs/backoffice.md).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArchiveEntry {
+    /// `sqlite:PATH` or a PostgreSQL connection string (use the Unix
+    /// socket with peer authentication: no password in this file).
+    /// Default: `archive.sqlite` in `data_dir`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The organisation of pads without their own `org`; default the
+    /// `[fleet]` organisation, else `default`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
+    /// Hex 32-byte key that wraps the organisations' archive keys; every
+    /// node of one archive needs the same. Default: the storage key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub master_key: Option<PathBuf>,
+    /// This node's name in the rows it writes; default `gateway`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 /// `[fleet]`: the organisation whose packages and commands this gateway
@@ -167,6 +194,8 @@ pub struct GatewayConfig {
     /// Provisioning and remote commands; none: `provision keys` not run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fleet: Option<FleetEntry>,
+    #[serde(default)]
+    pub archive: ArchiveEntry,
 }
 
 /// Limits on what pads may send and how slowly. Defaults suit a fleet of
@@ -288,6 +317,9 @@ impl GatewayConfig {
             fix(p);
         }
         self.crls.iter_mut().for_each(fix);
+        if let Some(p) = &mut self.archive.master_key {
+            fix(p);
+        }
         for c in &mut self.centres {
             if let Some(p) = c.report.as_mut().and_then(|r| r.token_file.as_mut()) {
                 fix(p);
@@ -377,6 +409,25 @@ impl GatewayConfig {
             }
         }
         Ok(())
+    }
+
+    /// The archive's database URL.
+    pub fn archive_url(&self) -> String {
+        self.archive
+            .url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite:{}", self.data_dir.join("archive.sqlite").display()))
+    }
+
+    /// The organisation of a pad's protocols.
+    pub fn org_of(&self, serial: &str) -> String {
+        self.pads
+            .iter()
+            .find(|p| p.serial == serial)
+            .and_then(|p| p.org.clone())
+            .or_else(|| self.archive.org.clone())
+            .or_else(|| self.fleet.as_ref().map(|f| f.org.clone()))
+            .unwrap_or_else(|| "default".into())
     }
 
     pub fn to_toml(&self) -> String {

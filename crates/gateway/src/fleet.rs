@@ -777,6 +777,7 @@ mod tests {
             centre: None,
             station: station.map(Into::into),
             vehicle_type: t.map(Into::into),
+            org: None,
         }
     }
 

@@ -100,6 +100,8 @@ pub fn init(o: &InitOptions) -> Result<InitReport, String> {
     write(&dir, "gateway-sign.pub", &signer.public_hex())?;
     let sk = SecretKey::generate().map_err(|e| e.to_string())?;
     write(&dir, "storage.key", &hex::encode(sk.expose()))?;
+    let ak = SecretKey::generate().map_err(|e| e.to_string())?;
+    write(&dir, "archive.key", &hex::encode(ak.expose()))?;
 
     let mut hospitals = Vec::new();
     let mut hospital_keys = BTreeMap::new();
@@ -142,6 +144,7 @@ pub fn init(o: &InitOptions) -> Result<InitReport, String> {
             centre: Some(DEMO_CENTRE.0.into()),
             station: None,
             vehicle_type: None,
+            org: None,
         });
         let pc = PadFile {
             device_serial: serial,
@@ -178,6 +181,7 @@ pub fn init(o: &InitOptions) -> Result<InitReport, String> {
                 centre: Some(DEMO_CENTRE.0.into()),
                 station: None,
                 vehicle_type: None,
+                org: None,
             });
         }
     }
@@ -206,6 +210,11 @@ pub fn init(o: &InitOptions) -> Result<InitReport, String> {
         debug_reply_delay_ms: 0,
         limits: Limits::default(),
         fleet: None,
+        archive: crate::config::ArchiveEntry {
+            org: Some("demo".into()),
+            master_key: Some(dir.join("archive.key")),
+            ..Default::default()
+        },
     };
     let gateway_config = write(&dir, "gateway.toml", &cfg.to_toml())?;
     Ok(InitReport {

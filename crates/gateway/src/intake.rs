@@ -97,6 +97,9 @@ pub struct Gateway {
     signer: ReceiptSigner,
     storage_key: SecretKey,
     pads: HashMap<String, String>,
+    /// serial → (organisation, station, vehicle type), for the archive.
+    pad_meta: HashMap<String, (String, Option<String>, Option<String>)>,
+    default_org: String,
     hospitals: HashMap<String, HospitalEntry>,
     mailbox_ms: i64,
     board_ms: i64,
@@ -140,6 +143,21 @@ impl Gateway {
                 .iter()
                 .map(|p| (p.serial.clone(), p.call_sign.clone()))
                 .collect(),
+            pad_meta: cfg
+                .pads
+                .iter()
+                .map(|p| {
+                    (
+                        p.serial.clone(),
+                        (
+                            cfg.org_of(&p.serial),
+                            p.station.clone(),
+                            p.vehicle_type.clone(),
+                        ),
+                    )
+                })
+                .collect(),
+            default_org: cfg.org_of(""),
             hospitals: cfg
                 .hospitals
                 .iter()
@@ -168,6 +186,23 @@ impl Gateway {
         let storage_key = SecretKey::from_slice(&read_hex_file(&cfg.storage_key)?)
             .ok_or("storage key must be 32 bytes")?;
         Ok(Gateway::new(cfg, store, hpke, signer, storage_key))
+    }
+
+    /// `(organisation, station, vehicle type)` of a pad, for the archive.
+    pub fn pad_meta(&self, serial: &str) -> (String, Option<String>, Option<String>) {
+        self.pad_meta
+            .get(serial)
+            .cloned()
+            .unwrap_or_else(|| (self.default_org.clone(), None, None))
+    }
+
+    pub fn default_org(&self) -> &str {
+        &self.default_org
+    }
+
+    /// Opens a verified packet's server payload with the gateway's key.
+    pub fn open_server(&self, v: &packet::Verified<'_>) -> Result<packet::Parts, PacketError> {
+        v.open_server(&self.hpke)
     }
 
     pub fn is_registered(&self, serial: &str, call_sign: &str) -> bool {
@@ -503,6 +538,7 @@ mod tests {
                 centre: None,
                 station: None,
                 vehicle_type: None,
+                org: None,
             }],
             hospitals: vec![HospitalEntry {
                 id: "h1".into(),
@@ -515,6 +551,7 @@ mod tests {
             debug_reply_delay_ms: 0,
             limits: crate::config::Limits::default(),
             fleet: None,
+            archive: Default::default(),
         }
     }
 
@@ -623,9 +660,11 @@ mod tests {
         // Board for 3 h.
         assert_eq!(gw.board(Some("h1"), t0 + 2 * HOUR_MS).unwrap().len(), 1);
         assert!(gw.board(Some("h1"), t0 + 3 * HOUR_MS).unwrap().is_empty());
-        // Retention: kept 92 days, gone after.
+        // Retention: kept 92 days, gone after, once it is in the archive.
         assert_eq!(gw.sweep(t0 + 91 * DAY).unwrap().packets, 0);
         assert!(gw.original(id).unwrap().is_some());
+        assert_eq!(gw.sweep(t0 + 93 * DAY).unwrap().packets, 0, "not filed yet");
+        gw.store().archive_done(id).unwrap();
         assert_eq!(gw.sweep(t0 + 93 * DAY).unwrap().packets, 1);
         assert!(gw.original(id).unwrap().is_none());
     }

@@ -7,6 +7,7 @@
 //! - [`config`] — `gateway.toml`.
 //! - [`store`] — the `GatewayStore` trait and the SQLite default.
 //! - [`intake`] — the logic without sockets.
+//! - [`archiver`] — files accepted packets into the back office's archive (`rettpad-backoffice`).
 //! - [`board`] — the arrival board page.
 //! - [`dispatch`] — dispatch centres' messages into the pads' channel queues (no sockets).
 //! - `channel_http` — the pad channel (SSE), the pads' status and the dispatch API.
@@ -21,6 +22,7 @@
 //! - [`private`] — secret files and directories, created with their final mode.
 //! - `local` — an in-process gateway for the demo.
 
+pub mod archiver;
 pub mod board;
 pub mod channel_http;
 pub mod config;

@@ -664,6 +664,16 @@ pub async fn serve(
         )));
     }
     let report_tasks = reports.spawn(&dispatcher, &stop_rx);
+    let archive_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let archiver = {
+        let (cfg, gw, stop) = (cfg.clone(), gw.clone(), archive_stop.clone());
+        std::thread::Builder::new()
+            .name("archiver".into())
+            .spawn(move || {
+                super::archiver::run(cfg, gw, stop, Duration::from_secs(1), now_ms);
+            })
+            .map_err(|e| format!("archiver thread: {e}"))?
+    };
     let sweep_gw = gw.clone();
     let sweep_dispatch = dispatcher.clone();
     let every = Duration::from_secs(cfg.sweep_interval_secs.max(1));
@@ -716,5 +726,8 @@ pub async fn serve(
         let _ = t.await;
     }
     let _ = sweep_task.await;
+    archive_stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    archiver.thread().unpark();
+    let _ = tokio::task::spawn_blocking(move || archiver.join()).await;
     Ok(())
 }

@@ -126,6 +126,16 @@ pub trait GatewayStore: Send + Sync {
     /// Deletes packets received before `packets_before_ms` and expired
     /// mailbox and board entries.
     fn sweep(&self, now_ms: i64, packets_before_ms: i64) -> Result<SweepReport, GwStoreError>;
+    /// Packets waiting for the archive whose next attempt is due.
+    fn archive_due(&self, now_ms: i64, limit: u32) -> Result<Vec<Uuid>, GwStoreError>;
+    /// Filed: off the queue (the original may now expire).
+    fn archive_done(&self, packet_id: Uuid) -> Result<(), GwStoreError>;
+    /// Try again at `next_ms` (the archive database was unreachable).
+    fn archive_retry(&self, packet_id: Uuid, next_ms: i64) -> Result<(), GwStoreError>;
+    /// Cannot be filed: stays queued (and its original kept) with why.
+    fn archive_failed(&self, packet_id: Uuid, reason: &str) -> Result<(), GwStoreError>;
+    /// `(waiting, failed)` packets.
+    fn archive_backlog(&self) -> Result<(u64, u64), GwStoreError>;
 }
 
 const SCHEMA: &str = "
@@ -142,6 +152,16 @@ CREATE TABLE IF NOT EXISTS packets (
     receipt         BLOB NOT NULL
 ) STRICT;
 CREATE INDEX IF NOT EXISTS packets_received ON packets(received_ms);
+-- Packets not yet in the archive: written with the packet, deleted when
+-- filed. A packet here is never swept; `failed` holds why it cannot be
+-- filed (reported, kept for an operator).
+CREATE TABLE IF NOT EXISTS archive_queue (
+    packet_id   BLOB PRIMARY KEY NOT NULL,
+    received_ms INTEGER NOT NULL,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    next_ms     INTEGER NOT NULL DEFAULT 0,
+    failed      TEXT
+);
 CREATE TABLE IF NOT EXISTS mailbox (
     hospital    TEXT NOT NULL,
     packet_id   BLOB NOT NULL REFERENCES packets(packet_id) ON DELETE CASCADE,
@@ -254,6 +274,11 @@ fn insert_one(tx: &rusqlite::Transaction<'_>, p: &NewPacket) -> Result<Inserted,
         ],
     )
     .map_err(db("insert packet"))?;
+    tx.execute(
+        "INSERT INTO archive_queue (packet_id, received_ms) VALUES (?1, ?2)",
+        params![id, p.received_ms],
+    )
+    .map_err(db("queue for the archive"))?;
     for h in &p.mailboxes {
         tx.execute(
             "INSERT INTO mailbox (hospital, packet_id, received_ms, expires_ms) VALUES (?1, ?2, ?3, ?4)",
@@ -451,6 +476,62 @@ impl GatewayStore for SqliteStore {
             .collect()
     }
 
+    fn archive_due(&self, now_ms: i64, limit: u32) -> Result<Vec<Uuid>, GwStoreError> {
+        let c = self.conn();
+        let mut st = c
+            .prepare_cached(
+                "SELECT packet_id FROM archive_queue WHERE failed IS NULL AND next_ms <= ?1
+                 ORDER BY received_ms LIMIT ?2",
+            )
+            .map_err(db("archive queue"))?;
+        let ids = st
+            .query_map(params![now_ms, limit], |r| r.get::<_, Vec<u8>>(0))
+            .map_err(db("archive queue"))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db("archive queue"))?;
+        ids.into_iter().map(uuid_of).collect()
+    }
+
+    fn archive_done(&self, packet_id: Uuid) -> Result<(), GwStoreError> {
+        self.conn()
+            .execute(
+                "DELETE FROM archive_queue WHERE packet_id = ?1",
+                [packet_id.as_bytes().as_slice()],
+            )
+            .map_err(db("archive done"))?;
+        Ok(())
+    }
+
+    fn archive_retry(&self, packet_id: Uuid, next_ms: i64) -> Result<(), GwStoreError> {
+        self.conn()
+            .execute(
+                "UPDATE archive_queue SET attempts = attempts + 1, next_ms = ?2 WHERE packet_id = ?1",
+                params![packet_id.as_bytes().as_slice(), next_ms],
+            )
+            .map_err(db("archive retry"))?;
+        Ok(())
+    }
+
+    fn archive_failed(&self, packet_id: Uuid, reason: &str) -> Result<(), GwStoreError> {
+        self.conn()
+            .execute(
+                "UPDATE archive_queue SET attempts = attempts + 1, failed = ?2 WHERE packet_id = ?1",
+                params![packet_id.as_bytes().as_slice(), reason],
+            )
+            .map_err(db("archive failed"))?;
+        Ok(())
+    }
+
+    fn archive_backlog(&self) -> Result<(u64, u64), GwStoreError> {
+        self.conn()
+            .query_row(
+                "SELECT count(*) - count(failed), count(failed) FROM archive_queue",
+                [],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+            )
+            .map_err(db("archive backlog"))
+    }
+
     fn sweep(&self, now_ms: i64, packets_before_ms: i64) -> Result<SweepReport, GwStoreError> {
         let mut c = self.conn();
         let tx = c.transaction().map_err(db("begin sweep"))?;
@@ -462,7 +543,8 @@ impl GatewayStore for SqliteStore {
             .map_err(db("sweep board"))?;
         let packets = tx
             .execute(
-                "DELETE FROM packets WHERE received_ms < ?1",
+                "DELETE FROM packets WHERE received_ms < ?1
+                 AND packet_id NOT IN (SELECT packet_id FROM archive_queue)",
                 [packets_before_ms],
             )
             .map_err(db("sweep packets"))?;
@@ -532,6 +614,15 @@ mod tests {
             }
         );
         assert_eq!(s.original(id).unwrap(), Some(vec![1, 2, 3]));
+        // Not yet in the archive: kept past its retention.
+        assert_eq!(s.archive_due(0, 10).unwrap(), vec![id]);
+        assert_eq!(s.sweep(1_200, 1_001).unwrap().packets, 0);
+        s.archive_failed(id, "cannot be filed").unwrap();
+        assert!(s.archive_due(i64::MAX, 10).unwrap().is_empty());
+        assert_eq!(s.archive_backlog().unwrap(), (0, 1));
+        assert_eq!(s.sweep(1_200, 1_001).unwrap().packets, 0, "failed: kept");
+        s.archive_done(id).unwrap();
+        assert_eq!(s.archive_backlog().unwrap(), (0, 0));
         assert_eq!(s.sweep(1_200, 1_001).unwrap().packets, 1);
         assert_eq!(s.original(id).unwrap(), None);
         assert_eq!(s.count().unwrap(), 0);

@@ -111,7 +111,9 @@ fn queue(pki: &Pki, s: &mut Store, serial: &str) -> (MissionId, rettpad_transfer
     let m = closed_mission(s);
     let cfg = pki.pad_config();
     let keys = SealKeys::from_config(cfg.upload.as_ref().unwrap()).unwrap();
-    let e = close_and_queue(s, m, input(m, serial), &keys, now()).unwrap();
+    let mut inp = input(m, serial);
+    inp.events_json = serde_json::to_vec(s.log(m).unwrap().events()).unwrap();
+    let e = close_and_queue(s, m, inp, &keys, now()).unwrap();
     (m, e)
 }
 
@@ -155,6 +157,28 @@ fn close_upload_receipt_deletes_mission_and_hospital_decrypts() {
     let s2 = open_store(tmp.path());
     assert!(s2.state(m).is_none());
     assert_eq!(pki.packets_stored(), 1);
+
+    // The gateway files the protocol into the archive by itself.
+    let archive = rettpad_gateway::archiver::open_archive(&pki.gateway_config()).unwrap();
+    let scope = rettpad_backoffice::Scope::org("demo");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while archive.list(&scope, None, 10).unwrap().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "not archived");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let filed = archive.list(&scope, None, 10).unwrap();
+    assert_eq!(filed[0].id, e.packet_id);
+    assert_eq!(filed[0].mission_id, m.0);
+    assert_eq!(filed[0].call_sign, CALL_SIGN);
+    let text = archive.free_text(&scope, e.packet_id).unwrap().unwrap();
+    assert!(text.to_string().contains("Testeinsatz"));
+    assert_eq!(
+        archive
+            .document(&scope, e.packet_id, "protocol.pdf")
+            .unwrap()
+            .unwrap(),
+        pdf()
+    );
 
     // The arrival board shows the pre-notification.
     let (st, page) = http_get(gw.hospitals, &format!("/board/{HOSPITAL}"), None);

@@ -3,6 +3,7 @@
 //! their crates behind the `sim` feature, which this crate turns on.
 
 pub mod dispatch;
+pub mod postgres;
 pub mod sample;
 pub mod vpcd;
 

@@ -73,9 +73,14 @@ pub struct Gw {
 
 impl Gw {
     pub fn start(pki: &Pki) -> Gw {
+        Gw::start_config(&pki.dir.join("gateway.toml"))
+    }
+
+    /// A gateway with the configuration file `config`.
+    pub fn start_config(config: &std::path::Path) -> Gw {
         let mut child = Command::new(GW)
             .args(["serve", "--config"])
-            .arg(pki.dir.join("gateway.toml"))
+            .arg(config)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

@@ -1,0 +1,17 @@
+//! The back office: the protocol archive behind the gateway, on PostgreSQL
+//! (production) or SQLite (the embedded default), one code path for both.
+//! No UI toolkit, no sockets: the gateway feeds it and serves its pages.
+
+pub mod archive;
+pub mod db;
+pub mod schema;
+pub mod split;
+
+pub use archive::{Archive, ArchiveError, Filed, Incoming, Issue, ShredReport, Summary};
+pub use db::{Db, DbError, Dialect, Scope};
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

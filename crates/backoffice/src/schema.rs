@@ -1,0 +1,284 @@
+//! Versioned migrations, one list for both databases. Each step's tables
+//! are written once (`{B}` is the binary type); the tenancy tail differs:
+//! row-level security on PostgreSQL, triggers on SQLite.
+//!
+//! Every tenant table has `org_id` as the first column of its key; keys are
+//! UUIDs made where the data is born (the pad's packet and mission ids) plus
+//! the organisation, never a sequence two nodes could both hand out.
+
+use crate::db::{APP_ROLE, Db, DbError, Dialect, FOREIGN_WRITE, Tx};
+
+/// Tables that belong to one organisation each.
+pub const TENANT_TABLES: &[&str] = &[
+    "station",
+    "vehicle",
+    "pad",
+    "archive_key",
+    "protocol",
+    "identity",
+    "medical",
+    "free_text",
+    "stat",
+    "event_log",
+    "document",
+    "change_log",
+    "intake_issue",
+];
+
+struct Migration {
+    version: i64,
+    name: &'static str,
+    tables: &'static str,
+    tenant_tables: &'static [&'static str],
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "archive",
+    tenant_tables: TENANT_TABLES,
+    tables: "
+CREATE TABLE org (
+    id          TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    district    TEXT NOT NULL DEFAULT '',
+    created_ms  BIGINT NOT NULL
+);
+CREATE TABLE station (
+    org_id  TEXT NOT NULL REFERENCES org(id),
+    id      TEXT NOT NULL,
+    name    TEXT NOT NULL,
+    PRIMARY KEY (org_id, id)
+);
+CREATE TABLE vehicle (
+    org_id        TEXT NOT NULL REFERENCES org(id),
+    call_sign     TEXT NOT NULL,
+    station_id    TEXT,
+    vehicle_type  TEXT,
+    PRIMARY KEY (org_id, call_sign)
+);
+CREATE TABLE pad (
+    org_id     TEXT NOT NULL REFERENCES org(id),
+    serial     TEXT NOT NULL,
+    call_sign  TEXT NOT NULL,
+    seen_ms    BIGINT NOT NULL,
+    PRIMARY KEY (org_id, serial)
+);
+-- One data key per organisation and year of treatment: every protocol of a
+-- year expires on the same day, so destroying that key erases the year.
+CREATE TABLE archive_key (
+    org_id       TEXT NOT NULL REFERENCES org(id),
+    year         BIGINT NOT NULL,
+    key_id       TEXT NOT NULL,
+    wrapped      {B},
+    created_ms   BIGINT NOT NULL,
+    shredded_ms  BIGINT,
+    PRIMARY KEY (org_id, year)
+);
+CREATE TABLE protocol (
+    org_id          TEXT NOT NULL REFERENCES org(id),
+    id              TEXT NOT NULL,
+    mission_id      TEXT NOT NULL,
+    node            TEXT NOT NULL,
+    device_serial   TEXT NOT NULL,
+    call_sign       TEXT NOT NULL,
+    station_id      TEXT,
+    els_number      TEXT,
+    opened_ms       BIGINT,
+    handed_over_ms  BIGINT,
+    closed_ms       BIGINT,
+    received_ms     BIGINT NOT NULL,
+    archived_ms     BIGINT NOT NULL,
+    year            BIGINT NOT NULL,
+    retain_until_ms BIGINT NOT NULL,
+    legal_hold      BIGINT NOT NULL DEFAULT 0,
+    key_year        BIGINT NOT NULL,
+    packet_sha256   TEXT NOT NULL,
+    pdf_sha256      TEXT,
+    receipt         TEXT NOT NULL,
+    patients        BIGINT NOT NULL,
+    changes         BIGINT NOT NULL,
+    shredded_ms     BIGINT,
+    PRIMARY KEY (org_id, id)
+);
+CREATE INDEX protocol_list ON protocol (org_id, received_ms);
+CREATE INDEX protocol_mission ON protocol (org_id, mission_id);
+CREATE INDEX protocol_year ON protocol (org_id, key_year);
+CREATE TABLE identity (
+    org_id       TEXT NOT NULL,
+    protocol_id  TEXT NOT NULL,
+    patient_id   TEXT NOT NULL,
+    sealed       {B} NOT NULL,
+    PRIMARY KEY (org_id, protocol_id, patient_id),
+    FOREIGN KEY (org_id, protocol_id) REFERENCES protocol (org_id, id)
+);
+CREATE TABLE medical (
+    org_id       TEXT NOT NULL,
+    protocol_id  TEXT NOT NULL,
+    sealed       {B} NOT NULL,
+    PRIMARY KEY (org_id, protocol_id),
+    FOREIGN KEY (org_id, protocol_id) REFERENCES protocol (org_id, id)
+);
+CREATE TABLE free_text (
+    org_id       TEXT NOT NULL,
+    protocol_id  TEXT NOT NULL,
+    sealed       {B} NOT NULL,
+    PRIMARY KEY (org_id, protocol_id),
+    FOREIGN KEY (org_id, protocol_id) REFERENCES protocol (org_id, id)
+);
+-- Coded values only (no identity, no free text): what QM counts. No
+-- foreign key: rows are written and deleted only with their protocol, in
+-- its transaction, and the key check costs more than the row.
+CREATE TABLE stat (
+    org_id       TEXT NOT NULL,
+    protocol_id  TEXT NOT NULL,
+    patient_id   TEXT NOT NULL,
+    field        TEXT NOT NULL,
+    ord          BIGINT NOT NULL,
+    code         TEXT,
+    num          BIGINT,
+    PRIMARY KEY (org_id, protocol_id, ord)
+);
+CREATE INDEX stat_field ON stat (org_id, field, code);
+CREATE TABLE event_log (
+    org_id       TEXT NOT NULL,
+    protocol_id  TEXT NOT NULL,
+    events       BIGINT NOT NULL,
+    digest       TEXT NOT NULL,
+    chain_issues BIGINT NOT NULL,
+    sealed       {B} NOT NULL,
+    PRIMARY KEY (org_id, protocol_id),
+    FOREIGN KEY (org_id, protocol_id) REFERENCES protocol (org_id, id)
+);
+CREATE TABLE document (
+    org_id       TEXT NOT NULL,
+    protocol_id  TEXT NOT NULL,
+    kind         TEXT NOT NULL,
+    sha256       TEXT NOT NULL,
+    size         BIGINT NOT NULL,
+    sealed       {B} NOT NULL,
+    PRIMARY KEY (org_id, protocol_id, kind),
+    FOREIGN KEY (org_id, protocol_id) REFERENCES protocol (org_id, id)
+);
+-- The §630f list: every change after the handover, values sealed.
+CREATE TABLE change_log (
+    org_id       TEXT NOT NULL,
+    protocol_id  TEXT NOT NULL,
+    ord          BIGINT NOT NULL,
+    at_ms        BIGINT NOT NULL,
+    author       TEXT NOT NULL,
+    what         TEXT NOT NULL,
+    field        TEXT,
+    sealed       {B} NOT NULL,
+    PRIMARY KEY (org_id, protocol_id, ord),
+    FOREIGN KEY (org_id, protocol_id) REFERENCES protocol (org_id, id)
+);
+-- Packets the archive could not open or file: kept and reported.
+CREATE TABLE intake_issue (
+    org_id       TEXT NOT NULL REFERENCES org(id),
+    packet_id    TEXT NOT NULL,
+    node         TEXT NOT NULL,
+    received_ms  BIGINT NOT NULL,
+    reported_ms  BIGINT NOT NULL,
+    reason       TEXT NOT NULL,
+    PRIMARY KEY (org_id, packet_id)
+);
+",
+}];
+
+fn tenancy_sql(d: Dialect, t: &str) -> String {
+    match d {
+        Dialect::Postgres => format!(
+            "ALTER TABLE {t} ENABLE ROW LEVEL SECURITY;
+             ALTER TABLE {t} FORCE ROW LEVEL SECURITY;
+             CREATE POLICY {t}_org ON {t}
+                 USING (app_org_visible(org_id)) WITH CHECK (app_org_visible(org_id));
+             GRANT SELECT, INSERT, UPDATE, DELETE ON {t} TO {APP_ROLE};
+             CREATE VIEW v_{t} WITH (security_invoker = true) AS
+                 SELECT * FROM {t} WHERE app_org_visible(org_id);
+             GRANT SELECT ON v_{t} TO {APP_ROLE};
+            "
+        ),
+        Dialect::Sqlite => format!(
+            "CREATE TRIGGER {t}_org_ins BEFORE INSERT ON {t}
+                 WHEN NOT app_org_visible(NEW.org_id)
+                 BEGIN SELECT RAISE(ABORT, '{FOREIGN_WRITE}'); END;
+             CREATE TRIGGER {t}_org_upd BEFORE UPDATE ON {t}
+                 WHEN NOT app_org_visible(OLD.org_id) OR NOT app_org_visible(NEW.org_id)
+                 BEGIN SELECT RAISE(ABORT, '{FOREIGN_WRITE}'); END;
+             CREATE TRIGGER {t}_org_del BEFORE DELETE ON {t}
+                 WHEN NOT app_org_visible(OLD.org_id)
+                 BEGIN SELECT RAISE(ABORT, '{FOREIGN_WRITE}'); END;
+             CREATE VIEW v_{t} AS SELECT * FROM {t} WHERE app_org_visible(org_id);
+            "
+        ),
+    }
+}
+
+/// Creates the app role and the scope function (PostgreSQL). Idempotent and
+/// safe when two nodes start at once.
+const PG_PRELUDE: &str = "
+DO $$ BEGIN
+    CREATE ROLE rettpad_app NOLOGIN;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+END $$;
+CREATE OR REPLACE FUNCTION app_org_visible(org text) RETURNS boolean
+    LANGUAGE sql STABLE
+    AS $f$ SELECT org = ANY (string_to_array(coalesce(current_setting('app.orgs', true), ''), ',')) $f$;
+";
+
+/// Brings the database to the newest version. Two nodes starting at once
+/// serialise on a lock; a database newer than this build is refused.
+pub fn migrate(db: &Db) -> Result<(), DbError> {
+    let d = db.dialect();
+    db.owner_tx(|tx| {
+        if d == Dialect::Postgres {
+            tx.batch("SELECT pg_advisory_xact_lock(7261001)")?;
+            tx.batch(PG_PRELUDE)?;
+            // The owner must be able to act as the app role.
+            let _ = tx.batch(&format!("GRANT {APP_ROLE} TO CURRENT_USER"));
+        }
+        tx.batch(
+            "CREATE TABLE IF NOT EXISTS schema_version (
+                 version    BIGINT PRIMARY KEY,
+                 name       TEXT NOT NULL,
+                 applied_ms BIGINT NOT NULL)",
+        )?;
+        let current = tx
+            .query_opt("SELECT max(version) FROM schema_version", &[])?
+            .map(|r| r.opt_int(0))
+            .transpose()?
+            .flatten()
+            .unwrap_or(0);
+        let newest = MIGRATIONS.last().map_or(0, |m| m.version);
+        if current > newest {
+            return Err(DbError::Invalid(format!(
+                "the archive database is at version {current}, newer than this build ({newest})"
+            )));
+        }
+        for m in MIGRATIONS.iter().filter(|m| m.version > current) {
+            apply(tx, d, m)?;
+        }
+        Ok(())
+    })
+}
+
+fn apply(tx: &mut Tx<'_>, d: Dialect, m: &Migration) -> Result<(), DbError> {
+    let blob = match d {
+        Dialect::Postgres => "BYTEA",
+        Dialect::Sqlite => "BLOB",
+    };
+    tx.batch(&m.tables.replace("{B}", blob))?;
+    for t in m.tenant_tables {
+        tx.batch(&tenancy_sql(d, t))?;
+    }
+    if d == Dialect::Postgres {
+        tx.batch(&format!(
+            "GRANT SELECT, INSERT ON org TO {APP_ROLE}; GRANT SELECT ON schema_version TO {APP_ROLE}"
+        ))?;
+    }
+    tx.exec(
+        "INSERT INTO schema_version (version, name, applied_ms) VALUES ($1, $2, $3)",
+        crate::params![m.version, m.name, crate::now_ms()],
+    )?;
+    Ok(())
+}
