@@ -139,6 +139,18 @@ const DEPS: &[Dep] = &[
         group: Test,
     },
     Dep {
+        deb: "chromium",
+        check: Bin("chromium"),
+        why: "the back-office web client's browser tests drive headless Chromium",
+        group: Test,
+    },
+    Dep {
+        deb: "chromium-driver",
+        check: Bin("chromedriver"),
+        why: "WebDriver for headless Chromium (the tests speak its HTTP protocol directly)",
+        group: Test,
+    },
+    Dep {
         deb: "xvfb",
         check: Bin("Xvfb"),
         why: "X server without a screen for the UI's end-to-end session test (crates/ui/tests/x11_session.rs)",

@@ -466,6 +466,18 @@ impl Archive {
                 ],
             )?;
         }
+        let crew: Vec<Vec<Val>> = sp
+            .crew
+            .iter()
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .map(|c| params![org, id, c].to_vec())
+            .collect();
+        tx.insert_rows(
+            "protocol_crew",
+            &["org_id", "protocol_id", "staff_id"],
+            &crew,
+        )?;
         // The registry learns new pads and vehicles from their protocols.
         // DO NOTHING takes no row lock: concurrent filings of one vehicle
         // do not queue behind each other (master data is edited apart).
@@ -796,7 +808,7 @@ impl Archive {
                 "SELECT id FROM v_protocol WHERE org_id = $1 AND key_year = $2 AND shredded_ms IS NULL",
                 params![org, year],
             )?;
-            for (table, _) in SEALED.iter().chain([("stat", "")].iter()) {
+            for (table, _) in SEALED.iter().chain([("stat", ""), ("protocol_crew", "")].iter()) {
                 tx.exec(
                     &format!(
                         "DELETE FROM {table} WHERE org_id = $1 AND protocol_id IN

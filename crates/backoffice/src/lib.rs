@@ -2,10 +2,13 @@
 //! (production) or SQLite (the embedded default), one code path for both.
 //! No UI toolkit, no sockets: the gateway feeds it and serves its pages.
 
+pub mod access;
 pub mod archive;
+pub mod auth;
 pub mod db;
 pub mod schema;
 pub mod split;
+pub mod users;
 
 pub use archive::{Archive, ArchiveError, Filed, Incoming, Issue, ShredReport, Summary};
 pub use db::{Db, DbError, Dialect, Scope};

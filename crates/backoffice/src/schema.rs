@@ -23,7 +23,32 @@ pub const TENANT_TABLES: &[&str] = &[
     "document",
     "change_log",
     "intake_issue",
+    "protocol_crew",
+    "identity_grant",
+    "audit_event",
+    "audit_head",
+    "app_user",
+    "web_session",
 ];
+
+const V1_TENANT_TABLES: &[&str] = &[
+    "station",
+    "vehicle",
+    "pad",
+    "archive_key",
+    "protocol",
+    "identity",
+    "medical",
+    "free_text",
+    "stat",
+    "event_log",
+    "document",
+    "change_log",
+    "intake_issue",
+];
+
+/// Tables no one may change or delete rows of, not even the owner.
+pub const APPEND_ONLY: &[&str] = &["audit_event"];
 
 struct Migration {
     version: i64,
@@ -32,10 +57,111 @@ struct Migration {
     tenant_tables: &'static [&'static str],
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
+const MIGRATIONS: &[Migration] = &[V1, V2, V3];
+
+/// Back-office users and their sessions.
+const V3: Migration = Migration {
+    version: 3,
+    name: "users",
+    tenant_tables: &["app_user", "web_session"],
+    tables: "
+CREATE TABLE app_user (
+    org_id       TEXT NOT NULL REFERENCES org(id),
+    id           TEXT NOT NULL,
+    login        TEXT NOT NULL,
+    given_name   TEXT NOT NULL,
+    family_name  TEXT NOT NULL,
+    role         TEXT NOT NULL,
+    stations     TEXT NOT NULL DEFAULT '',
+    district     TEXT NOT NULL DEFAULT '',
+    staff_id     TEXT,
+    phc          TEXT NOT NULL,
+    account      TEXT NOT NULL,
+    created_ms   BIGINT NOT NULL,
+    PRIMARY KEY (org_id, id),
+    UNIQUE (org_id, login)
+);
+-- Only the hash of a session token is stored.
+CREATE TABLE web_session (
+    org_id      TEXT NOT NULL,
+    id          TEXT NOT NULL,
+    user_id     TEXT NOT NULL,
+    csrf        TEXT NOT NULL,
+    created_ms  BIGINT NOT NULL,
+    seen_ms     BIGINT NOT NULL,
+    PRIMARY KEY (org_id, id)
+);
+",
+};
+
+/// The reason gate and its audit trail.
+const V2: Migration = Migration {
+    version: 2,
+    name: "access",
+    tenant_tables: &[
+        "protocol_crew",
+        "identity_grant",
+        "audit_event",
+        "audit_head",
+    ],
+    tables: "
+-- Whose mission: the crew sees its own protocols.
+CREATE TABLE protocol_crew (
+    org_id       TEXT NOT NULL,
+    protocol_id  TEXT NOT NULL,
+    staff_id     TEXT NOT NULL,
+    PRIMARY KEY (org_id, protocol_id, staff_id),
+    FOREIGN KEY (org_id, protocol_id) REFERENCES protocol (org_id, id)
+);
+CREATE INDEX protocol_crew_staff ON protocol_crew (org_id, staff_id);
+-- A typed reason opens one protocol's identity to one user's session for
+-- a short time.
+CREATE TABLE identity_grant (
+    org_id       TEXT NOT NULL,
+    id           TEXT NOT NULL,
+    user_id      TEXT NOT NULL,
+    session      TEXT NOT NULL,
+    protocol_id  TEXT NOT NULL,
+    audit_id     TEXT NOT NULL,
+    granted_ms   BIGINT NOT NULL,
+    expires_ms   BIGINT NOT NULL,
+    PRIMARY KEY (org_id, id)
+);
+CREATE INDEX identity_grant_user ON identity_grant (org_id, user_id, protocol_id);
+-- Append-only and hash-chained per organisation (the auditor's view).
+CREATE TABLE audit_event (
+    org_id       TEXT NOT NULL,
+    seq          BIGINT NOT NULL,
+    id           TEXT NOT NULL,
+    at_ms        BIGINT NOT NULL,
+    user_id      TEXT NOT NULL,
+    login        TEXT NOT NULL,
+    role         TEXT NOT NULL,
+    session      TEXT NOT NULL,
+    action       TEXT NOT NULL,
+    protocol_id  TEXT,
+    category     TEXT,
+    reason       TEXT,
+    outcome      TEXT NOT NULL,
+    prev_hash    TEXT NOT NULL,
+    hash         TEXT NOT NULL,
+    PRIMARY KEY (org_id, seq)
+);
+CREATE INDEX audit_event_protocol ON audit_event (org_id, protocol_id);
+-- The head of each organisation's chain: locked while appending, so two
+-- nodes never fork it.
+CREATE TABLE audit_head (
+    org_id  TEXT NOT NULL PRIMARY KEY,
+    seq     BIGINT NOT NULL,
+    hash    TEXT NOT NULL
+);
+",
+};
+
+const V1: Migration = Migration {
     version: 1,
     name: "archive",
-    tenant_tables: TENANT_TABLES,
+    tenant_tables: V1_TENANT_TABLES,
     tables: "
 CREATE TABLE org (
     id          TEXT PRIMARY KEY,
@@ -183,7 +309,7 @@ CREATE TABLE intake_issue (
     PRIMARY KEY (org_id, packet_id)
 );
 ",
-}];
+};
 
 fn tenancy_sql(d: Dialect, t: &str) -> String {
     match d {
@@ -195,7 +321,8 @@ fn tenancy_sql(d: Dialect, t: &str) -> String {
              GRANT SELECT, INSERT, UPDATE, DELETE ON {t} TO {APP_ROLE};
              CREATE VIEW v_{t} WITH (security_invoker = true) AS
                  SELECT * FROM {t} WHERE app_org_visible(org_id);
-             GRANT SELECT ON v_{t} TO {APP_ROLE};
+             -- UPDATE for row locks (FOR UPDATE); the base table decides.
+             GRANT SELECT, UPDATE ON v_{t} TO {APP_ROLE};
             "
         ),
         Dialect::Sqlite => format!(
@@ -210,6 +337,24 @@ fn tenancy_sql(d: Dialect, t: &str) -> String {
                  BEGIN SELECT RAISE(ABORT, '{FOREIGN_WRITE}'); END;
              CREATE VIEW v_{t} AS SELECT * FROM {t} WHERE app_org_visible(org_id);
             "
+        ),
+    }
+}
+
+fn append_only_sql(d: Dialect, t: &str) -> String {
+    match d {
+        Dialect::Postgres => format!(
+            "REVOKE UPDATE, DELETE ON {t} FROM {APP_ROLE};
+             CREATE OR REPLACE FUNCTION refuse_change() RETURNS trigger LANGUAGE plpgsql AS
+                 $f$ BEGIN RAISE EXCEPTION 'append-only table'; END $f$;
+             CREATE TRIGGER {t}_append_only BEFORE UPDATE OR DELETE ON {t}
+                 FOR EACH ROW EXECUTE FUNCTION refuse_change();"
+        ),
+        Dialect::Sqlite => format!(
+            "CREATE TRIGGER {t}_no_update BEFORE UPDATE ON {t}
+                 BEGIN SELECT RAISE(ABORT, 'append-only table'); END;
+             CREATE TRIGGER {t}_no_delete BEFORE DELETE ON {t}
+                 BEGIN SELECT RAISE(ABORT, 'append-only table'); END;"
         ),
     }
 }
@@ -270,6 +415,9 @@ fn apply(tx: &mut Tx<'_>, d: Dialect, m: &Migration) -> Result<(), DbError> {
     tx.batch(&m.tables.replace("{B}", blob))?;
     for t in m.tenant_tables {
         tx.batch(&tenancy_sql(d, t))?;
+        if APPEND_ONLY.contains(t) {
+            tx.batch(&append_only_sql(d, t))?;
+        }
     }
     if d == Dialect::Postgres {
         tx.batch(&format!(

@@ -79,6 +79,8 @@ pub struct Split {
     pub closed: bool,
     pub els_number: Option<String>,
     pub patients: i64,
+    /// The crew members' ids (the shift login's staff ids): whose mission.
+    pub crew: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -256,6 +258,7 @@ pub fn split(events_json: &[u8], mission_id: Uuid) -> Result<Split, SplitError> 
         closed: st.status == Status::Closed,
         els_number,
         patients: st.active_patients().count() as i64,
+        crew: st.crew.iter().map(|c| c.id.to_string()).collect(),
     })
 }
 
