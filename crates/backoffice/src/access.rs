@@ -379,18 +379,8 @@ impl<'a> Access<'a> {
     ) -> Result<BTreeMap<String, Json>, AccessError> {
         let s = self.visible(caller, id)?;
         let scope = Scope::org(&s.org);
-        if caller.role.identity_needs_reason() {
-            let granted = self.archive.db().read(&scope, |tx| {
-                tx.query_opt(
-                    "SELECT audit_id FROM v_identity_grant
-                     WHERE org_id = $1 AND user_id = $2 AND session = $3 AND protocol_id = $4
-                       AND expires_ms > $5",
-                    params![s.org, caller.user, caller.session, id, now_ms],
-                )
-            })?;
-            if granted.is_none() {
-                return Err(AccessError::ReasonRequired);
-            }
+        if caller.role.identity_needs_reason() && !self.granted(caller, &s, id, now_ms)? {
+            return Err(AccessError::ReasonRequired);
         }
         // No audit row, no data: the read is recorded first.
         self.archive.db().tx(&scope, |tx| {
@@ -409,6 +399,86 @@ impl<'a> Access<'a> {
             )
         })?;
         Ok(self.archive.identity(&scope, id)?)
+    }
+
+    /// A stored document (the PDF, MIND, FHIR: each names the patient), on
+    /// the same terms as the identity, and audited.
+    pub fn document(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        kind: &str,
+        now_ms: i64,
+    ) -> Result<Vec<u8>, AccessError> {
+        // Checks the role and grant and records the read.
+        self.identity(caller, id, now_ms)?;
+        let s = self.visible(caller, id)?;
+        self.archive
+            .document(&Scope::org(&s.org), id, kind)?
+            .ok_or(AccessError::NotFound)
+    }
+
+    /// Whether a stored document still matches its hashes (the PDF's is
+    /// covered by the receipt), without showing it.
+    pub fn document_intact(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        kind: &str,
+    ) -> Result<bool, AccessError> {
+        let s = self.visible(caller, id)?;
+        match self.archive.document(&Scope::org(&s.org), id, kind) {
+            Ok(d) => Ok(d.is_some()),
+            Err(ArchiveError::Corrupt(_)) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The summary of a protocol this caller may see.
+    pub fn summary(&self, caller: &Caller, id: Uuid) -> Result<Summary, AccessError> {
+        self.visible(caller, id)
+    }
+
+    /// The §630f change list (values may name the patient: crew, or a grant).
+    pub fn changes(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+    ) -> Result<Vec<crate::archive::Change>, AccessError> {
+        let s = self.visible(caller, id)?;
+        Ok(self.archive.changes(&Scope::org(&s.org), id)?)
+    }
+
+    /// Free text: the crew's own; other roles only under a grant.
+    pub fn free_text(&self, caller: &Caller, id: Uuid, now_ms: i64) -> Result<Json, AccessError> {
+        let s = self.visible(caller, id)?;
+        if caller.role.identity_needs_reason() && !self.granted(caller, &s, id, now_ms)? {
+            return Err(AccessError::ReasonRequired);
+        }
+        self.archive
+            .free_text(&Scope::org(&s.org), id)?
+            .ok_or(AccessError::NotFound)
+    }
+
+    fn granted(
+        &self,
+        caller: &Caller,
+        s: &Summary,
+        id: Uuid,
+        now_ms: i64,
+    ) -> Result<bool, AccessError> {
+        Ok(self
+            .archive
+            .db()
+            .read(&Scope::org(&s.org), |tx| {
+                tx.query_opt(
+                    "SELECT audit_id FROM v_identity_grant
+                     WHERE org_id = $1 AND user_id = $2 AND session = $3 AND protocol_id = $4
+                       AND expires_ms > $5",
+                    params![s.org, caller.user, caller.session, id, now_ms],
+                )
+            })?
+            .is_some())
     }
 
     /// The reason gate: records who, when, which protocol and why, and

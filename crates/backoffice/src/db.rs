@@ -540,6 +540,21 @@ pub struct Db {
     inner: Inner,
 }
 
+impl Drop for Db {
+    /// The synchronous PostgreSQL client blocks on closing, which panics
+    /// on an async runtime's thread: close them on a thread of their own.
+    fn drop(&mut self) {
+        if let Inner::Postgres { pool, .. } = &self.inner {
+            let idle = std::mem::take(&mut *lock(&pool.idle));
+            if !idle.is_empty() {
+                let _ = std::thread::Builder::new()
+                    .name("db-close".into())
+                    .spawn(move || drop(idle));
+            }
+        }
+    }
+}
+
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Db")

@@ -26,6 +26,26 @@ pub struct PadEntry {
     pub org: Option<String>,
 }
 
+/// `[backoffice]`: the web client (docs/backoffice.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackofficeEntry {
+    /// Plain HTTP, loopback only: TLS and the client certificate end at
+    /// the reverse proxy in front.
+    pub listen: SocketAddr,
+    /// `seed` (the default: the modelled system's rules) or `nist`.
+    #[serde(default = "default_profile")]
+    pub password_profile: String,
+    /// Mark the session cookie `Secure` (browsers accept it from
+    /// http://localhost and https).
+    #[serde(default = "default_true")]
+    pub secure_cookie: bool,
+}
+
+fn default_profile() -> String {
+    "seed".into()
+}
+
 /// `[archive]`: where every accepted protocol is filed for ten years
 /// (docs/backoffice.md).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -196,6 +216,8 @@ pub struct GatewayConfig {
     pub fleet: Option<FleetEntry>,
     #[serde(default)]
     pub archive: ArchiveEntry,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoffice: Option<BackofficeEntry>,
 }
 
 /// Limits on what pads may send and how slowly. Defaults suit a fleet of
@@ -340,6 +362,14 @@ impl GatewayConfig {
     pub fn validate(&self) -> Result<(), String> {
         if !self.hospital_listen.ip().is_loopback() {
             return Err("hospital_listen must be a loopback address".into());
+        }
+        if let Some(b) = &self.backoffice {
+            if !b.listen.ip().is_loopback() {
+                return Err("backoffice.listen must be a loopback address".into());
+            }
+            if !["seed", "nist"].contains(&b.password_profile.as_str()) {
+                return Err("backoffice.password_profile must be \"seed\" or \"nist\"".into());
+            }
         }
         if self.retention_days == 0 || self.mailbox_hours == 0 || self.board_hours == 0 {
             return Err("retention_days, mailbox_hours and board_hours must be > 0".into());

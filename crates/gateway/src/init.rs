@@ -215,6 +215,11 @@ pub fn init(o: &InitOptions) -> Result<InitReport, String> {
             master_key: Some(dir.join("archive.key")),
             ..Default::default()
         },
+        backoffice: Some(crate::config::BackofficeEntry {
+            listen: SocketAddr::new(o.hospital_listen.ip(), 0),
+            password_profile: "seed".into(),
+            secure_cookie: true,
+        }),
     };
     let gateway_config = write(&dir, "gateway.toml", &cfg.to_toml())?;
     Ok(InitReport {

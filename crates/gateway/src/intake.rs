@@ -552,6 +552,7 @@ mod tests {
             limits: crate::config::Limits::default(),
             fleet: None,
             archive: Default::default(),
+            backoffice: None,
         }
     }
 

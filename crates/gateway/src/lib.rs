@@ -21,8 +21,10 @@
 //! - `init` — test/demo PKI and configurations.
 //! - [`private`] — secret files and directories, created with their final mode.
 //! - `local` — an in-process gateway for the demo.
+//! - [`web`] + [`web_pages`] — the back office's web client (sign-in, missions, reason gate, access log).
 
 pub mod archiver;
+pub mod backoffice_cli;
 pub mod board;
 pub mod channel_http;
 pub mod config;
@@ -40,6 +42,8 @@ pub mod private;
 pub mod report;
 pub mod server;
 pub mod store;
+pub mod web;
+pub mod web_pages;
 
 pub use config::GatewayConfig;
 pub use intake::{Device, Gateway, IntakeError};

@@ -17,7 +17,11 @@ const USAGE: &str = "usage:
                                  --token-file FILE --key-file FILE --out DIR";
 
 fn usage() -> String {
-    format!("{USAGE}\n{}", rettpad_gateway::fleet_cli::USAGE)
+    format!(
+        "{USAGE}\n{}\n{}",
+        rettpad_gateway::fleet_cli::USAGE,
+        rettpad_gateway::backoffice_cli::USAGE
+    )
 }
 
 fn opt(args: &[String], name: &str) -> Option<String> {
@@ -48,6 +52,10 @@ fn main() -> ExitCode {
         (Some("init"), _) => init_cmd(&args[1..]),
         (Some("hospital"), Some("fetch")) => fetch(&args[2..]),
         (Some("provision"), _) => rettpad_gateway::fleet_cli::main(&args[1..]),
+        (Some("backoffice"), _) => match rettpad_gateway::backoffice_cli::main(&args[1..]) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(e),
+        },
         _ => {
             eprintln!("{}", usage());
             ExitCode::from(2)
@@ -89,10 +97,11 @@ fn serve(args: &[String]) -> ExitCode {
         |b| {
             // Tests and scripts wait for this line.
             println!(
-                "ready pads={} hospitals={} dispatch={}",
+                "ready pads={} hospitals={} dispatch={} backoffice={}",
                 b.pads,
                 b.hospitals,
-                b.dispatch.map(|a| a.to_string()).unwrap_or_else(|| "-".into())
+                b.dispatch.map(|a| a.to_string()).unwrap_or_else(|| "-".into()),
+                b.backoffice.map(|a| a.to_string()).unwrap_or_else(|| "-".into())
             );
             let _ = std::io::stdout().flush();
         },

@@ -503,6 +503,8 @@ pub struct Bound {
     pub hospitals: SocketAddr,
     /// The dispatch API, when configured.
     pub dispatch: Option<SocketAddr>,
+    /// The back office's web client, when configured.
+    pub backoffice: Option<SocketAddr>,
 }
 
 /// Builds the pads' TLS server configuration (mTLS, BSI provider).
@@ -616,6 +618,39 @@ pub async fn serve(
         None => None,
     };
 
+    let web_listener = match &cfg.backoffice {
+        Some(b) => {
+            // The database clients block: opened off the async threads.
+            let c = cfg.clone();
+            let archive = tokio::task::spawn_blocking(move || super::archiver::open_archive(&c))
+                .await
+                .map_err(|e| format!("archive: {e}"))??;
+            let policy = if b.password_profile == "nist" {
+                rettpad_backoffice::auth::PasswordPolicy::nist()
+            } else {
+                rettpad_backoffice::auth::PasswordPolicy::seed()
+            };
+            let web = Arc::new(super::web::Web {
+                archive,
+                policy,
+                params: rettpad_backoffice::auth::HashParams::server(),
+                secure_cookie: b.secure_cookie,
+            });
+            let l = tokio::net::TcpListener::bind(b.listen)
+                .await
+                .map_err(|e| format!("bind {}: {e}", b.listen))?;
+            Some((l, super::web::router(web)))
+        }
+        None => None,
+    };
+    let web_addr = match &web_listener {
+        Some((l, _)) => Some(
+            l.local_addr()
+                .map_err(|e| format!("back-office listener: {e}"))?,
+        ),
+        None => None,
+    };
+
     let pad_task = tokio::spawn(pad_server);
     let pad_addr = handle
         .listening()
@@ -629,6 +664,16 @@ pub async fn serve(
                 let _ = hosp_stop.changed().await;
             })
             .await
+    });
+    let web_task = web_listener.map(|(l, routes)| {
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            axum::serve(l, routes)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.changed().await;
+                })
+                .await
+        })
     });
     let dispatch_task = dispatch_listener.map(|l| {
         let mut stop = stop_rx.clone();
@@ -709,6 +754,7 @@ pub async fn serve(
         pads: pad_addr,
         hospitals: hosp_addr,
         dispatch: dispatch_addr,
+        backoffice: web_addr,
     });
     shutdown.await;
     tracing::info!("gateway shutting down");
@@ -717,6 +763,9 @@ pub async fn serve(
     let _ = pad_task.await;
     let _ = hosp_task.await;
     if let Some(t) = dispatch_task {
+        let _ = t.await;
+    }
+    if let Some(t) = web_task {
         let _ = t.await;
     }
     for f in feeds {

@@ -4,6 +4,7 @@
 
 pub mod els;
 pub mod fleet;
+pub mod webdriver;
 
 use rettpad_gateway::GatewayConfig;
 use rettpad_pad::config::Config;
@@ -69,6 +70,7 @@ pub struct Gw {
     pub child: Child,
     pub hospitals: SocketAddr,
     pub dispatch: Option<SocketAddr>,
+    pub backoffice: Option<SocketAddr>,
 }
 
 impl Gw {
@@ -104,10 +106,15 @@ impl Gw {
             .split_whitespace()
             .find_map(|w| w.strip_prefix("dispatch="))
             .and_then(|a| a.parse().ok());
+        let backoffice = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("backoffice="))
+            .and_then(|a| a.parse().ok());
         Gw {
             child,
             hospitals: hosp,
             dispatch,
+            backoffice,
         }
     }
 }

@@ -1,0 +1,480 @@
+//! The back office's web client against a real gateway process: a pad's
+//! protocol is uploaded and archived, users are created with the CLI, then
+//! (1) headless Chromium walks sign-in, the forced password change, the
+//! mission list, the hidden identity, the reason gate and the auditor's
+//! log, with screenshots in `target/screenshots/backoffice/`; (2) plain
+//! HTTP requests try what a browser would not: no CSRF token, a foreign
+//! site, another organisation's cookie and mission, a role's forbidden
+//! page, SQL in the filter, an empty reason, five wrong passwords.
+
+mod common;
+
+use common::webdriver::Browser;
+use common::{GW, Gw, Pki};
+use rettpad_gateway::GatewayConfig;
+use rettpad_pad::config::Config;
+use rettpad_record::keys;
+use rettpad_record::{Author, Payload, Target, Value};
+use rettpad_transfer::HpkePublicKey;
+use rettpad_transfer::packet::{SealInput, seal_with_id};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+const FAMILY: &str = "Kanarienvogel";
+
+/// A gateway whose second demo pad belongs to `org-b`, with one archived
+/// protocol of each organisation. Returns (gateway, A's id, B's id).
+fn setup(pki: &Pki) -> (Gw, Uuid, Uuid) {
+    let path = pki.dir.join("gateway.toml");
+    let mut c = GatewayConfig::load(&path).unwrap();
+    c.pads[1].org = Some("org-b".into());
+    std::fs::write(&path, c.to_toml()).unwrap();
+    let gw = Gw::start(pki);
+    let a = upload(pki, 0, "DEMO-PAD-0001", "RTW 1/83-1", FAMILY);
+    let b = upload(pki, 1, "DEMO-PAD-0002", "NEF 1/82-1", "Fremdorganisation");
+    let archive = rettpad_gateway::archiver::open_archive(&c).unwrap();
+    let all = rettpad_backoffice::Scope::orgs(["demo", "org-b"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while archive.list(&all, None, 10).unwrap().len() < 2 {
+        assert!(Instant::now() < deadline, "not archived");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (gw, a, b)
+}
+
+fn upload(pki: &Pki, seed: u64, serial: &str, call_sign: &str, family: &str) -> Uuid {
+    let s = rettpad_sim::sample::standard_at(seed);
+    let mut log = s.log();
+    let st = s.state();
+    let a = Author {
+        device: serial.into(),
+        crew_member: st.crew[0].id,
+    };
+    let ev = log.prepare(
+        &a,
+        st.opened_ms.unwrap() + 60_000,
+        0,
+        Payload::Set {
+            target: Target::Patient(st.patients[0].id),
+            field: keys::patient::FAMILY_NAME.into(),
+            value: Value::text(family),
+        },
+    );
+    log.insert(ev).unwrap();
+    let gpk = HpkePublicKey::from_hex(
+        std::fs::read_to_string(pki.dir.join("gateway-hpke.pub"))
+            .unwrap()
+            .trim(),
+    )
+    .unwrap();
+    let pdf = b"%PDF-1.7 Einsatzprotokoll".to_vec();
+    let input = SealInput {
+        mission_id: s.mission().0,
+        device_serial: serial.into(),
+        call_sign: call_sign.into(),
+        created_ms: rettpad_gateway::fleet_cli::now_ms(),
+        target_hospital: None,
+        events_json: serde_json::to_vec(log.events()).unwrap(),
+        mind_xml: b"<mind/>".to_vec(),
+        fhir_json: b"{}".to_vec(),
+        pdf_sha256: rettpad_crypto::sha256(&pdf),
+        pdf,
+        handover_summary: String::new(),
+        prenotice: None,
+    };
+    let p = seal_with_id(&input, &gpk, &[], Uuid::now_v7()).unwrap();
+    let cfg = Config::load(&pki.dir.join(format!("pad-{serial}.toml"))).unwrap();
+    let up =
+        rettpad_transfer::uploader_from_config(cfg.upload.as_ref().unwrap(), serial, call_sign)
+            .unwrap();
+    up.send(p.packet_id, &p.sha256, &p.bytes).unwrap();
+    p.packet_id
+}
+
+/// `backoffice add-user`: returns the printed transport password.
+fn add_user(pki: &Pki, org: &str, login: &str, role: &str, extra: &[&str]) -> String {
+    let out = Command::new(GW)
+        .args(["backoffice", "add-user", "--config"])
+        .arg(pki.dir.join("gateway.toml"))
+        .args(["--org", org, "--login", login, "--role", role])
+        .args(["--given", "Maria", "--family", "Schäfer"])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "add-user: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+fn shots() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots/backoffice")
+}
+
+#[test]
+fn a_head_of_service_reveals_with_a_reason_and_the_auditor_sees_it_in_chromium() {
+    let pki = Pki::new();
+    let (gw, a, _) = setup(&pki);
+    let base = format!("http://localhost:{}", gw.backoffice.unwrap().port());
+    let lrd_pw = add_user(&pki, "demo", "lrd", "head_of_service", &[]);
+    let dpo_pw = add_user(&pki, "demo", "dsb", "auditor", &[]);
+    let dir = shots();
+    let b = Browser::start(1280, 900);
+
+    b.goto(&format!("{base}/"));
+    b.wait_url("/login");
+    b.screenshot(&dir.join("01-anmelden.png"));
+    b.fill("#org", "demo");
+    b.fill("#login", "lrd");
+    b.fill("#password", &lrd_pw);
+    b.click("button[type=submit].primary");
+    // The transport password must be changed first.
+    b.wait_url("/password");
+    b.fill("#old", &lrd_pw);
+    b.fill("#new", "Rettungswache");
+    b.click("button.primary");
+    b.wait_text("Mindestens");
+    b.screenshot(&dir.join("02-passwort-regeln.png"));
+    b.fill("#old", &lrd_pw);
+    b.fill("#new", "Dienst#Plan2027x");
+    b.click("button.primary");
+    b.wait_url("/");
+    let page = b.source();
+    assert!(page.contains("RTW 1/83-1"), "{page}");
+    assert!(
+        !page.contains("NEF 1/82-1"),
+        "another organisation's mission listed"
+    );
+    b.screenshot(&dir.join("03-einsaetze.png"));
+
+    b.click(&format!("a[href=\"/p/{a}\"]"));
+    b.wait_url(&format!("/p/{a}"));
+    let page = b.source();
+    assert!(page.contains("Patientendaten ausgeblendet"));
+    assert!(!page.contains(FAMILY), "identity shown without a reason");
+    assert!(page.contains("Prüfsumme stimmt mit der Quittung überein"));
+    b.screenshot(&dir.join("04-protokoll-ausgeblendet.png"));
+    b.select("#category", "hospital_linkage");
+    b.fill("#reason", "Abgleich mit dem Entlassbrief des Klinikums");
+    b.click("button.primary");
+    b.wait_text(FAMILY);
+    b.screenshot(&dir.join("05-protokoll-mit-begruendung.png"));
+
+    b.click("header form button");
+    b.wait_url("/login");
+    b.fill("#org", "demo");
+    b.fill("#login", "dsb");
+    b.fill("#password", &dpo_pw);
+    b.click("button.primary");
+    b.wait_url("/password");
+    b.fill("#old", &dpo_pw);
+    b.fill("#new", "Datenschutz#Audit27");
+    b.click("button.primary");
+    b.wait_url("/audit");
+    let page = b.source();
+    assert!(
+        page.contains("Patientendaten mit Begründung geöffnet"),
+        "{page}"
+    );
+    assert!(page.contains("Abgleich mit dem Entlassbrief des Klinikums"));
+    assert!(page.contains("Hash-Kette geprüft"));
+    assert!(!page.contains(FAMILY), "patient data in the access log");
+    b.screenshot(&dir.join("06-zugriffsprotokoll.png"));
+    // English as well.
+    b.goto(&format!("{base}/lang/en"));
+    b.goto(&format!("{base}/audit"));
+    b.wait_text("Access log");
+    b.screenshot(&dir.join("07-access-log-en.png"));
+}
+
+/// A signed-in HTTP client without a browser: the session cookie and the
+/// CSRF token of its pages.
+struct Client {
+    http: reqwest::blocking::Client,
+    base: String,
+    cookie: String,
+}
+
+fn csrf_of(page: &str) -> String {
+    page.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_default()
+        .to_string()
+}
+
+impl Client {
+    fn new(addr: SocketAddr) -> Client {
+        Client {
+            http: reqwest::blocking::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: format!("http://{addr}"),
+            cookie: String::new(),
+        }
+    }
+
+    fn post(&self, path: &str, form: &[(&str, &str)], headers: &[(&str, &str)]) -> (u16, String) {
+        let body = form
+            .iter()
+            .map(|(k, v)| format!("{k}={}", urlencode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let mut r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("cookie", &self.cookie)
+            .body(body);
+        for (k, v) in headers {
+            r = r.header(*k, *v);
+        }
+        let resp = r.send().unwrap();
+        let st = resp.status().as_u16();
+        let loc = resp
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let text = resp.text().unwrap();
+        (st, if st == 303 { loc } else { text })
+    }
+
+    fn get(&self, path: &str) -> (u16, String) {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .send()
+            .unwrap();
+        let st = resp.status().as_u16();
+        let loc = resp
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        (st, if st == 303 { loc } else { resp.text().unwrap() })
+    }
+
+    /// Signs in and replaces the transport password.
+    fn sign_in(addr: SocketAddr, org: &str, login: &str, transport: &str, new: &str) -> Client {
+        let mut c = Client::new(addr);
+        let resp = c
+            .http
+            .post(format!("{}/login", c.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!(
+                "org={org}&login={login}&password={}",
+                urlencode(transport)
+            ))
+            .send()
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 303);
+        let set = resp.headers()["set-cookie"].to_str().unwrap().to_string();
+        assert!(
+            set.contains("HttpOnly") && set.contains("SameSite=Strict") && set.contains("Secure"),
+            "{set}"
+        );
+        c.cookie = set.split(';').next().unwrap().to_string();
+        let (_, page) = c.get("/password");
+        let csrf = csrf_of(&page);
+        let (st, loc) = c.post(
+            "/password",
+            &[("csrf", &csrf), ("old", transport), ("new", new)],
+            &[],
+        );
+        assert_eq!((st, loc.as_str()), (303, "/"));
+        c
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[test]
+fn requests_a_browser_would_not_send_are_refused() {
+    let pki = Pki::new();
+    let (gw, a, b) = setup(&pki);
+    let addr = gw.backoffice.unwrap();
+    let lrd = Client::sign_in(
+        addr,
+        "demo",
+        "lrd",
+        &add_user(&pki, "demo", "lrd", "head_of_service", &[]),
+        "Dienst#Plan2027x",
+    );
+    let (st, page) = lrd.get(&format!("/p/{a}"));
+    assert_eq!(st, 200);
+    let csrf = csrf_of(&page);
+    assert!(!csrf.is_empty());
+    let headers: Vec<_> = {
+        let r = lrd
+            .http
+            .get(format!("{}/p/{a}", lrd.base))
+            .header("cookie", &lrd.cookie)
+            .send()
+            .unwrap();
+        r.headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect()
+    };
+    for (k, v) in [
+        ("cache-control", "no-store"),
+        ("x-frame-options", "DENY"),
+        ("content-security-policy", "default-src 'self'"),
+    ] {
+        assert!(
+            headers.iter().any(|(hk, hv)| hk == k && hv.starts_with(v)),
+            "{k}: {headers:?}"
+        );
+    }
+    let reason = [
+        ("csrf", csrf.as_str()),
+        ("category", "qm"),
+        ("reason", "Qualitätszirkel Brustschmerz"),
+    ];
+
+    // No CSRF token, a wrong one, a foreign site: refused, nothing revealed.
+    let (st, _) = lrd.post(&format!("/p/{a}/reveal"), &reason[1..], &[]);
+    assert_eq!(st, 422, "a form without the token does not even parse");
+    let mut wrong = reason;
+    wrong[0].1 = "00";
+    assert_eq!(lrd.post(&format!("/p/{a}/reveal"), &wrong, &[]).0, 403);
+    assert_eq!(
+        lrd.post(
+            &format!("/p/{a}/reveal"),
+            &reason,
+            &[("sec-fetch-site", "cross-site")]
+        )
+        .0,
+        403
+    );
+    assert_eq!(
+        lrd.post(
+            &format!("/p/{a}/reveal"),
+            &reason,
+            &[("origin", "https://evil.example")]
+        )
+        .0,
+        403
+    );
+    // An empty or short reason: the form again with the message.
+    for short in ["", "   ", "weil"] {
+        let (st, page) = lrd.post(
+            &format!("/p/{a}/reveal"),
+            &[("csrf", &csrf), ("category", "qm"), ("reason", short)],
+            &[],
+        );
+        assert_eq!(st, 400);
+        assert!(page.contains("mindestens 10 Zeichen"), "{page}");
+        assert!(!page.contains(FAMILY));
+    }
+    // Another organisation's mission by id: as if it did not exist.
+    assert_eq!(lrd.get(&format!("/p/{b}")).0, 404);
+    assert_eq!(lrd.post(&format!("/p/{b}/reveal"), &reason, &[]).0, 404);
+    assert_eq!(lrd.get(&format!("/p/{b}/pdf")).0, 404);
+    assert_eq!(lrd.get("/p/kein-uuid").0, 404);
+    // The PDF names the patient: only after the reason.
+    assert_eq!(lrd.get(&format!("/p/{a}/pdf")).0, 403);
+    let (st, loc) = lrd.post(&format!("/p/{a}/reveal"), &reason, &[]);
+    assert_eq!((st, loc), (303, format!("/p/{a}")));
+    let (st, page) = lrd.get(&format!("/p/{a}"));
+    assert_eq!(st, 200);
+    assert!(page.contains(FAMILY));
+    let (st, pdf) = lrd.get(&format!("/p/{a}/pdf"));
+    assert_eq!(st, 200);
+    assert!(pdf.starts_with("%PDF"));
+
+    // SQL metacharacters in the filter are text.
+    for q in [
+        "' OR 1=1 --",
+        "%27%3B DROP TABLE protocol;--",
+        "\\\" UNION SELECT",
+    ] {
+        let (st, page) = lrd.get(&format!("/?q={}", urlencode(q)));
+        assert_eq!(st, 200);
+        assert!(page.contains("Keine Einsätze gefunden"), "{q}");
+    }
+    assert!(lrd.get("/?q=RTW").1.contains("RTW 1/83-1"));
+
+    // Role escalation by URL: the head of service is no auditor; the
+    // auditor and the administrator see no protocol.
+    assert_eq!(lrd.get("/audit").0, 403);
+    let dsb = Client::sign_in(
+        addr,
+        "demo",
+        "dsb",
+        &add_user(&pki, "demo", "dsb", "auditor", &[]),
+        "Datenschutz#Audit27",
+    );
+    assert_eq!(dsb.get(&format!("/p/{a}")).0, 403);
+    assert_eq!(dsb.get(&format!("/p/{a}/pdf")).0, 403);
+    let (st, log) = dsb.get("/audit");
+    assert_eq!(st, 200);
+    assert!(log.contains("Qualitätszirkel Brustschmerz"));
+    assert!(!log.contains(FAMILY));
+
+    // A session cookie of one organisation presented for another.
+    let mut foreign = Client::new(addr);
+    let token = lrd.cookie.split_once(':').unwrap().1;
+    foreign.cookie = format!("__Host-rettpad=org-b:{token}");
+    assert_eq!(foreign.get("/").0, 303);
+    assert_eq!(foreign.get(&format!("/p/{b}")).0, 303, "to the sign-in");
+
+    // Five wrong passwords lock the account (profile seed); the right one
+    // is refused afterwards.
+    let pw = add_user(
+        &pki,
+        "demo",
+        "wl",
+        "station_lead",
+        &["--stations", "wache-1"],
+    );
+    let c = Client::new(addr);
+    for i in 0..5 {
+        let (st, page) = c.post(
+            "/login",
+            &[
+                ("org", "demo"),
+                ("login", "wl"),
+                ("password", "Falsch!123x"),
+            ],
+            &[],
+        );
+        assert_eq!(st, 401);
+        if i == 4 {
+            assert!(page.contains("jetzt gesperrt"), "{page}");
+        } else {
+            assert!(page.contains("Benutzername oder Passwort falsch"));
+        }
+    }
+    let (st, page) = c.post(
+        "/login",
+        &[("org", "demo"), ("login", "wl"), ("password", &pw)],
+        &[],
+    );
+    assert_eq!(st, 401);
+    assert!(page.contains("gesperrt"));
+    // Signing out ends the session on the server.
+    let (_, page) = lrd.get("/");
+    let csrf = csrf_of(&page);
+    assert_eq!(lrd.post("/logout", &[("csrf", &csrf)], &[]).0, 303);
+    assert_eq!(lrd.get("/").0, 303);
+}
