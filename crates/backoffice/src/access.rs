@@ -341,23 +341,26 @@ impl<'a> Access<'a> {
         }
     }
 
-    /// The protocols this caller may see, newest first.
-    pub fn missions(&self, caller: &Caller, limit: i64) -> Result<Vec<Summary>, AccessError> {
+    /// The protocols this caller may see, newest first, matching `filter`;
+    /// the caller's reach (stations, own crew) is added in SQL.
+    pub fn missions(
+        &self,
+        caller: &Caller,
+        filter: &crate::search::Filter,
+    ) -> Result<Vec<Summary>, AccessError> {
         if !caller.role.sees_protocols() {
             return Err(AccessError::Forbidden);
         }
-        let scope = caller.scope();
-        let all = self.archive.list(&scope, None, limit.saturating_mul(4))?;
-        let mut out = Vec::new();
-        for s in all {
-            if out.len() as i64 >= limit {
-                break;
-            }
-            if self.visible(caller, s.id).is_ok() {
-                out.push(s);
-            }
+        let mut f = filter.clone();
+        match caller.role {
+            Role::StationLead => f.stations = Some(caller.stations.clone()),
+            Role::Crew => match &caller.staff_id {
+                Some(s) => f.staff = Some(s.clone()),
+                None => return Ok(Vec::new()),
+            },
+            _ => {}
         }
-        Ok(out)
+        Ok(self.archive.search(&caller.scope(), &f)?)
     }
 
     /// The medical record (no identity, no free text for roles that need a

@@ -904,7 +904,7 @@ impl crate::db::TxError for ArchiveError {
     }
 }
 
-fn summary(r: &crate::db::Row) -> Result<Summary, ArchiveError> {
+pub(crate) fn summary(r: &crate::db::Row) -> Result<Summary, ArchiveError> {
     Ok(Summary {
         org: r.text(0)?,
         id: sql_uuid(&r.text(1)?)?,

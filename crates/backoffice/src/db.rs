@@ -206,6 +206,11 @@ impl Scope {
     pub fn none() -> Scope {
         Scope::default()
     }
+    /// The organisations, as given.
+    pub fn org_ids(&self) -> &[String] {
+        &self.orgs
+    }
+
     pub fn contains(&self, org: &str) -> bool {
         self.orgs.iter().any(|o| o == org)
     }

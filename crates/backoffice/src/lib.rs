@@ -7,6 +7,7 @@ pub mod archive;
 pub mod auth;
 pub mod db;
 pub mod schema;
+pub mod search;
 pub mod split;
 pub mod users;
 

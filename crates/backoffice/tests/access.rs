@@ -3,6 +3,7 @@
 use rettpad_backoffice::access::{
     Access, AccessError, Caller, GRANT_MS, ReasonCategory, Role, verify_audit_chain,
 };
+use rettpad_backoffice::search::Filter;
 use rettpad_backoffice::{Archive, Scope};
 use uuid::Uuid;
 
@@ -50,11 +51,15 @@ fn each_role_sees_what_the_matrix_grants(f: &Fixture) {
     // Crew: its own mission only.
     let mut own = caller(Role::Crew, "org-a");
     own.staff_id = Some(crew.clone());
-    assert_eq!(acc.missions(&own, 10).unwrap().len(), 1);
+    assert_eq!(acc.missions(&own, &Filter::newest(10)).unwrap().len(), 1);
     assert!(acc.medical(&own, pa).is_ok());
     let mut stranger = caller(Role::Crew, "org-a");
     stranger.staff_id = Some(Uuid::now_v7().to_string());
-    assert!(acc.missions(&stranger, 10).unwrap().is_empty());
+    assert!(
+        acc.missions(&stranger, &Filter::newest(10))
+            .unwrap()
+            .is_empty()
+    );
     assert!(matches!(
         acc.medical(&stranger, pa),
         Err(AccessError::NotFound)
@@ -73,22 +78,29 @@ fn each_role_sees_what_the_matrix_grants(f: &Fixture) {
         acc.medical(&other_lead, pa),
         Err(AccessError::NotFound)
     ));
-    assert!(acc.missions(&other_lead, 10).unwrap().is_empty());
+    assert!(
+        acc.missions(&other_lead, &Filter::newest(10))
+            .unwrap()
+            .is_empty()
+    );
 
     // Head of service: the organisation, never another one (by id).
     let head = caller(Role::HeadOfService, "org-a");
-    assert_eq!(acc.missions(&head, 10).unwrap().len(), 1);
+    assert_eq!(acc.missions(&head, &Filter::newest(10)).unwrap().len(), 1);
     assert!(matches!(acc.medical(&head, pb), Err(AccessError::NotFound)));
     // Medical director: the district.
     let mut aelrd = caller(Role::MedicalDirector, "org-a");
     aelrd.district = vec!["org-b".into()];
-    assert_eq!(acc.missions(&aelrd, 10).unwrap().len(), 2);
+    assert_eq!(acc.missions(&aelrd, &Filter::newest(10)).unwrap().len(), 2);
     assert!(acc.medical(&aelrd, pb).is_ok());
 
     // Administrator and auditor: no clinical data at all.
     for role in [Role::Admin, Role::Auditor] {
         let c = caller(role, "org-a");
-        assert!(matches!(acc.missions(&c, 10), Err(AccessError::Forbidden)));
+        assert!(matches!(
+            acc.missions(&c, &Filter::newest(10)),
+            Err(AccessError::Forbidden)
+        ));
         assert!(matches!(acc.medical(&c, pa), Err(AccessError::Forbidden)));
         assert!(matches!(
             acc.identity(&c, pa, T),

@@ -402,10 +402,62 @@ async fn password_post(State(web): St, h: HeaderMap, Form(f): Form<PasswordForm>
     )
 }
 
-#[derive(Deserialize)]
-struct ListQuery {
+/// The list's query string (every field optional; bad values are ignored).
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
     #[serde(default)]
-    q: String,
+    pub q: String,
+    /// `YYYY-MM-DD`, opened on or after (UTC day).
+    #[serde(default)]
+    pub von: String,
+    /// `YYYY-MM-DD`, opened on or before.
+    #[serde(default)]
+    pub bis: String,
+    #[serde(default)]
+    pub wache: String,
+    /// The next page: `received_ms~id` of the last row shown.
+    #[serde(default)]
+    pub nach: String,
+}
+
+/// Rows per page.
+const PAGE: i64 = 50;
+
+/// Midnight UTC of a `YYYY-MM-DD` date, in ms.
+fn day_ms(s: &str) -> Option<i64> {
+    let mut it = s.trim().splitn(3, '-');
+    let y: i64 = it.next()?.parse().ok()?;
+    let m: i64 = it.next()?.parse().ok()?;
+    let d: i64 = it.next()?.parse().ok()?;
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || !(1900..=9999).contains(&y) {
+        return None;
+    }
+    // Howard Hinnant's days_from_civil.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some((era * 146_097 + doe - 719_468) * 86_400_000)
+}
+
+impl ListQuery {
+    fn filter(&self) -> rettpad_backoffice::search::Filter {
+        let nonempty = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+        rettpad_backoffice::search::Filter {
+            text: nonempty(&self.q),
+            from_ms: day_ms(&self.von),
+            to_ms: day_ms(&self.bis).map(|d| d + 86_400_000),
+            station: nonempty(&self.wache),
+            after: self
+                .nach
+                .split_once('~')
+                .and_then(|(ms, id)| Some((ms.parse().ok()?, parse_id(id)?.to_string()))),
+            limit: PAGE,
+            ..Default::default()
+        }
+    }
 }
 
 async fn missions(State(web): St, h: HeaderMap, Query(q): Query<ListQuery>) -> Response {
@@ -419,26 +471,15 @@ async fn missions(State(web): St, h: HeaderMap, Query(q): Query<ListQuery>) -> R
     }
     let w = web.clone();
     let caller = s.caller.clone();
+    let filter = q.filter();
     let res =
-        tokio::task::spawn_blocking(move || Access::new(&w.archive).missions(&caller, 200)).await;
+        tokio::task::spawn_blocking(move || Access::new(&w.archive).missions(&caller, &filter))
+            .await;
     match res {
-        Ok(Ok(rows)) => {
-            let needle = q.q.trim().to_lowercase();
-            let rows: Vec<_> = rows
-                .into_iter()
-                .filter(|r| {
-                    needle.is_empty()
-                        || r.call_sign.to_lowercase().contains(&needle)
-                        || r.els_number
-                            .as_deref()
-                            .is_some_and(|n| n.to_lowercase().contains(&needle))
-                })
-                .collect();
-            html(
-                StatusCode::OK,
-                pages::missions(l, &s.caller, &s.csrf, &rows, &q.q),
-            )
-        }
+        Ok(Ok(rows)) => html(
+            StatusCode::OK,
+            pages::missions(l, &s.caller, &s.csrf, &rows, &q, rows.len() as i64 == PAGE),
+        ),
         Ok(Err(e)) => access_error(l, &s, &e),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }

@@ -170,7 +170,25 @@ fn when(ms: Option<i64>) -> String {
     ms.map(date_time_text).unwrap_or_else(|| "–".into())
 }
 
-pub fn missions(lang: Lang, c: &Caller, csrf: &str, rows: &[Summary], filter: &str) -> String {
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+pub fn missions(
+    lang: Lang,
+    c: &Caller,
+    csrf: &str,
+    rows: &[Summary],
+    q: &crate::web::ListQuery,
+    more: bool,
+) -> String {
     let trs: String = rows
         .iter()
         .map(|s| {
@@ -198,15 +216,38 @@ pub fn missions(lang: Lang, c: &Caller, csrf: &str, rows: &[Summary], filter: &s
     } else {
         String::new()
     };
+    // The next page keeps the filters and starts after the last row.
+    let next = match rows.last() {
+        Some(last) if more => format!(
+            "<p><a href=\"/?q={}&amp;von={}&amp;bis={}&amp;wache={}&amp;nach={}~{}\">{}</a></p>",
+            url_encode(&q.q),
+            url_encode(&q.von),
+            url_encode(&q.bis),
+            url_encode(&q.wache),
+            last.received_ms,
+            last.id,
+            lang.pick("Weitere Einsätze", "More missions")
+        ),
+        _ => String::new(),
+    };
     let body = format!(
         "<section><h1>{}</h1><form class=\"filters\" method=\"get\" action=\"/\">\
          <div><label for=\"q\">{}</label><input id=\"q\" name=\"q\" value=\"{}\"></div>\
+         <div><label for=\"von\">{}</label><input id=\"von\" name=\"von\" type=\"date\" value=\"{}\"></div>\
+         <div><label for=\"bis\">{}</label><input id=\"bis\" name=\"bis\" type=\"date\" value=\"{}\"></div>\
+         <div><label for=\"wache\">{}</label><input id=\"wache\" name=\"wache\" value=\"{}\"></div>\
          <button class=\"primary\" type=\"submit\">{}</button></form></section>\
          <section><table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead>\
-         <tbody>{trs}</tbody></table>{empty}</section>",
+         <tbody>{trs}</tbody></table>{empty}{next}</section>",
         lang.pick("Einsätze", "Missions"),
         lang.pick("Rufname oder Einsatznummer", "Call sign or mission number"),
-        esc(filter),
+        esc(&q.q),
+        lang.pick("von", "from"),
+        esc(&q.von),
+        lang.pick("bis", "to"),
+        esc(&q.bis),
+        lang.pick("Wache", "Station"),
+        esc(&q.wache),
         lang.pick("Filtern", "Filter"),
         lang.pick("Beginn", "Opened"),
         lang.pick("Rufname", "Call sign"),
