@@ -90,7 +90,11 @@ pub fn main(args: &[String]) -> Result<(), String> {
     };
     let pw = transport_password(&policy, &ctx)?;
     let archive = crate::archiver::open_archive(&cfg)?;
-    let users = Users::new(&archive, policy, HashParams::server());
+    let params = cfg
+        .backoffice
+        .as_ref()
+        .map_or(HashParams::server(), |b| b.hash_params());
+    let users = Users::new(&archive, policy, params);
     let (stations, district) = (list(args, "--stations"), list(args, "--district"));
     let staff = opt(args, "--staff-id");
     users

@@ -40,6 +40,22 @@ pub struct BackofficeEntry {
     /// http://localhost and https).
     #[serde(default = "default_true")]
     pub secure_cookie: bool,
+    /// Argon2id memory in KiB (t = 3, p = 1); at least OWASP's 19 MiB.
+    #[serde(default = "default_hash_memory")]
+    pub hash_memory_kib: u32,
+}
+
+impl BackofficeEntry {
+    pub fn hash_params(&self) -> rettpad_backoffice::auth::HashParams {
+        rettpad_backoffice::auth::HashParams {
+            m_kib: self.hash_memory_kib,
+            ..rettpad_backoffice::auth::HashParams::server()
+        }
+    }
+}
+
+fn default_hash_memory() -> u32 {
+    rettpad_backoffice::auth::HashParams::server().m_kib
 }
 
 fn default_profile() -> String {
@@ -366,6 +382,9 @@ impl GatewayConfig {
         if let Some(b) = &self.backoffice {
             if !b.listen.ip().is_loopback() {
                 return Err("backoffice.listen must be a loopback address".into());
+            }
+            if !(19_456..=1_048_576).contains(&b.hash_memory_kib) {
+                return Err("backoffice.hash_memory_kib must be between 19456 and 1048576".into());
             }
             if !["seed", "nist"].contains(&b.password_profile.as_str()) {
                 return Err("backoffice.password_profile must be \"seed\" or \"nist\"".into());

@@ -219,6 +219,7 @@ pub fn init(o: &InitOptions) -> Result<InitReport, String> {
             listen: SocketAddr::new(o.hospital_listen.ip(), 0),
             password_profile: "seed".into(),
             secure_cookie: true,
+            hash_memory_kib: 65_536,
         }),
     };
     let gateway_config = write(&dir, "gateway.toml", &cfg.to_toml())?;

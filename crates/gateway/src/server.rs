@@ -633,7 +633,7 @@ pub async fn serve(
             let web = Arc::new(super::web::Web {
                 archive,
                 policy,
-                params: rettpad_backoffice::auth::HashParams::server(),
+                params: b.hash_params(),
                 secure_cookie: b.secure_cookie,
             });
             let l = tokio::net::TcpListener::bind(b.listen)

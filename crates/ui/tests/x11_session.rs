@@ -179,7 +179,8 @@ fn a_session_in_a_real_x_server_types_into_the_vault() {
             // No GPU in Xvfb: Slint's software renderer.
             .env("SLINT_BACKEND", "winit-software"),
     );
-    wait_until("the rettpad window", Duration::from_secs(60), || {
+    // A debug build on a loaded 2-core CI machine can take a minute.
+    wait_until("the rettpad window", Duration::from_secs(120), || {
         !x.xdotool(&["search", "--onlyvisible", "--name", "rettpad"])
             .trim()
             .is_empty()
