@@ -203,10 +203,6 @@ impl<'a> Audit<'a> {
     }
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 /// The chain hash of one entry: every field, length-prefixed, after the
 /// previous hash.
 fn chain_hash(prev: &str, fields: &[&str]) -> String {
@@ -216,7 +212,7 @@ fn chain_hash(prev: &str, fields: &[&str]) -> String {
         buf.extend_from_slice(&(f.len() as u64).to_be_bytes());
         buf.extend_from_slice(f.as_bytes());
     }
-    hex(&sha256(&buf))
+    hex::encode(sha256(&buf))
 }
 
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";

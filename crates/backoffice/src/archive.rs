@@ -5,13 +5,13 @@
 //! the key is destroyed (crypto-shred) and the year's rows are deleted.
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::Mutex;
 
 use rettpad_crypto::{SecretKey, open, seal, sha256};
 use serde_json::Value as Json;
 use uuid::Uuid;
 
-use crate::db::{Db, DbError, Scope, Tx, Val, check_org_id};
+use crate::db::{Db, DbError, Scope, Tx, Val, check_org_id, lock};
 use crate::params;
 use crate::split::{self, Split};
 
@@ -173,10 +173,6 @@ pub struct Archive {
     known_orgs: Mutex<HashSet<String>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 impl std::fmt::Debug for Archive {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Archive")
@@ -184,10 +180,6 @@ impl std::fmt::Debug for Archive {
             .field("node", &self.node)
             .finish_non_exhaustive()
     }
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 fn sql_uuid(s: &str) -> Result<Uuid, ArchiveError> {
@@ -444,7 +436,7 @@ impl Archive {
                     org,
                     id,
                     *kind,
-                    hex(&sha256(doc)),
+                    hex::encode(sha256(doc)),
                     doc.len() as i64,
                     sealed("document", kind, doc)?
                 ],
@@ -702,7 +694,7 @@ impl Archive {
                 params![id, kind],
             )
         })?;
-        let got = hex(&sha256(&doc));
+        let got = hex::encode(sha256(&doc));
         if let Some(r) = expect {
             let stored = r.text(0)?;
             let manifest = r.opt_text(1)?;

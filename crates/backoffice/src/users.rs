@@ -71,13 +71,9 @@ pub struct SignedIn {
     pub must_change: bool,
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 fn random_hex() -> Result<String, UserError> {
     SecretKey::generate()
-        .map(|k| hex(k.expose()))
+        .map(|k| hex::encode(k.expose()))
         .map_err(|e| UserError::Invalid(e.to_string()))
 }
 
@@ -308,7 +304,13 @@ impl<'a> Users<'a> {
                 tx.exec(
                     "INSERT INTO web_session (org_id, id, user_id, csrf, created_ms, seen_ms)
                      VALUES ($1, $2, $3, $4, $5, $5)",
-                    params![org, hex(&sha256(session.as_bytes())), u.id, csrf, now_ms],
+                    params![
+                        org,
+                        hex::encode(sha256(session.as_bytes())),
+                        u.id,
+                        csrf,
+                        now_ms
+                    ],
                 )?;
             }
             append(tx, org, &caller, &Audit::event("sign_in", label), now_ms)?;
@@ -340,7 +342,7 @@ impl<'a> Users<'a> {
         if check_org_id(org).is_err() || token.len() != 64 {
             return Ok(None);
         }
-        let key = hex(&sha256(token.as_bytes()));
+        let key = hex::encode(sha256(token.as_bytes()));
         let scope = Scope::org(org);
         let found = self.archive.db().tx(&scope, |tx| {
             let Some(r) = tx.query_opt(
@@ -383,7 +385,7 @@ impl<'a> Users<'a> {
     }
 
     pub fn sign_out(&self, caller: &Caller, now_ms: i64) -> Result<(), UserError> {
-        let key = hex(&sha256(caller.session.as_bytes()));
+        let key = hex::encode(sha256(caller.session.as_bytes()));
         self.archive.db().tx(&Scope::org(&caller.org), |tx| {
             tx.exec(
                 "DELETE FROM web_session WHERE org_id = $1 AND id = $2",

@@ -37,10 +37,6 @@ pub fn open_archive(cfg: &GatewayConfig) -> Result<Archive, String> {
     Ok(Archive::new(db, master, &node))
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 /// A stored packet, opened for filing.
 struct Opened {
     id: Uuid,
@@ -107,7 +103,7 @@ fn open_stored(gw: &Gateway, id: Uuid) -> Result<Opened, ArchiveError> {
         device_serial: m.device_serial.clone(),
         call_sign: m.call_sign.clone(),
         received_ms: info.received_ms,
-        sha256: hex(&info.sha256),
+        sha256: hex::encode(info.sha256),
         pdf_sha256: m.pdf_sha256.clone(),
         receipt,
         parts: parts.0.into_iter().collect(),
@@ -300,7 +296,7 @@ mod tests {
         for url in urls {
             let dir = tempfile::tempdir().unwrap();
             let sk = SecretKey::generate().unwrap();
-            std::fs::write(dir.path().join("storage.key"), hex(sk.expose())).unwrap();
+            std::fs::write(dir.path().join("storage.key"), hex::encode(sk.expose())).unwrap();
             let c = cfg(dir.path(), url);
             let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
             let (gsk, gpk) = HpkeSecretKey::generate().unwrap();

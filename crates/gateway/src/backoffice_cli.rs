@@ -7,18 +7,12 @@ use rettpad_backoffice::auth::{HashParams, PasswordContext, PasswordPolicy};
 use rettpad_backoffice::users::{NewUser, Users, system_caller};
 
 use crate::config::GatewayConfig;
+use crate::fleet_cli::opt;
 
 pub const USAGE: &str =
     "  rettpad-gateway backoffice add-user --config FILE --org ORG --login LOGIN --role ROLE
       --given NAME --family NAME [--stations A,B] [--district ORG,ORG] [--staff-id ID]
       ROLE: crew, station_lead, head_of_service, medical_director, admin, auditor";
-
-fn opt(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-}
 
 fn need(args: &[String], name: &str) -> Result<String, String> {
     opt(args, name).ok_or_else(|| format!("{name} is required\nusage:\n{USAGE}"))

@@ -13,7 +13,7 @@ use super::intake::BoardEntry;
 /// How long an entry counts as new.
 pub const NEW_MS: i64 = 120_000;
 
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

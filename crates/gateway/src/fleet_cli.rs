@@ -25,7 +25,7 @@ pub const USAGE: &str =
   rettpad-gateway provision status [--json]
     TARGET: all | SERIAL[,SERIAL...] | station:NAME | type:NAME";
 
-fn opt(args: &[String], name: &str) -> Option<String> {
+pub(crate) fn opt(args: &[String], name: &str) -> Option<String> {
     args.iter()
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1))

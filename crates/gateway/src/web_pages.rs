@@ -12,20 +12,7 @@ use rettpad_record::value::Value;
 use rettpad_text::Lang;
 use serde_json::Value as Json;
 
-pub fn esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            c => o.push(c),
-        }
-    }
-    o
-}
+use crate::board::esc;
 
 pub const CSS: &str = "
 *{box-sizing:border-box}body{margin:0;font:16px/1.45 system-ui,'DejaVu Sans',sans-serif;color:#1b1f24;background:#f3f4f6}
