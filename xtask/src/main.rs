@@ -282,13 +282,98 @@ fn test(args: &[OsString]) -> Result<ExitCode, String> {
             ExitCode::FAILURE
         })
     };
+    report_flaky(&root);
     if !main_status.success() {
+        recap_failures(&root);
         return Ok(exit_code(main_status));
     }
     if !doc_status.success() {
         return Ok(exit_code(doc_status));
     }
     Ok(fuzz_code)
+}
+
+/// Reprints the failed tests from nextest's JUnit file, with the end of
+/// their output, so the last lines of a long run (CI shows only a tail)
+/// say what failed.
+fn recap_failures(root: &Path) {
+    let path = root.join("target/nextest/default/junit.xml");
+    let Ok(xml) = std::fs::read_to_string(&path) else {
+        eprintln!("xtask: tests failed (no {} to list them)", path.display());
+        return;
+    };
+    let failed = junit_failures(&xml);
+    eprintln!("xtask: {} test(s) failed:", failed.len());
+    for (name, output) in &failed {
+        eprintln!("--- FAILED {name}");
+        let lines: Vec<&str> = output.lines().collect();
+        for line in &lines[lines.len().saturating_sub(40)..] {
+            eprintln!("    {line}");
+        }
+    }
+    for (name, _) in &failed {
+        eprintln!("xtask: FAILED {name}");
+    }
+}
+
+/// Names the tests that passed only on their retry: they landed, but
+/// someone should look.
+fn report_flaky(root: &Path) {
+    let Ok(xml) = std::fs::read_to_string(root.join("target/nextest/default/junit.xml")) else {
+        return;
+    };
+    for case in xml.split("<testcase ").skip(1) {
+        let body = case.split("</testcase>").next().unwrap_or(case);
+        if body.contains("<flakyFailure") {
+            let head = body.split('>').next().unwrap_or("");
+            eprintln!("xtask: FLAKY (passed on retry) {head}");
+        }
+    }
+}
+
+/// (class::name, captured output) of each test case with a failure or
+/// error element. A small scan, not an XML parser: nextest's file is
+/// regular, and this only feeds a human-readable recap.
+fn junit_failures(xml: &str) -> Vec<(String, String)> {
+    let attr = |tag: &str, key: &str| -> String {
+        let pat = format!("{key}=\"");
+        tag.find(&pat)
+            .and_then(|i| {
+                let rest = &tag[i + pat.len()..];
+                rest.find('"').map(|j| unescape(&rest[..j]))
+            })
+            .unwrap_or_default()
+    };
+    let mut out = Vec::new();
+    for case in xml.split("<testcase ").skip(1) {
+        let body = case.split("</testcase>").next().unwrap_or(case);
+        // A case that passed on retry holds <flakyFailure>, not <failure.
+        if !(body.contains("<failure") || body.contains("<error")) {
+            continue;
+        }
+        let head = body.split('>').next().unwrap_or("");
+        let name = format!("{} {}", attr(head, "classname"), attr(head, "name"));
+        let mut text = String::new();
+        for tag in ["system-out", "system-err"] {
+            if let Some(i) = body.find(&format!("<{tag}>")) {
+                let rest = &body[i + tag.len() + 2..];
+                let end = rest.find(&format!("</{tag}>")).unwrap_or(rest.len());
+                text.push_str(&unescape(&rest[..end]));
+                text.push('\n');
+            }
+        }
+        out.push((name, text));
+    }
+    out
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&#10;", "\n")
+        .replace("&amp;", "&")
 }
 
 /// A full test run needs several GiB for build output; a full disk shows
@@ -687,4 +772,23 @@ fn exit_code(status: ExitStatus) -> ExitCode {
         }
     }
     ExitCode::FAILURE
+}
+
+#[cfg(test)]
+mod tests {
+    use super::junit_failures;
+
+    #[test]
+    fn junit_recap_lists_only_failed_cases_with_their_output() {
+        let xml = r#"<testsuites><testsuite name="a">
+<testcase name="ok_one" classname="pkg::bin" time="0.1"></testcase>
+<testcase name="bad_one" classname="pkg::bin" time="2"><failure type="test failure">x</failure><system-out>line &lt;1&gt;</system-out><system-err>thread panicked at &quot;b&quot;</system-err></testcase>
+<testcase name="ok_two" classname="pkg::other"/>
+</testsuite></testsuites>"#;
+        let failed = junit_failures(xml);
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].0, "pkg::bin bad_one");
+        assert!(failed[0].1.contains("line <1>"));
+        assert!(failed[0].1.contains("panicked at \"b\""));
+    }
 }

@@ -30,8 +30,9 @@ pub struct PadEntry {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BackofficeEntry {
-    /// Plain HTTP, loopback only: TLS and the client certificate end at
-    /// the reverse proxy in front.
+    /// Without `tls`: plain HTTP, loopback only (the demo, a reverse proxy
+    /// on the same host). With `tls`: HTTPS on any address, and every
+    /// connection needs a user certificate of an organisation's CA.
     pub listen: SocketAddr,
     /// `seed` (the default: the modelled system's rules) or `nist`.
     #[serde(default = "default_profile")]
@@ -43,6 +44,31 @@ pub struct BackofficeEntry {
     /// Argon2id memory in KiB (t = 3, p = 1); at least OWASP's 19 MiB.
     #[serde(default = "default_hash_memory")]
     pub hash_memory_kib: u32,
+    /// The second factor: HTTPS with a client certificate per user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<BackofficeTls>,
+}
+
+/// `[backoffice.tls]`: the server's certificate and, per organisation,
+/// the CA that issues its users' certificates (subject `serialNumber` =
+/// the user's login).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackofficeTls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    #[serde(default)]
+    pub client_ca: Vec<OrgCa>,
+}
+
+/// One organisation's user CA and its revocation lists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrgCa {
+    pub org: String,
+    pub ca: PathBuf,
+    #[serde(default)]
+    pub crls: Vec<PathBuf>,
 }
 
 impl BackofficeEntry {
@@ -358,6 +384,14 @@ impl GatewayConfig {
         if let Some(p) = &mut self.archive.master_key {
             fix(p);
         }
+        if let Some(t) = self.backoffice.as_mut().and_then(|b| b.tls.as_mut()) {
+            fix(&mut t.cert);
+            fix(&mut t.key);
+            for c in &mut t.client_ca {
+                fix(&mut c.ca);
+                c.crls.iter_mut().for_each(fix);
+            }
+        }
         for c in &mut self.centres {
             if let Some(p) = c.report.as_mut().and_then(|r| r.token_file.as_mut()) {
                 fix(p);
@@ -380,8 +414,26 @@ impl GatewayConfig {
             return Err("hospital_listen must be a loopback address".into());
         }
         if let Some(b) = &self.backoffice {
-            if !b.listen.ip().is_loopback() {
-                return Err("backoffice.listen must be a loopback address".into());
+            match &b.tls {
+                None if !b.listen.ip().is_loopback() => {
+                    return Err(
+                        "backoffice.listen must be a loopback address unless [backoffice.tls] is set"
+                            .into(),
+                    );
+                }
+                Some(t) if t.client_ca.is_empty() => {
+                    return Err(
+                        "backoffice.tls needs at least one [[backoffice.tls.client_ca]]".into(),
+                    );
+                }
+                Some(t) => {
+                    let mut orgs: Vec<&str> = t.client_ca.iter().map(|c| c.org.as_str()).collect();
+                    orgs.sort_unstable();
+                    if orgs.windows(2).any(|w| w[0] == w[1]) {
+                        return Err("backoffice.tls.client_ca names an organisation twice".into());
+                    }
+                }
+                None => {}
             }
             if !(19_456..=1_048_576).contains(&b.hash_memory_kib) {
                 return Err("backoffice.hash_memory_kib must be between 19456 and 1048576".into());

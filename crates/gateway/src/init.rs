@@ -220,6 +220,7 @@ pub fn init(o: &InitOptions) -> Result<InitReport, String> {
             password_profile: "seed".into(),
             secure_cookie: true,
             hash_memory_kib: 65_536,
+            tls: None,
         }),
     };
     let gateway_config = write(&dir, "gateway.toml", &cfg.to_toml())?;

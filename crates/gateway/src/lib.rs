@@ -44,6 +44,7 @@ pub mod server;
 pub mod store;
 pub mod web;
 pub mod web_pages;
+pub mod web_tls;
 
 pub use config::GatewayConfig;
 pub use intake::{Device, Gateway, IntakeError};

@@ -630,21 +630,32 @@ pub async fn serve(
             } else {
                 rettpad_backoffice::auth::PasswordPolicy::seed()
             };
+            let tls = b.tls.as_ref().map(super::web_tls::load).transpose()?;
             let web = Arc::new(super::web::Web {
                 archive,
                 policy,
                 params: b.hash_params(),
                 secure_cookie: b.secure_cookie,
+                require_cert: tls.is_some(),
             });
             let l = tokio::net::TcpListener::bind(b.listen)
                 .await
                 .map_err(|e| format!("bind {}: {e}", b.listen))?;
-            Some((l, super::web::router(web)))
+            let mut routes = super::web::router(web);
+            let tls = tls.map(|(sc, trust)| {
+                routes = routes.clone().layer(middleware::from_fn_with_state(
+                    Arc::new(trust),
+                    super::web_tls::gate,
+                ));
+                RustlsAcceptor::new(RustlsConfig::from_config(Arc::new(sc)))
+                    .handshake_timeout(Duration::from_secs(limits.handshake_timeout_secs))
+            });
+            Some((l, routes, tls))
         }
         None => None,
     };
     let web_addr = match &web_listener {
-        Some((l, _)) => Some(
+        Some((l, _, _)) => Some(
             l.local_addr()
                 .map_err(|e| format!("back-office listener: {e}"))?,
         ),
@@ -665,16 +676,39 @@ pub async fn serve(
             })
             .await
     });
-    let web_task = web_listener.map(|(l, routes)| {
-        let mut stop = stop_rx.clone();
-        tokio::spawn(async move {
-            axum::serve(l, routes)
-                .with_graceful_shutdown(async move {
-                    let _ = stop.changed().await;
-                })
-                .await
-        })
-    });
+    let web_task = match web_listener {
+        None => None,
+        Some((l, routes, None)) => {
+            let mut stop = stop_rx.clone();
+            Some(tokio::spawn(async move {
+                axum::serve(l, routes)
+                    .with_graceful_shutdown(async move {
+                        let _ = stop.changed().await;
+                    })
+                    .await
+            }))
+        }
+        Some((l, routes, Some(acceptor))) => {
+            let std = l
+                .into_std()
+                .map_err(|e| format!("back-office listener: {e}"))?;
+            let server = axum_server::from_tcp(std)
+                .map_err(|e| format!("back-office listener: {e}"))?
+                .acceptor(acceptor);
+            let handle = axum_server::Handle::new();
+            let (h, mut stop) = (handle.clone(), stop_rx.clone());
+            tokio::spawn(async move {
+                let _ = stop.changed().await;
+                h.graceful_shutdown(Some(Duration::from_secs(5)));
+            });
+            Some(tokio::spawn(async move {
+                server
+                    .handle(handle)
+                    .serve(routes.into_make_service())
+                    .await
+            }))
+        }
+    };
     let dispatch_task = dispatch_listener.map(|l| {
         let mut stop = stop_rx.clone();
         let routes = channel_http::dispatch_routes(chan);

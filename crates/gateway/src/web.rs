@@ -8,7 +8,8 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Form, Path, Query, Request, State};
+use axum::extract::{Form, FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -24,6 +25,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::web_pages as pages;
+use crate::web_tls::ClientCert;
 
 pub const COOKIE: &str = "__Host-rettpad";
 const LANG_COOKIE: &str = "rettpad_lang";
@@ -35,6 +37,9 @@ pub struct Web {
     /// Mark the session cookie `Secure` (off only for tests over plain
     /// HTTP to a non-loopback name).
     pub secure_cookie: bool,
+    /// HTTPS with user certificates: sign-in and sessions are bound to
+    /// the certificate's organisation and login (`web_tls`).
+    pub require_cert: bool,
 }
 
 impl Web {
@@ -146,10 +151,33 @@ struct Session {
     must_change: bool,
 }
 
-async fn session(web: &Arc<Web>, h: &HeaderMap) -> Option<Session> {
+/// A request's headers and, behind TLS, whose certificate it came with.
+struct Ctx {
+    h: HeaderMap,
+    cert: Option<ClientCert>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Ctx {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Ctx, Self::Rejection> {
+        Ok(Ctx {
+            h: parts.headers.clone(),
+            cert: parts.extensions.get::<ClientCert>().cloned(),
+        })
+    }
+}
+
+/// Behind TLS the certificate must name the session's user: a cookie
+/// carried to another person's machine opens nothing.
+fn cert_matches(web: &Web, cert: Option<&ClientCert>, org: &str, login: &str) -> bool {
+    !web.require_cert || cert.is_some_and(|c| c.org == org && c.login == login)
+}
+
+async fn session(web: &Arc<Web>, h: &HeaderMap, cert: Option<&ClientCert>) -> Option<Session> {
     let c = cookie(h, COOKIE)?.to_string();
-    let web = web.clone();
-    tokio::task::spawn_blocking(move || web.users().session(&c, now_ms()))
+    let w = web.clone();
+    let s = tokio::task::spawn_blocking(move || w.users().session(&c, now_ms()))
         .await
         .ok()?
         .ok()
@@ -158,13 +186,25 @@ async fn session(web: &Arc<Web>, h: &HeaderMap) -> Option<Session> {
             caller,
             csrf,
             must_change,
-        })
+        })?;
+    if !cert_matches(web, cert, &s.caller.org, &s.caller.login) {
+        tracing::warn!(
+            org = %s.caller.org,
+            "session presented with another user's client certificate; refused"
+        );
+        return None;
+    }
+    Some(s)
 }
 
 /// A page behind sign-in: redirects to the sign-in or to the password
 /// change when that is due.
-async fn signed_in(web: &Arc<Web>, h: &HeaderMap) -> Result<Session, Response> {
-    match session(web, h).await {
+async fn signed_in(
+    web: &Arc<Web>,
+    h: &HeaderMap,
+    cert: Option<&ClientCert>,
+) -> Result<Session, Response> {
+    match session(web, h, cert).await {
         None => Err(Redirect::to("/login").into_response()),
         Some(s) if s.must_change => Err(Redirect::to("/password").into_response()),
         Some(s) => Ok(s),
@@ -258,12 +298,25 @@ struct LoginForm {
     password: String,
 }
 
-async fn login_post(State(web): St, h: HeaderMap, Form(f): Form<LoginForm>) -> Response {
+async fn login_post(State(web): St, Ctx { h, cert }: Ctx, Form(f): Form<LoginForm>) -> Response {
     let l = lang(&h);
     if !same_origin(&h) {
         return StatusCode::FORBIDDEN.into_response();
     }
     let (org, login) = (f.org.trim().to_string(), f.login.trim().to_string());
+    if !cert_matches(&web, cert.as_ref(), &org, &login) {
+        // Before the password is checked: no password oracle for the
+        // holder of someone else's certificate.
+        tracing::warn!(org = %org, "sign-in refused: the client certificate names another user");
+        let msg = l.pick(
+            "Ihr Zertifikat gehört nicht zu diesem Benutzer.",
+            "Your certificate does not belong to this user.",
+        );
+        return html(
+            StatusCode::UNAUTHORIZED,
+            pages::login(l, Some(msg), &org, &login),
+        );
+    }
     let w = web.clone();
     let (o, lg) = (org.clone(), login.clone());
     let res =
@@ -328,8 +381,8 @@ struct CsrfForm {
     csrf: String,
 }
 
-async fn logout(State(web): St, h: HeaderMap, Form(f): Form<CsrfForm>) -> Response {
-    let Some(s) = session(&web, &h).await else {
+async fn logout(State(web): St, Ctx { h, cert }: Ctx, Form(f): Form<CsrfForm>) -> Response {
+    let Some(s) = session(&web, &h, cert.as_ref()).await else {
         return Redirect::to("/login").into_response();
     };
     if !same_origin(&h) || !token_eq(&f.csrf, &s.csrf) {
@@ -347,8 +400,8 @@ async fn logout(State(web): St, h: HeaderMap, Form(f): Form<CsrfForm>) -> Respon
     r
 }
 
-async fn password_page(State(web): St, h: HeaderMap) -> Response {
-    let Some(s) = session(&web, &h).await else {
+async fn password_page(State(web): St, Ctx { h, cert }: Ctx) -> Response {
+    let Some(s) = session(&web, &h, cert.as_ref()).await else {
         return Redirect::to("/login").into_response();
     };
     html(
@@ -364,9 +417,13 @@ struct PasswordForm {
     new: String,
 }
 
-async fn password_post(State(web): St, h: HeaderMap, Form(f): Form<PasswordForm>) -> Response {
+async fn password_post(
+    State(web): St,
+    Ctx { h, cert }: Ctx,
+    Form(f): Form<PasswordForm>,
+) -> Response {
     let l = lang(&h);
-    let Some(s) = session(&web, &h).await else {
+    let Some(s) = session(&web, &h, cert.as_ref()).await else {
         return Redirect::to("/login").into_response();
     };
     if !same_origin(&h) || !token_eq(&f.csrf, &s.csrf) {
@@ -460,9 +517,9 @@ impl ListQuery {
     }
 }
 
-async fn missions(State(web): St, h: HeaderMap, Query(q): Query<ListQuery>) -> Response {
+async fn missions(State(web): St, Ctx { h, cert }: Ctx, Query(q): Query<ListQuery>) -> Response {
     let l = lang(&h);
-    let s = match signed_in(&web, &h).await {
+    let s = match signed_in(&web, &h, cert.as_ref()).await {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -541,9 +598,9 @@ async fn protocol_page(
     }
 }
 
-async fn protocol(State(web): St, h: HeaderMap, Path(id): Path<String>) -> Response {
+async fn protocol(State(web): St, Ctx { h, cert }: Ctx, Path(id): Path<String>) -> Response {
     let l = lang(&h);
-    let s = match signed_in(&web, &h).await {
+    let s = match signed_in(&web, &h, cert.as_ref()).await {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -563,12 +620,12 @@ struct RevealForm {
 
 async fn reveal(
     State(web): St,
-    h: HeaderMap,
+    Ctx { h, cert }: Ctx,
     Path(id): Path<String>,
     Form(f): Form<RevealForm>,
 ) -> Response {
     let l = lang(&h);
-    let s = match signed_in(&web, &h).await {
+    let s = match signed_in(&web, &h, cert.as_ref()).await {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -605,9 +662,9 @@ async fn reveal(
     }
 }
 
-async fn pdf(State(web): St, h: HeaderMap, Path(id): Path<String>) -> Response {
+async fn pdf(State(web): St, Ctx { h, cert }: Ctx, Path(id): Path<String>) -> Response {
     let l = lang(&h);
-    let s = match signed_in(&web, &h).await {
+    let s = match signed_in(&web, &h, cert.as_ref()).await {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -637,9 +694,9 @@ async fn pdf(State(web): St, h: HeaderMap, Path(id): Path<String>) -> Response {
     }
 }
 
-async fn audit(State(web): St, h: HeaderMap) -> Response {
+async fn audit(State(web): St, Ctx { h, cert }: Ctx) -> Response {
     let l = lang(&h);
-    let s = match signed_in(&web, &h).await {
+    let s = match signed_in(&web, &h, cert.as_ref()).await {
         Ok(s) => s,
         Err(r) => return r,
     };

@@ -9,8 +9,6 @@ use common::{GW, Gw, Pki, free_port};
 use rettpad_backoffice::Scope;
 use rettpad_gateway::GatewayConfig;
 use rettpad_pad::config::Config;
-use rettpad_transfer::HpkePublicKey;
-use rettpad_transfer::packet::{SealInput, seal_with_id};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -56,12 +54,6 @@ fn three_nodes_one_archive_every_receipt_filed_once() {
     let pki = Pki::new();
     let _ = GW;
     let url = rettpad_sim::postgres::TempCluster::fresh_database().unwrap();
-    let gpk = HpkePublicKey::from_hex(
-        std::fs::read_to_string(pki.dir.join("gateway-hpke.pub"))
-            .unwrap()
-            .trim(),
-    )
-    .unwrap();
     let mut nodes = Vec::new();
     let mut ports = Vec::new();
     for i in 0..2 {
@@ -80,22 +72,13 @@ fn three_nodes_one_archive_every_receipt_filed_once() {
         }
         let (serial, call_sign, org) = PADS[round % 2];
         let s = rettpad_sim::sample::standard_at(round as u64);
-        let pdf = b"%PDF-1.7 archive nodes".to_vec();
-        let input = SealInput {
-            mission_id: s.mission().0,
-            device_serial: serial.into(),
-            call_sign: call_sign.into(),
-            created_ms: rettpad_gateway::fleet_cli::now_ms(),
-            target_hospital: None,
-            events_json: serde_json::to_vec(&s.events).unwrap(),
-            mind_xml: b"<mind/>".to_vec(),
-            fhir_json: b"{}".to_vec(),
-            pdf_sha256: rettpad_crypto::sha256(&pdf),
-            pdf,
-            handover_summary: String::new(),
-            prenotice: None,
-        };
-        let p = seal_with_id(&input, &gpk, &[], Uuid::now_v7()).unwrap();
+        let p = common::backoffice::sealed(
+            &pki,
+            round as u64,
+            serial,
+            call_sign,
+            serde_json::to_vec(&s.events).unwrap(),
+        );
         let port = ports[round % ports.len()];
         let up = uploader(&pki, serial, call_sign, port);
         up.send(p.packet_id, &p.sha256, &p.bytes).unwrap();

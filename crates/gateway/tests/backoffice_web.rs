@@ -9,112 +9,16 @@
 
 mod common;
 
+use common::backoffice::{Client, add_user, csrf_of, urlencode};
 use common::webdriver::Browser;
-use common::{GW, Gw, Pki};
-use rettpad_gateway::GatewayConfig;
-use rettpad_pad::config::Config;
-use rettpad_record::keys;
-use rettpad_record::{Author, Payload, Target, Value};
-use rettpad_transfer::HpkePublicKey;
-use rettpad_transfer::packet::{SealInput, seal_with_id};
-use std::net::SocketAddr;
+use common::{Gw, Pki};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 const FAMILY: &str = "Kanarienvogel";
 
-/// A gateway whose second demo pad belongs to `org-b`, with one archived
-/// protocol of each organisation. Returns (gateway, A's id, B's id).
 fn setup(pki: &Pki) -> (Gw, Uuid, Uuid) {
-    let path = pki.dir.join("gateway.toml");
-    let mut c = GatewayConfig::load(&path).unwrap();
-    c.pads[1].org = Some("org-b".into());
-    // OWASP's floor instead of 64 MiB: the test signs in a dozen times
-    // on a debug build; production keeps the default.
-    if let Some(b) = c.backoffice.as_mut() {
-        b.hash_memory_kib = 19_456;
-    }
-    std::fs::write(&path, c.to_toml()).unwrap();
-    let gw = Gw::start(pki);
-    let a = upload(pki, 0, "DEMO-PAD-0001", "RTW 1/83-1", FAMILY);
-    let b = upload(pki, 1, "DEMO-PAD-0002", "NEF 1/82-1", "Fremdorganisation");
-    let archive = rettpad_gateway::archiver::open_archive(&c).unwrap();
-    let all = rettpad_backoffice::Scope::orgs(["demo", "org-b"]);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while archive.list(&all, None, 10).unwrap().len() < 2 {
-        assert!(Instant::now() < deadline, "not archived");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    (gw, a, b)
-}
-
-fn upload(pki: &Pki, seed: u64, serial: &str, call_sign: &str, family: &str) -> Uuid {
-    let s = rettpad_sim::sample::standard_at(seed);
-    let mut log = s.log();
-    let st = s.state();
-    let a = Author {
-        device: serial.into(),
-        crew_member: st.crew[0].id,
-    };
-    let ev = log.prepare(
-        &a,
-        st.opened_ms.unwrap() + 60_000,
-        0,
-        Payload::Set {
-            target: Target::Patient(st.patients[0].id),
-            field: keys::patient::FAMILY_NAME.into(),
-            value: Value::text(family),
-        },
-    );
-    log.insert(ev).unwrap();
-    let gpk = HpkePublicKey::from_hex(
-        std::fs::read_to_string(pki.dir.join("gateway-hpke.pub"))
-            .unwrap()
-            .trim(),
-    )
-    .unwrap();
-    let pdf = b"%PDF-1.7 Einsatzprotokoll".to_vec();
-    let input = SealInput {
-        mission_id: s.mission().0,
-        device_serial: serial.into(),
-        call_sign: call_sign.into(),
-        created_ms: rettpad_gateway::fleet_cli::now_ms(),
-        target_hospital: None,
-        events_json: serde_json::to_vec(log.events()).unwrap(),
-        mind_xml: b"<mind/>".to_vec(),
-        fhir_json: b"{}".to_vec(),
-        pdf_sha256: rettpad_crypto::sha256(&pdf),
-        pdf,
-        handover_summary: String::new(),
-        prenotice: None,
-    };
-    let p = seal_with_id(&input, &gpk, &[], Uuid::now_v7()).unwrap();
-    let cfg = Config::load(&pki.dir.join(format!("pad-{serial}.toml"))).unwrap();
-    let up =
-        rettpad_transfer::uploader_from_config(cfg.upload.as_ref().unwrap(), serial, call_sign)
-            .unwrap();
-    up.send(p.packet_id, &p.sha256, &p.bytes).unwrap();
-    p.packet_id
-}
-
-/// `backoffice add-user`: returns the printed transport password.
-fn add_user(pki: &Pki, org: &str, login: &str, role: &str, extra: &[&str]) -> String {
-    let out = Command::new(GW)
-        .args(["backoffice", "add-user", "--config"])
-        .arg(pki.dir.join("gateway.toml"))
-        .args(["--org", org, "--login", login, "--role", role])
-        .args(["--given", "Maria", "--family", "Schäfer"])
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "add-user: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+    common::backoffice::setup(pki, FAMILY, |_| {})
 }
 
 fn shots() -> PathBuf {
@@ -195,121 +99,6 @@ fn a_head_of_service_reveals_with_a_reason_and_the_auditor_sees_it_in_chromium()
     b.goto(&format!("{base}/audit"));
     b.wait_text("Access log");
     b.screenshot(&dir.join("07-access-log-en.png"));
-}
-
-/// A signed-in HTTP client without a browser: the session cookie and the
-/// CSRF token of its pages.
-struct Client {
-    http: reqwest::blocking::Client,
-    base: String,
-    cookie: String,
-}
-
-fn csrf_of(page: &str) -> String {
-    page.split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .unwrap_or_default()
-        .to_string()
-}
-
-impl Client {
-    fn new(addr: SocketAddr) -> Client {
-        Client {
-            http: reqwest::blocking::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            base: format!("http://{addr}"),
-            cookie: String::new(),
-        }
-    }
-
-    fn post(&self, path: &str, form: &[(&str, &str)], headers: &[(&str, &str)]) -> (u16, String) {
-        let body = form
-            .iter()
-            .map(|(k, v)| format!("{k}={}", urlencode(v)))
-            .collect::<Vec<_>>()
-            .join("&");
-        let mut r = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("cookie", &self.cookie)
-            .body(body);
-        for (k, v) in headers {
-            r = r.header(*k, *v);
-        }
-        let resp = r.send().unwrap();
-        let st = resp.status().as_u16();
-        let loc = resp
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        let text = resp.text().unwrap();
-        (st, if st == 303 { loc } else { text })
-    }
-
-    fn get(&self, path: &str) -> (u16, String) {
-        let resp = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .header("cookie", &self.cookie)
-            .send()
-            .unwrap();
-        let st = resp.status().as_u16();
-        let loc = resp
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        (st, if st == 303 { loc } else { resp.text().unwrap() })
-    }
-
-    /// Signs in and replaces the transport password.
-    fn sign_in(addr: SocketAddr, org: &str, login: &str, transport: &str, new: &str) -> Client {
-        let mut c = Client::new(addr);
-        let resp = c
-            .http
-            .post(format!("{}/login", c.base))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(format!(
-                "org={org}&login={login}&password={}",
-                urlencode(transport)
-            ))
-            .send()
-            .unwrap();
-        assert_eq!(resp.status().as_u16(), 303);
-        let set = resp.headers()["set-cookie"].to_str().unwrap().to_string();
-        assert!(
-            set.contains("HttpOnly") && set.contains("SameSite=Strict") && set.contains("Secure"),
-            "{set}"
-        );
-        c.cookie = set.split(';').next().unwrap().to_string();
-        let (_, page) = c.get("/password");
-        let csrf = csrf_of(&page);
-        let (st, loc) = c.post(
-            "/password",
-            &[("csrf", &csrf), ("old", transport), ("new", new)],
-            &[],
-        );
-        assert_eq!((st, loc.as_str()), (303, "/"));
-        c
-    }
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
-                char::from(b).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[test]

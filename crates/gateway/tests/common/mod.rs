@@ -2,6 +2,7 @@
 //! real gateway process.
 #![allow(dead_code)]
 
+pub mod backoffice;
 pub mod els;
 pub mod fleet;
 pub mod webdriver;
