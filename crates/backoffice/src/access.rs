@@ -90,6 +90,8 @@ pub struct Caller {
     pub stations: Vec<String>,
     /// The crew member's staff id (the pad's shift login id).
     pub staff_id: Option<String>,
+    /// The session's id: the SHA-256 of its token. The token itself is
+    /// only in the cookie; this id lands in the audit trail and grants.
     pub session: String,
 }
 
@@ -302,7 +304,7 @@ impl<'a> Access<'a> {
 
     /// The protocol's summary if this caller may see it: organisation by
     /// scope (row-level security), then station or crew by role.
-    fn visible(&self, caller: &Caller, id: Uuid) -> Result<Summary, AccessError> {
+    pub(crate) fn visible(&self, caller: &Caller, id: Uuid) -> Result<Summary, AccessError> {
         if !caller.role.sees_protocols() {
             return Err(AccessError::Forbidden);
         }

@@ -147,7 +147,9 @@ pub fn year_start_ms(year: i64) -> i64 {
 /// its year is shredded and stays until the hold is lifted.
 const HOLD_YEAR: i64 = 0;
 
-fn aad(table: &str, org: &str, protocol: &str, sub: &str) -> Vec<u8> {
+/// The AAD of a sealed row; `pub(crate)` so the crew's edits seal like the
+/// archive's own rows.
+pub(crate) fn aad(table: &str, org: &str, protocol: &str, sub: &str) -> Vec<u8> {
     format!("rettpad-archive/v1/{table}/{org}/{protocol}/{sub}").into_bytes()
 }
 
@@ -186,6 +188,119 @@ fn sql_uuid(s: &str) -> Result<Uuid, ArchiveError> {
     Uuid::parse_str(s).map_err(|_| ArchiveError::Corrupt("stored id is no UUID".into()))
 }
 
+/// A table's name, columns and rows.
+type Table<'a> = (&'a str, &'a [&'a str], &'a [Vec<Val>]);
+
+/// The rows of a batch of protocols, written per table at its end.
+#[derive(Default)]
+struct Rows {
+    /// Year keys already opened in this transaction.
+    keys: BTreeMap<i64, SecretKey>,
+    identity: Vec<Vec<Val>>,
+    medical: Vec<Vec<Val>>,
+    free_text: Vec<Vec<Val>>,
+    stat: Vec<Vec<Val>>,
+    event_log: Vec<Vec<Val>>,
+    document: Vec<Vec<Val>>,
+    change_log: Vec<Vec<Val>>,
+    crew: Vec<Vec<Val>>,
+    pads: BTreeMap<(String, String), Vec<Val>>,
+    vehicles: BTreeMap<(String, String), Vec<Val>>,
+}
+
+impl Rows {
+    fn insert(self, tx: &mut Tx<'_>) -> Result<(), DbError> {
+        let tables: [Table<'_>; 8] = [
+            (
+                "identity",
+                &["org_id", "protocol_id", "patient_id", "sealed"],
+                &self.identity,
+            ),
+            (
+                "medical",
+                &["org_id", "protocol_id", "sealed"],
+                &self.medical,
+            ),
+            (
+                "free_text",
+                &["org_id", "protocol_id", "sealed"],
+                &self.free_text,
+            ),
+            (
+                "stat",
+                &[
+                    "org_id",
+                    "protocol_id",
+                    "patient_id",
+                    "field",
+                    "ord",
+                    "code",
+                    "num",
+                ],
+                &self.stat,
+            ),
+            (
+                "event_log",
+                &[
+                    "org_id",
+                    "protocol_id",
+                    "events",
+                    "digest",
+                    "chain_issues",
+                    "sealed",
+                ],
+                &self.event_log,
+            ),
+            (
+                "document",
+                &["org_id", "protocol_id", "kind", "sha256", "size", "sealed"],
+                &self.document,
+            ),
+            (
+                "change_log",
+                &[
+                    "org_id",
+                    "protocol_id",
+                    "ord",
+                    "at_ms",
+                    "author",
+                    "what",
+                    "field",
+                    "sealed",
+                ],
+                &self.change_log,
+            ),
+            (
+                "protocol_crew",
+                &["org_id", "protocol_id", "staff_id"],
+                &self.crew,
+            ),
+        ];
+        for (table, cols, rows) in tables {
+            if !rows.is_empty() {
+                tx.insert_rows(table, cols, rows)?;
+            }
+        }
+        // DO NOTHING takes no row lock: concurrent filings of one vehicle
+        // do not queue behind each other (master data is edited apart).
+        for row in self.pads.into_values() {
+            tx.exec(
+                "INSERT INTO pad (org_id, serial, call_sign, seen_ms) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (org_id, serial) DO NOTHING",
+                &row,
+            )?;
+        }
+        for row in self.vehicles.into_values() {
+            tx.exec(
+                "INSERT INTO vehicle (org_id, call_sign, station_id, vehicle_type) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (org_id, call_sign) DO NOTHING",
+                &row,
+            )?;
+        }
+        Ok(())
+    }
+}
+
 impl Archive {
     /// `master` wraps the per-organisation keys; every node of one archive
     /// uses the same. `node` names this gateway in the rows it writes.
@@ -222,7 +337,12 @@ impl Archive {
 
     /// The data key of `org` for `year`, made on first use. Two nodes racing
     /// to make it both end with the one that was inserted first.
-    fn year_key(&self, tx: &mut Tx<'_>, org: &str, year: i64) -> Result<SecretKey, ArchiveError> {
+    pub(crate) fn year_key(
+        &self,
+        tx: &mut Tx<'_>,
+        org: &str,
+        year: i64,
+    ) -> Result<SecretKey, ArchiveError> {
         let sql = "SELECT key_id, wrapped FROM v_archive_key WHERE org_id = $1 AND year = $2";
         let row = match tx.query_opt(sql, params![org, year])? {
             Some(r) => r,
@@ -261,7 +381,19 @@ impl Archive {
         let sp = Self::prepare(inc)?;
         self.ensure_org(inc.org, inc.org, "")?;
         self.db
-            .tx(&Scope::org(inc.org), |tx| self.file_tx(tx, inc, &sp))
+            .tx(&Scope::org(inc.org), |tx| self.file_one(tx, inc, &sp))
+    }
+
+    fn file_one(
+        &self,
+        tx: &mut Tx<'_>,
+        inc: &Incoming<'_>,
+        sp: &Split,
+    ) -> Result<Filed, ArchiveError> {
+        let mut rows = Rows::default();
+        let f = self.file_tx(tx, inc, sp, &mut rows)?;
+        rows.insert(tx)?;
+        Ok(f)
     }
 
     /// Files several protocols, those of one organisation in one
@@ -285,10 +417,13 @@ impl Archive {
         }
         for (org, group) in ready {
             let all = self.db.tx(&Scope::org(org), |tx| {
-                group
+                let mut rows = Rows::default();
+                let filed = group
                     .iter()
-                    .map(|(i, sp)| self.file_tx(tx, &incs[*i], sp))
-                    .collect::<Result<Vec<_>, _>>()
+                    .map(|(i, sp)| self.file_tx(tx, &incs[*i], sp, &mut rows))
+                    .collect::<Result<Vec<_>, _>>()?;
+                rows.insert(tx)?;
+                Ok::<_, ArchiveError>(filed)
             });
             match all {
                 Ok(filed) => {
@@ -297,10 +432,14 @@ impl Archive {
                     }
                 }
                 Err(_) => {
+                    // One bad packet fails the batch: each alone, so the
+                    // others are filed and only it is reported.
                     for (i, sp) in &group {
                         let inc = &incs[*i];
-                        out[*i] =
-                            Some(self.db.tx(&Scope::org(org), |tx| self.file_tx(tx, inc, sp)));
+                        out[*i] = Some(
+                            self.db
+                                .tx(&Scope::org(org), |tx| self.file_one(tx, inc, sp)),
+                        );
                     }
                 }
             }
@@ -319,28 +458,29 @@ impl Archive {
         split::split(events, inc.mission_id).map_err(|e| ArchiveError::Content(e.to_string()))
     }
 
+    /// Writes the protocol's row and queues its other rows in `rows`
+    /// (inserted per table for the whole batch: a few statements instead
+    /// of a dozen per protocol).
     fn file_tx(
         &self,
         tx: &mut Tx<'_>,
         inc: &Incoming<'_>,
         sp: &Split,
+        rows: &mut Rows,
     ) -> Result<Filed, ArchiveError> {
         // The year of treatment: when the mission was opened on the pad.
         let year = year_of(sp.opened_ms.unwrap_or(inc.received_ms));
         let retain_until = year_start_ms(year + RETAIN_YEARS + 1);
         let org = inc.org;
         let id = inc.packet_id.to_string();
-        if let Some(r) = tx.query_opt(
-            "SELECT packet_sha256 FROM v_protocol WHERE org_id = $1 AND id = $2",
-            params![org, id],
-        )? {
-            return if r.text(0)? == inc.packet_sha256 {
-                Ok(Filed::Already)
-            } else {
-                Err(ArchiveError::Conflict)
-            };
-        }
-        let key = self.year_key(tx, org, year)?;
+        let key = match rows.keys.get(&year) {
+            Some(k) => k.clone(),
+            None => {
+                let k = self.year_key(tx, org, year)?;
+                rows.keys.insert(year, k.clone());
+                k
+            }
+        };
         let now = crate::now_ms();
         let n = tx.exec(
             "INSERT INTO protocol (org_id, id, mission_id, node, device_serial, call_sign, station_id,
@@ -373,7 +513,21 @@ impl Archive {
             ],
         )?;
         if n == 0 {
-            return Ok(Filed::Already);
+            // Filed before (by this or another node): the same packet, or
+            // another one under its id.
+            let same = tx
+                .query_opt(
+                    "SELECT packet_sha256 FROM v_protocol WHERE org_id = $1 AND id = $2",
+                    params![org, id],
+                )?
+                .map(|r| r.text(0))
+                .transpose()?
+                .is_some_and(|sha| sha == inc.packet_sha256);
+            return if same {
+                Ok(Filed::Already)
+            } else {
+                Err(ArchiveError::Conflict)
+            };
         }
         let sealed = |table: &str, sub: &str, data: &[u8]| {
             seal(&key, &aad(table, org, &id, sub), data)
@@ -381,41 +535,20 @@ impl Archive {
         };
         let to_bytes = |j: &Json| serde_json::to_vec(j).unwrap_or_default();
         for (pid, fields) in &sp.identity {
-            tx.exec(
-                "INSERT INTO identity (org_id, protocol_id, patient_id, sealed) VALUES ($1, $2, $3, $4)",
-                params![org, id, pid, sealed("identity", pid, &to_bytes(fields))?],
-            )?;
+            rows.identity
+                .push(params![org, id, pid, sealed("identity", pid, &to_bytes(fields))?].to_vec());
         }
-        tx.exec(
-            "INSERT INTO medical (org_id, protocol_id, sealed) VALUES ($1, $2, $3)",
-            params![org, id, sealed("medical", "", &to_bytes(&sp.medical))?],
-        )?;
-        tx.exec(
-            "INSERT INTO free_text (org_id, protocol_id, sealed) VALUES ($1, $2, $3)",
-            params![org, id, sealed("free_text", "", &to_bytes(&sp.free_text))?],
-        )?;
-        let rows: Vec<Vec<Val>> = sp
-            .stats
-            .iter()
-            .map(|s| params![org, id, s.patient, s.field, s.ord, s.code.clone(), s.num].to_vec())
-            .collect();
-        tx.insert_rows(
-            "stat",
-            &[
-                "org_id",
-                "protocol_id",
-                "patient_id",
-                "field",
-                "ord",
-                "code",
-                "num",
-            ],
-            &rows,
-        )?;
+        rows.medical
+            .push(params![org, id, sealed("medical", "", &to_bytes(&sp.medical))?].to_vec());
+        rows.free_text
+            .push(params![org, id, sealed("free_text", "", &to_bytes(&sp.free_text))?].to_vec());
+        rows.stat.extend(
+            sp.stats.iter().map(|s| {
+                params![org, id, s.patient, s.field, s.ord, s.code.clone(), s.num].to_vec()
+            }),
+        );
         let events = inc.parts.get(EVENTS_PART).map_or(&[][..], Vec::as_slice);
-        tx.exec(
-            "INSERT INTO event_log (org_id, protocol_id, events, digest, chain_issues, sealed)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+        rows.event_log.push(
             params![
                 org,
                 id,
@@ -423,15 +556,14 @@ impl Archive {
                 sp.digest,
                 sp.chain_issues,
                 sealed("event_log", "", events)?
-            ],
-        )?;
+            ]
+            .to_vec(),
+        );
         for kind in DOCUMENT_PARTS {
             let Some(doc) = inc.parts.get(*kind) else {
                 continue;
             };
-            tx.exec(
-                "INSERT INTO document (org_id, protocol_id, kind, sha256, size, sealed)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+            rows.document.push(
                 params![
                     org,
                     id,
@@ -439,13 +571,12 @@ impl Archive {
                     hex::encode(sha256(doc)),
                     doc.len() as i64,
                     sealed("document", kind, doc)?
-                ],
-            )?;
+                ]
+                .to_vec(),
+            );
         }
         for c in &sp.changes {
-            tx.exec(
-                "INSERT INTO change_log (org_id, protocol_id, ord, at_ms, author, what, field, sealed)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            rows.change_log.push(
                 params![
                     org,
                     id,
@@ -455,34 +586,26 @@ impl Archive {
                     c.what,
                     c.field.clone(),
                     sealed("change_log", &c.ord.to_string(), &to_bytes(&c.detail))?
-                ],
-            )?;
+                ]
+                .to_vec(),
+            );
         }
-        let crew: Vec<Vec<Val>> = sp
-            .crew
-            .iter()
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .map(|c| params![org, id, c].to_vec())
-            .collect();
-        tx.insert_rows(
-            "protocol_crew",
-            &["org_id", "protocol_id", "staff_id"],
-            &crew,
-        )?;
+        rows.crew.extend(
+            sp.crew
+                .iter()
+                .collect::<HashSet<_>>()
+                .into_iter()
+                .map(|c| params![org, id, c].to_vec()),
+        );
         // The registry learns new pads and vehicles from their protocols.
-        // DO NOTHING takes no row lock: concurrent filings of one vehicle
-        // do not queue behind each other (master data is edited apart).
-        tx.exec(
-            "INSERT INTO pad (org_id, serial, call_sign, seen_ms) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (org_id, serial) DO NOTHING",
-            params![org, inc.device_serial, inc.call_sign, inc.received_ms],
-        )?;
-        tx.exec(
-            "INSERT INTO vehicle (org_id, call_sign, station_id, vehicle_type) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (org_id, call_sign) DO NOTHING",
-            params![org, inc.call_sign, inc.station, inc.vehicle_type],
-        )?;
+        rows.pads.insert(
+            (inc.device_serial.to_string(), org.to_string()),
+            params![org, inc.device_serial, inc.call_sign, inc.received_ms].to_vec(),
+        );
+        rows.vehicles.insert(
+            (inc.call_sign.to_string(), org.to_string()),
+            params![org, inc.call_sign, inc.station, inc.vehicle_type].to_vec(),
+        );
         Ok(Filed::New)
     }
 
@@ -790,6 +913,13 @@ impl Archive {
                 for h in &held {
                     let pid = h.text(0)?;
                     self.reseal(tx, org, &pid, &key, &hold_key)?;
+                    crate::edits::copy_for_hold(
+                        tx,
+                        org,
+                        &pid,
+                        (year, &key),
+                        (HOLD_YEAR, &hold_key),
+                    )?;
                     tx.exec(
                         "UPDATE protocol SET key_year = $1 WHERE org_id = $2 AND id = $3",
                         params![HOLD_YEAR, org, pid],

@@ -537,6 +537,9 @@ pub enum LockReason {
     TooManyFailures,
     Inactive,
     Admin,
+    /// Switched off by an administrator ([`Account::disabled`]); only
+    /// enabling lifts it, never an unlock.
+    Disabled,
 }
 
 /// Why the user may only change the password.
@@ -580,8 +583,13 @@ pub struct Account {
     /// The current password is a transport password.
     pub must_change: bool,
     pub throttle_until_ms: Option<i64>,
-    /// An administrator's unlock restarts the inactivity clock.
+    /// An administrator's unlock (or enable) restarts the inactivity clock.
     pub unlocked_ms: Option<i64>,
+    /// Switched off by an administrator (e.g. the person left): refused
+    /// whatever the password, independent of any lock. Absent in rows
+    /// stored before it existed.
+    #[serde(default)]
+    pub disabled: bool,
 }
 
 impl Account {
@@ -596,29 +604,47 @@ impl Account {
             must_change: true,
             throttle_until_ms: None,
             unlocked_ms: None,
+            disabled: false,
         }
     }
 
     /// Whether an attempt may be checked at all. Call before hashing; an
     /// `Err` is the outcome to show.
     pub fn admit(&self, policy: &PasswordPolicy, now_ms: i64) -> Result<(), Outcome> {
+        if self.disabled {
+            return Err(Outcome::Locked(LockReason::Disabled));
+        }
         if let Some(reason) = self.locked {
             return Err(Outcome::Locked(reason));
         }
-        if policy.inactive_lock_days > 0 {
-            let since = self
-                .last_login_ms
-                .unwrap_or(self.created_ms)
-                .max(self.unlocked_ms.unwrap_or(i64::MIN));
-            if now_ms.saturating_sub(since) >= i64::from(policy.inactive_lock_days) * DAY_MS {
-                return Err(Outcome::Inactive);
-            }
+        if self.inactive(policy, now_ms) {
+            return Err(Outcome::Inactive);
         }
         if let Some(until) = self.throttle_until_ms.filter(|&u| u > now_ms) {
             let retry_after_ms = u64::try_from(until.saturating_sub(now_ms)).unwrap_or(0);
             return Err(Outcome::Throttled { retry_after_ms });
         }
         Ok(())
+    }
+
+    fn inactive(&self, policy: &PasswordPolicy, now_ms: i64) -> bool {
+        if policy.inactive_lock_days == 0 {
+            return false;
+        }
+        let since = self
+            .last_login_ms
+            .unwrap_or(self.created_ms)
+            .max(self.unlocked_ms.unwrap_or(i64::MIN));
+        now_ms.saturating_sub(since) >= i64::from(policy.inactive_lock_days) * DAY_MS
+    }
+
+    /// The lock in force at `now_ms`: the stored one, or an inactivity lock
+    /// the next attempt would store. Ignores [`Self::disabled`].
+    pub fn lock_at(&self, policy: &PasswordPolicy, now_ms: i64) -> Option<LockReason> {
+        self.locked.or_else(|| {
+            self.inactive(policy, now_ms)
+                .then_some(LockReason::Inactive)
+        })
     }
 
     /// Records one attempt. `password_ok` is ignored when [`Self::admit`]
@@ -681,6 +707,17 @@ impl Account {
         self.locked = None;
         self.failures = 0;
         self.throttle_until_ms = None;
+        self.unlocked_ms = Some(now_ms);
+    }
+
+    pub fn disable(&mut self) {
+        self.disabled = true;
+    }
+
+    /// Leaves any lock in place; restarts the inactivity clock, or the time
+    /// spent disabled would lock the account at the next attempt.
+    pub fn enable(&mut self, now_ms: i64) {
+        self.disabled = false;
         self.unlocked_ms = Some(now_ms);
     }
 }
@@ -891,6 +928,66 @@ mod tests {
         assert_eq!(a.attempt(&p, T0 + 9, true), admin);
         a.unlock_by_admin(T0 + 10);
         assert_eq!(a.attempt(&p, T0 + 11, true), Outcome::Ok);
+    }
+
+    #[test]
+    fn disabled_is_refused_until_enabled_and_independent_of_locks() {
+        let p = PasswordPolicy::seed();
+        let mut a = Account::new(T0);
+        a.password_changed(T0);
+        a.disable();
+        let off = Outcome::Locked(LockReason::Disabled);
+        assert_eq!(a.admit(&p, T0 + 1), Err(off));
+        assert_eq!(a.attempt(&p, T0 + 1, true), off);
+        assert_eq!((a.failures, a.last_login_ms), (0, None), "not counted");
+        // An unlock does not enable.
+        a.unlock_by_admin(T0 + 2);
+        assert_eq!(a.attempt(&p, T0 + 3, true), off);
+        // Enabling does not unlock.
+        a.enable(T0 + 4);
+        a.lock_by_admin();
+        assert_eq!(
+            a.attempt(&p, T0 + 5, true),
+            Outcome::Locked(LockReason::Admin)
+        );
+        a.unlock_by_admin(T0 + 6);
+        assert_eq!(a.attempt(&p, T0 + 7, true), Outcome::Ok);
+        // Disabled for a year: enabling restarts the inactivity clock.
+        a.disable();
+        let later = T0 + 365 * DAY_MS;
+        a.enable(later);
+        assert_eq!(
+            a.attempt(&p, later + 1, true),
+            Outcome::OkMustChange(ChangeReason::Expired)
+        );
+        // Rows stored before the field existed read as enabled.
+        let mut old = serde_json::to_value(Account::new(T0)).expect("ser");
+        old.as_object_mut().expect("object").remove("disabled");
+        let old: Account = serde_json::from_value(old).expect("de");
+        assert!(!old.disabled);
+    }
+
+    #[test]
+    fn lock_at_shows_an_inactivity_lock_before_it_is_stored() {
+        let p = PasswordPolicy::seed();
+        let mut a = Account::new(T0);
+        assert_eq!(a.lock_at(&p, T0 + 179 * DAY_MS), None);
+        assert_eq!(a.lock_at(&p, T0 + 180 * DAY_MS), Some(LockReason::Inactive));
+        assert_eq!(a.locked, None, "only shown");
+        a.unlock_by_admin(T0 + 180 * DAY_MS);
+        assert_eq!(a.lock_at(&p, T0 + 181 * DAY_MS), None);
+        for _ in 0..5 {
+            a.attempt(&p, T0 + 181 * DAY_MS, false);
+        }
+        assert_eq!(
+            a.lock_at(&p, T0 + 181 * DAY_MS),
+            Some(LockReason::TooManyFailures)
+        );
+        a.disable();
+        assert_eq!(
+            a.lock_at(&p, T0 + 181 * DAY_MS),
+            Some(LockReason::TooManyFailures)
+        );
     }
 
     #[test]

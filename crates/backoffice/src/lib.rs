@@ -3,9 +3,11 @@
 //! No UI toolkit, no sockets: the gateway feeds it and serves its pages.
 
 pub mod access;
+pub mod admin;
 pub mod archive;
 pub mod auth;
 pub mod db;
+pub mod edits;
 pub mod schema;
 pub mod search;
 pub mod split;

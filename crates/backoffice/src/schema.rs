@@ -29,6 +29,7 @@ pub const TENANT_TABLES: &[&str] = &[
     "audit_head",
     "app_user",
     "web_session",
+    "crew_edit",
 ];
 
 const V1_TENANT_TABLES: &[&str] = &[
@@ -48,7 +49,7 @@ const V1_TENANT_TABLES: &[&str] = &[
 ];
 
 /// Tables no one may change or delete rows of, not even the owner.
-pub const APPEND_ONLY: &[&str] = &["audit_event"];
+pub const APPEND_ONLY: &[&str] = &["audit_event", "crew_edit"];
 
 struct Migration {
     version: i64,
@@ -57,7 +58,39 @@ struct Migration {
     tenant_tables: &'static [&'static str],
 }
 
-const MIGRATIONS: &[Migration] = &[V1, V2, V3, V4];
+const MIGRATIONS: &[Migration] = &[V1, V2, V3, V4, V5];
+
+/// The schema version this build migrates to.
+pub const LATEST: i64 = MIGRATIONS.len() as i64;
+
+/// The crew's overlay on an archived protocol (seed §2.7.1): a personal
+/// remark and the few rescue-technical corrections. The archived record
+/// stays as filed; this table is append-only and the newest row of a
+/// (protocol, user, kind, field) supersedes the older ones, which stay as
+/// history. `value` is sealed under the key of `key_year` (the protocol's
+/// year key when written), so the year's shred erases it too.
+const V5: Migration = Migration {
+    version: 5,
+    name: "crew edits",
+    tenant_tables: &["crew_edit"],
+    tables: "
+CREATE TABLE crew_edit (
+    org_id       TEXT NOT NULL,
+    id           TEXT NOT NULL,
+    protocol_id  TEXT NOT NULL,
+    user_id      TEXT NOT NULL,
+    login        TEXT NOT NULL,
+    kind         TEXT NOT NULL CHECK (kind IN ('remark', 'correction')),
+    field        TEXT NOT NULL,
+    key_year     BIGINT NOT NULL,
+    value        {B} NOT NULL,
+    created_ms   BIGINT NOT NULL,
+    PRIMARY KEY (org_id, id),
+    FOREIGN KEY (org_id, protocol_id) REFERENCES protocol (org_id, id)
+);
+CREATE INDEX crew_edit_protocol ON crew_edit (org_id, protocol_id, kind, created_ms);
+",
+};
 
 /// The list's order in the index: a page is an index walk, not a sort.
 const V4: Migration = Migration {

@@ -13,7 +13,7 @@ use crate::auth::{
     Account, HashParams, Outcome, PasswordContext, PasswordPolicy, Violation, hash_password,
     verify_password,
 };
-use crate::db::{DbError, Row, Scope, check_org_id};
+use crate::db::{DbError, Dialect, Row, Scope, check_org_id};
 use crate::params;
 
 /// A session ends after 15 idle minutes or 12 hours (docs/backoffice.md §2).
@@ -277,25 +277,52 @@ impl<'a> Users<'a> {
             tracing::warn!(org, "sign-in with an unknown login");
             return Err(UserError::BadCredentials);
         };
-        let outcome = match u.account.admit(&self.policy, now_ms) {
-            Err(refused) => {
-                // Stores an inactivity lock found now.
-                u.account.attempt(&self.policy, now_ms, false);
-                refused
-            }
-            Ok(()) => {
-                let ok = verify_password(password, &u.phc);
-                u.account.attempt(&self.policy, now_ms, ok)
-            }
-        };
+        let phc_read = u.phc.clone();
+        // The hash costs a tenth of a second: checked outside the
+        // transaction, against the row as read before it.
+        let ok = u.account.admit(&self.policy, now_ms).is_ok() && verify_password(password, &u.phc);
         let session = random_hex()?;
         let csrf = random_hex()?;
-        let signed_in = matches!(outcome, Outcome::Ok | Outcome::OkMustChange(_));
-        let caller = caller_of(org, &u, if signed_in { &session } else { "-" });
-        let account =
-            serde_json::to_string(&u.account).map_err(|e| UserError::Invalid(e.to_string()))?;
-        let label = outcome_label(&outcome);
-        self.archive.db().tx(&Scope::org(org), |tx| {
+        // The caller carries the session's id (the token's hash), never
+        // the token: it lands in the audit trail and the grants.
+        let session_id = hex::encode(sha256(session.as_bytes()));
+        let (outcome, label) = self.archive.db().tx(&Scope::org(org), |tx| {
+            // Decided on the row as it is now, locked: a disable, unlock or
+            // password reset that came meanwhile is not written over.
+            let lock = match tx.dialect() {
+                Dialect::Postgres => " FOR UPDATE",
+                Dialect::Sqlite => "",
+            };
+            let cur = tx
+                .query_opt(
+                    &format!(
+                        "SELECT {USER_COLS} FROM v_app_user WHERE org_id = $1 AND id = $2{lock}"
+                    ),
+                    params![org, u.id],
+                )?
+                .as_ref()
+                .map(user_row)
+                .transpose()?;
+            let Some(cur) = cur else {
+                return Ok((Outcome::Wrong { locked_now: false }, "no_such_user"));
+            };
+            u = cur;
+            let outcome = match u.account.admit(&self.policy, now_ms) {
+                Err(refused) => {
+                    // Stores an inactivity lock found now.
+                    u.account.attempt(&self.policy, now_ms, false);
+                    refused
+                }
+                // A password changed meanwhile: the checked hash is stale.
+                Ok(()) => u
+                    .account
+                    .attempt(&self.policy, now_ms, ok && u.phc == phc_read),
+            };
+            let signed_in = matches!(outcome, Outcome::Ok | Outcome::OkMustChange(_));
+            let caller = caller_of(org, &u, if signed_in { &session_id } else { "-" });
+            let account =
+                serde_json::to_string(&u.account).map_err(|e| DbError::Invalid(e.to_string()))?;
+            let label = outcome_label(&outcome);
             tx.exec(
                 "UPDATE app_user SET account = $1 WHERE org_id = $2 AND id = $3",
                 params![account, org, u.id],
@@ -304,18 +331,13 @@ impl<'a> Users<'a> {
                 tx.exec(
                     "INSERT INTO web_session (org_id, id, user_id, csrf, created_ms, seen_ms)
                      VALUES ($1, $2, $3, $4, $5, $5)",
-                    params![
-                        org,
-                        hex::encode(sha256(session.as_bytes())),
-                        u.id,
-                        csrf,
-                        now_ms
-                    ],
+                    params![org, session_id, u.id, csrf, now_ms],
                 )?;
             }
             append(tx, org, &caller, &Audit::event("sign_in", label), now_ms)?;
-            Ok::<_, DbError>(())
+            Ok::<_, DbError>((outcome, label))
         })?;
+        let caller = caller_of(org, &u, &session_id);
         tracing::info!(org, login = %u.login, outcome = label, "back-office sign-in");
         match outcome {
             Outcome::Ok | Outcome::OkMustChange(_) => Ok(SignedIn {
@@ -381,11 +403,11 @@ impl<'a> Users<'a> {
             || (self.policy.max_age_days > 0
                 && now_ms - u.account.password_set_ms
                     >= i64::from(self.policy.max_age_days) * 86_400_000);
-        Ok(Some((caller_of(org, &u, token), csrf, must_change)))
+        Ok(Some((caller_of(org, &u, &key), csrf, must_change)))
     }
 
     pub fn sign_out(&self, caller: &Caller, now_ms: i64) -> Result<(), UserError> {
-        let key = hex::encode(sha256(caller.session.as_bytes()));
+        let key = &caller.session;
         self.archive.db().tx(&Scope::org(&caller.org), |tx| {
             tx.exec(
                 "DELETE FROM web_session WHERE org_id = $1 AND id = $2",

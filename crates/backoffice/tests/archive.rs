@@ -409,7 +409,9 @@ fn migrations_are_versioned(f: &Fixture) {
         })
         .unwrap();
     let versions: Vec<i64> = v.iter().map(|r| r.int(0).unwrap()).collect();
-    assert_eq!(versions, [1, 2, 3, 4], "reopening applies nothing twice");
+    let want: Vec<i64> = (1..=rettpad_backoffice::schema::LATEST).collect();
+    assert!(want.len() >= 5);
+    assert_eq!(versions, want, "reopening applies nothing twice");
 }
 
 fn search_filters_in_sql_and_pages_without_gaps(f: &Fixture) {

@@ -95,9 +95,23 @@ fn a_user_signs_in_changes_the_transport_password_and_is_audited(f: &Fixture) {
         ]
     );
     let all = format!("{log:?}");
-    for secret in [TRANSPORT, "Neuanfang#2027y", "falsch"] {
-        assert!(!all.contains(secret));
+    // Nor the session tokens: whoever reads the trail could take over a
+    // live session with one. It names the session by the token's hash.
+    let token = |cookie: &str| cookie.split_once(':').unwrap().1.to_string();
+    for secret in [
+        TRANSPORT.to_string(),
+        "Neuanfang#2027y".into(),
+        "falsch".into(),
+        token(&s.cookie),
+        token(&s2.cookie),
+    ] {
+        assert!(!all.contains(&secret));
     }
+    let hashed = hex::encode(rettpad_crypto::sha256(token(&s2.cookie).as_bytes()));
+    assert!(
+        log.iter()
+            .any(|e| e.action == "sign_out" && e.session == hashed)
+    );
 }
 
 fn wrong_passwords_lock_under_seed_and_throttle_under_nist(f: &Fixture) {

@@ -43,6 +43,8 @@ pub mod report;
 pub mod server;
 pub mod store;
 pub mod web;
+pub mod web_admin;
+pub mod web_edits;
 pub mod web_pages;
 pub mod web_tls;
 

@@ -48,9 +48,9 @@ impl Web {
     }
 }
 
-type St = State<Arc<Web>>;
+pub(crate) type St = State<Arc<Web>>;
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     crate::fleet_cli::now_ms()
 }
 
@@ -66,6 +66,8 @@ pub fn router(web: Arc<Web>) -> Router {
         .route("/p/{id}/reveal", post(reveal))
         .route("/p/{id}/pdf", get(pdf))
         .route("/audit", get(audit))
+        .merge(crate::web_admin::routes())
+        .merge(crate::web_edits::routes())
         .layer(middleware::from_fn(headers))
         .with_state(web)
 }
@@ -102,14 +104,14 @@ fn cookie<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-fn lang(h: &HeaderMap) -> Lang {
+pub(crate) fn lang(h: &HeaderMap) -> Lang {
     match cookie(h, LANG_COOKIE) {
         Some("en") => Lang::En,
         _ => Lang::De,
     }
 }
 
-fn html(status: StatusCode, body: String) -> Response {
+pub(crate) fn html(status: StatusCode, body: String) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
@@ -120,7 +122,7 @@ fn html(status: StatusCode, body: String) -> Response {
 
 /// Same-origin checks for state-changing requests (besides the token):
 /// a cross-site `Sec-Fetch-Site` or a foreign `Origin` is refused.
-fn same_origin(h: &HeaderMap) -> bool {
+pub(crate) fn same_origin(h: &HeaderMap) -> bool {
     let site_ok = h
         .get("sec-fetch-site")
         .and_then(|v| v.to_str().ok())
@@ -135,7 +137,7 @@ fn same_origin(h: &HeaderMap) -> bool {
     site_ok && origin_ok
 }
 
-fn token_eq(a: &str, b: &str) -> bool {
+pub(crate) fn token_eq(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
             .zip(b.bytes())
@@ -145,16 +147,16 @@ fn token_eq(a: &str, b: &str) -> bool {
 
 /// The signed-in caller, or the response to send instead (sign-in page,
 /// or the password change that must come first).
-struct Session {
-    caller: Caller,
-    csrf: String,
-    must_change: bool,
+pub(crate) struct Session {
+    pub caller: Caller,
+    pub csrf: String,
+    pub must_change: bool,
 }
 
 /// A request's headers and, behind TLS, whose certificate it came with.
-struct Ctx {
-    h: HeaderMap,
-    cert: Option<ClientCert>,
+pub(crate) struct Ctx {
+    pub h: HeaderMap,
+    pub cert: Option<ClientCert>,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Ctx {
@@ -199,7 +201,7 @@ async fn session(web: &Arc<Web>, h: &HeaderMap, cert: Option<&ClientCert>) -> Op
 
 /// A page behind sign-in: redirects to the sign-in or to the password
 /// change when that is due.
-async fn signed_in(
+pub(crate) async fn signed_in(
     web: &Arc<Web>,
     h: &HeaderMap,
     cert: Option<&ClientCert>,
@@ -211,7 +213,7 @@ async fn signed_in(
     }
 }
 
-fn access_error(lang: Lang, s: &Session, e: &AccessError) -> Response {
+pub(crate) fn access_error(lang: Lang, s: &Session, e: &AccessError) -> Response {
     let who = Some((&s.caller, s.csrf.as_str()));
     match e {
         AccessError::Forbidden => html(
@@ -523,8 +525,10 @@ async fn missions(State(web): St, Ctx { h, cert }: Ctx, Query(q): Query<ListQuer
         Ok(s) => s,
         Err(r) => return r,
     };
-    if s.caller.role == Role::Auditor {
-        return Redirect::to("/audit").into_response();
+    match s.caller.role {
+        Role::Auditor => return Redirect::to("/audit").into_response(),
+        Role::Admin => return Redirect::to("/admin/users").into_response(),
+        _ => {}
     }
     let w = web.clone();
     let caller = s.caller.clone();
@@ -542,7 +546,7 @@ async fn missions(State(web): St, Ctx { h, cert }: Ctx, Query(q): Query<ListQuer
     }
 }
 
-fn parse_id(id: &str) -> Option<Uuid> {
+pub(crate) fn parse_id(id: &str) -> Option<Uuid> {
     Uuid::parse_str(id).ok()
 }
 
@@ -568,11 +572,14 @@ async fn protocol_page(
         let free_text = acc.free_text(&caller, id, now).ok();
         let changes = acc.changes(&caller, id)?;
         let intact = acc.document_intact(&caller, id, "protocol.pdf")?;
-        Ok((summary, medical, identity, free_text, changes, intact))
+        let edits = crate::web_edits::load(&web, &caller, id)?;
+        Ok((
+            summary, medical, identity, free_text, changes, intact, edits,
+        ))
     })
     .await;
     match res {
-        Ok(Ok((summary, medical, identity, free_text, changes, pdf_intact))) => html(
+        Ok(Ok((summary, medical, identity, free_text, changes, pdf_intact, edits))) => html(
             if reveal_error.is_some() {
                 StatusCode::BAD_REQUEST
             } else {
@@ -590,6 +597,7 @@ async fn protocol_page(
                     changes: &changes,
                     pdf_intact,
                     reveal_error: reveal_error.as_deref(),
+                    edits: &crate::web_edits::section(l, &s.csrf, id, &edits),
                 },
             ),
         ),

@@ -33,6 +33,12 @@ button.primary{margin-top:1rem;padding:.6rem 1.2rem;font:inherit;font-weight:600
 .hidden-id{background:#fff7e0;border:1px dashed #c99a00;padding:.8rem;border-radius:4px}
 .filters{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:flex-end}.filters label{margin:0}
 .filters button{margin-top:0}
+.notice{background:#e8f4ea;border:1px solid #9cc9a5;padding:.6rem .8rem;border-radius:4px;margin:.6rem 0}
+.notice code{font-size:1.1rem;font-weight:700;letter-spacing:.05em}
+nav.tabs{display:flex;gap:1.2rem;margin:0 0 1rem}
+form.inline{display:inline-flex;flex-wrap:wrap;gap:.3rem;align-items:center;margin:0 .3rem .3rem 0}
+form.inline input,form.inline select{width:auto;min-height:2.3rem;padding:.3rem}
+form.inline button{padding:.35rem .7rem;font:inherit;border:1px solid #9aa3af;border-radius:4px;background:#fff;cursor:pointer;min-height:2.3rem}
 @media (max-width:700px){td,th{padding:.35rem .25rem;font-size:.95rem}}
 ";
 
@@ -56,6 +62,14 @@ pub fn layout(lang: Lang, title: &str, caller: Option<(&Caller, &str)>, body: &s
             } else {
                 String::new()
             };
+            let admin = if matches!(c.role, Role::Admin | Role::HeadOfService) {
+                format!(
+                    "<a href=\"/admin/users\">{}</a>",
+                    lang.pick("Verwaltung", "Administration")
+                )
+            } else {
+                String::new()
+            };
             let audit = if c.role == Role::Auditor {
                 format!(
                     "<a href=\"/audit\">{}</a>",
@@ -65,7 +79,7 @@ pub fn layout(lang: Lang, title: &str, caller: Option<(&Caller, &str)>, body: &s
                 String::new()
             };
             format!(
-                "{missions}{audit}<span>{} · {}</span>\
+                "{missions}{admin}{audit}<span>{} · {}</span>\
                  <form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
                  <button type=\"submit\">{}</button></form>",
                 esc(&c.login),
@@ -153,7 +167,7 @@ pub fn password(lang: Lang, c: &Caller, csrf: &str, must: bool, errors: &[String
     )
 }
 
-fn when(ms: Option<i64>) -> String {
+pub(crate) fn when(ms: Option<i64>) -> String {
     ms.map(date_time_text).unwrap_or_else(|| "–".into())
 }
 
@@ -286,6 +300,8 @@ pub struct ProtocolPage<'a> {
     pub changes: &'a [Change],
     pub pdf_intact: bool,
     pub reveal_error: Option<&'a str>,
+    /// The crew's corrections and remark, rendered by `web_edits`.
+    pub edits: &'a str,
 }
 
 pub fn protocol(lang: Lang, c: &Caller, csrf: &str, p: &ProtocolPage<'_>) -> String {
@@ -475,6 +491,7 @@ pub fn protocol(lang: Lang, c: &Caller, csrf: &str, p: &ProtocolPage<'_>) -> Str
         ));
     }
     body.push_str("</section>");
+    body.push_str(p.edits);
     layout(lang, &s.call_sign, Some((c, csrf)), &body)
 }
 

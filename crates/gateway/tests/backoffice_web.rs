@@ -101,6 +101,123 @@ fn a_head_of_service_reveals_with_a_reason_and_the_auditor_sees_it_in_chromium()
     b.screenshot(&dir.join("07-access-log-en.png"));
 }
 
+/// Signs in with a transport password and replaces it (in the browser).
+fn browser_sign_in(b: &Browser, login: &str, transport: &str, new: &str, lands: &str) {
+    b.wait_url("/login");
+    b.fill("#org", "demo");
+    b.fill("#login", login);
+    b.fill("#password", transport);
+    b.click("button.primary");
+    b.wait_url("/password");
+    b.fill("#old", transport);
+    b.fill("#new", new);
+    b.click("button.primary");
+    b.wait_url(lands);
+}
+
+/// The transport password shown once on the user page.
+fn shown_password(page: &str) -> String {
+    page.split("<code>")
+        .nth(1)
+        .and_then(|r| r.split("</code>").next())
+        .unwrap_or_default()
+        .replace("&amp;", "&")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+}
+
+#[test]
+fn an_administrator_adds_a_crew_member_who_corrects_and_remarks_in_chromium() {
+    let pki = Pki::new();
+    let (gw, a, _) = setup(&pki);
+    let base = format!("http://localhost:{}", gw.backoffice.unwrap().port());
+    let admin_pw = add_user(&pki, "demo", "verwaltung", "admin", &[]);
+    // The crew member's staff id as the pad's shift login recorded it.
+    let staff = rettpad_sim::sample::standard_at(0).state().crew[0]
+        .id
+        .to_string();
+    let dir = shots();
+    let b = Browser::start(1280, 900);
+
+    b.goto(&format!("{base}/"));
+    browser_sign_in(
+        &b,
+        "verwaltung",
+        &admin_pw,
+        "Personal#Akte2027",
+        "/admin/users",
+    );
+    b.goto(&format!("{base}/admin/stations"));
+    b.fill(
+        "form[action=\"/admin/stations\"] input[name=id]",
+        "wache-nord",
+    );
+    b.fill(
+        "form[action=\"/admin/stations\"] input[name=name]",
+        "Rettungswache Nord",
+    );
+    b.click("form[action=\"/admin/stations\"] button");
+    b.wait_text("Rettungswache Nord");
+    b.screenshot(&dir.join("08-wachen.png"));
+
+    b.goto(&format!("{base}/admin/users"));
+    let form = "form[action=\"/admin/users\"]";
+    b.fill(&format!("{form} input[name=login]"), "aberger");
+    b.fill(&format!("{form} input[name=given]"), "Anna");
+    b.fill(&format!("{form} input[name=family]"), "Berger");
+    b.select(&format!("{form} select[name=role]"), "crew");
+    b.fill(&format!("{form} input[name=staff_id]"), &staff);
+    b.click(&format!("{form} button"));
+    let page = b.wait_text("Transportpasswort für");
+    let crew_pw = shown_password(&page);
+    assert!(crew_pw.len() >= 12, "{page}");
+    // The administrator offers no role above their own reach.
+    assert!(!page.contains("value=\"medical_director\""));
+    assert!(!page.contains("value=\"head_of_service\""));
+    b.screenshot(&dir.join("09-benutzer-angelegt.png"));
+    // The administrator sees no protocol.
+    b.goto(&format!("{base}/p/{a}"));
+    b.wait_text("Ihre Rolle erlaubt diese Seite nicht");
+    b.click("header form button");
+
+    browser_sign_in(&b, "aberger", &crew_pw, "Einsatz#Nord2027", "/");
+    b.goto(&format!("{base}/p/{a}"));
+    b.wait_text("Nachträge der Besatzung");
+    b.select(
+        "select[name=field]",
+        rettpad_record::keys::mission::CALL_SIGN,
+    );
+    b.fill("form[action$=\"/correct\"] input[name=value]", "RTW 1/83-2");
+    b.click("form[action$=\"/correct\"] button");
+    b.wait_text("RTW 1/83-2");
+    b.fill(
+        "textarea[name=text]",
+        "Nachalarmierung NEF verzögert, Rücksprache Wachleitung",
+    );
+    b.click("form[action$=\"/remark\"] button");
+    let page = b.wait_text("Rücksprache Wachleitung");
+    assert!(page.contains("aberger"));
+    b.goto(&format!("{base}/p/{a}#edits"));
+    b.wait_text("Rücksprache Wachleitung");
+    b.screenshot(&dir.join("10-nachtrag-besatzung.png"));
+    b.click("header form button");
+
+    // The head of service sees the correction, not the crew's remark; the
+    // access log names both edits without their text.
+    let lrd_pw = add_user(&pki, "demo", "lrd", "head_of_service", &[]);
+    browser_sign_in(&b, "lrd", &lrd_pw, "Dienst#Plan2027x", "/");
+    b.goto(&format!("{base}/p/{a}"));
+    let page = b.wait_text("Nachträge der Besatzung");
+    assert!(page.contains("RTW 1/83-2"));
+    assert!(!page.contains("Rücksprache Wachleitung"));
+    assert!(
+        !page.contains("/remark\"") && !page.contains("/correct\""),
+        "only the crew edits"
+    );
+}
+
 #[test]
 fn requests_a_browser_would_not_send_are_refused() {
     let pki = Pki::new();
