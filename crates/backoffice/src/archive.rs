@@ -206,6 +206,7 @@ struct Rows {
     crew: Vec<Vec<Val>>,
     pads: BTreeMap<(String, String), Vec<Val>>,
     vehicles: BTreeMap<(String, String), Vec<Val>>,
+    stations: BTreeMap<(String, String), Vec<Val>>,
 }
 
 impl Rows {
@@ -287,6 +288,15 @@ impl Rows {
             tx.exec(
                 "INSERT INTO pad (org_id, serial, call_sign, seen_ms) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (org_id, serial) DO NOTHING",
+                &row,
+            )?;
+        }
+        // A pad's station becomes assignable to users at once; its name
+        // is the id until the administration renames it.
+        for row in self.stations.into_values() {
+            tx.exec(
+                "INSERT INTO station (org_id, id, name) VALUES ($1, $2, $2)
+                 ON CONFLICT (org_id, id) DO NOTHING",
                 &row,
             )?;
         }
@@ -602,6 +612,10 @@ impl Archive {
             (inc.device_serial.to_string(), org.to_string()),
             params![org, inc.device_serial, inc.call_sign, inc.received_ms].to_vec(),
         );
+        if let Some(st) = inc.station {
+            rows.stations
+                .insert((st.to_string(), org.to_string()), params![org, st].to_vec());
+        }
         rows.vehicles.insert(
             (inc.call_sign.to_string(), org.to_string()),
             params![org, inc.call_sign, inc.station, inc.vehicle_type].to_vec(),

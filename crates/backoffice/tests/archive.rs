@@ -44,6 +44,15 @@ fn files_a_protocol_into_separate_tables(f: &Fixture) {
     assert_eq!(list[0].id, p.packet_id);
     assert_eq!(list[0].els_number.as_deref(), Some("2026-0314-00123"));
     assert_eq!(list[0].station.as_deref(), Some("wache-1"));
+    // The pad's station is known now: the administration can assign it.
+    let stations = a
+        .db()
+        .read(&scope, |tx| {
+            tx.query("SELECT id, name FROM v_station WHERE org_id = 'org-a'", &[])
+        })
+        .unwrap();
+    assert_eq!(stations.len(), 1);
+    assert_eq!(stations[0].text(0).unwrap(), "wache-1");
 
     let med = a.medical(&scope, p.packet_id).unwrap().unwrap().to_string();
     assert!(med.contains("Brustschmerz") || med.contains(keys::patient::SEX));
