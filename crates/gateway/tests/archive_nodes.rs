@@ -96,7 +96,7 @@ fn three_nodes_one_archive_every_receipt_filed_once() {
                         // Every fifth packet is sent again to another node
                         // (a pad that failed over before its receipt came):
                         // a second receipt, one protocol.
-                        if round % 5 == 0 {
+                        if round.is_multiple_of(5) {
                             let other = now[(round + 1) % now.len()];
                             uploader(pki, serial, call_sign, other)
                                 .send(p.packet_id, &p.sha256, &p.bytes)
