@@ -260,6 +260,27 @@ pub struct GatewayConfig {
     pub archive: ArchiveEntry,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backoffice: Option<BackofficeEntry>,
+    /// `rettpad-gateway backup` / `restore` (docs/backup.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<BackupEntry>,
+}
+
+/// `[backup]`: where the encrypted backups go and how long they stay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupEntry {
+    /// Best on other storage than `data_dir`: a backup on the same disk
+    /// dies with it.
+    pub dir: PathBuf,
+    /// 32 bytes, hex, 0600. Keep a copy apart from the backups: without
+    /// it they do not open.
+    pub key: PathBuf,
+    #[serde(default = "default_backup_days")]
+    pub retention_days: u32,
+}
+
+fn default_backup_days() -> u32 {
+    28
 }
 
 /// Limits on what pads may send and how slowly. Defaults suit a fleet of
@@ -384,6 +405,10 @@ impl GatewayConfig {
         if let Some(p) = &mut self.archive.master_key {
             fix(p);
         }
+        if let Some(b) = &mut self.backup {
+            fix(&mut b.dir);
+            fix(&mut b.key);
+        }
         if let Some(t) = self.backoffice.as_mut().and_then(|b| b.tls.as_mut()) {
             fix(&mut t.cert);
             fix(&mut t.key);
@@ -441,6 +466,9 @@ impl GatewayConfig {
             if !["seed", "nist"].contains(&b.password_profile.as_str()) {
                 return Err("backoffice.password_profile must be \"seed\" or \"nist\"".into());
             }
+        }
+        if self.backup.as_ref().is_some_and(|b| b.retention_days == 0) {
+            return Err("backup.retention_days must be > 0".into());
         }
         if self.retention_days == 0 || self.mailbox_hours == 0 || self.board_hours == 0 {
             return Err("retention_days, mailbox_hours and board_hours must be > 0".into());

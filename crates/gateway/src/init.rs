@@ -102,6 +102,8 @@ pub fn init(o: &InitOptions) -> Result<InitReport, String> {
     write(&dir, "storage.key", &hex::encode(sk.expose()))?;
     let ak = SecretKey::generate().map_err(|e| e.to_string())?;
     write(&dir, "archive.key", &hex::encode(ak.expose()))?;
+    let bk = SecretKey::generate().map_err(|e| e.to_string())?;
+    write(&dir, "backup.key", &hex::encode(bk.expose()))?;
 
     let mut hospitals = Vec::new();
     let mut hospital_keys = BTreeMap::new();
@@ -221,6 +223,11 @@ pub fn init(o: &InitOptions) -> Result<InitReport, String> {
             secure_cookie: true,
             hash_memory_kib: 65_536,
             tls: None,
+        }),
+        backup: Some(crate::config::BackupEntry {
+            dir: dir.join("backups"),
+            key: dir.join("backup.key"),
+            retention_days: 28,
         }),
     };
     let gateway_config = write(&dir, "gateway.toml", &cfg.to_toml())?;

@@ -553,6 +553,7 @@ mod tests {
             fleet: None,
             archive: Default::default(),
             backoffice: None,
+            backup: None,
         }
     }
 

@@ -24,6 +24,8 @@
 //! - [`web`] + [`web_pages`] — the back office's web client (sign-in, missions, reason gate, access log).
 
 pub mod archiver;
+pub mod backup;
+pub mod backup_cli;
 pub mod backoffice_cli;
 pub mod board;
 pub mod channel_http;

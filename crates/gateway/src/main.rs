@@ -18,9 +18,10 @@ const USAGE: &str = "usage:
 
 fn usage() -> String {
     format!(
-        "{USAGE}\n{}\n{}",
+        "{USAGE}\n{}\n{}\n{}",
         rettpad_gateway::fleet_cli::USAGE,
-        rettpad_gateway::backoffice_cli::USAGE
+        rettpad_gateway::backoffice_cli::USAGE,
+        rettpad_gateway::backup_cli::USAGE
     )
 }
 
@@ -56,6 +57,12 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(e),
         },
+        (Some(cmd @ ("backup" | "restore")), _) => {
+            match rettpad_gateway::backup_cli::main(cmd, &args[1..]) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(e),
+            }
+        }
         _ => {
             eprintln!("{}", usage());
             ExitCode::from(2)

@@ -136,6 +136,13 @@ pub trait GatewayStore: Send + Sync {
     fn archive_failed(&self, packet_id: Uuid, reason: &str) -> Result<(), GwStoreError>;
     /// `(waiting, failed)` packets.
     fn archive_backlog(&self) -> Result<(u64, u64), GwStoreError>;
+    /// The oldest receipt time still waiting for the archive.
+    fn archive_oldest_queued(&self) -> Result<Option<i64>, GwStoreError>;
+    /// Queues every stored packet received at or after `since_ms` for the
+    /// archive again (after a restore); returns how many were queued.
+    fn archive_requeue_since(&self, since_ms: i64) -> Result<u64, GwStoreError>;
+    /// The ids of the stored packets received at or after `since_ms`.
+    fn receipted_since(&self, since_ms: i64) -> Result<Vec<Uuid>, GwStoreError>;
 }
 
 const SCHEMA: &str = "
@@ -530,6 +537,39 @@ impl GatewayStore for SqliteStore {
                 |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
             )
             .map_err(db("archive backlog"))
+    }
+
+    fn archive_oldest_queued(&self) -> Result<Option<i64>, GwStoreError> {
+        self.conn()
+            .query_row("SELECT min(received_ms) FROM archive_queue", [], |r| {
+                r.get::<_, Option<i64>>(0)
+            })
+            .map_err(db("archive queue age"))
+    }
+
+    fn archive_requeue_since(&self, since_ms: i64) -> Result<u64, GwStoreError> {
+        let n = self
+            .conn()
+            .execute(
+                "INSERT OR IGNORE INTO archive_queue (packet_id, received_ms)
+                 SELECT packet_id, received_ms FROM packets WHERE received_ms >= ?1",
+                [since_ms],
+            )
+            .map_err(db("requeue for the archive"))?;
+        Ok(n as u64)
+    }
+
+    fn receipted_since(&self, since_ms: i64) -> Result<Vec<Uuid>, GwStoreError> {
+        let c = self.conn();
+        let mut st = c
+            .prepare("SELECT packet_id FROM packets WHERE received_ms >= ?1 ORDER BY received_ms")
+            .map_err(db("receipted packets"))?;
+        let ids = st
+            .query_map([since_ms], |r| r.get::<_, Vec<u8>>(0))
+            .map_err(db("receipted packets"))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db("receipted packets"))?;
+        ids.into_iter().map(uuid_of).collect()
     }
 
     fn sweep(&self, now_ms: i64, packets_before_ms: i64) -> Result<SweepReport, GwStoreError> {
