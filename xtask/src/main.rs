@@ -145,6 +145,12 @@ const DEPS: &[Dep] = &[
         group: Test,
     },
     Dep {
+        deb: "systemd",
+        check: Bin("systemd-analyze"),
+        why: "`systemd-analyze verify` checks the packaged units",
+        group: Test,
+    },
+    Dep {
         deb: "chromium-driver",
         check: Bin("chromedriver"),
         why: "WebDriver for headless Chromium (the tests speak its HTTP protocol directly)",

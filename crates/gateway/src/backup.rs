@@ -47,9 +47,7 @@ pub enum BackupError {
     Read(PathBuf, String),
     #[error("snapshot of {0} failed: {1}")]
     Snapshot(PathBuf, String),
-    #[error(
-        "{0}: the manifest does not open: not made with this backup key, or tampered with"
-    )]
+    #[error("{0}: the manifest does not open: not made with this backup key, or tampered with")]
     Manifest(PathBuf),
     #[error("{file}: {why}; nothing was restored")]
     Damaged { file: String, why: String },
@@ -226,7 +224,8 @@ pub fn open_file(
     };
     let mut input = BufReader::new(File::open(src).map_err(|e| damaged(e.to_string()))?);
     let mut out = BufWriter::new(
-        create_private(dst).map_err(|err| BackupError::Write(dst.to_path_buf(), err.to_string()))?,
+        create_private(dst)
+            .map_err(|err| BackupError::Write(dst.to_path_buf(), err.to_string()))?,
     );
     let mut hash = Sha256::new();
     let mut size = 0u64;
@@ -248,7 +247,11 @@ pub fn open_file(
             &chunk_aad(id, &e.name, index, index + 1 == e.chunks),
             &sealed,
         )
-        .map_err(|_| damaged(format!("chunk {index} does not open (tampered or reordered)")))?;
+        .map_err(|_| {
+            damaged(format!(
+                "chunk {index} does not open (tampered or reordered)"
+            ))
+        })?;
         hash.update(&plain);
         size += plain.len() as u64;
         out.write_all(&plain)
@@ -393,7 +396,13 @@ fn run(cfg: &GatewayConfig, now_ms: i64) -> Result<BackupReport, BackupError> {
         for (name, live) in databases(cfg) {
             let plain = scratch.join(&name);
             snapshot(&live, &plain)?;
-            let fe = seal_file(&key, id, &name, &plain, &partial.join(format!("{name}.enc")))?;
+            let fe = seal_file(
+                &key,
+                id,
+                &name,
+                &plain,
+                &partial.join(format!("{name}.enc")),
+            )?;
             let _ = std::fs::remove_file(&plain);
             bytes += fe.size;
             files.push(fe);
@@ -413,7 +422,8 @@ fn run(cfg: &GatewayConfig, now_ms: i64) -> Result<BackupReport, BackupError> {
         let sealed = seal(&key, &manifest_aad(id), &json)
             .map_err(|e| BackupError::Write(partial.clone(), e.to_string()))?;
         let mp = partial.join(MANIFEST);
-        let mut f = create_private(&mp).map_err(|e| BackupError::Write(mp.clone(), e.to_string()))?;
+        let mut f =
+            create_private(&mp).map_err(|e| BackupError::Write(mp.clone(), e.to_string()))?;
         f.write_all(&sealed)
             .and_then(|_| f.sync_all())
             .map_err(|e| BackupError::Write(mp.clone(), e.to_string()))?;
@@ -470,8 +480,10 @@ pub fn manifest(cfg: &GatewayConfig, id: Uuid) -> Result<Manifest, BackupError> 
     let b = entry(cfg)?;
     let key = load_key(&b.key)?;
     let path = b.dir.join(id.to_string()).join(MANIFEST);
-    let sealed = std::fs::read(&path).map_err(|e| BackupError::Read(path.clone(), e.to_string()))?;
-    let json = open(&key, &manifest_aad(id), &sealed).map_err(|_| BackupError::Manifest(path.clone()))?;
+    let sealed =
+        std::fs::read(&path).map_err(|e| BackupError::Read(path.clone(), e.to_string()))?;
+    let json =
+        open(&key, &manifest_aad(id), &sealed).map_err(|_| BackupError::Manifest(path.clone()))?;
     let m: Manifest =
         serde_json::from_slice(&json).map_err(|_| BackupError::Manifest(path.clone()))?;
     if m.id != id || m.format != FORMAT {
@@ -529,7 +541,9 @@ pub fn restore(
         )));
     };
     if to_ms > now_ms {
-        return Err(BackupError::Window("the restore target is in the future".into()));
+        return Err(BackupError::Window(
+            "the restore target is in the future".into(),
+        ));
     }
     if to_ms < oldest.1 {
         return Err(BackupError::Window(format!(

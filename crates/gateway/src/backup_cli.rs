@@ -6,7 +6,8 @@ use crate::backup::{self, Scope};
 use crate::config::GatewayConfig;
 use crate::fleet_cli::{now_ms, opt};
 
-pub const USAGE: &str = "  rettpad-gateway backup --config FILE            (encrypted, with retention)
+pub const USAGE: &str =
+    "  rettpad-gateway backup --config FILE            (encrypted, with retention)
   rettpad-gateway backup list --config FILE
   rettpad-gateway restore --config FILE --to TIME [--all]
       TIME: 2026-12-07T03:00:00Z (UTC) or Unix milliseconds; the gateway must be stopped;
@@ -109,7 +110,12 @@ mod tests {
         assert_eq!(parse_time("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(parse_time("2026-12-07T03:00Z"), Some(1_796_612_400_000));
         assert_eq!(parse_time("1796612400000"), Some(1_796_612_400_000));
-        for bad in ["2026-13-01T00:00Z", "2026-12-07 03:00", "gestern", "2026-12-07T25:00Z"] {
+        for bad in [
+            "2026-13-01T00:00Z",
+            "2026-12-07 03:00",
+            "gestern",
+            "2026-12-07T25:00Z",
+        ] {
             assert_eq!(parse_time(bad), None, "{bad}");
         }
     }

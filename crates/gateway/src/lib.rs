@@ -21,12 +21,14 @@
 //! - `init` — test/demo PKI and configurations.
 //! - [`private`] — secret files and directories, created with their final mode.
 //! - `local` — an in-process gateway for the demo.
-//! - [`web`] + [`web_pages`] — the back office's web client (sign-in, missions, reason gate, access log).
+//! - [`web`] + [`web_pages`] — the back office's web client (sign-in, missions, reason gate, access log);
+//!   [`web_admin`] users and stations, [`web_edits`] the crew's edits, [`web_tls`] the certificate factor.
+//! - [`backup`] — encrypted backups, restore and the replay of the originals (`backup_cli`).
 
 pub mod archiver;
+pub mod backoffice_cli;
 pub mod backup;
 pub mod backup_cli;
-pub mod backoffice_cli;
 pub mod board;
 pub mod channel_http;
 pub mod config;

@@ -637,6 +637,7 @@ pub async fn serve(
                 params: b.hash_params(),
                 secure_cookie: b.secure_cookie,
                 require_cert: tls.is_some(),
+                backup_status: cfg.backup.as_ref().map(|_| cfg.data_dir.clone()),
             });
             let l = tokio::net::TcpListener::bind(b.listen)
                 .await

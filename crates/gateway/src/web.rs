@@ -40,6 +40,9 @@ pub struct Web {
     /// HTTPS with user certificates: sign-in and sessions are bound to
     /// the certificate's organisation and login (`web_tls`).
     pub require_cert: bool,
+    /// The data directory when backups are configured: the administration
+    /// page shows a failed or overdue backup.
+    pub backup_status: Option<std::path::PathBuf>,
 }
 
 impl Web {

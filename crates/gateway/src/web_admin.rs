@@ -115,10 +115,22 @@ async fn render_users(
         Ok::<_, AdminError>((a.users(&caller, now)?, a.stations(&caller, now)?))
     })
     .await;
+    let alarm = web
+        .backup_status
+        .as_deref()
+        .and_then(|d| backup_alarm(l, &crate::backup::status(d), now_ms()));
     match res {
         Ok(Ok((users, stations))) => html(
             status,
-            users_html(l, &s.caller, &s.csrf, &users, &stations, notice.as_ref()),
+            users_html(
+                l,
+                &s.caller,
+                &s.csrf,
+                &users,
+                &stations,
+                notice.as_ref(),
+                alarm.as_deref(),
+            ),
         ),
         Ok(Err(e)) => {
             tracing::error!(error = %e, "user list failed");
@@ -415,6 +427,46 @@ fn button(path: &str, csrf: &str, label: &str) -> String {
     )
 }
 
+/// A failed, overdue or missing backup, as the administration sees it.
+fn backup_alarm(l: Lang, s: &crate::backup::Status, now: i64) -> Option<String> {
+    const OVERDUE_MS: i64 = 36 * 3_600_000;
+    let text = match (s.last_ok_ms, s.last_error_ms) {
+        (ok, Some(err)) if ok.is_none_or(|ok| err > ok) => match l {
+            Lang::De => format!(
+                "Die letzte Datensicherung ist fehlgeschlagen ({}): {}",
+                rettpad_record::text::date_time_text(err),
+                s.last_error.as_deref().unwrap_or("")
+            ),
+            Lang::En => format!(
+                "The last backup failed ({}): {}",
+                rettpad_record::text::date_time_text(err),
+                s.last_error.as_deref().unwrap_or("")
+            ),
+        },
+        (None, _) => l
+            .pick(
+                "Es gibt noch keine Datensicherung.",
+                "There is no backup yet.",
+            )
+            .to_string(),
+        (Some(ok), _) if now - ok > OVERDUE_MS => match l {
+            Lang::De => format!(
+                "Die letzte Datensicherung ist älter als 36 Stunden ({}).",
+                rettpad_record::text::date_time_text(ok)
+            ),
+            Lang::En => format!(
+                "The last backup is older than 36 hours ({}).",
+                rettpad_record::text::date_time_text(ok)
+            ),
+        },
+        _ => return None,
+    };
+    Some(format!(
+        "<p class=\"error\" role=\"alert\">{}</p>",
+        esc(&text)
+    ))
+}
+
 fn users_html(
     l: Lang,
     c: &Caller,
@@ -422,6 +474,7 @@ fn users_html(
     users: &[UserRow],
     stations: &[StationRow],
     notice: Option<&Notice>,
+    alarm: Option<&str>,
 ) -> String {
     let notice = match notice {
         None => String::new(),
@@ -506,7 +559,7 @@ fn users_html(
         .collect::<Vec<_>>()
         .join(", ");
     let body = format!(
-        "<section><h1>{}</h1>{}{notice}\
+        "<section><h1>{}</h1>{}{}{notice}\
          <table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th></th></tr></thead>\
          <tbody>{rows}</tbody></table></section>\
          <section><h2>{}</h2><form method=\"post\" action=\"/admin/users\">\
@@ -520,6 +573,7 @@ fn users_html(
          <button class=\"primary\" type=\"submit\">{}</button></form></section>",
         l.pick("Benutzer", "Users"),
         tabs(l),
+        alarm.unwrap_or_default(),
         l.pick("Anmeldename", "Login"),
         l.pick("Name", "Name"),
         l.pick("Rolle", "Role"),
@@ -589,4 +643,43 @@ fn stations_html(
         l.pick("Anlegen", "Create"),
     );
     layout(l, l.pick("Wachen", "Stations"), Some((c, csrf)), &body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backup_alarm;
+    use crate::backup::Status;
+    use rettpad_text::Lang;
+
+    #[test]
+    fn the_administration_sees_a_failed_overdue_or_missing_backup() {
+        let now = 1_900_000_000_000;
+        let hour = 3_600_000;
+        let alarm = |s: Status| backup_alarm(Lang::De, &s, now);
+        assert!(alarm(Status::default()).unwrap().contains("noch keine"));
+        let ok = Status {
+            last_ok_ms: Some(now - hour),
+            ..Status::default()
+        };
+        assert_eq!(alarm(ok.clone()), None);
+        let failed = Status {
+            last_error_ms: Some(now - 10),
+            last_error: Some("cannot write the backup to /mnt/sicherung: No space left".into()),
+            ..ok.clone()
+        };
+        let text = alarm(failed).unwrap();
+        assert!(text.contains("fehlgeschlagen") && text.contains("No space left"));
+        // A failure before the last success is history.
+        let healed = Status {
+            last_error_ms: Some(now - 2 * hour),
+            last_error: Some("x".into()),
+            ..ok
+        };
+        assert_eq!(alarm(healed), None);
+        let old = Status {
+            last_ok_ms: Some(now - 40 * hour),
+            ..Status::default()
+        };
+        assert!(alarm(old).unwrap().contains("älter als 36 Stunden"));
+    }
 }

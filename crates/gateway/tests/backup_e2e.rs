@@ -136,10 +136,7 @@ fn a_restore_replays_every_receipted_packet_and_refuses_bad_backups() {
     std::fs::write(&enc, &bad).unwrap();
     let before = file_sha(&archive_file);
     let to = damage_ms.to_string();
-    let err = refused(
-        &cli(&conf, &["restore", "--to", &to]),
-        "archive.sqlite.enc",
-    );
+    let err = refused(&cli(&conf, &["restore", "--to", &to]), "archive.sqlite.enc");
     assert!(err.contains("nothing was restored"), "{err}");
     assert_eq!(file_sha(&archive_file), before, "touched before verified");
     std::fs::write(&enc, &good[..good.len() - 10]).unwrap();
@@ -148,10 +145,7 @@ fn a_restore_replays_every_receipted_packet_and_refuses_bad_backups() {
     let store_enc = first[0].join("gateway.sqlite.enc");
     let store_good = std::fs::read(&store_enc).unwrap();
     std::fs::write(&store_enc, &store_good[..store_good.len() / 3]).unwrap();
-    refused(
-        &cli(&conf, &["restore", "--to", &to]),
-        "gateway.sqlite.enc",
-    );
+    refused(&cli(&conf, &["restore", "--to", &to]), "gateway.sqlite.enc");
     std::fs::write(&store_enc, &store_good).unwrap();
     assert_eq!(file_sha(&archive_file), before);
     refused(
@@ -159,7 +153,10 @@ fn a_restore_replays_every_receipted_packet_and_refuses_bad_backups() {
         "before the oldest backup",
     );
     refused(
-        &cli(&conf, &["restore", "--to", &(now_ms() + 3_600_000).to_string()]),
+        &cli(
+            &conf,
+            &["restore", "--to", &(now_ms() + 3_600_000).to_string()],
+        ),
         "in the future",
     );
     refused(&cli(&conf, &["restore", "--to", "gestern"]), "not a time");
@@ -183,13 +180,22 @@ fn a_restore_replays_every_receipted_packet_and_refuses_bad_backups() {
     // identity; with its own key: the manifest does not open.
     let other = Pki::new();
     let ocfg = other.gateway_config();
-    std::fs::copy(&cfg.backup.as_ref().unwrap().key, &ocfg.backup.as_ref().unwrap().key).unwrap();
+    std::fs::copy(
+        &cfg.backup.as_ref().unwrap().key,
+        &ocfg.backup.as_ref().unwrap().key,
+    )
+    .unwrap();
     let ogw = Gw::start(&other);
     upload(&other, 20, "DEMO-PAD-0001", "RTW 1/83-1", "Fremd");
     drop(ogw);
     ok(&cli(&other.dir.join("gateway.toml"), &["backup"]));
     let foreign = backups(&ocfg).pop().unwrap();
-    let ours = cfg.backup.as_ref().unwrap().dir.join(foreign.file_name().unwrap());
+    let ours = cfg
+        .backup
+        .as_ref()
+        .unwrap()
+        .dir
+        .join(foreign.file_name().unwrap());
     copy_dir(&foreign, &ours);
     let later = (now_ms() + 1).to_string();
     refused(&cli(&conf, &["restore", "--to", &later]), "another gateway");
