@@ -11,11 +11,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use rettpad_backoffice::{Archive, ArchiveError, Db, Filed, Incoming};
-use rettpad_crypto::SecretKey;
 use rettpad_transfer::packet;
 use uuid::Uuid;
 
-use crate::config::{GatewayConfig, read_hex_file};
+use crate::config::GatewayConfig;
 use crate::intake::Gateway;
 
 /// What one pass did.
@@ -30,8 +29,7 @@ pub struct Pass {
 /// Opens the archive named in the configuration (runs its migrations).
 pub fn open_archive(cfg: &GatewayConfig) -> Result<Archive, String> {
     let key_file = cfg.archive.master_key.as_ref().unwrap_or(&cfg.storage_key);
-    let master = SecretKey::from_slice(&read_hex_file(key_file)?)
-        .ok_or("archive master key must be 32 bytes")?;
+    let master = crate::keyring::secret_key(cfg, key_file)?;
     let db = Db::open(&cfg.archive_url()).map_err(|e| format!("archive database: {e}"))?;
     let node = cfg.archive.node.clone().unwrap_or_else(|| "gateway".into());
     Ok(Archive::new(db, master, &node))
@@ -295,7 +293,7 @@ mod tests {
         ];
         for url in urls {
             let dir = tempfile::tempdir().unwrap();
-            let sk = SecretKey::generate().unwrap();
+            let sk = rettpad_crypto::SecretKey::generate().unwrap();
             std::fs::write(dir.path().join("storage.key"), hex::encode(sk.expose())).unwrap();
             let c = cfg(dir.path(), url);
             let store = Arc::new(SqliteStore::open(dir.path()).unwrap());

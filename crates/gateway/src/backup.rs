@@ -111,11 +111,8 @@ fn entry(cfg: &GatewayConfig) -> Result<&BackupEntry, BackupError> {
     cfg.backup.as_ref().ok_or(BackupError::NotConfigured)
 }
 
-fn load_key(path: &Path) -> Result<SecretKey, BackupError> {
-    let bad = |why: String| BackupError::Key(path.to_path_buf(), why);
-    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
-    let raw = hex::decode(text.trim()).map_err(|_| bad("not hex".into()))?;
-    SecretKey::from_slice(&raw).ok_or_else(|| bad("not 32 bytes".into()))
+fn load_key(cfg: &GatewayConfig, path: &Path) -> Result<SecretKey, BackupError> {
+    crate::keyring::secret_key(cfg, path).map_err(|why| BackupError::Key(path.to_path_buf(), why))
 }
 
 /// Which gateway: a hash of its receipt-signing public key (the identity
@@ -365,7 +362,7 @@ pub fn backup(cfg: &GatewayConfig, now_ms: i64) -> Result<BackupReport, BackupEr
 
 fn run(cfg: &GatewayConfig, now_ms: i64) -> Result<BackupReport, BackupError> {
     let b = entry(cfg)?;
-    let key = load_key(&b.key)?;
+    let key = load_key(cfg, &b.key)?;
     let gateway = gateway_id(cfg)?;
     crate::private::dir(&b.dir, crate::private::Existing::Narrow)
         .map_err(|e| BackupError::Write(b.dir.clone(), e))?;
@@ -478,7 +475,7 @@ fn retention(
 /// Opens and checks a backup's manifest.
 pub fn manifest(cfg: &GatewayConfig, id: Uuid) -> Result<Manifest, BackupError> {
     let b = entry(cfg)?;
-    let key = load_key(&b.key)?;
+    let key = load_key(cfg, &b.key)?;
     let path = b.dir.join(id.to_string()).join(MANIFEST);
     let sealed =
         std::fs::read(&path).map_err(|e| BackupError::Read(path.clone(), e.to_string()))?;
@@ -559,7 +556,7 @@ pub fn restore(
         .find(|(_, ms)| *ms <= to_ms)
         .unwrap_or(oldest);
     let m = manifest(cfg, id)?;
-    let key = load_key(&b.key)?;
+    let key = load_key(cfg, &b.key)?;
     // Everything is opened and checked before anything is replaced.
     let scratch = cfg.data_dir.join(format!(".restore-{id}"));
     let _ = std::fs::remove_dir_all(&scratch);

@@ -263,6 +263,17 @@ pub struct GatewayConfig {
     /// `rettpad-gateway backup` / `restore` (docs/backup.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<BackupEntry>,
+    /// The passphrase mode (`keys wrap`, docs/backup.md): the keys on
+    /// disk only wrapped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<KeysEntry>,
+}
+
+/// `[keys]`: the keyring that wraps the storage, archive and backup keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeysEntry {
+    pub keyring: PathBuf,
 }
 
 /// `[backup]`: where the encrypted backups go and how long they stay.
@@ -408,6 +419,9 @@ impl GatewayConfig {
         if let Some(b) = &mut self.backup {
             fix(&mut b.dir);
             fix(&mut b.key);
+        }
+        if let Some(k) = &mut self.keys {
+            fix(&mut k.keyring);
         }
         if let Some(t) = self.backoffice.as_mut().and_then(|b| b.tls.as_mut()) {
             fix(&mut t.cert);

@@ -84,9 +84,7 @@ fn fleet_of(cfg: &GatewayConfig) -> Result<&FleetEntry, String> {
 /// The gateway's tables, as `serve` opens them.
 fn open(cfg: &GatewayConfig) -> Result<Dispatcher, String> {
     private::dir(&cfg.data_dir, Existing::Narrow)?;
-    let key =
-        rettpad_crypto::SecretKey::from_slice(&crate::config::read_hex_file(&cfg.storage_key)?)
-            .ok_or("storage key must be 32 bytes")?;
+    let key = crate::keyring::secret_key(cfg, &cfg.storage_key)?;
     Dispatcher::open(cfg, key)
 }
 

@@ -229,6 +229,7 @@ pub fn init(o: &InitOptions) -> Result<InitReport, String> {
             key: dir.join("backup.key"),
             retention_days: 28,
         }),
+        keys: None,
     };
     let gateway_config = write(&dir, "gateway.toml", &cfg.to_toml())?;
     Ok(InitReport {

@@ -183,8 +183,7 @@ impl Gateway {
             .and_then(|s| HpkeSecretKey::from_hex(&s).map_err(|e| e.to_string()))?;
         let signer = ReceiptSigner::from_pkcs8(&read_hex_file(&cfg.signing_key)?)
             .map_err(|e| e.to_string())?;
-        let storage_key = SecretKey::from_slice(&read_hex_file(&cfg.storage_key)?)
-            .ok_or("storage key must be 32 bytes")?;
+        let storage_key = crate::keyring::secret_key(cfg, &cfg.storage_key)?;
         Ok(Gateway::new(cfg, store, hpke, signer, storage_key))
     }
 
@@ -554,6 +553,7 @@ mod tests {
             archive: Default::default(),
             backoffice: None,
             backup: None,
+            keys: None,
         }
     }
 

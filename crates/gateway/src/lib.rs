@@ -40,6 +40,7 @@ pub mod fleet_keys;
 pub mod hospital;
 pub mod init;
 pub mod intake;
+pub mod keyring;
 pub mod local;
 pub mod mqtt;
 pub mod private;

@@ -203,9 +203,7 @@ pub fn demo_fleet(dir: &Path) -> Result<rettpad_provision::Trust, String> {
     let cfg = GatewayConfig::load(&cfg_path).map_err(|e| e.to_string())?;
     let f = cfg.fleet.as_ref().ok_or("demo [fleet] not written")?;
     let key = fleet_keys::load_signing(f, rettpad_provision::Purpose::Packages, now)?;
-    let storage =
-        rettpad_crypto::SecretKey::from_slice(&super::config::read_hex_file(&cfg.storage_key)?)
-            .ok_or("storage key must be 32 bytes")?;
+    let storage = super::keyring::secret_key(&cfg, &cfg.storage_key)?;
     let d = super::dispatch::Dispatcher::open(&cfg, storage)?;
     let staff = rettpad_provision::parts::from_toml(PartName::Staff, DEMO_STAFF)
         .map_err(|e| e.to_string())?;

@@ -18,10 +18,11 @@ const USAGE: &str = "usage:
 
 fn usage() -> String {
     format!(
-        "{USAGE}\n{}\n{}\n{}",
+        "{USAGE}\n{}\n{}\n{}\n{}",
         rettpad_gateway::fleet_cli::USAGE,
         rettpad_gateway::backoffice_cli::USAGE,
-        rettpad_gateway::backup_cli::USAGE
+        rettpad_gateway::backup_cli::USAGE,
+        rettpad_gateway::keyring::USAGE
     )
 }
 
@@ -54,6 +55,10 @@ fn main() -> ExitCode {
         (Some("hospital"), Some("fetch")) => fetch(&args[2..]),
         (Some("provision"), _) => rettpad_gateway::fleet_cli::main(&args[1..]),
         (Some("backoffice"), _) => match rettpad_gateway::backoffice_cli::main(&args[1..]) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(e),
+        },
+        (Some("keys"), _) => match rettpad_gateway::keyring::cli(&args[1..]) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(e),
         },

@@ -536,9 +536,7 @@ pub async fn serve(
     }
     let store = Arc::new(SqliteStore::open(&cfg.data_dir).map_err(|e| e.to_string())?);
     let gw = Arc::new(Gateway::from_config(&cfg, store)?);
-    let storage_key =
-        rettpad_crypto::SecretKey::from_slice(&super::config::read_hex_file(&cfg.storage_key)?)
-            .ok_or("storage key must be 32 bytes")?;
+    let storage_key = super::keyring::secret_key(&cfg, &cfg.storage_key)?;
     let dispatcher = Arc::new(Dispatcher::open(&cfg, storage_key)?);
     // Before listening: a bad report target or token file stops the start.
     let reports = super::report::Senders::load(&cfg)?;
