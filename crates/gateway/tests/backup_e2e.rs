@@ -223,6 +223,55 @@ fn a_restore_replays_every_receipted_packet_and_refuses_bad_backups() {
         "{status:?}"
     );
 
+    // A full disk: the backup process may write no more than 64 KiB per
+    // file (RLIMIT_FSIZE, SIGXFSZ ignored, so writes fail with EFBIG as
+    // on a full file system). An error and the alarm, no partial backup.
+    let before: Vec<PathBuf> = backups(&cfg);
+    let mut full = Command::new(GW);
+    full.args(["backup", "--config"]).arg(&conf);
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut full, || {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let lim = libc::rlimit {
+                rlim_cur: 64 * 1024,
+                rlim_max: 64 * 1024,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let o = full.output().unwrap();
+    let err = refused(&o, "BACKUP FAILED");
+    assert!(
+        ["full", "too large", "disk I/O error"]
+            .iter()
+            .any(|w| err.contains(w)),
+        "{err}"
+    );
+    assert_eq!(backups(&cfg), before, "no partial backup listed");
+    let dir = cfg.backup.as_ref().unwrap().dir.clone();
+    assert!(
+        std::fs::read_dir(&dir).unwrap().all(|e| !e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .ends_with(".partial")),
+        "partial directory left behind"
+    );
+    assert!(
+        std::fs::read_dir(&cfg.data_dir).unwrap().all(|e| !e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with(".backup-")),
+        "plaintext snapshot left behind"
+    );
+    let status = rettpad_gateway::backup::status(&cfg.data_dir);
+    assert!(status.last_error_ms.unwrap() >= status.last_ok_ms.unwrap());
+
     // Retention: a backup older than 28 days goes with the next run.
     let old_ms = now_ms() - 40 * 86_400_000;
     let ts = uuid::Timestamp::from_unix(
