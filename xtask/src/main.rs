@@ -204,6 +204,7 @@ fn main() -> ExitCode {
         Some("test") => test(&args),
         Some("deps") => deps(&args),
         Some("fuzz") => fuzz(&args),
+        Some("restore-drill") => restore_drill(&args),
         Some("help" | "-h" | "--help") => {
             usage();
             return ExitCode::SUCCESS;
@@ -233,11 +234,33 @@ fn usage() {
          \x20                  without ARGS it ends with a 5 s `cargo xtask fuzz` smoke run\n\
          \x20                  (RETTPAD_SKIP_FUZZ=1 skips it)\n\
          \x20 deps [--test]    only install missing system packages (--test: also test-only ones)\n\
+         \x20 restore-drill [N [M]]  backup, M more packets, archive destroyed, restore + replay over\n\
+         \x20                  N archived missions (release build; docs/backup.md)\n\
          \x20 fuzz [--secs N | --runs N] [TARGET...]\n\
          \x20                  build the fuzz crate and run each target N seconds (default {FUZZ_SECS})\n\
          \x20                  or N executions;\n\
          \x20                  installs cargo-fuzz if missing; fails with the crash artifact's path"
     );
+}
+
+/// The restore drill: heavy (a release build, 100,000 missions), so not
+/// part of `test`; its figures go to docs/backup.md.
+fn restore_drill(args: &[OsString]) -> Result<ExitCode, String> {
+    ensure(&[Build, Runtime, Test])?;
+    let status = cargo()
+        .current_dir(workspace_root())
+        .args([
+            "bench",
+            "-p",
+            "rettpad-gateway",
+            "--bench",
+            "restore_drill",
+            "--",
+        ])
+        .args(args)
+        .status()
+        .map_err(|e| format!("cannot start cargo: {e}"))?;
+    Ok(exit_code(status))
 }
 
 fn run(args: &[OsString]) -> Result<ExitCode, String> {
