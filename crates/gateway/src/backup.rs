@@ -87,6 +87,10 @@ pub struct Manifest {
     /// Every packet received before this was filed in the archive copy:
     /// the replay after a restore starts here.
     pub archive_complete_ms: i64,
+    /// The archive on PostgreSQL: its base backup (the files
+    /// `backup_pg::BASE_*`), restored with the archived WAL.
+    #[serde(default)]
+    pub pg: Option<crate::backup_pg::PgBaseInfo>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
@@ -404,6 +408,24 @@ fn run(cfg: &GatewayConfig, now_ms: i64) -> Result<BackupReport, BackupError> {
             bytes += fe.size;
             files.push(fe);
         }
+        // The archive on PostgreSQL: a base backup (its WAL is archived
+        // continuously by `wal-archive`).
+        let mut pg = None;
+        if let Some(url) = crate::backup_pg::pg_archive_url(cfg) {
+            let tools = crate::backup_pg::PgTools::new(&pg_bindir(cfg)?);
+            let base =
+                crate::backup_pg::base_backup(&tools, &url, &scratch, crate::fleet_cli::now_ms)
+                    .map_err(|e| {
+                        BackupError::Snapshot(PathBuf::from("PostgreSQL archive"), e.to_string())
+                    })?;
+            for (name, plain) in &base.files {
+                let fe = seal_file(&key, id, name, plain, &partial.join(format!("{name}.enc")))?;
+                let _ = std::fs::remove_file(plain);
+                bytes += fe.size;
+                files.push(fe);
+            }
+            pg = Some(base.info);
+        }
         let m = Manifest {
             format: FORMAT,
             id,
@@ -413,6 +435,7 @@ fn run(cfg: &GatewayConfig, now_ms: i64) -> Result<BackupReport, BackupError> {
             files,
             packets,
             archive_complete_ms,
+            pg,
         };
         let json = serde_json::to_vec(&m)
             .map_err(|e| BackupError::Write(partial.clone(), e.to_string()))?;
@@ -440,6 +463,9 @@ fn run(cfg: &GatewayConfig, now_ms: i64) -> Result<BackupReport, BackupError> {
         }
     };
     let removed = retention(cfg, b, now_ms, id)?;
+    if crate::backup_pg::pg_archive_url(cfg).is_some() {
+        prune_wal(cfg)?;
+    }
     Ok(BackupReport {
         id,
         dir,
@@ -470,6 +496,51 @@ fn retention(
         }
     }
     Ok(removed)
+}
+
+/// The PostgreSQL programs: `[backup] pg_bindir`, else the newest
+/// `/usr/lib/postgresql/*/bin` (Debian), else `pg_config --bindir`.
+fn pg_bindir(cfg: &GatewayConfig) -> Result<PathBuf, BackupError> {
+    if let Some(d) = cfg.backup.as_ref().and_then(|b| b.pg_bindir.clone()) {
+        return Ok(d);
+    }
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("bin"))
+        .filter(|p| p.join("pg_basebackup").exists())
+        .collect();
+    dirs.sort();
+    if let Some(d) = dirs.pop() {
+        return Ok(d);
+    }
+    std::process::Command::new("pg_config")
+        .arg("--bindir")
+        .output()
+        .ok()
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+        .filter(|d| d.join("pg_basebackup").exists())
+        .ok_or_else(|| {
+            BackupError::Snapshot(
+                PathBuf::from("pg_basebackup"),
+                "PostgreSQL's programs not found; set [backup] pg_bindir".into(),
+            )
+        })
+}
+
+/// WAL older than the oldest kept base backup serves no restore.
+fn prune_wal(cfg: &GatewayConfig) -> Result<(), BackupError> {
+    let oldest = list(cfg)?
+        .into_iter()
+        .filter_map(|(id, _)| manifest(cfg, id).ok()?.pg)
+        .min_by_key(|i| i.start_ms);
+    if let Some(info) = oldest {
+        let dir = entry(cfg)?.dir.clone();
+        crate::backup_pg::prune_wal(cfg, &info.start_wal)
+            .map_err(|e| BackupError::Write(dir, e.to_string()))?;
+    }
+    Ok(())
 }
 
 /// Opens and checks a backup's manifest.
@@ -509,6 +580,18 @@ pub struct RestoreReport {
     pub missing: Vec<Uuid>,
     /// Packets the archiver reports as unfileable (kept and reported).
     pub failed: u64,
+    /// The archive on PostgreSQL: where the restored cluster stopped. The
+    /// replay waits until PostgreSQL runs on it (`replay --since`).
+    pub pg: Option<crate::backup_pg::PgRecovered>,
+    /// Where that replay starts.
+    pub replay_since_ms: i64,
+}
+
+/// For an archive on PostgreSQL: the empty directory the restored cluster
+/// goes to, and the gateway.toml its `restore_command` reads.
+pub struct PgTarget<'a> {
+    pub data: &'a Path,
+    pub config: &'a Path,
 }
 
 /// What to restore besides the archive.
@@ -527,8 +610,16 @@ pub fn restore(
     cfg: &GatewayConfig,
     to_ms: i64,
     scope: Scope,
+    pg_target: Option<PgTarget<'_>>,
     now_ms: i64,
 ) -> Result<RestoreReport, BackupError> {
+    let on_pg = crate::backup_pg::pg_archive_url(cfg).is_some();
+    if on_pg && pg_target.is_none() {
+        return Err(BackupError::Window(
+            "the archive is on PostgreSQL: give --pg-data DIR, an empty directory for the restored cluster"
+                .into(),
+        ));
+    }
     let b = entry(cfg)?;
     let all = list(cfg)?;
     let (Some(oldest), Some(newest)) = (all.first(), all.last()) else {
@@ -555,7 +646,22 @@ pub fn restore(
         .rev()
         .find(|(_, ms)| *ms <= to_ms)
         .unwrap_or(oldest);
-    let m = manifest(cfg, id)?;
+    let mut m = manifest(cfg, id)?;
+    let (mut id, mut backup_ms) = (id, backup_ms);
+    if on_pg {
+        // The newest base backup complete at the target.
+        let found = all
+            .iter()
+            .rev()
+            .filter_map(|(i, ms)| Some((*i, *ms, manifest(cfg, *i).ok()?)))
+            .find(|(_, _, mm)| mm.pg.as_ref().is_some_and(|p| p.end_ms <= to_ms));
+        let Some((i, ms, mm)) = found else {
+            return Err(BackupError::Window(
+                "no PostgreSQL base backup was complete at the restore target".into(),
+            ));
+        };
+        (id, backup_ms, m) = (i, ms, mm);
+    }
     let key = load_key(cfg, &b.key)?;
     // Everything is opened and checked before anything is replaced.
     let scratch = cfg.data_dir.join(format!(".restore-{id}"));
@@ -572,6 +678,11 @@ pub fn restore(
         // a damaged backup is reported whole, now, not on the day it is
         // needed.
         for fe in &m.files {
+            // The base backup's files: `restore_to` checks every chunk
+            // before it extracts anything.
+            if fe.name.starts_with("pg-") {
+                continue;
+            }
             let dst = scratch.join(&fe.name);
             open_file(&key, id, fe, &src.join(format!("{}.enc", fe.name)), &dst)?;
             if !wanted.iter().any(|(n, _)| *n == fe.name) {
@@ -608,6 +719,56 @@ pub fn restore(
     }
     let _ = std::fs::remove_dir_all(&scratch);
     tracing::warn!(backup = %id, files = ?restored, "databases restored from backup");
+    if let (Some(info), Some(t)) = (m.pg.clone(), pg_target) {
+        let tools = crate::backup_pg::PgTools::new(&pg_bindir(cfg)?);
+        let files = m
+            .files
+            .iter()
+            .filter(|f| f.name.starts_with("pg-"))
+            .map(|f| (f.clone(), src.join(format!("{}.enc", f.name))))
+            .collect();
+        let url = crate::backup_pg::pg_archive_url(cfg).unwrap_or_default();
+        let db_user = url
+            .split_whitespace()
+            .find_map(|kv| kv.strip_prefix("user="))
+            .unwrap_or("postgres")
+            .to_string();
+        let exe = std::env::current_exe()
+            .map_err(|e| BackupError::Read(PathBuf::from("current_exe"), e.to_string()))?;
+        let r = crate::backup_pg::restore_to(
+            cfg,
+            &tools,
+            &crate::backup_pg::SealedBase { id, info, files },
+            Some(to_ms),
+            t.data,
+            &crate::backup_pg::RestoreOptions {
+                exe,
+                config: t.config.to_path_buf(),
+                db_user,
+                timeout: std::time::Duration::from_secs(3600),
+            },
+        )
+        .map_err(|e| BackupError::Damaged {
+            file: src.display().to_string(),
+            why: e.to_string(),
+        })?;
+        // The replay starts where the restored archive is complete: the
+        // backup's point, or the last replayed commit if earlier.
+        let since = r
+            .reached_ms
+            .map_or(m.archive_complete_ms, |t| t.min(m.archive_complete_ms));
+        return Ok(RestoreReport {
+            backup: id,
+            backup_ms,
+            restored,
+            replayed: 0,
+            receipted: 0,
+            missing: Vec::new(),
+            failed: 0,
+            pg: Some(r),
+            replay_since_ms: since,
+        });
+    }
     let rep = replay(cfg, m.archive_complete_ms, now_ms)?;
     Ok(RestoreReport {
         backup: id,
@@ -617,12 +778,15 @@ pub fn restore(
         receipted: rep.1,
         missing: rep.2,
         failed: rep.3,
+        pg: None,
+        replay_since_ms: m.archive_complete_ms,
     })
 }
 
 /// Files again every stored original received since `since_ms` and
-/// compares the receipted ids with the archive.
-fn replay(
+/// compares the receipted ids with the archive: `(queued, receipted,
+/// missing, unfileable)`.
+pub fn replay(
     cfg: &GatewayConfig,
     since_ms: i64,
     now_ms: i64,

@@ -288,6 +288,10 @@ pub struct BackupEntry {
     pub key: PathBuf,
     #[serde(default = "default_backup_days")]
     pub retention_days: u32,
+    /// PostgreSQL's programs (`pg_basebackup`, `pg_ctl`) for an archive on
+    /// PostgreSQL; default: found under /usr/lib/postgresql.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pg_bindir: Option<PathBuf>,
 }
 
 fn default_backup_days() -> u32 {
@@ -419,6 +423,9 @@ impl GatewayConfig {
         if let Some(b) = &mut self.backup {
             fix(&mut b.dir);
             fix(&mut b.key);
+            if let Some(p) = &mut b.pg_bindir {
+                fix(p);
+            }
         }
         if let Some(k) = &mut self.keys {
             fix(&mut k.keyring);

@@ -228,6 +228,7 @@ pub fn init(o: &InitOptions) -> Result<InitReport, String> {
             dir: dir.join("backups"),
             key: dir.join("backup.key"),
             retention_days: 28,
+            pg_bindir: None,
         }),
         keys: None,
     };

@@ -24,11 +24,13 @@
 //! - [`web`] + [`web_pages`] — the back office's web client (sign-in, missions, reason gate, access log);
 //!   [`web_admin`] users and stations, [`web_edits`] the crew's edits, [`web_tls`] the certificate factor.
 //! - [`backup`] — encrypted backups, restore and the replay of the originals (`backup_cli`).
+//! - [`backup_pg`] — an archive on PostgreSQL: base backup, encrypted WAL archive, point-in-time restore.
 
 pub mod archiver;
 pub mod backoffice_cli;
 pub mod backup;
 pub mod backup_cli;
+pub mod backup_pg;
 pub mod board;
 pub mod channel_http;
 pub mod config;

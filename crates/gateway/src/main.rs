@@ -62,7 +62,10 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(e),
         },
-        (Some(cmd @ ("backup" | "restore")), _) => {
+        (Some(cmd @ ("wal-archive" | "wal-restore")), _) => {
+            rettpad_gateway::backup_cli::wal(cmd, &args[1..])
+        }
+        (Some(cmd @ ("backup" | "restore" | "replay")), _) => {
             match rettpad_gateway::backup_cli::main(cmd, &args[1..]) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(e),

@@ -11,10 +11,15 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 /// The cluster's superuser (`initdb -U`).
 pub const SUPERUSER: &str = "rettpad_owner";
+/// In a cluster's directory: the data directory it runs on, when that is
+/// elsewhere ([`TempCluster::start_existing`]).
+const DATA_POINTER: &str = "data-dir";
 
 #[derive(Debug)]
 pub struct TempCluster {
+    /// Socket, log and (unless `existing`) the data directory.
     dir: PathBuf,
+    data: PathBuf,
     bin: PathBuf,
     as_postgres: bool,
 }
@@ -43,6 +48,22 @@ fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+/// Lets the server's user (`postgres` when the tests run as root) into
+/// `path` and everything under it: an `archive_command` or
+/// `restore_command` runs as that user. Nothing to do when not root.
+pub fn share_with_server(path: &Path) -> Result<(), String> {
+    if is_root() {
+        chown_to_postgres(path)
+    } else {
+        Ok(())
+    }
+}
+
+/// Quotes one word for `/bin/sh` (pg_ctl hands `-o` to a shell).
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
 fn chown_to_postgres(path: &Path) -> Result<(), String> {
     let st = Command::new("chown")
         .args(["-R", "postgres:postgres"])
@@ -65,6 +86,38 @@ impl TempCluster {
 
     /// `durable`: fsync on, as production runs (for benchmarks).
     pub fn start_with(durable: bool) -> Result<TempCluster, String> {
+        TempCluster::start_inner(durable, &[], &[], None)
+    }
+
+    /// A private cluster (never the shared one) with extra server settings,
+    /// each passed as `-c name=value`, e.g. `archive_mode=on` and an
+    /// `archive_command`.
+    pub fn start_settings(settings: &[(&str, &str)]) -> Result<TempCluster, String> {
+        TempCluster::start_inner(false, &[], settings, None)
+    }
+
+    /// Like [`TempCluster::start_settings`], with extra `initdb` arguments
+    /// too (e.g. `--wal-segsize=1`: small segments archive fast).
+    pub fn start_initdb(
+        initdb_args: &[&str],
+        settings: &[(&str, &str)],
+    ) -> Result<TempCluster, String> {
+        TempCluster::start_inner(false, initdb_args, settings, None)
+    }
+
+    /// A cluster on an existing data directory (a restored one), with its
+    /// own socket directory. On drop it is stopped; the data directory is
+    /// left where it is (its owner removes it).
+    pub fn start_existing(data: &Path, settings: &[(&str, &str)]) -> Result<TempCluster, String> {
+        TempCluster::start_inner(false, &[], settings, Some(data))
+    }
+
+    fn start_inner(
+        durable: bool,
+        initdb_args: &[&str],
+        settings: &[(&str, &str)],
+        existing: Option<&Path>,
+    ) -> Result<TempCluster, String> {
         static N: AtomicU32 = AtomicU32::new(0);
         let bin = bindir().ok_or(
             "PostgreSQL server binaries not found (Debian package `postgresql`; `cargo xtask deps --test` installs it)",
@@ -80,32 +133,30 @@ impl TempCluster {
         if as_postgres {
             chown_to_postgres(&dir)?;
         }
+        let data = existing.map_or_else(|| dir.join("data"), Path::to_path_buf);
+        if existing.is_some() {
+            // For `reap_stale`: which data directory a dead process's server runs on.
+            std::fs::write(dir.join(DATA_POINTER), data.to_string_lossy().as_bytes())
+                .map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
         let c = TempCluster {
             dir,
+            data: data.clone(),
             bin,
             as_postgres,
         };
-        let data = c.dir.join("data");
-        c.run(
-            "initdb",
-            &[
-                "-D",
-                &data.to_string_lossy(),
-                "-U",
-                SUPERUSER,
-                "--auth=trust",
-                "-E",
-                "UTF8",
-                "--locale=C",
-                "--no-sync",
-            ],
-        )?;
+        if existing.is_none() {
+            c.initdb(&data, initdb_args)?;
+        }
         let fsync = if durable { "on" } else { "off" };
         let extra = std::env::var("RETTPAD_PG_OPTS").unwrap_or_default();
-        let opts = format!(
+        let mut opts = format!(
             "-c listen_addresses='' -c unix_socket_directories='{}' -c fsync={fsync} -c max_connections=200 -c shared_buffers=128MB {extra}",
             c.dir.display()
         );
+        for (k, v) in settings {
+            opts.push_str(&format!(" -c {}", sh_quote(&format!("{k}={v}"))));
+        }
         c.run(
             "pg_ctl",
             &[
@@ -122,6 +173,23 @@ impl TempCluster {
             ],
         )?;
         Ok(c)
+    }
+
+    fn initdb(&self, data: &Path, extra: &[&str]) -> Result<(), String> {
+        let data = data.to_string_lossy();
+        let mut args = vec![
+            "-D",
+            &data,
+            "-U",
+            SUPERUSER,
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        ];
+        args.extend_from_slice(extra);
+        self.run("initdb", &args)
     }
 
     fn run(&self, tool: &str, args: &[&str]) -> Result<(), String> {
@@ -155,6 +223,37 @@ impl TempCluster {
     /// The socket directory (libpq's `host=`).
     pub fn socket_dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data
+    }
+
+    /// The server binaries' directory.
+    pub fn bin_dir(&self) -> &Path {
+        &self.bin
+    }
+
+    /// Runs `sql` in database `db` as the superuser with `psql` and
+    /// returns its unaligned, tuples-only output (`|` between columns).
+    pub fn psql(&self, db: &str, sql: &str) -> Result<String, String> {
+        let out = Command::new(self.bin.join("psql"))
+            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h"])
+            .arg(&self.dir)
+            .args(["-U", SUPERUSER, "-d", db, "-c", sql])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("psql: {e}"))?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+        } else {
+            Err(format!(
+                "psql {sql:?} failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
     }
 
     /// A fresh database owned by the superuser.
@@ -202,7 +301,7 @@ impl TempCluster {
     }
 
     fn stop(&self) {
-        let data = self.dir.join("data");
+        let data = &self.data;
         let _ = self.run(
             "pg_ctl",
             &[
@@ -237,8 +336,11 @@ fn reap_stale() {
             continue;
         }
         if let Some(bin) = bindir() {
+            let data = std::fs::read_to_string(e.path().join(DATA_POINTER))
+                .map_or_else(|_| e.path().join("data"), PathBuf::from);
             let c = TempCluster {
                 dir: e.path(),
+                data,
                 bin,
                 as_postgres: is_root(),
             };
