@@ -4,7 +4,9 @@
 //! reports the recovery point (receipted packets missing afterwards;
 //! target 0) and the recovery time (target < 5 min for 100,000 missions).
 //!
-//! `cargo xtask restore-drill [N] [M]` (defaults 100000 and 500).
+//! `cargo xtask restore-drill [N] [M]` (defaults 100000 and 500): first
+//! with the archive on SQLite, then on a private PostgreSQL whose WAL our
+//! binary archives (`--sqlite` / `--pg` for one of them).
 //! The N missions are 200 filed for real plus generated rows (protocol and
 //! crew rows, as the 1 M list benchmark does); the M packets go the whole
 //! way: sealed, uploaded over mTLS, receipted, archived, replayed.
@@ -164,13 +166,22 @@ fn generate(archive: &Path, n: usize) {
 }
 
 fn main() {
-    let mut nums = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse::<usize>().ok());
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut nums = args.iter().filter_map(|a| a.parse::<usize>().ok());
     let n = nums.next().unwrap_or(100_000);
     let m = nums.next().unwrap_or(500);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let pki = dir.path().join("pki");
+    let only = |f: &str| args.iter().any(|a| a == f);
+    if !only("--pg") {
+        drill_sqlite(n, m);
+    }
+    if !only("--sqlite") {
+        drill_pg(n, m);
+    }
+}
+
+/// A fresh gateway installation in `dir`; its configuration file.
+fn install(dir: &Path) -> std::path::PathBuf {
+    let pki = dir.join("pki");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -183,7 +194,135 @@ fn main() {
         .status()
         .expect("init");
     assert!(ok.success());
-    let conf = pki.join("gateway.toml");
+    pki.join("gateway.toml")
+}
+
+fn drill_pg(n: usize, m: usize) {
+    use rettpad_sim::postgres::{TempCluster, share_with_server};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conf = install(dir.path());
+    let pki = conf.parent().expect("pki").to_path_buf();
+    share_with_server(dir.path()).expect("share");
+    let archive_cmd = rettpad_gateway::backup_pg::archive_command(Path::new(GW), &conf);
+    let pg = TempCluster::start_settings(&[
+        ("wal_level", "replica"),
+        ("archive_mode", "on"),
+        ("archive_command", &archive_cmd),
+    ])
+    .expect("cluster");
+    let url = pg.create_database("drill").expect("database");
+    let mut cfg = GatewayConfig::load(&conf).expect("config");
+    cfg.archive.url = Some(url);
+    std::fs::write(&conf, cfg.to_toml()).expect("config");
+    share_with_server(dir.path()).expect("share");
+    let cfg = GatewayConfig::load(&conf).expect("config");
+
+    let gw = serve(&conf);
+    upload(&pki, 200, 0);
+    wait_archived(&cfg, 200);
+    let t = Instant::now();
+    pg.psql(
+        "drill",
+        &format!(
+            "INSERT INTO protocol (org_id, id, mission_id, node, device_serial, call_sign, station_id,
+                 els_number, opened_ms, closed_ms, received_ms, archived_ms, year, retain_until_ms,
+                 key_year, packet_sha256, receipt, patients, changes)
+             SELECT 'demo', gen_random_uuid()::text, gen_random_uuid()::text, 'drill', 'PAD-' || (i % 400),
+                    'RTW ' || (i % 40) || '/83-' || (i % 7), 'wache-' || (1 + i % 8), 'ELS-' || i,
+                    t, t + 3600000, t + 3700000, t + 3700000, 2026, 2038000000000, 2026, 'gen', '{{}}', 1, 0
+             FROM (SELECT i, 1700000000000 + (i::bigint * 94608) AS t
+                   FROM generate_series(1, {}) AS i) g;
+             INSERT INTO protocol_crew (org_id, protocol_id, staff_id)
+             SELECT org_id, id, 'staff-' || (abs(hashtext(id)) % 300) FROM protocol WHERE node = 'drill';",
+            n.saturating_sub(200)
+        ),
+    )
+    .expect("generate");
+    let total = archived(&cfg);
+    println!(
+        "restore drill: archive of {total} missions (PostgreSQL, WAL archived by wal-archive), generated in {:.0} s",
+        t.elapsed().as_secs_f64()
+    );
+    let t = Instant::now();
+    let out = cli(&conf, &["backup"]);
+    println!(
+        "  online backup (base backup + SQLite files): {:.1} s ({})",
+        t.elapsed().as_secs_f64(),
+        out.trim()
+    );
+    let t = Instant::now();
+    let after = upload(&pki, m, 1_000);
+    wait_archived(&cfg, total + m);
+    println!(
+        "  {m} packets receipted and archived after the backup in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    drop(gw);
+    // Every commit so far into the archived WAL, then the damage: the
+    // archive database is dropped.
+    let seg = pg
+        .psql("drill", "SELECT pg_walfile_name(pg_switch_wal())")
+        .expect("switch");
+    let seg = seg.lines().last().unwrap_or("").trim().to_string();
+    let wal = rettpad_gateway::backup_pg::wal_dir(&cfg).expect("wal dir");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !wal.join(format!("{seg}.entry")).exists() {
+        assert!(Instant::now() < deadline, "{seg} not archived");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    pg.psql("postgres", "DROP DATABASE drill WITH (FORCE)")
+        .expect("damage");
+
+    let t = Instant::now();
+    let data = dir.path().join("restored");
+    let out = cli(
+        &conf,
+        &[
+            "restore",
+            "--to",
+            &rettpad_gateway::fleet_cli::now_ms().to_string(),
+            "--pg-data",
+            &data.to_string_lossy(),
+        ],
+    );
+    let since = out
+        .split("--since ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .expect("replay point")
+        .to_string();
+    let restored = TempCluster::start_existing(&data, &[]).expect("restored cluster");
+    let mut c2 = cfg.clone();
+    c2.archive.url = Some(restored.conn_string("drill"));
+    let conf2 = pki.join("restored.toml");
+    std::fs::write(&conf2, c2.to_toml()).expect("config");
+    let replayed = cli(&conf2, &["replay", "--since", &since]);
+    let rto = t.elapsed().as_secs_f64();
+    let after_restore = archived(&c2);
+    let a = rettpad_gateway::archiver::open_archive(&c2).expect("archive");
+    let missing = after
+        .iter()
+        .filter(|id| {
+            a.summary(&Scope::org("demo"), **id)
+                .ok()
+                .flatten()
+                .is_none()
+        })
+        .count();
+    println!("  restore: {}", out.lines().next().unwrap_or("").trim());
+    println!("  replay: {}", replayed.trim());
+    println!(
+        "  recovery time {rto:.1} s (restore + start + replay; target < 300 s); recovery point: {missing} of {m} receipted packets missing (target 0); archive {after_restore} of {} missions",
+        total + m
+    );
+    assert_eq!(missing, 0, "receipted packets lost");
+    assert_eq!(after_restore, total + m);
+}
+
+fn drill_sqlite(n: usize, m: usize) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conf = install(dir.path());
+    let pki = conf.parent().expect("pki").to_path_buf();
     let cfg = GatewayConfig::load(&conf).expect("config");
     let archive_file = cfg.data_dir.join("archive.sqlite");
 
