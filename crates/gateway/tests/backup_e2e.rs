@@ -200,6 +200,16 @@ fn a_restore_replays_every_receipted_packet_and_refuses_bad_backups() {
     let later = (now_ms() + 1).to_string();
     refused(&cli(&conf, &["restore", "--to", &later]), "another gateway");
     std::fs::remove_dir_all(&ours).unwrap();
+    // This gateway's backup restored into a configuration of another
+    // organisation: refused.
+    let mut c = cfg.clone();
+    c.archive.org = Some("andere-organisation".into());
+    let other_org = pki.dir.join("other-org.toml");
+    std::fs::write(&other_org, c.to_toml()).unwrap();
+    refused(
+        &cli(&other_org, &["restore", "--to", &later]),
+        "is of organisation",
+    );
     let key = cfg.backup.as_ref().unwrap().key.clone();
     let our_key = std::fs::read(&key).unwrap();
     std::fs::write(&key, hex::encode([7u8; 32])).unwrap();
