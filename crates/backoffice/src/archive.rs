@@ -944,7 +944,15 @@ impl Archive {
                 "SELECT id FROM v_protocol WHERE org_id = $1 AND key_year = $2 AND shredded_ms IS NULL",
                 params![org, year],
             )?;
-            for (table, _) in SEALED.iter().chain([("stat", ""), ("protocol_crew", "")].iter()) {
+            // The pseudonymised extract (`crate::qm`) goes with its year;
+            // the anonymised one holds no link to the protocol and stays.
+            let extra = [
+                ("stat", ""),
+                ("protocol_crew", ""),
+                ("qm_pseudo", ""),
+                ("qm_build", ""),
+            ];
+            for (table, _) in SEALED.iter().chain(extra.iter()) {
                 tx.exec(
                     &format!(
                         "DELETE FROM {table} WHERE org_id = $1 AND protocol_id IN

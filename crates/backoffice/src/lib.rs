@@ -8,6 +8,7 @@ pub mod archive;
 pub mod auth;
 pub mod db;
 pub mod edits;
+pub mod qm;
 pub mod schema;
 pub mod search;
 pub mod split;

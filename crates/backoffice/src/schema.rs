@@ -30,6 +30,9 @@ pub const TENANT_TABLES: &[&str] = &[
     "app_user",
     "web_session",
     "crew_edit",
+    "qm_build",
+    "qm_pseudo",
+    "qm_anon",
 ];
 
 const V1_TENANT_TABLES: &[&str] = &[
@@ -58,10 +61,69 @@ struct Migration {
     tenant_tables: &'static [&'static str],
 }
 
-const MIGRATIONS: &[Migration] = &[V1, V2, V3, V4, V5];
+const MIGRATIONS: &[Migration] = &[V1, V2, V3, V4, V5, V6];
 
 /// The schema version this build migrates to.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
+
+/// The statistics extracts (`crate::qm`): their own tables, apart from the
+/// archive, never opened by the reason gate. One row per statistic (a row
+/// of `stat` that the level keeps), not per protocol: counts over any
+/// dimension are plain `GROUP BY`s, and the rows hold nothing the archive's
+/// `stat` rows would not, plus the derived columns of their level.
+/// `qm_build` records which protocol went into which extract (idempotence);
+/// `qm_anon` has no protocol or patient column (a random row id), so an
+/// anonymised row cannot be joined back to its mission.
+const V6: Migration = Migration {
+    version: 6,
+    name: "statistics extracts",
+    tenant_tables: &["qm_build", "qm_pseudo", "qm_anon"],
+    tables: "
+CREATE TABLE qm_build (
+    org_id       TEXT NOT NULL REFERENCES org(id),
+    protocol_id  TEXT NOT NULL,
+    level        TEXT NOT NULL CHECK (level IN ('pseudo', 'anon')),
+    recipient    TEXT NOT NULL,
+    rows_built   BIGINT NOT NULL,
+    built_ms     BIGINT NOT NULL,
+    PRIMARY KEY (org_id, protocol_id, level, recipient)
+);
+CREATE TABLE qm_pseudo (
+    org_id       TEXT NOT NULL REFERENCES org(id),
+    recipient    TEXT NOT NULL,
+    protocol_id  TEXT NOT NULL,
+    ord          BIGINT NOT NULL,
+    pseudonym    TEXT,
+    station_id   TEXT,
+    call_sign    TEXT NOT NULL,
+    opened_ms    BIGINT,
+    hour         BIGINT,
+    weekday      BIGINT,
+    age_years    BIGINT,
+    field        TEXT NOT NULL,
+    code         TEXT,
+    num          BIGINT,
+    PRIMARY KEY (org_id, recipient, protocol_id, ord)
+);
+CREATE INDEX qm_pseudo_field ON qm_pseudo (org_id, recipient, field, code);
+CREATE TABLE qm_anon (
+    org_id       TEXT NOT NULL REFERENCES org(id),
+    id           TEXT NOT NULL,
+    station_id   TEXT,
+    call_sign    TEXT NOT NULL,
+    hour         BIGINT,
+    weekday      BIGINT,
+    month        BIGINT,
+    age_band     TEXT,
+    region       TEXT,
+    field        TEXT NOT NULL,
+    code         TEXT,
+    num          BIGINT,
+    PRIMARY KEY (org_id, id)
+);
+CREATE INDEX qm_anon_field ON qm_anon (org_id, field, code);
+",
+};
 
 /// The crew's overlay on an archived protocol (seed §2.7.1): a personal
 /// remark and the few rescue-technical corrections. The archived record

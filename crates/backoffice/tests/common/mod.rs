@@ -68,6 +68,11 @@ pub struct Pkt {
 }
 
 pub fn packet(seed: u64, family_name: &str) -> Pkt {
+    packet_with(seed, family_name, &[])
+}
+
+/// [`packet`] with more patient fields set before the handover.
+pub fn packet_with(seed: u64, family_name: &str, patient_fields: &[(&str, Value)]) -> Pkt {
     let s = sample::standard_at(seed);
     let mut log = s.log();
     let st = s.state();
@@ -89,6 +94,16 @@ pub fn packet(seed: u64, family_name: &str) -> Pkt {
             value: Value::text(family_name),
         },
     );
+    for (field, value) in patient_fields {
+        push(
+            t,
+            Payload::Set {
+                target: Target::Patient(p),
+                field: (*field).into(),
+                value: value.clone(),
+            },
+        );
+    }
     push(
         t,
         Payload::Set {
