@@ -428,9 +428,10 @@ fn secrets_data_and_letters_get_private_modes_under_umask_000() {
             secrets += 1;
         }
     }
-    // CA-less keys: gateway TLS, HPKE, signing, storage, archive, 2 pads,
-    // foreign pad, 3 hospitals × (key, token), the demo centre's API token.
-    assert_eq!(secrets, 15);
+    // CA-less keys: gateway TLS, HPKE, signing, storage, archive, backup,
+    // 2 pads, foreign pad, 3 hospitals × (key, token), the demo centre's
+    // API token.
+    assert_eq!(secrets, 16);
 
     // A data directory left 0755 by an older version is narrowed.
     let data = pki.config().data_dir;
